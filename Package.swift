@@ -1,0 +1,40 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "Larder",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "larder-server", targets: ["larder-server"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // RESP reader and writer; ByteBuffer is its only outside type.
+        .target(name: "RESP", dependencies: [.product(name: "NIOCore", package: "swift-nio")]),
+        // Values, shards, keyspace, expiry; no NIO.
+        .target(name: "Storage"),
+        // Command table and command families.
+        // The one C call Swift's Glibc module does not expose (mallinfo2).
+        .target(name: "CLarderSys"),
+        .target(name: "Engine", dependencies: ["RESP", "Storage", "CLarderSys",
+                                                .product(name: "NIOCore", package: "swift-nio")]),
+        .target(name: "Persistence", dependencies: ["Storage"]),
+        // SwiftNIO bootstrap, connections, configuration files.
+        .target(name: "Server", dependencies: ["Engine", "RESP", "Storage", "Persistence",
+                                                .product(name: "NIOCore", package: "swift-nio"),
+                                                .product(name: "NIOPosix", package: "swift-nio"),
+                                                .product(name: "Logging", package: "swift-log")]),
+        .executableTarget(name: "larder-server", dependencies: [
+            "Server", "Engine",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .testTarget(name: "RESPTests", dependencies: ["RESP"]),
+        .testTarget(name: "StorageTests", dependencies: ["Storage"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "RESP", "Storage"]),
+    ]
+)

@@ -1,0 +1,82 @@
+import Synchronization
+import Storage
+
+public enum ReplyMode: Sendable { case on, off, skip }
+
+/// One connection's state. Its own event loop changes it; CLIENT LIST and CLIENT KILL on other
+/// connections read it, so the fields they read sit behind `info`'s lock.
+public final class Client: Sendable {
+    public let id: Int
+    public let address: String        // "127.0.0.1:51234"
+    public let localAddress: String
+    public let createdAt: Int64       // ms
+    public let fd: Int
+
+    public struct Info: Sendable {
+        public var name = ""
+        public var db = 0
+        public var resp = 2
+        public var authenticated = false
+        public var lastCommand = "NULL"
+        public var lastInteraction: Int64 = 0
+        public var replyMode: ReplyMode = .on
+        public var noEvict = false
+        public var libName = ""
+        public var libVersion = ""
+        public var queryBufferLength = 0
+        public var outputBufferLength = 0
+        public var closing = false
+    }
+
+    public let info: Mutex<Info>
+    /// Closes the connection; set by the server, called by CLIENT KILL and QUIT.
+    let closer: Mutex<(@Sendable () -> Void)?>
+
+    public init(id: Int, address: String, localAddress: String, fd: Int, now: Int64, authenticated: Bool) {
+        self.id = id
+        self.address = address
+        self.localAddress = localAddress
+        self.fd = fd
+        self.createdAt = now
+        var i = Info()
+        i.lastInteraction = now
+        i.authenticated = authenticated
+        info = Mutex(i)
+        closer = Mutex(nil)
+    }
+
+    public func setCloser(_ f: @escaping @Sendable () -> Void) { closer.withLock { $0 = f } }
+
+    public func close() {
+        info.withLock { $0.closing = true }
+        let f = closer.withLock { $0 }
+        f?()
+    }
+
+    public var isClosing: Bool { info.withLock { $0.closing } }
+
+    /// The line CLIENT LIST and CLIENT INFO print, with Redis 7.0's fields.
+    public func listLine(now: Int64) -> String {
+        let i = info.withLock { $0 }
+        let age = (now - createdAt) / 1000
+        let idle = (now - i.lastInteraction) / 1000
+        let flags = "N"
+        return "id=\(id) addr=\(address) laddr=\(localAddress) fd=\(fd) name=\(i.name) age=\(age) idle=\(idle) flags=\(flags) db=\(i.db) sub=0 psub=0 ssub=0 multi=-1 qbuf=\(i.queryBufferLength) qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=\(i.outputBufferLength) tot-mem=\(1024 + i.queryBufferLength + i.outputBufferLength) events=r cmd=\(i.lastCommand) user=default redir=-1 resp=\(i.resp)"
+    }
+}
+
+/// Every connected client, for CLIENT LIST / KILL / ID and INFO clients.
+public final class ClientRegistry: Sendable {
+    private let clients = Mutex<[Int: Client]>([:])
+    private let nextID = Atomic<Int>(1)
+
+    public init() {}
+
+    public func newID() -> Int { nextID.wrappingAdd(1, ordering: .relaxed).oldValue }
+
+    public func add(_ c: Client) { clients.withLock { $0[c.id] = c } }
+    public func remove(_ c: Client) { clients.withLock { _ = $0.removeValue(forKey: c.id) } }
+    public var count: Int { clients.withLock { $0.count } }
+    public var all: [Client] { clients.withLock { Array($0.values) }.sorted { $0.id < $1.id } }
+    public func get(_ id: Int) -> Client? { clients.withLock { $0[id] } }
+}

@@ -1,0 +1,107 @@
+import RESP
+import Storage
+
+/// What a command handler works with: its arguments, the reply writer, the client and the
+/// database, and the engine for everything server-wide. One context serves a whole read batch.
+public struct CommandContext: Sendable {
+    public var args = CommandArguments()
+    public var out: RESPWriter
+    public let engine: Engine
+    public let client: Client
+    public var dbIndex: Int
+    /// The command's start time in Unix ms; expiry decisions within a command use this one clock.
+    public var now: Int64 = 0
+    /// Set by QUIT and CLIENT KILL of oneself: close once the replies are flushed.
+    public var closeAfterReply = false
+    var shardScratch: [Int] = []
+
+    public init(engine: Engine, client: Client, out: RESPWriter) {
+        self.engine = engine
+        self.client = client
+        self.out = out
+        self.dbIndex = 0
+    }
+
+    @inline(__always) public var db: Database { engine.keyspace.databases[dbIndex] }
+    @inline(__always) public var argc: Int { args.count }
+
+    /// The shard of argument `i`, already locked by the dispatcher.
+    @inline(__always) public func shard(_ i: Int) -> Shard { db.shard(args[i]) }
+
+    // MARK: replies
+
+    public mutating func error(_ message: String) {
+        engine.stats.countError(message)
+        out.error(message)
+    }
+
+    public mutating func ok() { out.ok() }
+
+    // MARK: argument parsing with Redis's errors
+
+    /// Argument `i` as a 64-bit integer (Redis's getLongLongFromObjectOrReply), or nil after
+    /// replying with the error.
+    public mutating func integer(_ i: Int, error: String = Errors.notInteger) -> Int? {
+        if let v = parseCanonicalInt(args[i]) { return v }
+        self.error(error)
+        return nil
+    }
+
+    /// Argument `i` as a double as Redis's getDoubleFromObject: strtod, no spaces, no NaN.
+    public mutating func double(_ i: Int, error: String = Errors.notFloat) -> Double? {
+        if let v = parseRedisDouble(args[i]) { return v }
+        self.error(error)
+        return nil
+    }
+
+    /// A lookup that counts keyspace hits and misses.
+    public func lookupRead(_ i: Int) -> (Shard, Int?) {
+        let s = shard(i)
+        let slot = s.find(args[i], now: now)
+        if slot == nil { engine.stats.add(engine.stats.keyspaceMisses) } else { engine.stats.add(engine.stats.keyspaceHits) }
+        if let slot { s.withEntry(at: slot) { $0.access = lruClock(now) } }
+        return (s, slot)
+    }
+}
+
+/// Parses a double the way Redis's string2d accepts it: strtod syntax, no leading space,
+/// the whole string consumed, "inf"/"-inf" allowed, NaN refused.
+public func parseRedisDouble<C: Collection>(_ bytes: C) -> Double? where C.Element == UInt8 {
+    guard !bytes.isEmpty, bytes.count <= 5000, let f = bytes.first, !(f == 32 || (f >= 9 && f <= 13)) else { return nil }
+    let s = String(decoding: bytes, as: UTF8.self)
+    guard let d = Double(s) ?? parseInfinity(s) else { return nil }
+    if d.isNaN { return nil }
+    return d
+}
+
+private func parseInfinity(_ s: String) -> Double? {
+    switch s.lowercased() {
+    case "inf", "+inf", "infinity", "+infinity": return .infinity
+    case "-inf", "-infinity": return -.infinity
+    default: return nil
+    }
+}
+
+extension CommandContext {
+    /// Records `n` changes to the keyspace (INFO's rdb_changes_since_last_save; save points).
+    public func dirty(_ n: Int = 1) { engine.stats.add(engine.stats.dirty, n) }
+
+    /// Parses an expire argument as Redis's getExpireMillisecondsOrReply: an integer, positive,
+    /// made absolute (ms) from `now` when `relative`. Replies and returns nil when invalid.
+    mutating func expireMillis(_ i: Int, seconds: Bool, relative: Bool, command: String) -> Int64? {
+        guard let v = integer(i) else { return nil }
+        if v <= 0 || (seconds && v > Int.max / 1000) {
+            error(Errors.invalidExpire(command))
+            return nil
+        }
+        var ms = seconds ? v * 1000 : v
+        if relative {
+            if ms > Int.max - Int(now) {
+                error(Errors.invalidExpire(command))
+                return nil
+            }
+            ms += Int(now)
+        }
+        return Int64(ms)
+    }
+}

@@ -1,0 +1,105 @@
+import Synchronization
+
+/// Command flags as Redis's COMMAND reply names them.
+public struct CommandFlags: OptionSet, Sendable {
+    public let rawValue: UInt32
+    public init(rawValue: UInt32) { self.rawValue = rawValue }
+
+    public static let write = CommandFlags(rawValue: 1 << 0)
+    public static let readonly = CommandFlags(rawValue: 1 << 1)
+    public static let denyoom = CommandFlags(rawValue: 1 << 2)
+    public static let admin = CommandFlags(rawValue: 1 << 3)
+    public static let pubsub = CommandFlags(rawValue: 1 << 4)
+    public static let noscript = CommandFlags(rawValue: 1 << 5)
+    public static let blocking = CommandFlags(rawValue: 1 << 6)
+    public static let loading = CommandFlags(rawValue: 1 << 7)
+    public static let stale = CommandFlags(rawValue: 1 << 8)
+    public static let skipMonitor = CommandFlags(rawValue: 1 << 9)
+    public static let skipSlowlog = CommandFlags(rawValue: 1 << 10)
+    public static let fast = CommandFlags(rawValue: 1 << 11)
+    public static let noAuth = CommandFlags(rawValue: 1 << 12)
+    public static let mayReplicate = CommandFlags(rawValue: 1 << 13)
+    public static let noMulti = CommandFlags(rawValue: 1 << 14)
+    public static let allowBusy = CommandFlags(rawValue: 1 << 15)
+    public static let movableKeys = CommandFlags(rawValue: 1 << 16)
+
+    static let names: [(CommandFlags, String)] = [
+        (.write, "write"), (.readonly, "readonly"), (.denyoom, "denyoom"), (.admin, "admin"),
+        (.pubsub, "pubsub"), (.noscript, "noscript"), (.blocking, "blocking"), (.loading, "loading"),
+        (.stale, "stale"), (.skipMonitor, "skip_monitor"), (.skipSlowlog, "skip_slowlog"),
+        (.fast, "fast"), (.noAuth, "no_auth"), (.mayReplicate, "may_replicate"),
+        (.noMulti, "no_multi"), (.allowBusy, "allow_busy"), (.movableKeys, "movablekeys"),
+    ]
+
+    var names: [String] { Self.names.filter { contains($0.0) }.map { $0.1 } }
+}
+
+/// Which shard locks a command needs, decided from the table before it runs.
+public enum LockScope: Sendable {
+    /// No keyspace access (PING, CLIENT, CONFIG).
+    case none
+    /// The shards of the keys at the spec's key positions.
+    case keys
+    /// Every shard of the client's database (KEYS, SCAN, DBSIZE, FLUSHDB, RANDOMKEY).
+    case database
+    /// Every shard of every database (FLUSHALL, SWAPDB, MOVE, cross-database COPY).
+    case all
+}
+
+public typealias CommandHandler = @Sendable (inout CommandContext) -> Void
+
+/// One row of the command table.
+public final class CommandSpec: Sendable {
+    public let name: String            // lower case, "get" or "config|get"
+    public let arity: Int
+    public let flags: CommandFlags
+    public let firstKey: Int
+    public let lastKey: Int
+    public let keyStep: Int
+    public let scope: LockScope
+    public let group: String
+    public let summary: String
+    public let since: String
+    public let complexity: String
+    public let aclCategories: [String]
+    public let handler: CommandHandler?
+    public let subcommands: [CommandSpec]
+    /// Calls and errors for INFO commandstats.
+    let calls = Atomic<Int>(0)
+    let failedCalls = Atomic<Int>(0)
+
+    public init(_ name: String, arity: Int, flags: CommandFlags, keys: (Int, Int, Int) = (0, 0, 0),
+                scope: LockScope? = nil, group: String, since: String = "1.0.0", summary: String,
+                complexity: String = "O(1)", acl: [String] = [],
+                subcommands: [CommandSpec] = [], handler: CommandHandler?) {
+        self.name = name
+        self.arity = arity
+        self.flags = flags
+        (self.firstKey, self.lastKey, self.keyStep) = keys
+        self.scope = scope ?? (keys.0 > 0 ? .keys : .none)
+        self.group = group
+        self.summary = summary
+        self.since = since
+        self.complexity = complexity
+        var cats = acl
+        if flags.contains(.write) { cats.insert("write", at: 0) }
+        if flags.contains(.readonly) { cats.insert("read", at: 0) }
+        if flags.contains(.fast) { cats.append("fast") } else if group != "connection" { cats.append("slow") }
+        if flags.contains(.admin) { cats.append(contentsOf: ["admin", "dangerous"]) }
+        if keys.0 > 0 || scope == .database || scope == .all { cats.insert("keyspace", at: 0) }
+        self.aclCategories = cats
+        self.subcommands = subcommands
+        self.handler = handler
+    }
+
+    /// The name as error messages print it ("get", "config|get").
+    public var displayName: String { name }
+
+    /// Key argument indexes for `argc` arguments, per (first, last, step).
+    func keyIndexes(argc: Int) -> StrideThrough<Int>? {
+        guard firstKey > 0, firstKey < argc else { return nil }
+        let last = lastKey >= 0 ? min(lastKey, argc - 1) : argc + lastKey
+        guard last >= firstKey else { return nil }
+        return stride(from: firstKey, through: last, by: keyStep)
+    }
+}

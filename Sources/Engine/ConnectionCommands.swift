@@ -1,0 +1,353 @@
+import RESP
+import Storage
+
+/// Connection commands: PING, ECHO, QUIT, RESET, HELLO, AUTH and CLIENT.
+enum ConnectionCommands {
+    static let specs: [CommandSpec] = [
+        CommandSpec("ping", arity: -1, flags: [.fast], group: "connection",
+                    summary: "Returns the server's liveliness response.", handler: ping),
+        CommandSpec("echo", arity: 2, flags: [.fast], group: "connection",
+                    summary: "Returns the given string.", handler: { c in c.out.bulk(c.args[1]) }),
+        CommandSpec("quit", arity: -1, flags: [.noAuth, .allowBusy, .fast, .loading, .stale], group: "connection",
+                    summary: "Closes the connection.", handler: quit),
+        CommandSpec("reset", arity: 1, flags: [.noAuth, .allowBusy, .fast, .loading, .stale, .noscript], group: "connection",
+                    since: "6.2.0", summary: "Resets the connection.", handler: reset),
+        CommandSpec("hello", arity: -1, flags: [.noAuth, .allowBusy, .fast, .loading, .stale, .noscript], group: "connection",
+                    since: "6.0.0", summary: "Handshakes with the Redis server.", handler: hello),
+        CommandSpec("auth", arity: -2, flags: [.noAuth, .allowBusy, .fast, .loading, .stale, .noscript], group: "connection",
+                    summary: "Authenticates the connection.", complexity: "O(N) where N is the number of passwords defined for the user",
+                    handler: auth),
+        CommandSpec("client", arity: -2, flags: [], group: "connection", since: "2.4.0",
+                    summary: "A container for client connection commands.", complexity: "Depends on subcommand.",
+                    subcommands: [
+                        sub("id", 2, "Returns the unique client ID of the connection.", { c in c.out.integer(c.client.id) }),
+                        sub("setname", 3, "Sets the connection name.", setname),
+                        sub("getname", 2, "Returns the name of the connection.", getname),
+                        sub("list", -2, "Lists open connections.", list, admin: true),
+                        sub("info", 2, "Returns information about the connection.",
+                            { c in c.out.verbatim(c.client.listLine(now: c.now) + "\n") }),
+                        sub("kill", -3, "Terminates open connections.", kill, admin: true),
+                        sub("pause", -3, "Suspends commands processing.", pause, admin: true),
+                        sub("unpause", 2, "Resumes processing commands from paused clients.", unpause, admin: true),
+                        sub("reply", 3, "Instructs the server whether to reply to commands.", reply),
+                        sub("no-evict", 3, "Sets the client eviction mode of the connection.", noEvict, admin: true),
+                        sub("setinfo", 4, "Sets information specific to the client or connection.", setinfo),
+                        sub("help", 2, "Returns helpful text about the different subcommands.", help),
+                    ], handler: nil),
+    ]
+
+    static func sub(_ name: String, _ arity: Int, _ summary: String, _ h: @escaping CommandHandler,
+                    admin: Bool = false) -> CommandSpec {
+        CommandSpec("client|" + name, arity: arity, flags: admin ? [.admin, .noscript, .loading, .stale] : [.noscript, .loading, .stale],
+                    group: "connection", summary: summary, handler: h)
+    }
+
+    /// PING [message]
+    static func ping(_ c: inout CommandContext) {
+        if c.argc > 2 { c.error(Errors.arity("ping")); return }
+        if c.argc == 2 { c.out.bulk(c.args[1]) } else { c.out.raw("+PONG\r\n") }
+    }
+
+    /// QUIT
+    static func quit(_ c: inout CommandContext) {
+        c.ok()
+        c.closeAfterReply = true
+    }
+
+    /// RESET
+    static func reset(_ c: inout CommandContext) {
+        c.dbIndex = 0
+        c.out.resp3 = false
+        let needsAuth = !c.engine.requirePass.isEmpty
+        c.client.info.withLock { i in
+            i.db = 0
+            i.resp = 2
+            i.name = ""
+            i.replyMode = .on
+            i.noEvict = false
+            if needsAuth { i.authenticated = false }
+        }
+        c.out.simple("RESET")
+    }
+
+    /// Checks a password for the default user; replies on failure.
+    static func authenticate(_ c: inout CommandContext, user: String, password: [UInt8]) -> Bool {
+        let required = c.engine.requirePass
+        if user == "default" && (required.isEmpty || Array(required.utf8) == password) {
+            c.client.info.withLock { $0.authenticated = true }
+            return true
+        }
+        c.error(Errors.wrongPass)
+        return false
+    }
+
+    /// AUTH [username] password
+    static func auth(_ c: inout CommandContext) {
+        if c.argc > 3 { c.error(Errors.syntax); return }
+        if c.argc == 2 && c.engine.requirePass.isEmpty {
+            c.error("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")
+            return
+        }
+        let user = c.argc == 3 ? c.args.string(1) : "default"
+        if authenticate(&c, user: user, password: c.args.owned(c.argc - 1)) { c.ok() }
+    }
+
+    static func validName(_ name: ArraySlice<UInt8>) -> Bool {
+        name.allSatisfy { $0 >= UInt8(ascii: "!") && $0 <= UInt8(ascii: "~") }
+    }
+
+    /// HELLO [protover [AUTH username password] [SETNAME clientname]]
+    static func hello(_ c: inout CommandContext) {
+        var proto = c.out.resp3 ? 3 : 2
+        if c.argc >= 2 {
+            guard let v = c.integer(1, error: "ERR Protocol version is not an integer or out of range") else { return }
+            guard v == 2 || v == 3 else { c.error("NOPROTO unsupported protocol version"); return }
+            proto = v
+        }
+        var user: String? = nil
+        var pass: [UInt8] = []
+        var name: ArraySlice<UInt8>? = nil
+        var j = 2
+        while j < c.argc {
+            let more = c.argc - 1 - j
+            if c.args.matches(j, "auth") && more >= 2 {
+                user = c.args.string(j + 1)
+                pass = c.args.owned(j + 2)
+                j += 2
+            } else if c.args.matches(j, "setname") && more >= 1 {
+                guard validName(c.args[j + 1]) else {
+                    c.error("ERR Client names cannot contain spaces, newlines or special characters.")
+                    return
+                }
+                name = c.args[j + 1]
+                j += 1
+            } else {
+                c.error("ERR Syntax error in HELLO option '\(c.args.string(j))'")
+                return
+            }
+            j += 1
+        }
+        if let user {
+            guard authenticate(&c, user: user, password: pass) else { return }
+        }
+        guard c.engine.isAuthenticated(c.client) else {
+            c.error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
+            return
+        }
+        let newName = name.map { String(decoding: $0, as: UTF8.self) }
+        c.client.info.withLock { i in
+            if let newName { i.name = newName }
+            i.resp = proto
+        }
+        c.out.resp3 = proto == 3
+        c.out.map(7)
+        c.out.bulk("server"); c.out.bulk("redis")
+        c.out.bulk("version"); c.out.bulk(Version.redis)
+        c.out.bulk("proto"); c.out.integer(proto)
+        c.out.bulk("id"); c.out.integer(c.client.id)
+        c.out.bulk("mode"); c.out.bulk("standalone")
+        c.out.bulk("role"); c.out.bulk("master")
+        c.out.bulk("modules"); c.out.array(0)
+    }
+
+    /// CLIENT SETNAME connection-name
+    static func setname(_ c: inout CommandContext) {
+        guard validName(c.args[2]) else {
+            c.error("ERR Client names cannot contain spaces, newlines or special characters.")
+            return
+        }
+        let name = c.args.string(2)
+        c.client.info.withLock { $0.name = name }
+        c.ok()
+    }
+
+    /// CLIENT GETNAME
+    static func getname(_ c: inout CommandContext) {
+        let name = c.client.info.withLock { $0.name }
+        if name.isEmpty { c.out.null() } else { c.out.bulk(name) }
+    }
+
+    /// CLIENT SETINFO <LIB-NAME libname | LIB-VER libver>
+    static func setinfo(_ c: inout CommandContext) {
+        let value = c.args.string(3)
+        if value.utf8.contains(where: { $0 < UInt8(ascii: "!") || $0 > UInt8(ascii: "~") }) {
+            c.error("ERR \(c.args.string(2).uppercased()) cannot contain spaces, newlines or special characters.")
+            return
+        }
+        if c.args.matches(2, "lib-name") {
+            c.client.info.withLock { $0.libName = value }
+        } else if c.args.matches(2, "lib-ver") {
+            c.client.info.withLock { $0.libVersion = value }
+        } else {
+            c.error("ERR Unrecognized option '\(c.args.string(2))'")
+            return
+        }
+        c.ok()
+    }
+
+    /// CLIENT LIST [TYPE NORMAL | MASTER | REPLICA | PUBSUB] [ID client-id [client-id ...]]
+    static func list(_ c: inout CommandContext) {
+        var ids: Set<Int>? = nil
+        var typeFilter: String? = nil
+        var j = 2
+        while j < c.argc {
+            if c.args.matches(j, "type") && j + 1 < c.argc {
+                let t = c.args.string(j + 1).lowercased()
+                guard ["normal", "master", "replica", "slave", "pubsub"].contains(t) else {
+                    c.error("ERR Unknown client type '\(c.args.string(j + 1))'")
+                    return
+                }
+                typeFilter = t
+                j += 2
+            } else if c.args.matches(j, "id") && j + 1 < c.argc {
+                var s = Set<Int>()
+                j += 1
+                while j < c.argc {
+                    guard let id = parseCanonicalInt(c.args[j]), id > 0 else { c.error("ERR Invalid client ID"); return }
+                    s.insert(id)
+                    j += 1
+                }
+                ids = s
+            } else {
+                c.error(Errors.syntax)
+                return
+            }
+        }
+        var text = ""
+        for client in c.engine.clients.all {
+            if let ids, !ids.contains(client.id) { continue }
+            if let t = typeFilter, t != "normal" { continue }
+            text += client.listLine(now: c.now) + "\n"
+        }
+        c.out.verbatim(text)
+    }
+
+    /// CLIENT KILL ip:port | CLIENT KILL <ID id | ADDR ip:port | LADDR ip:port | TYPE t | USER u | SKIPME yes/no> ...
+    static func kill(_ c: inout CommandContext) {
+        let clients = c.engine.clients.all
+        if c.argc == 3 {
+            let addr = c.args.string(2)
+            guard let target = clients.first(where: { $0.address == addr }) else {
+                c.error("ERR No such client")
+                return
+            }
+            c.ok()
+            closeClient(&c, target)
+            return
+        }
+        var id: Int? = nil, addr: String? = nil, laddr: String? = nil, type: String? = nil, user: String? = nil
+        var skipMe = true
+        var j = 2
+        while j < c.argc {
+            guard j + 1 < c.argc else { c.error(Errors.syntax); return }
+            let v = c.args.string(j + 1)
+            if c.args.matches(j, "id") {
+                guard let n = parseCanonicalInt(c.args[j + 1]), n > 0 else {
+                    c.error("ERR client-id should be greater than 0")
+                    return
+                }
+                id = n
+            } else if c.args.matches(j, "addr") { addr = v }
+            else if c.args.matches(j, "laddr") { laddr = v }
+            else if c.args.matches(j, "type") {
+                let t = v.lowercased()
+                guard ["normal", "master", "replica", "slave", "pubsub"].contains(t) else {
+                    c.error("ERR Unknown client type '\(v)'")
+                    return
+                }
+                type = t
+            } else if c.args.matches(j, "user") { user = v }
+            else if c.args.matches(j, "skipme") {
+                switch v.lowercased() {
+                case "yes": skipMe = true
+                case "no": skipMe = false
+                default: c.error(Errors.syntax); return
+                }
+            } else {
+                c.error(Errors.syntax)
+                return
+            }
+            j += 2
+        }
+        var victims: [Client] = []
+        for cl in clients {
+            if let id, cl.id != id { continue }
+            if let addr, cl.address != addr { continue }
+            if let laddr, cl.localAddress != laddr { continue }
+            if let type, type != "normal" { continue }
+            if let user, user != "default" { continue }
+            if skipMe && cl === c.client { continue }
+            victims.append(cl)
+        }
+        c.out.integer(victims.count)
+        for v in victims { closeClient(&c, v) }
+    }
+
+    static func closeClient(_ c: inout CommandContext, _ target: Client) {
+        if target === c.client {
+            c.closeAfterReply = true
+        } else {
+            target.close()
+        }
+    }
+
+    /// CLIENT PAUSE timeout [WRITE | ALL]
+    static func pause(_ c: inout CommandContext) {
+        guard let ms = c.integer(2, error: "ERR timeout is not an integer or out of range") else { return }
+        guard ms >= 0 else { c.error("ERR timeout is negative"); return }
+        var writesOnly = false
+        if c.argc == 4 {
+            if c.args.matches(3, "write") { writesOnly = true }
+            else if !c.args.matches(3, "all") { c.error("ERR CLIENT PAUSE mode must be WRITE or ALL"); return }
+        } else if c.argc > 4 {
+            c.error(Errors.syntax)
+            return
+        }
+        let until = c.now + Int64(min(ms, Int(Int64.max / 2)))
+        c.engine.pause.withLock { p in
+            // A second pause extends, never shortens, and ALL wins over WRITE (as Redis).
+            if until > p.until || (p.writesOnly && !writesOnly) {
+                p = (max(until, p.until), p.until > c.now ? (p.writesOnly && writesOnly) : writesOnly)
+            }
+        }
+        c.ok()
+    }
+
+    /// CLIENT UNPAUSE
+    static func unpause(_ c: inout CommandContext) {
+        c.engine.pause.withLock { $0 = (0, false) }
+        c.ok()
+    }
+
+    /// CLIENT REPLY ON | OFF | SKIP
+    static func reply(_ c: inout CommandContext) {
+        if c.args.matches(2, "on") {
+            c.client.info.withLock { $0.replyMode = .on }
+            c.ok()
+        } else if c.args.matches(2, "off") {
+            c.client.info.withLock { $0.replyMode = .off }
+        } else if c.args.matches(2, "skip") {
+            c.client.info.withLock { if $0.replyMode == .on { $0.replyMode = .skip } }
+        } else {
+            c.error(Errors.syntax)
+        }
+    }
+
+    /// CLIENT NO-EVICT ON | OFF
+    static func noEvict(_ c: inout CommandContext) {
+        if c.args.matches(2, "on") { c.client.info.withLock { $0.noEvict = true } }
+        else if c.args.matches(2, "off") { c.client.info.withLock { $0.noEvict = false } }
+        else { c.error(Errors.syntax); return }
+        c.ok()
+    }
+
+    /// CLIENT HELP
+    static func help(_ c: inout CommandContext) {
+        let lines = ["CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                     "GETNAME", "ID", "INFO", "KILL <ip:port>", "KILL <option> <value> [<option> <value> [...]]",
+                     "LIST [options ...]", "UNPAUSE", "PAUSE <timeout> [WRITE|ALL]", "REPLY (ON|OFF|SKIP)",
+                     "SETNAME <name>", "NO-EVICT (ON|OFF)", "HELP"]
+        c.out.array(lines.count)
+        for l in lines { c.out.simple(l) }
+    }
+}

@@ -1,0 +1,195 @@
+import Synchronization
+import RESP
+import Storage
+
+/// The server's shared state and the dispatcher every request goes through.
+public final class Engine: Sendable {
+    public let keyspace: Keyspace
+    public let config: Config
+    public let table: CommandTable
+    public let clients = ClientRegistry()
+    public let stats = Stats()
+    public let startedAt: Int64 = unixMillis()
+    public let runID: String = (0..<40).map { _ in String("0123456789abcdef".randomElement()!) }.joined()
+    public let tcpPort: Int
+    let lastSave = Atomic<Int>(Int(unixMillis() / 1000))
+    let peakMemory = Atomic<Int>(0)
+    let pause = Mutex<(until: Int64, writesOnly: Bool)>((0, false))
+    /// Asks the server to stop (SHUTDOWN); set by the server.
+    let shutdownHook = Mutex<(@Sendable () -> Void)?>(nil)
+
+    public init(config: Config) {
+        self.config = config
+        self.keyspace = Keyspace(databases: config.int("databases"),
+                                 shardsPerDatabase: Self.powerOfTwo(config.int("shards-per-database")))
+        self.table = CommandTable(Self.allCommands)
+        self.tcpPort = config.int("port")
+        let stats = self.stats
+        for db in keyspace.databases {
+            for s in db.shards {
+                s.onExpire = { _ in stats.add(stats.expiredKeys) }
+            }
+        }
+    }
+
+    static func powerOfTwo(_ n: Int) -> Int {
+        var p = 1
+        while p < n { p <<= 1 }
+        return p
+    }
+
+    /// Every command family's table rows.
+    static var allCommands: [CommandSpec] {
+        StringCommands.specs + KeyCommands.specs + ConnectionCommands.specs + ServerCommands.specs
+            + IntrospectionCommands.specs
+    }
+
+    public func setShutdownHook(_ f: @escaping @Sendable () -> Void) { shutdownHook.withLock { $0 = f } }
+
+    public var requirePass: String { config.get("requirepass") }
+
+    // MARK: dispatch
+
+    /// Runs the command in `ctx.args`, writing its reply into `ctx.out`.
+    public func execute(_ ctx: inout CommandContext) {
+        guard !ctx.args.isEmpty else { return }
+        ctx.now = unixMillis()
+        stats.add(stats.commands)
+
+        guard var spec = table.lookup(ctx.args[0]) else {
+            rejectUnknown(&ctx)
+            return
+        }
+        if !spec.subcommands.isEmpty && ctx.argc >= 2 {
+            guard let sub = CommandTable.subcommand(of: spec, ctx.args[1]) else {
+                ctx.error(Errors.unknownSubcommand(ctx.args.string(1), spec.name))
+                return
+            }
+            spec = sub
+        }
+        let argc = ctx.argc
+        if (spec.arity > 0 && argc != spec.arity) || argc < -spec.arity {
+            ctx.error(Errors.arity(spec.name))
+            return
+        }
+        let mode = ctx.client.info.withLock { info -> ReplyMode in
+            info.lastCommand = spec.name
+            info.lastInteraction = ctx.now
+            return info.replyMode
+        }
+        if !spec.flags.contains(.noAuth) && !isAuthenticated(ctx.client) {
+            ctx.error(Errors.noAuth)
+            return
+        }
+        guard let handler = spec.handler else {
+            ctx.error(Errors.arity(spec.name))
+            return
+        }
+        let replyStart = ctx.out.buffer.writerIndex
+        let errorsBefore = stats.errorReplies.load(ordering: .relaxed)
+        withLocks(spec, &ctx) { handler(&$0) }
+        spec.calls.wrappingAdd(1, ordering: .relaxed)
+        if stats.errorReplies.load(ordering: .relaxed) != errorsBefore {
+            spec.failedCalls.wrappingAdd(1, ordering: .relaxed)
+        }
+        // CLIENT REPLY OFF / SKIP: the reply is written, then taken back.
+        if mode != .on {
+            let current = ctx.client.info.withLock { info -> ReplyMode in
+                if info.replyMode == .skip && mode == .skip { info.replyMode = .on }
+                return info.replyMode
+            }
+            if mode == .skip || current == .off { ctx.out.buffer.moveWriterIndex(to: replyStart) }
+        }
+    }
+
+    public func isAuthenticated(_ client: Client) -> Bool {
+        client.info.withLock { $0.authenticated } || requirePass.isEmpty
+    }
+
+    private func rejectUnknown(_ ctx: inout CommandContext) {
+        var args = ""
+        var i = 1
+        while i < ctx.argc && args.utf8.count < 128 {
+            let room = 128 - args.utf8.count
+            args += "'\(String(decoding: ctx.args[i].prefix(room), as: UTF8.self))' "
+            i += 1
+        }
+        let name = String(decoding: ctx.args[0].prefix(128), as: UTF8.self)
+        ctx.error("ERR unknown command '\(name)', with args beginning with: \(args)")
+    }
+
+    /// Takes the shard locks `spec` needs, in ascending order, around `body`.
+    private func withLocks(_ spec: CommandSpec, _ ctx: inout CommandContext, _ body: (inout CommandContext) -> Void) {
+        switch spec.scope {
+        case .none:
+            body(&ctx)
+        case .keys:
+            guard let keys = spec.keyIndexes(argc: ctx.argc) else { body(&ctx); return }
+            let db = ctx.db
+            if spec.firstKey == spec.lastKey || ctx.argc == spec.firstKey + 1 {
+                let shard = db.shard(ctx.args[spec.firstKey])
+                shard.lock.lock()
+                body(&ctx)
+                shard.lock.unlock()
+                return
+            }
+            var idx = ctx.shardScratch
+            ctx.shardScratch = []
+            idx.removeAll(keepingCapacity: true)
+            for k in keys { idx.append(db.shardIndex(ctx.args[k])) }
+            idx.sort()
+            var prev = -1
+            for i in idx where i != prev { db.shards[i].lock.lock(); prev = i }
+            body(&ctx)
+            prev = -1
+            for i in idx.reversed() where i != prev { db.shards[i].lock.unlock(); prev = i }
+            ctx.shardScratch = idx
+        case .database:
+            let db = ctx.db
+            db.lockAll()
+            body(&ctx)
+            db.unlockAll()
+        case .all:
+            for db in keyspace.databases { db.lockAll() }
+            body(&ctx)
+            for db in keyspace.databases.reversed() { db.unlockAll() }
+        }
+    }
+
+    // MARK: background work
+
+    /// One pass of active expiry over every shard, as Redis's activeExpireCycle: sample keys
+    /// with a TTL, delete the expired, and go on in a shard while over a quarter of its sample
+    /// had expired, within a time budget so that a mass expiry does not stall the server.
+    public func activeExpireCycle(budgetMicros: Int64 = 25_000) {
+        let start = unixMicros()
+        let effort = max(1, config.int("active-expire-effort"))
+        let samples = 20 + 5 * (effort - 1)
+        for db in keyspace.databases {
+            for shard in db.shards {
+                shard.lock.lock()
+                while shard.volatileCount > 0 {
+                    let now = unixMillis()
+                    let r = shard.activeExpire(now: now, samples: samples)
+                    if r.expired * 4 <= r.sampled || unixMicros() - start > budgetMicros { break }
+                }
+                shard.lock.unlock()
+                if unixMicros() - start > budgetMicros { return }
+            }
+        }
+    }
+
+    /// The pause CLIENT PAUSE set, if it applies to a command with these flags now.
+    public func pausedUntil(flags: CommandFlags, now: Int64) -> Int64? {
+        let p = pause.withLock { $0 }
+        guard p.until > now else { return nil }
+        if p.writesOnly && !flags.contains(.write) && !flags.contains(.mayReplicate) { return nil }
+        return p.until
+    }
+
+    /// The flags of the command named by `args[0]`, for the pause check before execution.
+    public func flags(of args: CommandArguments) -> CommandFlags {
+        guard !args.isEmpty, let spec = table.lookup(args[0]) else { return [] }
+        return spec.flags
+    }
+}

@@ -1,0 +1,254 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Storage
+import CLarderSys
+
+/// The text of INFO, with Redis's section and field names, which tools parse.
+struct InfoReport {
+    let engine: Engine
+    let now: Int64
+
+    static let defaultSections = ["server", "clients", "memory", "persistence", "stats", "replication",
+                                  "cpu", "modules", "errorstats", "cluster", "keyspace"]
+    static let allSections = defaultSections + ["commandstats"]
+
+    func render(_ requested: [String]) -> String {
+        var wanted: [String]
+        if requested.isEmpty || requested.contains("default") {
+            wanted = Self.defaultSections
+        } else if requested.contains("all") || requested.contains("everything") {
+            wanted = Self.allSections
+        } else {
+            wanted = Self.allSections.filter { requested.contains($0) }
+        }
+        if requested.contains("commandstats") && !wanted.contains("commandstats") { wanted.append("commandstats") }
+        var out = ""
+        for s in wanted {
+            let lines: [(String, String)]
+            switch s {
+            case "server": lines = server()
+            case "clients": lines = clients()
+            case "memory": lines = memory()
+            case "persistence": lines = persistence()
+            case "stats": lines = stats()
+            case "replication": lines = replication()
+            case "cpu": lines = cpu()
+            case "modules": lines = []
+            case "errorstats": lines = errorstats()
+            case "cluster": lines = [("cluster_enabled", "0")]
+            case "keyspace": lines = keyspace()
+            case "commandstats": lines = commandstats()
+            default: lines = []
+            }
+            if !out.isEmpty { out += "\r\n" }
+            out += "# \(s == "cpu" ? "CPU" : s.prefix(1).uppercased() + s.dropFirst())\r\n"
+            for (k, v) in lines { out += "\(k):\(v)\r\n" }
+        }
+        return out
+    }
+
+    func server() -> [(String, String)] {
+        var u = utsname()
+        uname(&u)
+        func field<T>(_ t: T) -> String {
+            withUnsafeBytes(of: t) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+        }
+        let uptime = (now - engine.startedAt) / 1000
+        return [
+            ("redis_version", Version.redis),
+            ("larder_version", Version.larder),
+            ("redis_git_sha1", "00000000"),
+            ("redis_git_dirty", "0"),
+            ("redis_build_id", "0"),
+            ("redis_mode", "standalone"),
+            ("os", "\(field(u.sysname)) \(field(u.release)) \(field(u.machine))"),
+            ("arch_bits", "64"),
+            ("monotonic_clock", "POSIX clock_gettime"),
+            ("multiplexing_api", "epoll"),
+            ("process_id", String(getpid())),
+            ("process_supervised", "no"),
+            ("run_id", engine.runID),
+            ("tcp_port", String(engine.tcpPort)),
+            ("server_time_usec", String(unixMicros())),
+            ("uptime_in_seconds", String(uptime)),
+            ("uptime_in_days", String(uptime / 86400)),
+            ("hz", engine.config.get("hz")),
+            ("configured_hz", engine.config.get("hz")),
+            ("lru_clock", String(lruClock(now))),
+            ("executable", CommandLine.arguments.first ?? ""),
+            ("config_file", engine.config.configFile ?? ""),
+            ("io_threads_active", "0"),
+        ]
+    }
+
+    func clients() -> [(String, String)] {
+        [
+            ("connected_clients", String(engine.clients.count)),
+            ("cluster_connections", "0"),
+            ("maxclients", engine.config.get("maxclients")),
+            ("client_recent_max_input_buffer", "0"),
+            ("client_recent_max_output_buffer", "0"),
+            ("blocked_clients", "0"),
+            ("tracking_clients", "0"),
+            ("clients_in_timeout_table", "0"),
+        ]
+    }
+
+    func memory() -> [(String, String)] {
+        let used = MemoryStats.allocated()
+        let rss = MemoryStats.residentSetSize()
+        let peak = max(engine.peakMemory.load(ordering: .relaxed), used)
+        engine.peakMemory.store(peak, ordering: .relaxed)
+        let maxmemory = engine.config.int("maxmemory")
+        let total = MemoryStats.totalSystemMemory()
+        func human(_ n: Int) -> String {
+            let units = ["B", "K", "M", "G", "T"]
+            var v = Double(n)
+            var i = 0
+            while v >= 1024 && i < units.count - 1 { v /= 1024; i += 1 }
+            return i == 0 ? "\(n)B" : String(format2(v)) + units[i]
+        }
+        return [
+            ("used_memory", String(used)),
+            ("used_memory_human", human(used)),
+            ("used_memory_rss", String(rss)),
+            ("used_memory_rss_human", human(rss)),
+            ("used_memory_peak", String(peak)),
+            ("used_memory_peak_human", human(peak)),
+            ("used_memory_peak_perc", used > 0 ? format2(Double(used) * 100 / Double(peak)) + "%" : "0.00%"),
+            ("total_system_memory", String(total)),
+            ("total_system_memory_human", human(total)),
+            ("used_memory_lua", "31744"),
+            ("used_memory_scripts", "0"),
+            ("maxmemory", String(maxmemory)),
+            ("maxmemory_human", human(maxmemory)),
+            ("maxmemory_policy", engine.config.get("maxmemory-policy")),
+            ("mem_fragmentation_ratio", used > 0 ? format2(Double(rss) / Double(used)) : "0.00"),
+            ("mem_allocator", "libc"),
+            ("lazyfree_pending_objects", "0"),
+        ]
+    }
+
+    func persistence() -> [(String, String)] {
+        [
+            ("loading", "0"),
+            ("async_loading", "0"),
+            ("rdb_changes_since_last_save", String(engine.stats.dirty.load(ordering: .relaxed))),
+            ("rdb_bgsave_in_progress", "0"),
+            ("rdb_last_save_time", String(engine.lastSave.load(ordering: .relaxed))),
+            ("rdb_last_bgsave_status", "ok"),
+            ("aof_enabled", engine.config.bool("appendonly") ? "1" : "0"),
+            ("aof_rewrite_in_progress", "0"),
+            ("aof_last_bgrewrite_status", "ok"),
+            ("aof_last_write_status", "ok"),
+        ]
+    }
+
+    func stats() -> [(String, String)] {
+        let s = engine.stats
+        func v(_ a: borrowing Atomic<Int>) -> String { String(a.load(ordering: .relaxed)) }
+        let expired = engine.keyspace.databases.reduce(0) { acc, db in
+            acc + db.shards.reduce(0) { a, s in a + s.lock.withLock { s.expiredCount } }
+        }
+        return [
+            ("total_connections_received", v(s.connectionsReceived)),
+            ("total_commands_processed", v(s.commands)),
+            ("instantaneous_ops_per_sec", "0"),
+            ("total_net_input_bytes", v(s.netInputBytes)),
+            ("total_net_output_bytes", v(s.netOutputBytes)),
+            ("rejected_connections", v(s.rejectedConnections)),
+            ("expired_keys", String(expired)),
+            ("evicted_keys", v(s.evictedKeys)),
+            ("keyspace_hits", v(s.keyspaceHits)),
+            ("keyspace_misses", v(s.keyspaceMisses)),
+            ("pubsub_channels", "0"),
+            ("pubsub_patterns", "0"),
+            ("total_error_replies", v(s.errorReplies)),
+        ]
+    }
+
+    func replication() -> [(String, String)] {
+        [("role", "master"), ("connected_slaves", "0"), ("master_failover_state", "no-failover"),
+         ("master_replid", engine.runID), ("master_repl_offset", "0")]
+    }
+
+    func cpu() -> [(String, String)] {
+        var self_ = rusage(), children = rusage()
+        getrusage(Int32(RUSAGE_SELF.rawValue), &self_)
+        getrusage(RUSAGE_CHILDREN.rawValue, &children)
+        func t(_ tv: timeval) -> String { format6(Double(tv.tv_sec) + Double(tv.tv_usec) / 1e6) }
+        return [("used_cpu_sys", t(self_.ru_stime)), ("used_cpu_user", t(self_.ru_utime)),
+                ("used_cpu_sys_children", t(children.ru_stime)), ("used_cpu_user_children", t(children.ru_utime))]
+    }
+
+    func errorstats() -> [(String, String)] {
+        engine.stats.errorCodes.withLock { $0 }.sorted { $0.key < $1.key }
+            .map { ("errorstat_\($0.key)", "count=\($0.value)") }
+    }
+
+    func keyspace() -> [(String, String)] {
+        var lines: [(String, String)] = []
+        for db in engine.keyspace.databases {
+            var keys = 0, expires = 0
+            for s in db.shards {
+                s.lock.lock()
+                keys += s.count
+                expires += s.volatileCount
+                s.lock.unlock()
+            }
+            if keys > 0 { lines.append(("db\(db.index)", "keys=\(keys),expires=\(expires),avg_ttl=0")) }
+        }
+        return lines
+    }
+
+    func commandstats() -> [(String, String)] {
+        var lines: [(String, String)] = []
+        for spec in engine.table.commands {
+            for s in [spec] + spec.subcommands {
+                let calls = s.calls.load(ordering: .relaxed)
+                guard calls > 0 else { continue }
+                lines.append(("cmdstat_\(s.name)",
+                              "calls=\(calls),usec=0,usec_per_call=0.00,rejected_calls=0,failed_calls=\(s.failedCalls.load(ordering: .relaxed))"))
+            }
+        }
+        return lines
+    }
+}
+
+import Synchronization
+
+func format2(_ v: Double) -> String { formatFixed(v, 2) }
+func format6(_ v: Double) -> String { formatFixed(v, 6) }
+
+func formatFixed(_ v: Double, _ digits: Int) -> String {
+    var buf = [CChar](repeating: 0, count: 64)
+    _ = withVaList([v]) { va in buf.withUnsafeMutableBufferPointer { vsnprintf($0.baseAddress!, 64, "%.\(digits)f", va) } }
+    return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}
+
+/// What the allocator and the kernel say the process holds.
+public enum MemoryStats {
+    /// Bytes handed out by malloc (glibc's mallinfo2: in-use arena bytes plus mmapped blocks).
+    public static func allocated() -> Int {
+        Int(larder_malloc_in_use())
+    }
+
+    public static func residentSetSize() -> Int {
+        guard let f = fopen("/proc/self/statm", "r") else { return 0 }
+        defer { fclose(f) }
+        var size = 0, resident = 0
+        var buf = [CChar](repeating: 0, count: 128)
+        guard fgets(&buf, 128, f) != nil else { return 0 }
+        let parts = String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self).split(separator: " ")
+        if parts.count > 1 { size = Int(parts[0]) ?? 0; resident = Int(parts[1]) ?? 0 }
+        _ = size
+        return resident * Int(sysconf(Int32(_SC_PAGESIZE)))
+    }
+
+    public static func totalSystemMemory() -> Int {
+        Int(sysconf(Int32(_SC_PHYS_PAGES))) * Int(sysconf(Int32(_SC_PAGESIZE)))
+    }
+}

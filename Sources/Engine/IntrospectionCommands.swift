@@ -1,0 +1,188 @@
+import RESP
+import Storage
+
+/// COMMAND and its sub-commands: the table described to clients (redis-cli hints, cluster clients).
+enum IntrospectionCommands {
+    static let specs: [CommandSpec] = [
+        CommandSpec("command", arity: -1, flags: [.loading, .stale], group: "server", since: "2.8.13",
+                    summary: "Returns detailed information about all commands.", complexity: "O(N) where N is the total number of Redis commands",
+                    acl: ["connection"],
+                    subcommands: [
+                        sub("count", 2, "Returns a count of commands.", { c in c.out.integer(c.engine.table.commands.count) }),
+                        sub("info", -2, "Returns information about one, multiple or all commands.", info),
+                        sub("docs", -2, "Returns documentary information about one, multiple or all commands.", docs),
+                        sub("getkeys", -3, "Extracts the key names from an arbitrary command.", getkeys),
+                        sub("list", -2, "Returns a list of command names.", list),
+                        sub("help", 2, "Returns helpful text about the different subcommands.", help),
+                    ], handler: { c in
+                        let all = c.engine.table.commands
+                        c.out.array(all.count)
+                        for spec in all { writeInfo(&c, spec) }
+                    }),
+    ]
+
+    static func sub(_ name: String, _ arity: Int, _ summary: String, _ h: @escaping CommandHandler) -> CommandSpec {
+        CommandSpec("command|" + name, arity: arity, flags: [.loading, .stale], group: "server",
+                    summary: summary, acl: ["connection"], handler: h)
+    }
+
+    static func writeInfo(_ c: inout CommandContext, _ spec: CommandSpec) {
+        c.out.array(10)
+        c.out.bulk(spec.name)
+        c.out.integer(spec.arity)
+        let flags = spec.flags.names
+        c.out.set(flags.count)
+        for f in flags { c.out.simple(f) }
+        c.out.integer(spec.firstKey)
+        c.out.integer(spec.lastKey)
+        c.out.integer(spec.keyStep)
+        c.out.set(spec.aclCategories.count)
+        for a in spec.aclCategories { c.out.simple("@" + a) }
+        c.out.set(0)   // tips
+        if spec.firstKey > 0 {
+            c.out.array(1)
+            writeKeySpec(&c, spec)
+        } else {
+            c.out.array(0)
+        }
+        c.out.array(spec.subcommands.count)
+        for s in spec.subcommands { writeInfo(&c, s) }
+    }
+
+    static func writeKeySpec(_ c: inout CommandContext, _ spec: CommandSpec) {
+        c.out.map(3)
+        c.out.bulk("flags")
+        let flags = spec.flags.contains(.write) ? ["RW", "UPDATE"] : ["RO", "ACCESS"]
+        c.out.set(flags.count)
+        for f in flags { c.out.simple(f) }
+        c.out.bulk("begin_search")
+        c.out.map(2)
+        c.out.bulk("type"); c.out.bulk("index")
+        c.out.bulk("spec"); c.out.map(1); c.out.bulk("index"); c.out.integer(spec.firstKey)
+        c.out.bulk("find_keys")
+        c.out.map(2)
+        c.out.bulk("type"); c.out.bulk("range")
+        c.out.bulk("spec"); c.out.map(3)
+        c.out.bulk("lastkey"); c.out.integer(spec.lastKey < 0 ? spec.lastKey : spec.lastKey - spec.firstKey)
+        c.out.bulk("keystep"); c.out.integer(spec.keyStep)
+        c.out.bulk("limit"); c.out.integer(0)
+    }
+
+    /// A command or "container|sub" by name, as COMMAND INFO / DOCS accept it.
+    static func find(_ c: CommandContext, _ name: String) -> CommandSpec? {
+        let parts = name.lowercased().split(separator: "|", maxSplits: 1)
+        guard let first = parts.first, let top = c.engine.table.lookup(String(first)) else { return nil }
+        if parts.count == 2 { return top.subcommands.first { $0.name == name.lowercased() } }
+        return top
+    }
+
+    /// COMMAND INFO [command-name [command-name ...]]
+    static func info(_ c: inout CommandContext) {
+        if c.argc == 2 {
+            let all = c.engine.table.commands
+            c.out.array(all.count)
+            for spec in all { writeInfo(&c, spec) }
+            return
+        }
+        c.out.array(c.argc - 2)
+        for i in 2..<c.argc {
+            if let spec = find(c, c.args.string(i)) { writeInfo(&c, spec) } else { c.out.nullArray() }
+        }
+    }
+
+    static func writeDocs(_ c: inout CommandContext, _ spec: CommandSpec) {
+        let hasSubs = !spec.subcommands.isEmpty
+        c.out.map(hasSubs ? 5 : 4)
+        c.out.bulk("summary"); c.out.bulk(spec.summary)
+        c.out.bulk("since"); c.out.bulk(spec.since)
+        c.out.bulk("group"); c.out.bulk(spec.group)
+        c.out.bulk("complexity"); c.out.bulk(spec.complexity)
+        if hasSubs {
+            c.out.bulk("subcommands")
+            c.out.map(spec.subcommands.count)
+            for s in spec.subcommands {
+                c.out.bulk(s.name)
+                writeDocs(&c, s)
+            }
+        }
+    }
+
+    /// COMMAND DOCS [command-name [command-name ...]]
+    static func docs(_ c: inout CommandContext) {
+        var specs: [CommandSpec] = []
+        if c.argc == 2 {
+            specs = c.engine.table.commands
+        } else {
+            for i in 2..<c.argc { if let s = find(c, c.args.string(i)) { specs.append(s) } }
+        }
+        c.out.map(specs.count)
+        for s in specs {
+            c.out.bulk(s.name)
+            writeDocs(&c, s)
+        }
+    }
+
+    /// COMMAND GETKEYS command [arg [arg ...]]
+    static func getkeys(_ c: inout CommandContext) {
+        guard var spec = c.engine.table.lookup(c.args[2]) else {
+            c.error("ERR Invalid command specified")
+            return
+        }
+        let argc = c.argc - 2
+        if !spec.subcommands.isEmpty && argc >= 2, let sub = CommandTable.subcommand(of: spec, c.args[3]) {
+            spec = sub
+        }
+        if (spec.arity > 0 && argc != spec.arity) || argc < -spec.arity {
+            c.error("ERR Invalid number of arguments specified for command")
+            return
+        }
+        guard let keys = spec.keyIndexes(argc: argc) else {
+            c.error("ERR The command has no key arguments")
+            return
+        }
+        let idx = Array(keys)
+        c.out.array(idx.count)
+        for i in idx { c.out.bulk(c.args[i + 2]) }
+    }
+
+    /// COMMAND LIST [FILTERBY <MODULE module-name | ACLCAT category | PATTERN pattern>]
+    static func list(_ c: inout CommandContext) {
+        var names: [String] = []
+        for spec in c.engine.table.commands {
+            names.append(spec.name)
+            names.append(contentsOf: spec.subcommands.map(\.name))
+        }
+        if c.argc == 5 && c.args.matches(2, "filterby") {
+            let v = c.args.string(4)
+            if c.args.matches(3, "pattern") {
+                names = names.filter { globMatch(Array(v.utf8), Array($0.utf8), nocase: true) }
+            } else if c.args.matches(3, "aclcat") {
+                let all = c.engine.table.commands.flatMap { [$0] + $0.subcommands }
+                names = all.filter { $0.aclCategories.contains(v.lowercased()) }.map(\.name)
+            } else if c.args.matches(3, "module") {
+                names = []
+            } else {
+                c.error(Errors.syntax)
+                return
+            }
+        } else if c.argc != 2 {
+            c.error(Errors.syntax)
+            return
+        }
+        c.out.array(names.count)
+        for n in names { c.out.bulk(n) }
+    }
+
+    static func help(_ c: inout CommandContext) {
+        let lines = ["COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                     "(no subcommand)", "    Return details about all Redis commands.",
+                     "COUNT", "    Return the total number of commands in this Redis server.",
+                     "LIST", "    Return a list of all commands in this Redis server.",
+                     "INFO [<command-name> ...]", "    Return details about multiple Redis commands.",
+                     "DOCS [<command-name> ...]", "    Return documentation details about multiple Redis commands.",
+                     "GETKEYS <full-command>", "    Return the keys from a full Redis command.",
+                     "HELP", "    Print this help."]
+        c.out.array(lines.count)
+        for l in lines { c.out.simple(l) }
+    }
+}

@@ -1,0 +1,446 @@
+import RESP
+import Storage
+
+/// Generic key commands: deletion, existence, TTLs, renames, iteration and databases.
+enum KeyCommands {
+    static let specs: [CommandSpec] = [
+        CommandSpec("del", arity: -2, flags: [.write], keys: (1, -1, 1), group: "generic",
+                    summary: "Deletes one or more keys.", complexity: "O(N)", handler: del),
+        CommandSpec("unlink", arity: -2, flags: [.write, .fast], keys: (1, -1, 1), group: "generic", since: "4.0.0",
+                    summary: "Asynchronously deletes one or more keys.", complexity: "O(1) for each key removed",
+                    handler: del),
+        CommandSpec("exists", arity: -2, flags: [.readonly, .fast], keys: (1, -1, 1), group: "generic",
+                    summary: "Determines whether one or more keys exist.", complexity: "O(N)", handler: exists),
+        CommandSpec("touch", arity: -2, flags: [.readonly, .fast], keys: (1, -1, 1), group: "generic", since: "3.2.1",
+                    summary: "Returns the number of existing keys out of those specified after updating the time they were last accessed.",
+                    complexity: "O(N)", handler: exists),
+        CommandSpec("type", arity: 2, flags: [.readonly, .fast], keys: (1, 1, 1), group: "generic",
+                    summary: "Determines the type of value stored at a key.", handler: type),
+        CommandSpec("expire", arity: -3, flags: [.write, .fast], keys: (1, 1, 1), group: "generic",
+                    summary: "Sets the expiration time of a key in seconds.",
+                    handler: { expire(&$0, seconds: true, absolute: false, name: "expire") }),
+        CommandSpec("pexpire", arity: -3, flags: [.write, .fast], keys: (1, 1, 1), group: "generic", since: "2.6.0",
+                    summary: "Sets the expiration time of a key in milliseconds.",
+                    handler: { expire(&$0, seconds: false, absolute: false, name: "pexpire") }),
+        CommandSpec("expireat", arity: -3, flags: [.write, .fast], keys: (1, 1, 1), group: "generic", since: "1.2.0",
+                    summary: "Sets the expiration time of a key to a Unix timestamp.",
+                    handler: { expire(&$0, seconds: true, absolute: true, name: "expireat") }),
+        CommandSpec("pexpireat", arity: -3, flags: [.write, .fast], keys: (1, 1, 1), group: "generic", since: "2.6.0",
+                    summary: "Sets the expiration time of a key to a Unix milliseconds timestamp.",
+                    handler: { expire(&$0, seconds: false, absolute: true, name: "pexpireat") }),
+        CommandSpec("ttl", arity: 2, flags: [.readonly, .fast], keys: (1, 1, 1), group: "generic",
+                    summary: "Returns the expiration time in seconds of a key.", handler: { ttl(&$0, ms: false, absolute: false) }),
+        CommandSpec("pttl", arity: 2, flags: [.readonly, .fast], keys: (1, 1, 1), group: "generic", since: "2.6.0",
+                    summary: "Returns the expiration time in milliseconds of a key.", handler: { ttl(&$0, ms: true, absolute: false) }),
+        CommandSpec("expiretime", arity: 2, flags: [.readonly, .fast], keys: (1, 1, 1), group: "generic", since: "7.0.0",
+                    summary: "Returns the expiration time of a key as a Unix timestamp.",
+                    handler: { ttl(&$0, ms: false, absolute: true) }),
+        CommandSpec("pexpiretime", arity: 2, flags: [.readonly, .fast], keys: (1, 1, 1), group: "generic", since: "7.0.0",
+                    summary: "Returns the expiration time of a key as a Unix milliseconds timestamp.",
+                    handler: { ttl(&$0, ms: true, absolute: true) }),
+        CommandSpec("persist", arity: 2, flags: [.write, .fast], keys: (1, 1, 1), group: "generic", since: "2.2.0",
+                    summary: "Removes the expiration time of a key.", handler: persist),
+        CommandSpec("rename", arity: 3, flags: [.write], keys: (1, 2, 1), group: "generic",
+                    summary: "Renames a key and overwrites the destination.", handler: { rename(&$0, nx: false) }),
+        CommandSpec("renamenx", arity: 3, flags: [.write, .fast], keys: (1, 2, 1), group: "generic",
+                    summary: "Renames a key only when the target key name doesn't exist.", handler: { rename(&$0, nx: true) }),
+        CommandSpec("keys", arity: 2, flags: [.readonly], scope: .database, group: "generic",
+                    summary: "Returns all key names that match a pattern.", complexity: "O(N)", handler: keys),
+        CommandSpec("scan", arity: -2, flags: [.readonly], scope: .database, group: "generic", since: "2.8.0",
+                    summary: "Iterates over the key names in the database.", complexity: "O(1) for every call. O(N) for a complete iteration.",
+                    handler: scan),
+        CommandSpec("randomkey", arity: 1, flags: [.readonly], scope: .database, group: "generic",
+                    summary: "Returns a random key name from the database.", handler: randomkey),
+        CommandSpec("dbsize", arity: 1, flags: [.readonly, .fast], scope: .database, group: "server",
+                    summary: "Returns the number of keys in the database.", handler: dbsize),
+        CommandSpec("flushdb", arity: -1, flags: [.write], scope: .database, group: "server",
+                    summary: "Remove all keys from the current database.", complexity: "O(N)", handler: { flush(&$0, all: false) }),
+        CommandSpec("flushall", arity: -1, flags: [.write], scope: .all, group: "server",
+                    summary: "Removes all keys from all databases.", complexity: "O(N)", handler: { flush(&$0, all: true) }),
+        CommandSpec("select", arity: 2, flags: [.loading, .stale, .fast], group: "connection",
+                    summary: "Changes the selected database.", handler: select),
+        CommandSpec("swapdb", arity: 3, flags: [.write, .fast], scope: .all, group: "server", since: "4.0.0",
+                    summary: "Swaps two Redis databases.", complexity: "O(N)", handler: swapdb),
+        CommandSpec("move", arity: 3, flags: [.write, .fast], keys: (1, 1, 1), scope: .all, group: "generic",
+                    summary: "Moves a key to another database.", handler: move),
+        CommandSpec("copy", arity: -3, flags: [.write, .denyoom], keys: (1, 2, 1), scope: .all, group: "generic",
+                    since: "6.2.0", summary: "Copies the value of a key to a new key.", complexity: "O(N)", handler: copy),
+        CommandSpec("object", arity: -2, flags: [], group: "generic", since: "2.2.3",
+                    summary: "A container for object introspection commands.", complexity: "Depends on subcommand.",
+                    subcommands: [
+                        CommandSpec("object|encoding", arity: 3, flags: [.readonly], keys: (2, 2, 1), group: "generic",
+                                    summary: "Returns the internal encoding of a Redis object.", handler: { object(&$0, .encoding) }),
+                        CommandSpec("object|idletime", arity: 3, flags: [.readonly], keys: (2, 2, 1), group: "generic",
+                                    summary: "Returns the time since the last access to a Redis object.", handler: { object(&$0, .idletime) }),
+                        CommandSpec("object|freq", arity: 3, flags: [.readonly], keys: (2, 2, 1), group: "generic",
+                                    summary: "Returns the logarithmic access frequency counter of a Redis object.", handler: { object(&$0, .freq) }),
+                        CommandSpec("object|refcount", arity: 3, flags: [.readonly], keys: (2, 2, 1), group: "generic",
+                                    summary: "Returns the reference count of a value of a key.", handler: { object(&$0, .refcount) }),
+                        CommandSpec("object|help", arity: 2, flags: [.loading, .stale], group: "generic",
+                                    summary: "Returns helpful text about the different subcommands.", handler: { object(&$0, .help) }),
+                    ], handler: nil),
+    ]
+
+    /// DEL key [key ...] / UNLINK key [key ...]
+    static func del(_ c: inout CommandContext) {
+        var n = 0
+        for i in 1..<c.argc where c.shard(i).delete(c.args[i], now: c.now) { n += 1 }
+        c.dirty(n)
+        c.out.integer(n)
+    }
+
+    /// EXISTS key [key ...] / TOUCH key [key ...]
+    static func exists(_ c: inout CommandContext) {
+        var n = 0
+        for i in 1..<c.argc {
+            let shard = c.shard(i)
+            if let slot = shard.find(c.args[i], now: c.now) {
+                n += 1
+                shard.withEntry(at: slot) { $0.access = lruClock(c.now) }
+            }
+        }
+        c.out.integer(n)
+    }
+
+    /// TYPE key
+    static func type(_ c: inout CommandContext) {
+        let shard = c.shard(1)
+        guard let slot = shard.find(c.args[1], now: c.now) else { c.out.simple("none"); return }
+        c.out.simple(shard.entry(at: slot).value.typeName)
+    }
+
+    /// EXPIRE key seconds [NX | XX | GT | LT] and PEXPIRE, EXPIREAT, PEXPIREAT
+    static func expire(_ c: inout CommandContext, seconds: Bool, absolute: Bool, name: String) {
+        var nx = false, xx = false, gt = false, lt = false
+        for j in 3..<max(3, c.argc) {
+            if c.args.matches(j, "nx") { nx = true }
+            else if c.args.matches(j, "xx") { xx = true }
+            else if c.args.matches(j, "gt") { gt = true }
+            else if c.args.matches(j, "lt") { lt = true }
+            else { c.error("ERR Unsupported option \(c.args.string(j))"); return }
+        }
+        if nx && (xx || gt || lt) {
+            c.error("ERR NX and XX, GT or LT options at the same time are not compatible")
+            return
+        }
+        if gt && lt { c.error("ERR GT and LT options at the same time are not compatible"); return }
+        guard var when = c.integer(2) else { return }
+        if seconds {
+            if when > Int.max / 1000 || when < Int.min / 1000 { c.error(Errors.invalidExpire(name)); return }
+            when *= 1000
+        }
+        let base = absolute ? 0 : Int(c.now)
+        if when > Int.max - base { c.error(Errors.invalidExpire(name)); return }
+        when += base
+        let shard = c.shard(1)
+        guard let slot = shard.find(c.args[1], now: c.now) else { c.out.integer(0); return }
+        let current = shard.entry(at: slot).expireAt
+        if (nx && current != 0) || (xx && current == 0) || (gt && (current == 0 || when <= Int(current)))
+            || (lt && current != 0 && when >= Int(current)) {
+            c.out.integer(0)
+            return
+        }
+        if when <= Int(c.now) {
+            shard.remove(slot: slot)
+        } else {
+            shard.setExpire(slot: slot, at: Int64(when))
+        }
+        c.dirty()
+        c.out.integer(1)
+    }
+
+    /// TTL key / PTTL key / EXPIRETIME key / PEXPIRETIME key
+    static func ttl(_ c: inout CommandContext, ms: Bool, absolute: Bool) {
+        let shard = c.shard(1)
+        guard let slot = shard.find(c.args[1], now: c.now) else { c.out.integer(-2); return }
+        let at = shard.entry(at: slot).expireAt
+        guard at != 0 else { c.out.integer(-1); return }
+        let t = max(0, Int(absolute ? at : at - c.now))
+        c.out.integer(ms ? t : (t + 500) / 1000)
+    }
+
+    /// PERSIST key
+    static func persist(_ c: inout CommandContext) {
+        let shard = c.shard(1)
+        guard let slot = shard.find(c.args[1], now: c.now), shard.entry(at: slot).expireAt != 0 else {
+            c.out.integer(0)
+            return
+        }
+        shard.setExpire(slot: slot, at: 0)
+        c.dirty()
+        c.out.integer(1)
+    }
+
+    /// RENAME key newkey / RENAMENX key newkey
+    static func rename(_ c: inout CommandContext, nx: Bool) {
+        let src = c.shard(1), dst = c.shard(2)
+        guard let slot = src.find(c.args[1], now: c.now) else { c.error(Errors.noSuchKey); return }
+        if c.args[1] == c.args[2] {
+            if nx { c.out.integer(0) } else { c.ok() }
+            return
+        }
+        if nx && dst.find(c.args[2], now: c.now) != nil { c.out.integer(0); return }
+        let entry = src.remove(slot: slot)
+        dst.insert(key: c.args.owned(2), entry: entry)
+        c.dirty()
+        if nx { c.out.integer(1) } else { c.ok() }
+    }
+
+    /// KEYS pattern
+    static func keys(_ c: inout CommandContext) {
+        var found: [[UInt8]] = []
+        let pattern = c.args.owned(1)
+        let all = pattern == [UInt8(ascii: "*")]
+        pattern.withUnsafeBytes { p in
+            for shard in c.db.shards {
+                for slot in shard.table.occupiedSlots {
+                    let e = shard.entry(at: slot)
+                    if e.expireAt != 0 && e.expireAt <= c.now { continue }
+                    let key = shard.key(at: slot)
+                    if all || key.withUnsafeBytes({ globMatch(p, $0) }) { found.append(key) }
+                }
+            }
+        }
+        c.out.array(found.count)
+        for k in found { c.out.bulk(k) }
+    }
+
+    /// Parses a SCAN-family cursor: an unsigned 64-bit decimal.
+    static func parseCursor(_ c: inout CommandContext, _ i: Int) -> UInt64? {
+        let s = c.args.string(i)
+        guard let v = UInt64(s), !s.hasPrefix("+") else { c.error(Errors.invalidCursor); return nil }
+        return v
+    }
+
+    /// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]
+    static func scan(_ c: inout CommandContext) {
+        guard var cursor = parseCursor(&c, 1) else { return }
+        var count = 10
+        var pattern: [UInt8]? = nil
+        var typeFilter: String? = nil
+        var j = 2
+        while j < c.argc {
+            let more = c.argc - j - 1
+            if c.args.matches(j, "count") && more >= 1 {
+                guard let n = c.integer(j + 1) else { return }
+                guard n >= 1 else { c.error(Errors.syntax); return }
+                count = n
+            } else if c.args.matches(j, "match") && more >= 1 {
+                let p = c.args.owned(j + 1)
+                pattern = p == [UInt8(ascii: "*")] ? nil : p
+            } else if c.args.matches(j, "type") && more >= 1 {
+                typeFilter = c.args.string(j + 1).lowercased()
+            } else {
+                c.error(Errors.syntax)
+                return
+            }
+            j += 2
+        }
+        // The cursor holds the shard in its low 8 bits and that shard's table cursor above.
+        let shards = c.db.shards
+        var found: [[UInt8]] = []
+        var visits = 0
+        let maxVisits = count * 10
+        repeat {
+            let shardIdx = Int(cursor & 0xFF)
+            guard shardIdx < shards.count else { cursor = 0; break }
+            let shard = shards[shardIdx]
+            let next = shard.table.scan(cursor: cursor >> 8) { slot in found.append(shard.key(at: slot)) }
+            if next == 0 {
+                cursor = shardIdx + 1 < shards.count ? UInt64(shardIdx + 1) : 0
+            } else {
+                cursor = next << 8 | UInt64(shardIdx)
+            }
+            visits += 1
+        } while cursor != 0 && found.count < count && visits < maxVisits
+        // Filter after collecting, as Redis does: expired keys and non-matching ones are dropped.
+        var keep: [[UInt8]] = []
+        for key in found {
+            let shard = c.db.shard(key[...])
+            guard let slot = shard.find(key[...], now: c.now) else { continue }
+            if let pattern, !globMatch(pattern, key) { continue }
+            if let t = typeFilter, shard.entry(at: slot).value.typeName != t { continue }
+            keep.append(key)
+        }
+        c.out.array(2)
+        c.out.bulk(String(cursor))
+        c.out.array(keep.count)
+        for k in keep { c.out.bulk(k) }
+    }
+
+    /// RANDOMKEY
+    static func randomkey(_ c: inout CommandContext) {
+        var rng = SystemRandomNumberGenerator()
+        let shards = c.db.shards
+        for _ in 0..<100 {
+            let total = shards.reduce(0) { $0 + $1.count }
+            guard total > 0 else { break }
+            var pick = Int.random(in: 0..<total, using: &rng)
+            var shard = shards[0]
+            for s in shards {
+                if pick < s.count { shard = s; break }
+                pick -= s.count
+            }
+            guard let slot = shard.table.randomSlot(using: &rng) else { continue }
+            let key = shard.key(at: slot)
+            if shard.find(key[...], now: c.now) != nil {   // an expired pick is deleted; try again
+                c.out.bulk(key)
+                return
+            }
+        }
+        c.out.null()
+    }
+
+    /// DBSIZE
+    static func dbsize(_ c: inout CommandContext) {
+        c.out.integer(c.db.count)
+    }
+
+    /// FLUSHDB [ASYNC | SYNC] / FLUSHALL [ASYNC | SYNC]
+    static func flush(_ c: inout CommandContext, all: Bool) {
+        if c.argc > 2 || (c.argc == 2 && !c.args.matches(1, "sync") && !c.args.matches(1, "async")) {
+            c.error(Errors.syntax)
+            return
+        }
+        let dbs = all ? c.engine.keyspace.databases : [c.db]
+        var n = 0
+        for db in dbs {
+            for s in db.shards {
+                n += s.count
+                s.removeAll()
+            }
+        }
+        c.dirty(max(n, 1))
+        c.ok()
+    }
+
+    /// Parses a database index, replying `error` when not an integer.
+    static func dbIndex(_ c: inout CommandContext, _ i: Int, error: String = Errors.notInteger) -> Int? {
+        guard let v = parseCanonicalInt(c.args[i]), v >= Int(Int32.min), v <= Int(Int32.max) else {
+            c.error(error)
+            return nil
+        }
+        guard v >= 0 && v < c.engine.keyspace.databases.count else {
+            c.error(Errors.dbIndexOutOfRange)
+            return nil
+        }
+        return v
+    }
+
+    /// SELECT index
+    static func select(_ c: inout CommandContext) {
+        guard let idx = dbIndex(&c, 1) else { return }
+        c.dbIndex = idx
+        c.client.info.withLock { $0.db = idx }
+        c.ok()
+    }
+
+    /// SWAPDB index1 index2
+    static func swapdb(_ c: inout CommandContext) {
+        guard let a = dbIndex(&c, 1, error: "ERR invalid first DB index"),
+              let b = dbIndex(&c, 2, error: "ERR invalid second DB index") else { return }
+        if a != b {
+            let dbs = c.engine.keyspace.databases
+            for (x, y) in zip(dbs[a].shards, dbs[b].shards) { x.swapContents(with: y) }
+            c.dirty()
+        }
+        c.ok()
+    }
+
+    /// MOVE key db
+    static func move(_ c: inout CommandContext) {
+        guard let target = dbIndex(&c, 2) else { return }
+        if target == c.dbIndex { c.error(Errors.sameObject); return }
+        let src = c.shard(1)
+        guard let slot = src.find(c.args[1], now: c.now) else { c.out.integer(0); return }
+        let dst = c.engine.keyspace.databases[target].shard(c.args[1])
+        if dst.find(c.args[1], now: c.now) != nil { c.out.integer(0); return }
+        let entry = src.remove(slot: slot)
+        dst.insert(key: c.args.owned(1), entry: entry)
+        c.dirty()
+        c.out.integer(1)
+    }
+
+    /// COPY source destination [DB destination-db] [REPLACE]
+    static func copy(_ c: inout CommandContext) {
+        var replace = false
+        var target = c.dbIndex
+        var j = 3
+        while j < c.argc {
+            if c.args.matches(j, "replace") {
+                replace = true
+            } else if c.args.matches(j, "db") && j + 1 < c.argc {
+                guard let t = dbIndex(&c, j + 1) else { return }
+                target = t
+                j += 1
+            } else {
+                c.error(Errors.syntax)
+                return
+            }
+            j += 1
+        }
+        if target == c.dbIndex && c.args[1] == c.args[2] { c.error(Errors.sameObject); return }
+        let src = c.shard(1)
+        guard let slot = src.find(c.args[1], now: c.now) else { c.out.integer(0); return }
+        let dst = c.engine.keyspace.databases[target].shard(c.args[2])
+        if let existing = dst.find(c.args[2], now: c.now) {
+            guard replace else { c.out.integer(0); return }
+            dst.remove(slot: existing)
+        }
+        var entry = src.entry(at: slot)
+        entry.access = lruClock(c.now)
+        dst.insert(key: c.args.owned(2), entry: entry)
+        c.dirty()
+        c.out.integer(1)
+    }
+
+    enum ObjectQuery { case encoding, idletime, freq, refcount, help }
+
+    /// OBJECT ENCODING|IDLETIME|FREQ|REFCOUNT key, OBJECT HELP
+    static func object(_ c: inout CommandContext, _ q: ObjectQuery) {
+        if q == .help {
+            let lines = ["OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                         "ENCODING <key>", "    Return the kind of internal representation used in order to store the value",
+                         "    associated with a <key>.",
+                         "FREQ <key>", "    Return the access frequency index of the <key>. The returned integer is",
+                         "    proportional to the logarithm of the recent access frequency of the key.",
+                         "IDLETIME <key>", "    Return the idle time of the <key>, that is the approximated number of",
+                         "    seconds elapsed since the last access to the key.",
+                         "REFCOUNT <key>", "    Return the number of references of the value associated with the specified",
+                         "    <key>.", "HELP", "    Print this help."]
+            c.out.array(lines.count)
+            for l in lines { c.out.simple(l) }
+            return
+        }
+        let shard = c.shard(2)
+        guard let slot = shard.find(c.args[2], now: c.now) else { c.out.null(); return }
+        let e = shard.entry(at: slot)
+        let policy = c.engine.config.get("maxmemory-policy")
+        let lfu = policy.hasSuffix("lfu")
+        switch q {
+        case .encoding:
+            c.out.bulk(e.encodingName)
+        case .idletime:
+            if lfu {
+                c.error("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")
+                return
+            }
+            c.out.integer(idleSeconds(access: e.access, nowMs: c.now))
+        case .freq:
+            if !lfu {
+                c.error("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")
+                return
+            }
+            c.out.integer(Int(e.access & 0xFF))
+        case .refcount:
+            // Redis shares the integers 0..9999 unless an LRU/LFU policy needs per-key clocks.
+            if case .int(let v) = e.value, v >= 0, v < 10000, !policy.hasSuffix("lru"), !lfu {
+                c.out.integer(Int(Int32.max))
+            } else {
+                c.out.integer(1)
+            }
+        case .help:
+            break
+        }
+    }
+}

@@ -1,0 +1,259 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import RESP
+import Storage
+
+/// Server commands: INFO, CONFIG, TIME, LASTSAVE, SHUTDOWN, DEBUG, MEMORY and FUNCTION.
+enum ServerCommands {
+    static let specs: [CommandSpec] = [
+        CommandSpec("info", arity: -1, flags: [.loading, .stale], group: "server",
+                    summary: "Returns information and statistics about the server.", complexity: "O(1)",
+                    acl: ["dangerous"], handler: info),
+        CommandSpec("config", arity: -2, flags: [], group: "server", since: "2.0.0",
+                    summary: "A container for server configuration commands.", complexity: "Depends on subcommand.",
+                    subcommands: [
+                        sub("config|get", -3, "Returns the effective values of configuration parameters.", configGet),
+                        sub("config|set", -4, "Sets configuration parameters in-flight.", configSet),
+                        sub("config|resetstat", 2, "Resets the server's statistics.", configResetStat),
+                        sub("config|rewrite", 2, "Persists the effective configuration to file.", configRewrite),
+                        sub("config|help", 2, "Returns helpful text about the different subcommands.", configHelp),
+                    ], handler: nil),
+        CommandSpec("time", arity: 1, flags: [.loading, .stale, .fast], group: "server", since: "2.6.0",
+                    summary: "Returns the server time.", handler: time),
+        CommandSpec("lastsave", arity: 1, flags: [.loading, .stale, .fast], group: "server",
+                    summary: "Returns the Unix timestamp of the last successful save to disk.",
+                    handler: { c in c.out.integer(c.engine.lastSave.load(ordering: .relaxed)) }),
+        CommandSpec("shutdown", arity: -1, flags: [.admin, .noscript, .loading, .stale, .noMulti, .allowBusy],
+                    group: "server", summary: "Synchronously saves the database(s) to disk and shuts down the Redis server.",
+                    complexity: "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)",
+                    handler: shutdown),
+        CommandSpec("debug", arity: -2, flags: [.admin, .noscript, .loading, .stale], group: "server",
+                    summary: "A container for debugging commands.", complexity: "Depends on subcommand.", handler: debug),
+        CommandSpec("memory", arity: -2, flags: [], group: "server", since: "4.0.0",
+                    summary: "A container for memory diagnostics commands.", complexity: "Depends on subcommand.",
+                    subcommands: [
+                        CommandSpec("memory|usage", arity: -3, flags: [.readonly], keys: (2, 2, 1), group: "server",
+                                    summary: "Estimates the memory usage of a key.", complexity: "O(N) where N is the number of samples.",
+                                    handler: memoryUsage),
+                        sub("memory|help", 2, "Returns helpful text about the different subcommands.", memoryHelp),
+                    ], handler: nil),
+        CommandSpec("function", arity: -2, flags: [], group: "scripting", since: "7.0.0",
+                    summary: "A container for function commands.", complexity: "Depends on subcommand.",
+                    subcommands: [
+                        CommandSpec("function|list", arity: -2, flags: [.noscript], group: "scripting",
+                                    summary: "Returns information about all libraries.", complexity: "O(N) where N is the number of functions",
+                                    handler: functionList),
+                        CommandSpec("function|flush", arity: -2, flags: [.write, .noscript], group: "scripting",
+                                    summary: "Deletes all libraries and functions.", complexity: "O(N) where N is the number of functions deleted",
+                                    handler: functionFlush),
+                    ], handler: nil),
+    ]
+
+    static func sub(_ name: String, _ arity: Int, _ summary: String, _ h: @escaping CommandHandler) -> CommandSpec {
+        CommandSpec(name, arity: arity, flags: [.admin, .noscript, .loading, .stale], group: "server",
+                    summary: summary, handler: h)
+    }
+
+    /// INFO [section [section ...]]
+    static func info(_ c: inout CommandContext) {
+        var sections: [String] = []
+        for i in 1..<max(1, c.argc) { sections.append(c.args.string(i).lowercased()) }
+        c.out.verbatim(InfoReport(engine: c.engine, now: c.now).render(sections))
+    }
+
+    /// CONFIG GET parameter [parameter ...]
+    static func configGet(_ c: inout CommandContext) {
+        var seen = Set<String>()
+        var pairs: [(String, String)] = []
+        for i in 2..<c.argc {
+            for (k, v) in c.engine.config.matching(c.args.string(i)) where !seen.contains(k) {
+                seen.insert(k)
+                pairs.append((k, v))
+            }
+        }
+        c.out.map(pairs.count)
+        for (k, v) in pairs { c.out.bulk(k); c.out.bulk(v) }
+    }
+
+    /// CONFIG SET parameter value [parameter value ...]
+    static func configSet(_ c: inout CommandContext) {
+        guard c.argc % 2 == 0 else { c.error(Errors.arity("config|set")); return }
+        var names = Set<String>()
+        var changes: [(String, [String])] = []
+        for i in stride(from: 2, to: c.argc, by: 2) {
+            let name = c.args.string(i)
+            guard let p = Config.parameter(name) else {
+                c.error("ERR Unknown option or number of arguments for CONFIG SET - '\(name)'")
+                return
+            }
+            if names.contains(p.name) {
+                c.error("ERR CONFIG SET failed (possibly related to argument '\(name)') - duplicate parameter")
+                return
+            }
+            names.insert(p.name)
+            changes.append((name, [c.args.string(i + 1)]))
+        }
+        // All or nothing: validate every change before applying any.
+        for (name, value) in changes {
+            guard let p = Config.parameter(name) else { continue }
+            if p.immutable {
+                c.error("ERR CONFIG SET failed (possibly related to argument '\(name)') - can't set immutable config")
+                return
+            }
+            do {
+                _ = try Config.canonical(p, value)
+            } catch {
+                c.error("ERR CONFIG SET failed (possibly related to argument '\(name)') - \(error.message)")
+                return
+            }
+        }
+        for (name, value) in changes { try? c.engine.config.set(name, value, atStartup: false) }
+        c.ok()
+    }
+
+    /// CONFIG RESETSTAT
+    static func configResetStat(_ c: inout CommandContext) {
+        c.engine.stats.reset()
+        for spec in c.engine.table.commands {
+            for s in [spec] + spec.subcommands {
+                s.calls.store(0, ordering: .relaxed)
+                s.failedCalls.store(0, ordering: .relaxed)
+            }
+        }
+        for db in c.engine.keyspace.databases {
+            for s in db.shards { s.lock.withLock { s.resetStats() } }
+        }
+        c.ok()
+    }
+
+    /// CONFIG REWRITE
+    static func configRewrite(_ c: inout CommandContext) {
+        guard let path = c.engine.config.configFile else {
+            c.error("ERR The server is running without a config file")
+            return
+        }
+        do {
+            try ConfigFile.rewrite(path: path, config: c.engine.config)
+            c.ok()
+        } catch {
+            c.error("ERR Rewriting config file: \(error)")
+        }
+    }
+
+    static func configHelp(_ c: inout CommandContext) {
+        let lines = ["CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                     "GET <pattern>", "    Return parameters matching the glob-like <pattern> and their values.",
+                     "SET <directive> <value>", "    Set the configuration <directive> to <value>.",
+                     "RESETSTAT", "    Reset statistics reported by the INFO command.",
+                     "REWRITE", "    Rewrite the configuration file.",
+                     "HELP", "    Print this help."]
+        c.out.array(lines.count)
+        for l in lines { c.out.simple(l) }
+    }
+
+    /// TIME
+    static func time(_ c: inout CommandContext) {
+        let us = unixMicros()
+        c.out.array(2)
+        c.out.bulk(String(us / 1_000_000))
+        c.out.bulk(String(us % 1_000_000))
+    }
+
+    /// SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE] [ABORT]
+    static func shutdown(_ c: inout CommandContext) {
+        for i in 1..<max(1, c.argc) {
+            if c.args.matches(i, "abort") {
+                c.error("ERR No shutdown in progress.")
+                return
+            }
+            guard c.args.matches(i, "nosave") || c.args.matches(i, "save") || c.args.matches(i, "now")
+                    || c.args.matches(i, "force") else {
+                c.error(Errors.syntax)
+                return
+            }
+        }
+        // No reply on success: the connection closes, as Redis's.
+        c.closeAfterReply = true
+        let hook = c.engine.shutdownHook.withLock { $0 }
+        hook?()
+    }
+
+    /// DEBUG SLEEP seconds | DEBUG JMAP ... (only what harnesses use)
+    static func debug(_ c: inout CommandContext) {
+        let mode = c.engine.config.get("enable-debug-command")
+        let local = c.client.address.hasPrefix("127.") || c.client.address.hasPrefix("[::1]") || c.client.address.hasPrefix("::1")
+        guard mode == "yes" || (mode == "local" && local) else {
+            c.error("ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.")
+            return
+        }
+        if c.args.matches(1, "sleep") && c.argc == 3 {
+            guard let secs = parseRedisDouble(c.args[2]) else { c.error(Errors.notFloat); return }
+            // Blocks this event loop, as Redis's DEBUG SLEEP blocks the server.
+            if secs > 0 { usleep(UInt32(min(secs, 4000) * 1_000_000)) }
+            c.ok()
+        } else if c.args.matches(1, "help") {
+            let lines = ["DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                         "SLEEP <seconds>", "    Stop the server for <seconds>. Decimals allowed.", "HELP", "    Print this help."]
+            c.out.array(lines.count)
+            for l in lines { c.out.simple(l) }
+        } else {
+            c.error("ERR unknown subcommand or wrong number of arguments for '\(c.args.string(1))'. Try DEBUG HELP.")
+        }
+    }
+
+    /// MEMORY USAGE key [SAMPLES count]
+    static func memoryUsage(_ c: inout CommandContext) {
+        var j = 3
+        while j < c.argc {
+            if c.args.matches(j, "samples") && j + 1 < c.argc {
+                guard let n = c.integer(j + 1) else { return }
+                guard n >= 0 else { c.error(Errors.syntax); return }
+                j += 2
+            } else {
+                c.error(Errors.syntax)
+                return
+            }
+        }
+        let shard = c.shard(2)
+        guard let slot = shard.find(c.args[2], now: c.now) else { c.out.null(); return }
+        // Key and value bytes plus the table slot (tag, key header, entry).
+        let keyBytes = shard.key(at: slot).count
+        let slotBytes = 8 + 8 + MemoryLayout<Entry>.stride
+        c.out.integer(keyBytes + shard.entry(at: slot).value.memoryUsage + slotBytes)
+    }
+
+    static func memoryHelp(_ c: inout CommandContext) {
+        let lines = ["MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                     "USAGE <key> [SAMPLES <count>]", "    Return memory in bytes used by <key> and its value.",
+                     "HELP", "    Print this help."]
+        c.out.array(lines.count)
+        for l in lines { c.out.simple(l) }
+    }
+
+    /// FUNCTION LIST [LIBRARYNAME library-name-pattern] [WITHCODE]
+    static func functionList(_ c: inout CommandContext) {
+        var j = 2
+        while j < c.argc {
+            if c.args.matches(j, "withcode") {
+                j += 1
+            } else if c.args.matches(j, "libraryname") && j + 1 < c.argc {
+                j += 2
+            } else {
+                c.error("ERR Unknown argument \(c.args.string(j))")
+                return
+            }
+        }
+        // No function library can be loaded yet, so the list is always empty.
+        c.out.array(0)
+    }
+
+    /// FUNCTION FLUSH [ASYNC | SYNC]
+    static func functionFlush(_ c: inout CommandContext) {
+        if c.argc > 3 || (c.argc == 3 && !c.args.matches(2, "sync") && !c.args.matches(2, "async")) {
+            c.error("ERR FUNCTION FLUSH only supports SYNC|ASYNC option")
+            return
+        }
+        c.ok()
+    }
+}

@@ -1,0 +1,177 @@
+import NIOCore
+import Engine
+import RESP
+import Storage
+
+/// One client connection: reads requests, runs every complete one in order, and flushes the
+/// replies of a read batch once.
+final class ConnectionHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let engine: Engine
+    private var reader = RESPReader()
+    private var input: ByteBuffer? = nil
+    private var context: CommandContext! = nil
+    private var client: Client! = nil
+    private var resumeScheduled = false
+    private var closed = false
+
+    init(engine: Engine) {
+        self.engine = engine
+    }
+
+    func channelActive(context ctx: ChannelHandlerContext) {
+        let now = unixMillis()
+        let channel = ctx.channel
+        let remote = channel.remoteAddress.map(Self.describe) ?? "?"
+        let local = channel.localAddress.map(Self.describe) ?? "?"
+        let fd = -1   // NIO does not expose the descriptor; CLIENT LIST prints -1
+        let id = engine.clients.newID()
+        let c = Client(id: id, address: remote, localAddress: local, fd: fd, now: now,
+                       authenticated: engine.requirePass.isEmpty)
+        client = c
+        context = CommandContext(engine: engine, client: c,
+                                 out: RESPWriter(buffer: ctx.channel.allocator.buffer(capacity: 1024)))
+        engine.stats.add(engine.stats.connectionsReceived)
+
+        // maxclients counts this connection; over the limit it gets Redis's error and is closed.
+        if engine.clients.count >= engine.config.int("maxclients") {
+            engine.stats.add(engine.stats.rejectedConnections)
+            rejectAndClose(ctx, "-ERR max number of clients reached\r\n")
+            return
+        }
+        if engine.config.bool("protected-mode") && engine.requirePass.isEmpty && !Self.isLoopback(channel.remoteAddress) {
+            engine.stats.add(engine.stats.rejectedConnections)
+            rejectAndClose(ctx, Self.protectedModeMessage)
+            return
+        }
+        engine.clients.add(c)
+        let loop = ctx.eventLoop
+        c.setCloser { [weak channel] in
+            loop.execute { channel?.close(promise: nil) }
+        }
+        ctx.fireChannelActive()
+    }
+
+    private func rejectAndClose(_ ctx: ChannelHandlerContext, _ message: String) {
+        closed = true
+        var b = ctx.channel.allocator.buffer(capacity: message.utf8.count)
+        b.writeString(message)
+        ctx.writeAndFlush(wrapOutboundOut(b)).whenComplete { _ in ctx.close(promise: nil) }
+    }
+
+    func channelInactive(context ctx: ChannelHandlerContext) {
+        closed = true
+        if let client { engine.clients.remove(client) }
+        ctx.fireChannelInactive()
+    }
+
+    func channelRead(context ctx: ChannelHandlerContext, data: NIOAny) {
+        var bytes = unwrapInboundIn(data)
+        guard !closed else { return }
+        engine.stats.add(engine.stats.netInputBytes, bytes.readableBytes)
+        if input == nil || input!.readableBytes == 0 {
+            input = bytes
+        } else {
+            input!.writeBuffer(&bytes)
+        }
+        process(ctx)
+    }
+
+    func channelReadComplete(context ctx: ChannelHandlerContext) {
+        flush(ctx)
+        ctx.fireChannelReadComplete()
+    }
+
+    private func flush(_ ctx: ChannelHandlerContext) {
+        guard context != nil, context.out.buffer.readableBytes > 0 else { return }
+        engine.stats.add(engine.stats.netOutputBytes, context.out.buffer.readableBytes)
+        ctx.writeAndFlush(wrapOutboundOut(context.out.buffer), promise: nil)
+        // Usually the socket took the bytes already and the buffer is ours again to reuse.
+        context.out.buffer.clear()
+    }
+
+    /// Runs every complete command in the input, in order.
+    private func process(_ ctx: ChannelHandlerContext) {
+        guard !closed, var buf = input else { return }
+        input = nil
+        reader.limits.maxBulkLength = engine.config.int("proto-max-bulk-len")
+        reader.limits.unauthenticated = !engine.isAuthenticated(client)
+        while buf.readableBytes > 0 && !closed {
+            switch reader.parse(buf, into: &context.args) {
+            case .incomplete:
+                if buf.readableBytes > engine.config.int("client-query-buffer-limit") {
+                    // Redis closes such a client without a reply.
+                    closeNow(ctx)
+                    return
+                }
+                input = buf
+                return
+            case .skip(let n):
+                buf.moveReaderIndex(forwardBy: n)
+            case .error(let message):
+                context.error("ERR " + message)
+                flush(ctx)
+                closeNow(ctx)
+                return
+            case .command(let n):
+                if let until = engine.pausedUntil(flags: engine.flags(of: context.args), now: unixMillis()) {
+                    input = buf
+                    scheduleResume(ctx, at: until)
+                    return
+                }
+                buf.moveReaderIndex(forwardBy: n)
+                engine.execute(&context)
+                if context.closeAfterReply {
+                    flush(ctx)
+                    closeNow(ctx)
+                    return
+                }
+                reader.limits.unauthenticated = !engine.isAuthenticated(client)
+            }
+        }
+        if buf.readableBytes > 0 { input = buf }
+    }
+
+    private func scheduleResume(_ ctx: ChannelHandlerContext, at until: Int64) {
+        guard !resumeScheduled else { return }
+        resumeScheduled = true
+        let delay = max(1, until - unixMillis())
+        ctx.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(delay)) { [self] in
+            resumeScheduled = false
+            process(ctx)
+            flush(ctx)
+        }
+    }
+
+    private func closeNow(_ ctx: ChannelHandlerContext) {
+        closed = true
+        input = nil
+        ctx.close(promise: nil)
+    }
+
+    func errorCaught(context ctx: ChannelHandlerContext, error: Error) {
+        closeNow(ctx)
+    }
+
+    static func describe(_ a: SocketAddress) -> String {
+        switch a {
+        case .v4: return "\(a.ipAddress ?? "?"):\(a.port ?? 0)"
+        case .v6: return "[\(a.ipAddress ?? "?")]:\(a.port ?? 0)"
+        case .unixDomainSocket: return a.pathname ?? "/unix"
+        }
+    }
+
+    static func isLoopback(_ a: SocketAddress?) -> Bool {
+        guard let a else { return true }
+        switch a {
+        case .unixDomainSocket: return true
+        default:
+            let ip = a.ipAddress ?? ""
+            return ip.hasPrefix("127.") || ip == "::1" || ip.hasPrefix("::ffff:127.")
+        }
+    }
+
+    static let protectedModeMessage = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n"
+}

@@ -1,0 +1,103 @@
+import Foundation
+import Synchronization
+import Logging
+import NIOCore
+import NIOPosix
+import Engine
+import Storage
+
+/// Binds the configured addresses, runs the event loops and the periodic jobs (active expiry,
+/// idle-client timeout), and stops cleanly.
+public final class LarderServer: Sendable {
+    public let engine: Engine
+    private let group: MultiThreadedEventLoopGroup
+    private let logger: Logger
+    private let channels = Mutex<[Channel]>([])
+    private let stopped = Mutex<Bool>(false)
+
+    public init(engine: Engine, threads: Int, logger: Logger) {
+        self.engine = engine
+        self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
+        self.logger = logger
+    }
+
+    /// Binds every address of `bind`; a "-" prefix marks one that may fail (as Redis).
+    public func start() throws {
+        let port = engine.config.int("port")
+        let addresses = engine.config.get("bind").split(separator: " ").map(String.init)
+        let engine = self.engine
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(ChannelOptions.backlog, value: Int32(engine.config.int("tcp-backlog")))
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelOption(ChannelOptions.maxMessagesPerRead, value: 256)
+            .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(ChannelOptions.socketOption(.so_keepalive), value: engine.config.int("tcp-keepalive") > 0 ? 1 : 0)
+            .childChannelOption(ChannelOptions.maxMessagesPerRead, value: 16)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ConnectionHandler(engine: engine))
+                }
+            }
+        var bound: [Channel] = []
+        for var address in addresses {
+            let optional = address.hasPrefix("-")
+            if optional { address.removeFirst() }
+            do {
+                let ch = try bootstrap.bind(host: address, port: port).wait()
+                bound.append(ch)
+                logger.notice("Ready to accept connections tcp on \(address):\(ch.localAddress?.port ?? port)")
+            } catch {
+                if optional { continue }
+                throw error
+            }
+        }
+        guard !bound.isEmpty else { throw ServerError.nothingBound }
+        channels.withLock { $0 = bound }
+        startCron()
+    }
+
+    public var boundPort: Int? { channels.withLock { $0.first?.localAddress?.port } }
+
+    /// The periodic jobs of Redis's serverCron, run `hz` times a second on one event loop.
+    private func startCron() {
+        let hz = max(1, min(500, engine.config.int("hz")))
+        let engine = self.engine
+        let loop = group.next()
+        loop.scheduleRepeatedTask(initialDelay: .milliseconds(100), delay: .milliseconds(Int64(1000 / hz))) { _ in
+            engine.activeExpireCycle()
+        }
+        loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
+            let timeout = engine.config.int("timeout")
+            guard timeout > 0 else { return }
+            let now = unixMillis()
+            for c in engine.clients.all {
+                let idle = c.info.withLock { now - $0.lastInteraction }
+                if idle > Int64(timeout) * 1000 { c.close() }
+            }
+        }
+    }
+
+    /// Stops accepting, closes every connection, and ends the event loops.
+    public func stop() {
+        let already = stopped.withLock { s -> Bool in
+            defer { s = true }
+            return s
+        }
+        guard !already else { return }
+        logger.info("Received shutdown request, closing connections")
+        for ch in channels.withLock({ $0 }) { try? ch.close().wait() }
+        for c in engine.clients.all { c.close() }
+        try? group.syncShutdownGracefully()
+        logger.info("Larder is now ready to exit, bye bye...")
+    }
+
+    /// Waits until the listening channels close (SHUTDOWN, a signal).
+    public func waitUntilStopped() {
+        for ch in channels.withLock({ $0 }) { try? ch.closeFuture.wait() }
+    }
+}
+
+public enum ServerError: Error, CustomStringConvertible {
+    case nothingBound
+    public var description: String { "could not bind any address" }
+}

@@ -1,0 +1,166 @@
+/// A slice of one database's keyspace: its entries, and the list of its keys with a TTL that
+/// active expiry samples from.
+///
+/// Every method expects the caller to hold `lock`; the engine takes the locks of a command's
+/// shards, in ascending order, before it runs the command.
+public final class Shard: @unchecked Sendable {
+    public let lock = ShardLock()
+    public let index: Int
+    public private(set) var table = KeyTable()
+    private var volatileKeys: [[UInt8]] = []
+    public private(set) var expiredCount = 0
+    /// Called with each key removed because its TTL passed (keyspace notifications, AOF DEL).
+    public var onExpire: (@Sendable ([UInt8]) -> Void)?
+
+    public init(index: Int) { self.index = index }
+
+    public var count: Int { table.count }
+    public var volatileCount: Int { volatileKeys.count }
+
+    // MARK: lookups
+
+    /// The slot of a live key: an expired key found here is deleted first (lazy expiry).
+    public func find(_ key: ArraySlice<UInt8>, now: Int64) -> Int? {
+        key.withUnsafeBytes { find($0, now: now) }
+    }
+
+    public func find(_ key: UnsafeRawBufferPointer, now: Int64) -> Int? {
+        let h = KeyTable.hash(key)
+        guard let slot = table.find(key, hash: h) else { return nil }
+        let exp = table.entries[slot].expireAt
+        if exp != 0 && exp <= now {
+            expire(slot: slot)
+            return nil
+        }
+        return slot
+    }
+
+    public func key(at slot: Int) -> [UInt8] { table.keys[slot] }
+
+    public func entry(at slot: Int) -> Entry { table.entries[slot] }
+
+    /// Mutable access to the entry at `slot`, in place.
+    public func withEntry<T>(at slot: Int, _ body: (inout Entry) -> T) -> T {
+        body(&table.entries[slot])
+    }
+
+    // MARK: writes
+
+    /// Sets `key` to `value`. `expireAt` 0 removes any TTL unless `keepTTL`.
+    @discardableResult
+    public func set(_ key: ArraySlice<UInt8>, _ value: Value, expireAt: Int64 = 0, keepTTL: Bool = false,
+                    access: UInt32 = 0) -> Int {
+        key.withUnsafeBytes { raw in
+            let h = KeyTable.hash(raw)
+            if let slot = table.find(raw, hash: h) {
+                table.entries[slot].value = value
+                table.entries[slot].rawEncoding = false
+                table.entries[slot].access = access
+                if !keepTTL { setExpire(slot: slot, at: expireAt) }
+                return slot
+            }
+            let slot = table.insert(key: Array(raw), hash: h, entry: Entry(value: value, access: access))
+            if expireAt != 0 { setExpire(slot: slot, at: expireAt) }
+            return slot
+        }
+    }
+
+    /// Inserts an entry under an owned key (RENAME, MOVE, COPY, SWAPDB-less moves).
+    @discardableResult
+    public func insert(key: [UInt8], entry: Entry) -> Int {
+        var e = entry
+        let exp = e.expireAt
+        e.expireAt = 0
+        e.volatileIndex = -1
+        let slot: Int = key.withUnsafeBytes { raw in
+            let h = KeyTable.hash(raw)
+            if let old = table.find(raw, hash: h) { remove(slot: old) }
+            return table.insert(key: key, hash: h, entry: e)
+        }
+        if exp != 0 { setExpire(slot: slot, at: exp) }
+        return slot
+    }
+
+    /// Deletes `key` if present (expired keys count as absent).
+    @discardableResult
+    public func delete(_ key: ArraySlice<UInt8>, now: Int64) -> Bool {
+        guard let slot = find(key, now: now) else { return false }
+        remove(slot: slot)
+        return true
+    }
+
+    @discardableResult
+    public func remove(slot: Int) -> Entry {
+        if table.entries[slot].volatileIndex >= 0 { dropVolatile(slot: slot) }
+        return table.remove(at: slot).entry
+    }
+
+    public func removeAll() {
+        table.removeAll()
+        volatileKeys.removeAll()
+    }
+
+    /// Swaps contents with another shard (SWAPDB); both must be locked.
+    public func swapContents(with other: Shard) {
+        swap(&table, &other.table)
+        swap(&volatileKeys, &other.volatileKeys)
+    }
+
+    // MARK: expiry
+
+    /// Sets or clears (`at` 0) the TTL of the key at `slot`.
+    public func setExpire(slot: Int, at: Int64) {
+        let wasVolatile = table.entries[slot].volatileIndex >= 0
+        table.entries[slot].expireAt = at
+        if at != 0 && !wasVolatile {
+            table.entries[slot].volatileIndex = Int32(volatileKeys.count)
+            volatileKeys.append(table.keys[slot])
+        } else if at == 0 && wasVolatile {
+            dropVolatile(slot: slot)
+        }
+    }
+
+    private func dropVolatile(slot: Int) {
+        let idx = Int(table.entries[slot].volatileIndex)
+        table.entries[slot].volatileIndex = -1
+        let last = volatileKeys.count - 1
+        if idx != last {
+            let moved = volatileKeys[last]
+            volatileKeys[idx] = moved
+            moved.withUnsafeBytes { raw in
+                if let s = table.find(raw, hash: KeyTable.hash(raw)) {
+                    table.entries[s].volatileIndex = Int32(idx)
+                }
+            }
+        }
+        volatileKeys.removeLast()
+    }
+
+    private func expire(slot: Int) {
+        let key = table.keys[slot]
+        remove(slot: slot)
+        expiredCount += 1
+        onExpire?(key)
+    }
+
+    /// One round of active expiry, as Redis's activeExpireCycle: sample up to `samples` keys
+    /// with a TTL and delete the expired ones. Returns (sampled, expired) so the caller can
+    /// repeat while more than a quarter of the sample had expired.
+    public func activeExpire(now: Int64, samples: Int = 20) -> (sampled: Int, expired: Int) {
+        let n = min(samples, volatileKeys.count)
+        var expired = 0
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<n {
+            guard !volatileKeys.isEmpty else { break }
+            let key = volatileKeys[Int.random(in: 0..<volatileKeys.count, using: &rng)]
+            let found: Int? = key.withUnsafeBytes { raw in table.find(raw, hash: KeyTable.hash(raw)) }
+            if let slot = found, table.entries[slot].expireAt != 0, table.entries[slot].expireAt <= now {
+                expire(slot: slot)
+                expired += 1
+            }
+        }
+        return (n, expired)
+    }
+
+    public func resetStats() { expiredCount = 0 }
+}

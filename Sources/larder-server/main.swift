@@ -1,0 +1,97 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import Logging
+import Engine
+import Server
+
+/// `larder-server [config-file] [--directive value ...]`, as redis-server takes its arguments:
+/// any configuration directive may be given as a flag, and flags override the file.
+struct LarderCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "larder-server",
+        abstract: "A Redis-compatible key-value server.",
+        discussion: """
+        Examples:
+          larder-server
+          larder-server /etc/larder.conf
+          larder-server --port 6380 --maxmemory 1gb
+          larder-server larder.conf --loglevel verbose
+        Every redis.conf directive Larder knows can be given as --name value.
+        """,
+        version: "larder \(Version.larder) (redis \(Version.redis) compatible)")
+
+    @Argument(parsing: .captureForPassthrough, help: "A config file, then --directive value pairs.")
+    var arguments: [String] = []
+
+    func run() throws {
+        var args = arguments
+        var configFile: String? = nil
+        if let first = args.first, !first.hasPrefix("--") {
+            configFile = first
+            args.removeFirst()
+        }
+        let config = Config(configFile: configFile.map { URL(fileURLWithPath: $0).path })
+        do {
+            if let path = configFile {
+                guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                    throw ValidationError("Fatal error, can't open config file '\(path)'")
+                }
+                try ConfigFile.apply(try ConfigFile.parse(text), to: config)
+            }
+            try ConfigFile.apply(try ConfigFile.directives(fromFlags: args), to: config)
+        } catch let e as ConfigError {
+            throw ValidationError("*** FATAL CONFIG FILE ERROR *** \(e.message)")
+        }
+
+        let level: Logger.Level = switch config.get("loglevel") {
+        case "debug": .debug
+        case "verbose": .info
+        case "warning": .warning
+        case "nothing": .critical
+        default: .notice
+        }
+        LoggingSystem.bootstrap { label in
+            var h = StreamLogHandler.standardOutput(label: label)
+            h.logLevel = level
+            return h
+        }
+        let logger = Logger(label: "larder")
+
+        let dir = config.get("dir")
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        guard FileManager.default.changeCurrentDirectoryPath(dir) else {
+            throw ValidationError("Can't chdir to '\(dir)'")
+        }
+
+        let engine = Engine(config: config)
+        let threads = config.int("threads") > 0 ? config.int("threads") : ProcessInfo.processInfo.activeProcessorCount
+        let server = LarderServer(engine: engine, threads: threads, logger: logger)
+        logger.notice("Larder \(Version.larder) starting, \(threads) event loop(s), data in \(dir)")
+        do {
+            try server.start()
+        } catch {
+            logger.critical("Failed listening on port \(config.get("port")) (tcp): \(error)")
+            throw ExitCode(1)
+        }
+
+        signal(SIGTERM, SIG_IGN)
+        signal(SIGINT, SIG_IGN)
+        signal(SIGPIPE, SIG_IGN)
+        let stopQueue = DispatchQueue(label: "larder.stop")
+        var sources: [DispatchSourceSignal] = []
+        for sig in [SIGTERM, SIGINT] {
+            let s = DispatchSource.makeSignalSource(signal: sig, queue: stopQueue)
+            s.setEventHandler { server.stop() }
+            s.resume()
+            sources.append(s)
+        }
+        engine.setShutdownHook { stopQueue.async { server.stop() } }
+        server.waitUntilStopped()
+        stopQueue.sync {}
+        server.stop()
+        _ = sources
+    }
+}
+
+LarderCommand.main()
