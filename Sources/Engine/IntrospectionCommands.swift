@@ -11,7 +11,7 @@ enum IntrospectionCommands {
                         sub("count", 2, "Returns a count of commands.", { c in c.out.integer(c.engine.table.commands.count) }),
                         sub("info", -2, "Returns information about one, multiple or all commands.", info),
                         sub("docs", -2, "Returns documentary information about one, multiple or all commands.", docs),
-                        sub("getkeys", -3, "Extracts the key names from an arbitrary command.", getkeys),
+                        sub("getkeys", -4, "Extracts the key names from an arbitrary command.", getkeys),
                         sub("list", -2, "Returns a list of command names.", list),
                         sub("help", 2, "Returns helpful text about the different subcommands.", help),
                     ], handler: { c in

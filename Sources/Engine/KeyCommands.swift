@@ -205,11 +205,24 @@ enum KeyCommands {
         for k in found { c.out.bulk(k) }
     }
 
-    /// Parses a SCAN-family cursor: an unsigned 64-bit decimal.
+    /// Parses a SCAN-family cursor as Redis's strtoul: optional sign ("-1" wraps), digits,
+    /// no leading space; an empty string is cursor 0.
     static func parseCursor(_ c: inout CommandContext, _ i: Int) -> UInt64? {
-        let s = c.args.string(i)
-        guard let v = UInt64(s), !s.hasPrefix("+") else { c.error(Errors.invalidCursor); return nil }
-        return v
+        var bytes = c.args[i]
+        var negative = false
+        if let f = bytes.first, f == UInt8(ascii: "-") || f == UInt8(ascii: "+") {
+            negative = f == UInt8(ascii: "-")
+            bytes = bytes.dropFirst()
+        }
+        var v: UInt64 = 0
+        for b in bytes {
+            guard b >= 48 && b <= 57 else { c.error(Errors.invalidCursor); return nil }
+            let (m, o1) = v.multipliedReportingOverflow(by: 10)
+            let (a, o2) = m.addingReportingOverflow(UInt64(b - 48))
+            if o1 || o2 { c.error(Errors.invalidCursor); return nil }
+            v = a
+        }
+        return negative ? 0 &- v : v
     }
 
     /// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]

@@ -405,10 +405,11 @@ enum StringCommands {
         let r = current + incr
         guard r.isFinite else { c.error("ERR increment would produce NaN or Infinity"); return }
         let text = formatLongDouble(r)
+        // Redis stores the result as a plain string (embstr), never as an integer.
         if let slot = found {
-            shard.withEntry(at: slot) { $0.value = .string(text); $0.rawEncoding = false }
+            shard.withEntry(at: slot) { $0.value = .bytes(text); $0.rawEncoding = false }
         } else {
-            shard.set(c.args[1], .string(text), access: lruClock(c.now))
+            shard.set(c.args[1], .bytes(text), access: lruClock(c.now))
         }
         c.dirty()
         c.out.bulk(text)

@@ -1,0 +1,123 @@
+"""Fixtures: the real larder-server binary and a real redis-server, each on a free port."""
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+
+import pytest
+import redis
+
+from resp import Conn
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+def larder_binary():
+    path = os.environ.get("LARDER_BIN") or os.path.join(ROOT, ".build", "debug", "larder-server")
+    if not os.path.exists(path):
+        pytest.exit(f"larder-server not built at {path}; run `swift build` first", returncode=2)
+    return path
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port, proc, timeout=20):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"server did not listen on {port}")
+
+
+class Server:
+    """A server process started for a test module."""
+
+    def __init__(self, argv, port, workdir, log):
+        self.port = port
+        self.workdir = workdir
+        self.log = log
+        self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=workdir)
+        wait_for_port(port, self.proc)
+
+    def client(self, **kw):
+        return redis.Redis(port=self.port, **kw)
+
+    def conn(self):
+        return Conn(self.port)
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def start_larder(*extra, workdir=None):
+    workdir = workdir or tempfile.mkdtemp(prefix="larder-")
+    port = free_port()
+    log = open(os.path.join(workdir, "larder.log"), "ab")
+    argv = [larder_binary(), "--port", str(port), "--dir", os.path.join(workdir, "data"),
+            "--enable-debug-command", "yes", *extra]
+    return Server(argv, port, workdir, log)
+
+
+def start_redis(*extra):
+    exe = shutil.which("redis-server")
+    if not exe:
+        pytest.exit("redis-server is not installed (Debian package redis-server)", returncode=2)
+    workdir = tempfile.mkdtemp(prefix="redis-")
+    port = free_port()
+    log = open(os.path.join(workdir, "redis.log"), "ab")
+    argv = [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            "--dir", workdir, "--enable-debug-command", "yes", *extra]
+    return Server(argv, port, workdir, log)
+
+
+@pytest.fixture(scope="module")
+def larder():
+    s = start_larder()
+    yield s
+    s.stop()
+    assert s.proc.returncode in (0, -15), f"larder exited with {s.proc.returncode}"
+
+
+@pytest.fixture(scope="module")
+def oracle():
+    s = start_redis()
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def r(larder):
+    c = larder.client()
+    c.flushall()
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def diff(larder, oracle):
+    """Sends the same commands to Larder and redis-server and compares the raw replies."""
+    from differential import Differ
+    d = Differ(larder.port, oracle.port)
+    d.both("FLUSHALL")
+    yield d
+    d.close()

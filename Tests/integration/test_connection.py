@@ -1,0 +1,160 @@
+"""Connection commands: PING, ECHO, HELLO, AUTH, CLIENT, QUIT, RESET, and RESP3."""
+import time
+
+import pytest
+import redis
+
+from conftest import start_larder, start_redis
+from differential import Differ
+from resp import Conn, Reply
+
+CASES = [
+    ("PING",), ("PING", "hi"), ("PING", "a", "b"), ("ECHO", "x"), ("ECHO",),
+    ("HELLO", "4"), ("HELLO", "x"), ("HELLO", "2", "FOO"), ("HELLO", "2", "AUTH", "default"),
+    ("HELLO", "2", "SETNAME", "bad name"), ("AUTH", "pw"), ("AUTH", "a", "b", "c"),
+    ("CLIENT", "SETNAME", "bad name"), ("CLIENT", "SETNAME", "good"), ("CLIENT", "GETNAME"),
+    ("CLIENT", "SETNAME", ""), ("CLIENT", "GETNAME"), ("CLIENT", "FOO"), ("CLIENT",),
+    ("CLIENT", "KILL", "1.2.3.4:5"), ("CLIENT", "KILL", "ID", "abc"), ("CLIENT", "KILL", "FOO", "bar"),
+    ("CLIENT", "KILL", "ID", "999999"), ("CLIENT", "REPLY", "FOO"), ("CLIENT", "NO-EVICT", "maybe"),
+    ("CLIENT", "NO-EVICT", "on"), ("CLIENT", "PAUSE", "abc"), ("CLIENT", "PAUSE", "-1"), ("CLIENT", "PAUSE", "10", "FOO"),
+    ("CLIENT", "LIST", "TYPE", "foo"), ("CLIENT", "LIST", "FOO"),
+]
+
+
+def test_connection_commands_match_redis(diff):
+    for cmd in CASES:
+        diff.check(*cmd)
+
+
+def test_hello_and_resp3(larder):
+    c = Conn(larder.port)
+    reply = c.call("HELLO", "3")
+    assert reply.kind == "%"
+    fields = {k.value: v for k, v in reply.value}
+    assert fields[b"proto"] == Reply(":", 3)
+    assert fields[b"server"].value == b"redis"
+    assert c.call("GET", "nothing-here") == Reply("_", None)
+    c.call("CONFIG", "GET", "port")
+    assert c.call("CONFIG", "GET", "port").kind == "%"
+    back = c.call("HELLO", "2")
+    assert back.kind == "*"
+    assert c.call("GET", "nothing-here") == Reply("$", None)
+
+
+def test_redis_py_resp3(larder):
+    r = larder.client(protocol=3)
+    r.set("k", "v")
+    assert r.get("k") == b"v"
+    assert r.config_get("maxclients") == {"maxclients": "10000"}
+    r.close()
+
+
+def test_client_id_list_info_kill(larder):
+    a = larder.client()
+    b = larder.client()
+    a.client_setname("alpha")
+    b.client_setname("beta")
+    ida, idb = a.client_id(), b.client_id()
+    assert ida != idb
+    names = {c["name"] for c in a.client_list()}
+    assert {"alpha", "beta"} <= names
+    info = a.client_info()
+    assert info["name"] == "alpha" and int(info["id"]) == ida
+    assert a.client_list(client_id=[idb])[0]["name"] == "beta"
+    assert a.client_kill_filter(_id=idb) == 1
+    assert idb not in {int(c["id"]) for c in a.client_list()}
+    me = Conn(larder.port)
+    my_id = me.call("CLIENT", "ID").value
+    assert me.call("CLIENT", "KILL", "ID", my_id) == Reply(":", 0)       # SKIPME yes by default
+    assert me.call("CLIENT", "KILL", "ID", my_id, "SKIPME", "no") == Reply(":", 1)
+    assert me.is_closed()
+    a.close()
+
+
+def test_client_kill_by_addr(larder):
+    victim = Conn(larder.port)
+    victim.call("CLIENT", "SETNAME", "victim")
+    r = larder.client()
+    addr = next(c["addr"] for c in r.client_list() if c["name"] == "victim")
+    assert r.client_kill(addr) is True
+    assert victim.is_closed()
+    r.close()
+
+
+def test_quit_closes_after_ok(larder):
+    c = Conn(larder.port)
+    assert c.call("QUIT") == Reply("+", b"OK")
+    assert c.is_closed()
+
+
+def test_reset(larder):
+    c = Conn(larder.port)
+    c.call("HELLO", "3")
+    c.call("SELECT", "5")
+    c.call("CLIENT", "SETNAME", "n")
+    assert c.call("RESET") == Reply("+", b"RESET")
+    assert c.call("CLIENT", "GETNAME") == Reply("$", None)
+    assert c.call("SET", "where", "db0") == Reply("+", b"OK")
+    c2 = larder.client()
+    assert c2.get("where") == b"db0"
+    c2.delete("where")
+
+
+def test_client_reply_off_skip_on(larder):
+    c = Conn(larder.port)
+    c.send_raw(b"CLIENT REPLY SKIP\r\nSET a 1\r\nGET a\r\n")
+    assert c.read() == Reply("$", b"1")
+    c.send_raw(b"CLIENT REPLY OFF\r\nSET a 2\r\nGET a\r\nCLIENT REPLY ON\r\nGET a\r\n")
+    assert c.read() == Reply("+", b"OK")
+    assert c.read() == Reply("$", b"2")
+
+
+def test_client_pause_delays_writes_not_reads(larder):
+    r = larder.client()
+    other = larder.client()
+    r.set("p", "1")
+    assert r.client_pause(500, all=False)
+    start = time.time()
+    assert other.get("p") == b"1"
+    assert time.time() - start < 0.4
+    other.set("p", "2")
+    assert time.time() - start >= 0.4
+    assert r.client_unpause()
+    r.close()
+    other.close()
+
+
+@pytest.fixture(scope="module")
+def secured():
+    s = start_larder("--requirepass", "s3cret")
+    yield s
+    s.stop()
+
+
+def test_requirepass(secured):
+    c = Conn(secured.port)
+    assert c.call("GET", "x") == Reply("-", b"NOAUTH Authentication required.")
+    assert c.call("AUTH", "wrong") == Reply("-", b"WRONGPASS invalid username-password pair or user is disabled.")
+    assert c.call("AUTH", "s3cret") == Reply("+", b"OK")
+    assert c.call("PING") == Reply("+", b"PONG")
+    d = Conn(secured.port)
+    assert d.call("HELLO", "3").value.startswith(b"NOAUTH HELLO must be called")
+    assert d.call("HELLO", "3", "AUTH", "default", "s3cret").kind == "%"
+    r = secured.client(password="s3cret")
+    assert r.set("k", "v")
+    # Before AUTH, big multibulk requests are refused as by Redis.
+    e = Conn(secured.port)
+    e.send_raw(b"*100\r\n")
+    assert e.read() == Reply("-", b"ERR Protocol error: unauthenticated multibulk length")
+    assert e.is_closed()
+
+
+def test_requirepass_matches_redis(secured):
+    red = start_redis("--requirepass", "s3cret")
+    try:
+        d = Differ(secured.port, red.port)
+        for cmd in [("GET", "x"), ("AUTH", "nope"), ("AUTH", "default", "nope"), ("AUTH", "other", "s3cret"),
+                    ("HELLO", "3", "AUTH", "default", "x"), ("PING",), ("AUTH", "s3cret"), ("PING",), ("AUTH", "default", "s3cret")]:
+            d.check(*cmd)
+    finally:
+        red.stop()
