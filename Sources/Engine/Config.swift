@@ -154,7 +154,7 @@ public final class Config: Sendable {
         let value = try Self.canonical(p, rawArgs)
         values.withLock { v in
             // `save` lines in a file accumulate; an empty one clears them.
-            if atStartup, p.name == "save", let old = v[p.name], old != p.defaultValue, !value.isEmpty {
+            if atStartup, p.name == "save", let old = v[p.name], !old.isEmpty, old != p.defaultValue, !value.isEmpty {
                 v[p.name] = old + " " + value
             } else {
                 v[p.name] = value

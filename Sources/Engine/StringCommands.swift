@@ -110,12 +110,24 @@ enum StringCommands {
         var nx = false, xx = false, get = false, keepTTL = false, persist = false
         var expireAt: Int64 = 0
         var hasExpire = false
+        var unit = 0   // 0 none, 1 EX, 2 PX, 3 EXAT, 4 PXAT
+        var expireArg = 0
+
+        /// Turns the expire argument into absolute ms, as getExpireMillisecondsOrReply.
+        mutating func resolveExpire(_ c: inout CommandContext, command: String) -> Bool {
+            guard unit != 0 else { return true }
+            guard let at = c.expireMillis(expireArg, seconds: unit == 1 || unit == 3,
+                                          relative: unit <= 2, command: command) else { return false }
+            expireAt = at
+            hasExpire = true
+            return true
+        }
     }
 
     /// Parses SET's and GETEX's options from `start`, as Redis's parseExtendedStringArgumentsOrReply.
     static func parseSetOptions(_ c: inout CommandContext, from start: Int, forSet: Bool) -> SetOptions? {
         var o = SetOptions()
-        var unit = 0   // 0 none, 1 EX, 2 PX, 3 EXAT, 4 PXAT
+        var unit = 0
         var expireArg = 0
         var j = start
         while j < c.argc {
@@ -144,19 +156,14 @@ enum StringCommands {
             }
             j += 1
         }
-        if unit != 0 {
-            let name = forSet ? "set" : "getex"
-            guard let at = c.expireMillis(expireArg, seconds: unit == 1 || unit == 3,
-                                          relative: unit <= 2, command: name) else { return nil }
-            o.expireAt = at
-            o.hasExpire = true
-        }
+        o.unit = unit
+        o.expireArg = expireArg
         return o
     }
 
     /// SET key value [NX | XX] [GET] [EX seconds | PX milliseconds | EXAT unix-time-seconds | PXAT unix-time-milliseconds | KEEPTTL]
     static func set(_ c: inout CommandContext) {
-        guard let o = parseSetOptions(&c, from: 3, forSet: true) else { return }
+        guard var o = parseSetOptions(&c, from: 3, forSet: true), o.resolveExpire(&c, command: "set") else { return }
         if o.get && !replyGet(&c) { return }
         let shard = c.shard(1)
         let found = shard.find(c.args[1], now: c.now) != nil
@@ -241,11 +248,13 @@ enum StringCommands {
 
     /// GETEX key [EX seconds | PX milliseconds | EXAT unix-time-seconds | PXAT unix-time-milliseconds | PERSIST]
     static func getex(_ c: inout CommandContext) {
-        guard let o = parseSetOptions(&c, from: 2, forSet: false) else { return }
+        guard var o = parseSetOptions(&c, from: 2, forSet: false) else { return }
         let (shard, found) = c.lookupRead(1)
         guard let slot = found else { c.out.null(); return }
         let v = shard.entry(at: slot).value
         guard v.isString else { c.error(Errors.wrongType); return }
+        // Redis validates the expire time only once the key is known to hold a string.
+        guard o.resolveExpire(&c, command: "getex") else { return }
         replyValue(&c, v)
         if o.hasExpire {
             if o.expireAt <= c.now {

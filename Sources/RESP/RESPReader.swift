@@ -121,7 +121,8 @@ func parseInt(_ b: UnsafeRawBufferPointer, _ from: Int, _ to: Int) -> Int? {
         i += 1
         guard i < to else { return nil }
     }
-    if to - i > 1 && b[i] == UInt8(ascii: "0") { return nil }
+    // As string2ll: no leading zeros, and no "-0".
+    if (to - i > 1 || negative) && b[i] == UInt8(ascii: "0") { return nil }
     var v = 0
     while i < to {
         let d = Int(b[i]) - 48

@@ -1,0 +1,122 @@
+import NIOCore
+import Testing
+@testable import Engine
+import RESP
+import Storage
+
+/// Commands run on a bare engine: no sockets, replies read from the writer's buffer.
+final class Harness {
+    let engine: Engine
+    var ctx: CommandContext
+
+    init(_ settings: [String: String] = [:]) {
+        let config = Config()
+        for (k, v) in settings { try! config.set(k, [v], atStartup: true) }
+        engine = Engine(config: config)
+        let client = Client(id: 1, address: "127.0.0.1:1", localAddress: "127.0.0.1:6379", fd: -1,
+                            now: unixMillis(), authenticated: false)
+        ctx = CommandContext(engine: engine, client: client, out: RESPWriter(buffer: ByteBuffer()))
+    }
+
+    @discardableResult
+    func run(_ args: String...) -> String {
+        ctx.args = CommandArguments(strings: args)
+        ctx.out.buffer.clear()
+        engine.execute(&ctx)
+        return String(buffer: ctx.out.buffer)
+    }
+}
+
+@Suite struct EngineTests {
+    @Test func setGetAndTypes() {
+        let h = Harness()
+        #expect(h.run("SET", "k", "v") == "+OK\r\n")
+        #expect(h.run("GET", "k") == "$1\r\nv\r\n")
+        #expect(h.run("get", "nope") == "$-1\r\n")
+        #expect(h.run("SET", "n", "41") == "+OK\r\n")
+        #expect(h.run("INCR", "n") == ":42\r\n")
+        #expect(h.run("GET", "n") == "$2\r\n42\r\n")
+        #expect(h.run("OBJECT", "ENCODING", "n") == "$3\r\nint\r\n")
+        #expect(h.run("INCR", "k") == "-ERR value is not an integer or out of range\r\n")
+    }
+
+    @Test func errorsAsRedis() {
+        let h = Harness()
+        #expect(h.run("GET") == "-ERR wrong number of arguments for 'get' command\r\n")
+        #expect(h.run("NOPE", "a") == "-ERR unknown command 'NOPE', with args beginning with: 'a' \r\n")
+        #expect(h.run("CONFIG", "NOPE") == "-ERR unknown subcommand 'NOPE'. Try CONFIG HELP.\r\n")
+        #expect(h.run("CONFIG") == "-ERR wrong number of arguments for 'config' command\r\n")
+        #expect(h.run("SET", "k", "v", "EX", "0") == "-ERR invalid expire time in 'set' command\r\n")
+        #expect(h.run("SET", "k", "v", "NX", "XX") == "-ERR syntax error\r\n")
+    }
+
+    @Test func requirePass() {
+        let h = Harness(["requirepass": "pw"])
+        #expect(h.run("GET", "k") == "-NOAUTH Authentication required.\r\n")
+        #expect(h.run("AUTH", "bad") == "-WRONGPASS invalid username-password pair or user is disabled.\r\n")
+        #expect(h.run("AUTH", "pw") == "+OK\r\n")
+        #expect(h.run("GET", "k") == "$-1\r\n")
+    }
+
+    @Test func multiKeyCommandsSpanShards() {
+        let h = Harness()
+        var args = ["MSET"]
+        for i in 0..<100 { args += ["key\(i)", "\(i)"] }
+        h.ctx.args = CommandArguments(strings: args)
+        h.engine.execute(&h.ctx)
+        #expect(h.run("DBSIZE") == ":100\r\n")
+        #expect(h.run("MGET", "key1", "key99", "none") == "*3\r\n$1\r\n1\r\n$2\r\n99\r\n$-1\r\n")
+        #expect(h.run("RENAME", "key1", "{x}moved") == "+OK\r\n")
+        #expect(h.run("EXISTS", "key1", "{x}moved") == ":1\r\n")
+    }
+
+    @Test func expiryAndTTL() {
+        let h = Harness()
+        h.run("SET", "k", "v", "PX", "100000")
+        #expect(h.run("TTL", "k") == ":100\r\n")
+        #expect(h.run("PERSIST", "k") == ":1\r\n")
+        #expect(h.run("TTL", "k") == ":-1\r\n")
+        #expect(h.run("EXPIRE", "k", "-1") == ":1\r\n")
+        #expect(h.run("EXISTS", "k") == ":0\r\n")
+    }
+
+    @Test func incrbyfloatFormatsAsRedis() {
+        let h = Harness()
+        #expect(h.run("INCRBYFLOAT", "f", "0.1") == "$3\r\n0.1\r\n")
+        #expect(h.run("INCRBYFLOAT", "f", "0.2") == "$3\r\n0.3\r\n")
+        #expect(h.run("INCRBYFLOAT", "f", "1e2") == "$5\r\n100.3\r\n")
+        #expect(h.run("INCRBYFLOAT", "f", "inf") == "-ERR increment would produce NaN or Infinity\r\n")
+    }
+
+    @Test func resp3AfterHello() {
+        let h = Harness()
+        #expect(h.run("HELLO", "3").hasPrefix("%7\r\n"))
+        #expect(h.run("GET", "none") == "_\r\n")
+        #expect(h.run("HELLO", "4") == "-NOPROTO unsupported protocol version\r\n")
+    }
+
+    @Test func commandTableIsConsistent() {
+        let h = Harness()
+        for spec in h.engine.table.commands {
+            #expect(h.engine.table.lookup(spec.name) === spec)
+            #expect(h.engine.table.lookup(spec.name.uppercased()) === spec)
+            #expect(spec.handler != nil || !spec.subcommands.isEmpty, "\(spec.name)")
+            if spec.firstKey > 0 { #expect(spec.keyStep > 0) }
+        }
+    }
+
+    @Test func configParsing() throws {
+        let config = Config()
+        let d = try ConfigFile.parse("# c\nport 7000\nsave 900 1\nsave 60 100\nmaxmemory 2mb\nrequirepass \"a b\"\n")
+        try ConfigFile.apply(d, to: config)
+        #expect(config.int("port") == 7000)
+        #expect(config.get("save") == "900 1 60 100")
+        #expect(config.int("maxmemory") == 2 * 1024 * 1024)
+        #expect(config.get("requirepass") == "a b")
+        let flags = try ConfigFile.directives(fromFlags: ["--port", "7001", "--save", ""])
+        try ConfigFile.apply(flags, to: config)
+        #expect(config.int("port") == 7001 && config.get("save") == "")
+        #expect(parseMemory("1k") == 1000 && parseMemory("1KB") == 1024 && parseMemory("1gb") == 1 << 30)
+        #expect(throws: ConfigError.self) { try config.set("port", ["x"], atStartup: true) }
+    }
+}

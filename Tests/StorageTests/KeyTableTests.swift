@@ -1,0 +1,127 @@
+import Testing
+@testable import Storage
+
+@Suite struct KeyTableTests {
+    func key(_ s: String) -> [UInt8] { Array(s.utf8) }
+
+    func find(_ t: KeyTable, _ k: [UInt8]) -> Int? {
+        k.withUnsafeBytes { t.find($0, hash: KeyTable.hash($0)) }
+    }
+
+    @Test func randomOperationsAgreeWithDictionary() {
+        var rng = SystemRandomNumberGenerator()
+        var table = KeyTable()
+        var model: [[UInt8]: Int] = [:]
+        for step in 0..<20_000 {
+            let k = key("k\(Int.random(in: 0..<2000, using: &rng))")
+            if Bool.random(using: &rng) || step % 7 == 0 {
+                if let slot = find(table, k) {
+                    table.entries[slot].value = .int(step)
+                } else {
+                    k.withUnsafeBytes { table.insert(key: k, hash: KeyTable.hash($0), entry: Entry(value: .int(step))) }
+                }
+                model[k] = step
+            } else if let slot = find(table, k) {
+                table.remove(at: slot)
+                model[k] = nil
+            } else {
+                #expect(model[k] == nil)
+            }
+        }
+        #expect(table.count == model.count)
+        for (k, v) in model {
+            let slot = find(table, k)
+            #expect(slot != nil)
+            if let slot, case .int(let stored) = table.entries[slot].value { #expect(stored == v) }
+        }
+    }
+
+    @Test func scanReturnsEveryKeyAcrossResizes() {
+        var table = KeyTable()
+        func add(_ s: String) {
+            let k = key(s)
+            k.withUnsafeBytes { table.insert(key: k, hash: KeyTable.hash($0), entry: Entry(value: .int(0))) }
+        }
+        for i in 0..<500 { add("orig\(i)") }
+        var seen = Set<[UInt8]>()
+        var cursor: UInt64 = 0
+        var round = 0
+        repeat {
+            cursor = table.scan(cursor: cursor) { seen.insert(table.keys[$0]) }
+            // Grow, then shrink, while the scan is going on.
+            if round < 30 { for j in 0..<50 { add("grow\(round)-\(j)") } }
+            if round == 40 {
+                for s in table.occupiedSlots.map({ table.keys[$0] }) where String(decoding: s, as: UTF8.self).hasPrefix("grow") {
+                    if let slot = find(table, s) { table.remove(at: slot) }
+                }
+            }
+            round += 1
+        } while cursor != 0
+        for i in 0..<500 { #expect(seen.contains(key("orig\(i)"))) }
+    }
+
+    @Test func randomSlotIsOccupied() {
+        var table = KeyTable()
+        var rng = SystemRandomNumberGenerator()
+        #expect(table.randomSlot(using: &rng) == nil)
+        for i in 0..<10 {
+            let k = key("r\(i)")
+            k.withUnsafeBytes { table.insert(key: k, hash: KeyTable.hash($0), entry: Entry(value: .int(i))) }
+        }
+        for _ in 0..<100 {
+            let s = table.randomSlot(using: &rng)!
+            #expect(table.isOccupied(s))
+        }
+    }
+}
+
+@Suite struct ShardTests {
+    @Test func lazyExpiryAndVolatileIndex() {
+        let shard = Shard(index: 0)
+        let now: Int64 = 1_000_000
+        shard.set(Array("a".utf8)[...], .int(1), expireAt: now + 10)
+        shard.set(Array("b".utf8)[...], .int(2), expireAt: now + 1000)
+        shard.set(Array("c".utf8)[...], .int(3))
+        #expect(shard.volatileCount == 2)
+        #expect(shard.find(Array("a".utf8)[...], now: now + 5) != nil)
+        #expect(shard.find(Array("a".utf8)[...], now: now + 10) == nil)
+        #expect(shard.count == 2 && shard.volatileCount == 1 && shard.expiredCount == 1)
+        let r = shard.activeExpire(now: now + 2000)
+        #expect(r.expired == 1)
+        #expect(shard.count == 1 && shard.volatileCount == 0)
+    }
+
+    @Test func persistAndOverwriteClearTTL() {
+        let shard = Shard(index: 0)
+        let k = Array("k".utf8)[...]
+        let slot = shard.set(k, .int(1), expireAt: 5000)
+        shard.setExpire(slot: slot, at: 0)
+        #expect(shard.volatileCount == 0)
+        shard.set(k, .int(2), expireAt: 6000)
+        shard.set(k, .int(3))
+        #expect(shard.volatileCount == 0)
+        #expect(shard.entry(at: shard.find(k, now: 0)!).expireAt == 0)
+    }
+}
+
+@Suite struct GlobTests {
+    @Test func redisGlobRules() {
+        func m(_ p: String, _ s: String) -> Bool { globMatch(Array(p.utf8), Array(s.utf8)) }
+        #expect(m("*", "anything"))
+        #expect(m("h?llo", "hello") && !m("h?llo", "hllo"))
+        #expect(m("h[ae]llo", "hallo") && !m("h[ae]llo", "hillo"))
+        #expect(m("h[^e]llo", "hallo") && !m("h[^e]llo", "hello"))
+        #expect(m("h[a-b]llo", "hbllo") && m("h[b-a]llo", "hallo"))
+        #expect(m("h\\*llo", "h*llo") && !m("h\\*llo", "hello"))
+        #expect(m("a*b*c", "aXXbYYc") && !m("a*b*c", "aXXbYY"))
+        #expect(globMatch(Array("HELLO".utf8), Array("hello".utf8), nocase: true))
+        #expect(!m(String(repeating: "a*", count: 40) + "b", String(repeating: "a", count: 60)))
+    }
+
+    @Test func keySlotMatchesRedisCluster() {
+        // Values from the Redis Cluster specification.
+        #expect(KeySlot.of(Array("123456789".utf8)[...]) == 0x31C3 & 16383)
+        #expect(KeySlot.of(Array("{user1000}.following".utf8)[...]) == KeySlot.of(Array("{user1000}.followers".utf8)[...]))
+        #expect(KeySlot.of(Array("foo{}{bar}".utf8)[...]) == KeySlot.of(Array("foo{}{bar}".utf8)[...]))
+    }
+}

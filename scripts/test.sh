@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Runs every test: Swift unit tests, then the integration, differential and bad-input tests
+# against the real binary and a real redis-server. Installs what it needs first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v redis-server >/dev/null || need+=(redis-server)
+command -v redis-cli >/dev/null || need+=(redis-tools)
+command -v memcached >/dev/null || need+=(memcached)
+if [ ${#need[@]} -gt 0 ]; then
+    sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+python3 -m pip install -q --disable-pip-version-check -r Tests/integration/requirements.txt
+
+swift build
+swift test
+python3 -m pytest -q Tests/integration "$@"
