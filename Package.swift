@@ -11,12 +11,13 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
     ],
     targets: [
         // RESP reader and writer; ByteBuffer is its only outside type.
         .target(name: "RESP", dependencies: [.product(name: "NIOCore", package: "swift-nio")]),
         // Values, shards, keyspace, expiry; no NIO.
-        .target(name: "Storage"),
+        .target(name: "Storage", dependencies: [.product(name: "DequeModule", package: "swift-collections")]),
         // Command table and command families.
         // The one C call Swift's Glibc module does not expose (mallinfo2).
         .target(name: "CLarderSys"),

@@ -1,3 +1,4 @@
+import NIOCore
 import RESP
 import Storage
 
@@ -14,6 +15,17 @@ public struct CommandContext: Sendable {
     /// Set by QUIT and CLIENT KILL of oneself: close once the replies are flushed.
     public var closeAfterReply = false
     var shardScratch: [Int] = []
+    /// Keys made ready for blocked clients by this command: (database, key).
+    var readyKeys: [(Int, [UInt8])] = []
+    /// Set while a blocked client's command is re-run to serve it: no error, no re-blocking.
+    var serving = false
+    /// Set inside MULTI/EXEC and scripts: blocking commands answer at once.
+    var noBlock = false
+    /// How the connection takes a reply that arrives after the client blocked.
+    public var onUnblock: (@Sendable (ByteBuffer) -> Void)? = nil
+    /// Set when the command parked the client; the connection stops reading until it is served.
+    public var blockedOn: Waiter? = nil
+    public var blockTimeoutMs: Int64 = 0
 
     public init(engine: Engine, client: Client, out: RESPWriter) {
         self.engine = engine
@@ -104,4 +116,48 @@ extension CommandContext {
         }
         return Int64(ms)
     }
+}
+
+/// What a typed lookup found.
+public enum Found {
+    case missing(Shard)
+    case found(Shard, Int)
+    case wrongType
+}
+
+extension CommandContext {
+    /// Looks up argument `i` expecting a value for which `isA` holds (lazy expiry applies).
+    public func find(_ i: Int, _ isA: (Value) -> Bool) -> Found {
+        let s = shard(i)
+        guard let slot = s.find(args[i], now: now) else { return .missing(s) }
+        guard isA(s.entry(at: slot).value) else { return .wrongType }
+        s.withEntry(at: slot) { $0.access = lruClock(now) }
+        return .found(s, slot)
+    }
+
+    /// Deletes the key at `slot` when its collection became empty, as Redis does.
+    public func dropIfEmpty(_ shard: Shard, _ slot: Int) {
+        if shard.entry(at: slot).value.elementCount == 0 { shard.remove(slot: slot) }
+    }
+
+    /// A positive count argument, as Redis's getPositiveLongFromObjectOrReply.
+    mutating func positiveCount(_ i: Int) -> Int? {
+        guard let v = parseCanonicalInt(args[i]), v >= 0 else {
+            error("ERR value is out of range, must be positive")
+            return nil
+        }
+        return v
+    }
+
+    /// An integer argument within lo...hi, replying `message` (prefixed "ERR ") otherwise.
+    mutating func ranged(_ i: Int, _ lo: Int, _ hi: Int, _ message: String) -> Int? {
+        guard let v = parseCanonicalInt(args[i]) else { error(Errors.notInteger); return nil }
+        guard v >= lo && v <= hi else { error("ERR " + message); return nil }
+        return v
+    }
+
+    public func isList(_ v: Value) -> Bool { if case .list = v { return true } else { return false } }
+    public func isHash(_ v: Value) -> Bool { if case .hash = v { return true } else { return false } }
+    public func isSet(_ v: Value) -> Bool { if case .set = v { return true } else { return false } }
+    public func isZSet(_ v: Value) -> Bool { if case .zset = v { return true } else { return false } }
 }

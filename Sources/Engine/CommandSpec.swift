@@ -1,4 +1,5 @@
 import Synchronization
+import RESP
 
 /// Command flags as Redis's COMMAND reply names them.
 public struct CommandFlags: OptionSet, Sendable {
@@ -64,6 +65,8 @@ public final class CommandSpec: Sendable {
     public let aclCategories: [String]
     public let handler: CommandHandler?
     public let subcommands: [CommandSpec]
+    /// For commands whose keys follow a count (LMPOP numkeys key ...): the key indexes.
+    public let keyFinder: (@Sendable (CommandArguments) -> [Int])?
     /// Calls and errors for INFO commandstats.
     let calls = Atomic<Int>(0)
     let failedCalls = Atomic<Int>(0)
@@ -71,7 +74,9 @@ public final class CommandSpec: Sendable {
     public init(_ name: String, arity: Int, flags: CommandFlags, keys: (Int, Int, Int) = (0, 0, 0),
                 scope: LockScope? = nil, group: String, since: String = "1.0.0", summary: String,
                 complexity: String = "O(1)", acl: [String] = [],
-                subcommands: [CommandSpec] = [], handler: CommandHandler?) {
+                subcommands: [CommandSpec] = [], keyFinder: (@Sendable (CommandArguments) -> [Int])? = nil,
+                handler: CommandHandler?) {
+        self.keyFinder = keyFinder
         self.name = name
         self.arity = arity
         self.flags = flags
@@ -95,11 +100,19 @@ public final class CommandSpec: Sendable {
     /// The name as error messages print it ("get", "config|get").
     public var displayName: String { name }
 
-    /// Key argument indexes for `argc` arguments, per (first, last, step).
-    func keyIndexes(argc: Int) -> StrideThrough<Int>? {
-        guard firstKey > 0, firstKey < argc else { return nil }
+    /// Key argument indexes of a call, from the key finder or (first, last, step).
+    func keyIndexes(_ args: CommandArguments) -> [Int] {
+        if let keyFinder { return keyFinder(args).filter { $0 > 0 && $0 < args.count } }
+        let argc = args.count
+        guard firstKey > 0, firstKey < argc else { return [] }
         let last = lastKey >= 0 ? min(lastKey, argc - 1) : argc + lastKey
-        guard last >= firstKey else { return nil }
-        return stride(from: firstKey, through: last, by: keyStep)
+        guard last >= firstKey else { return [] }
+        return Array(stride(from: firstKey, through: last, by: keyStep))
+    }
+
+    /// Keys that follow a count argument at `countIndex` (LMPOP 1, BLMPOP 2, ZUNIONSTORE 2).
+    public static func keysAfterCount(_ countIndex: Int, _ args: CommandArguments) -> [Int] {
+        guard countIndex < args.count, let n = Int(args.string(countIndex)), n > 0 else { return [] }
+        return Array((countIndex + 1)..<min(args.count, countIndex + 1 + n))
     }
 }

@@ -17,6 +17,7 @@ public final class Engine: Sendable {
     let pause = Mutex<(until: Int64, writesOnly: Bool)>((0, false))
     /// Asks the server to stop (SHUTDOWN); set by the server.
     let shutdownHook = Mutex<(@Sendable () -> Void)?>(nil)
+    let blocking = BlockingState()
 
     public init(config: Config) {
         self.config = config
@@ -40,7 +41,9 @@ public final class Engine: Sendable {
 
     /// Every command family's table rows.
     static var allCommands: [CommandSpec] {
-        StringCommands.specs + KeyCommands.specs + ConnectionCommands.specs + ServerCommands.specs
+        StringCommands.specs + KeyCommands.specs + ListCommands.specs + HashCommands.specs + SetCommands.specs
+            + SortedSetCommands.specs + SortCommand.specs
+            + ConnectionCommands.specs + ServerCommands.specs
             + IntrospectionCommands.specs
     }
 
@@ -88,6 +91,11 @@ public final class Engine: Sendable {
         let replyStart = ctx.out.buffer.writerIndex
         let errorsBefore = stats.errorReplies.load(ordering: .relaxed)
         withLocks(spec, &ctx) { handler(&$0) }
+        if !ctx.readyKeys.isEmpty {
+            let ready = ctx.readyKeys
+            ctx.readyKeys.removeAll()
+            serveReadyKeys(ready)
+        }
         spec.calls.wrappingAdd(1, ordering: .relaxed)
         if stats.errorReplies.load(ordering: .relaxed) != errorsBefore {
             spec.failedCalls.wrappingAdd(1, ordering: .relaxed)
@@ -119,15 +127,16 @@ public final class Engine: Sendable {
     }
 
     /// Takes the shard locks `spec` needs, in ascending order, around `body`.
-    private func withLocks(_ spec: CommandSpec, _ ctx: inout CommandContext, _ body: (inout CommandContext) -> Void) {
+    func withLocks(_ spec: CommandSpec, _ ctx: inout CommandContext, _ body: (inout CommandContext) -> Void) {
         switch spec.scope {
         case .none:
             body(&ctx)
         case .keys:
-            guard let keys = spec.keyIndexes(argc: ctx.argc) else { body(&ctx); return }
+            let keys = spec.keyIndexes(ctx.args)
+            guard !keys.isEmpty else { body(&ctx); return }
             let db = ctx.db
-            if spec.firstKey == spec.lastKey || ctx.argc == spec.firstKey + 1 {
-                let shard = db.shard(ctx.args[spec.firstKey])
+            if keys.count == 1 {
+                let shard = db.shard(ctx.args[keys[0]])
                 shard.lock.lock()
                 body(&ctx)
                 shard.lock.unlock()

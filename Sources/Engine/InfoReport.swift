@@ -91,7 +91,7 @@ struct InfoReport {
             ("maxclients", engine.config.get("maxclients")),
             ("client_recent_max_input_buffer", "0"),
             ("client_recent_max_output_buffer", "0"),
-            ("blocked_clients", "0"),
+            ("blocked_clients", String(engine.blockedClientCount)),
             ("tracking_clients", "0"),
             ("clients_in_timeout_table", "0"),
         ]

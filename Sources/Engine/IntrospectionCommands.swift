@@ -136,11 +136,11 @@ enum IntrospectionCommands {
             c.error("ERR Invalid number of arguments specified for command")
             return
         }
-        guard let keys = spec.keyIndexes(argc: argc) else {
+        let idx = spec.keyIndexes(c.args.dropping(first: 2))
+        guard !idx.isEmpty else {
             c.error("ERR The command has no key arguments")
             return
         }
-        let idx = Array(keys)
         c.out.array(idx.count)
         for i in idx { c.out.bulk(c.args[i + 2]) }
     }

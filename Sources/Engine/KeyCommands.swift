@@ -183,6 +183,7 @@ enum KeyCommands {
         let entry = src.remove(slot: slot)
         dst.insert(key: c.args.owned(2), entry: entry)
         c.dirty()
+        c.signalReady(dst, c.args[2])
         if nx { c.out.integer(1) } else { c.ok() }
     }
 
@@ -227,28 +228,8 @@ enum KeyCommands {
 
     /// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]
     static func scan(_ c: inout CommandContext) {
-        guard var cursor = parseCursor(&c, 1) else { return }
-        var count = 10
-        var pattern: [UInt8]? = nil
-        var typeFilter: String? = nil
-        var j = 2
-        while j < c.argc {
-            let more = c.argc - j - 1
-            if c.args.matches(j, "count") && more >= 1 {
-                guard let n = c.integer(j + 1) else { return }
-                guard n >= 1 else { c.error(Errors.syntax); return }
-                count = n
-            } else if c.args.matches(j, "match") && more >= 1 {
-                let p = c.args.owned(j + 1)
-                pattern = p == [UInt8(ascii: "*")] ? nil : p
-            } else if c.args.matches(j, "type") && more >= 1 {
-                typeFilter = c.args.string(j + 1).lowercased()
-            } else {
-                c.error(Errors.syntax)
-                return
-            }
-            j += 2
-        }
+        guard var cursor = parseCursor(&c, 1), let opts = ScanOptions.parse(&c, from: 2, allowType: true) else { return }
+        let count = opts.count
         // The cursor holds the shard in its low 8 bits and that shard's table cursor above.
         let shards = c.db.shards
         var found: [[UInt8]] = []
@@ -271,8 +252,8 @@ enum KeyCommands {
         for key in found {
             let shard = c.db.shard(key[...])
             guard let slot = shard.find(key[...], now: c.now) else { continue }
-            if let pattern, !globMatch(pattern, key) { continue }
-            if let t = typeFilter, shard.entry(at: slot).value.typeName != t { continue }
+            if !opts.matches(key) { continue }
+            if let t = opts.type, shard.entry(at: slot).value.typeName != t { continue }
             keep.append(key)
         }
         c.out.array(2)
@@ -355,6 +336,10 @@ enum KeyCommands {
         if a != b {
             let dbs = c.engine.keyspace.databases
             for (x, y) in zip(dbs[a].shards, dbs[b].shards) { x.swapContents(with: y) }
+            // Clients blocked in either database may find their keys now.
+            for (db, shards) in [(a, dbs[a].shards), (b, dbs[b].shards)] {
+                for s in shards { for k in s.keysWithWaiters { c.signalReady(s, k[...], db: db) } }
+            }
             c.dirty()
         }
         c.ok()
@@ -371,6 +356,7 @@ enum KeyCommands {
         let entry = src.remove(slot: slot)
         dst.insert(key: c.args.owned(1), entry: entry)
         c.dirty()
+        c.signalReady(dst, c.args[1], db: target)
         c.out.integer(1)
     }
 
@@ -404,6 +390,7 @@ enum KeyCommands {
         entry.access = lruClock(c.now)
         dst.insert(key: c.args.owned(2), entry: entry)
         c.dirty()
+        c.signalReady(dst, c.args[2], db: target)
         c.out.integer(1)
     }
 

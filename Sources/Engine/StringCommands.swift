@@ -75,16 +75,14 @@ enum StringCommands {
 
     /// The string at `slot`, or nil after replying WRONGTYPE.
     static func stringBytes(_ c: inout CommandContext, _ shard: Shard, _ slot: Int) -> [UInt8]? {
-        switch shard.entry(at: slot).value {
-        case .int(let v): return Array(String(v).utf8)
-        case .bytes(let b): return b
-        }
+        shard.entry(at: slot).value.stringBytes
     }
 
     static func replyValue(_ c: inout CommandContext, _ value: Value) {
         switch value {
         case .int(let v): c.out.bulkDecimal(v)
         case .bytes(let b): c.out.bulk(b)
+        default: c.error(Errors.wrongType)
         }
     }
 
@@ -306,6 +304,7 @@ enum StringCommands {
         switch shard.entry(at: slot).value {
         case .int(let v): c.out.integer(String(v).utf8.count)
         case .bytes(let b): c.out.integer(b.count)
+        default: c.error(Errors.wrongType)
         }
     }
 
@@ -384,6 +383,9 @@ enum StringCommands {
             case .bytes(let b):
                 guard let v = parseCanonicalInt(b) else { c.error(Errors.notInteger); return }
                 current = v
+            default:
+                c.error(Errors.wrongType)
+                return
             }
         }
         let (r, overflow) = current.addingReportingOverflow(by)

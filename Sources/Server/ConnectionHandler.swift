@@ -16,6 +16,9 @@ final class ConnectionHandler: ChannelInboundHandler {
     private var client: Client! = nil
     private var resumeScheduled = false
     private var closed = false
+    /// The blocking command this connection waits on; input is held until it is served.
+    private var blocked: Waiter? = nil
+    private var channelContext: ChannelHandlerContext? = nil
 
     init(engine: Engine) {
         self.engine = engine
@@ -33,6 +36,12 @@ final class ConnectionHandler: ChannelInboundHandler {
         client = c
         context = CommandContext(engine: engine, client: c,
                                  out: RESPWriter(buffer: ctx.channel.allocator.buffer(capacity: 1024)))
+        channelContext = ctx
+        let bound = NIOLoopBound(self, eventLoop: ctx.eventLoop)
+        let handlerLoop = ctx.eventLoop
+        context.onUnblock = { bytes in
+            handlerLoop.execute { bound.value.unblocked(with: bytes) }
+        }
         engine.stats.add(engine.stats.connectionsReceived)
 
         // maxclients counts this connection; over the limit it gets Redis's error and is closed.
@@ -63,6 +72,12 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     func channelInactive(context ctx: ChannelHandlerContext) {
         closed = true
+        if let w = blocked {
+            engine.cancel(w)
+            blocked = nil
+        }
+        channelContext = nil
+        if context != nil { context.onUnblock = nil }   // the closure holds this handler
         if let client { engine.clients.remove(client) }
         ctx.fireChannelInactive()
     }
@@ -94,7 +109,7 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     /// Runs every complete command in the input, in order.
     private func process(_ ctx: ChannelHandlerContext) {
-        guard !closed, var buf = input else { return }
+        guard !closed, blocked == nil, var buf = input else { return }
         input = nil
         reader.limits.maxBulkLength = engine.config.int("proto-max-bulk-len")
         reader.limits.unauthenticated = !engine.isAuthenticated(client)
@@ -123,6 +138,16 @@ final class ConnectionHandler: ChannelInboundHandler {
                 }
                 buf.moveReaderIndex(forwardBy: n)
                 engine.execute(&context)
+                if let w = context.blockedOn {
+                    context.blockedOn = nil
+                    blocked = w
+                    if context.blockTimeoutMs > 0 {
+                        let engine = self.engine
+                        ctx.eventLoop.scheduleTask(in: .milliseconds(context.blockTimeoutMs)) { engine.timeOut(w) }
+                    }
+                    if buf.readableBytes > 0 { input = buf }
+                    return
+                }
                 if context.closeAfterReply {
                     flush(ctx)
                     closeNow(ctx)
@@ -132,6 +157,16 @@ final class ConnectionHandler: ChannelInboundHandler {
             }
         }
         if buf.readableBytes > 0 { input = buf }
+    }
+
+    /// A blocked command's reply arrived (served, timed out or unblocked): send it, go on reading.
+    private func unblocked(with reply: ByteBuffer) {
+        guard let ctx = channelContext, !closed, blocked != nil else { return }
+        blocked = nil
+        var r = reply
+        context.out.buffer.writeBuffer(&r)
+        process(ctx)
+        flush(ctx)
     }
 
     private func scheduleResume(_ ctx: ChannelHandlerContext, at until: Int64) {

@@ -24,6 +24,10 @@ public struct Entry: Sendable {
         switch value {
         case .int: return "int"
         case .bytes(let b): return (b.count <= 44 && !rawEncoding) ? "embstr" : "raw"
+        case .list: return "quicklist"
+        case .hash(let h): return h.encodingName
+        case .set(let s): return s.encodingName
+        case .zset(let z): return z.encodingName
         }
     }
 }

@@ -11,16 +11,18 @@ import Glibc
 ///
 /// Linear probing with backward-shift deletion (no tombstones), so every key sits in the run
 /// that starts at its home bucket `hash & mask`.
-public struct KeyTable: Sendable {
+public struct ByteTable<Value: Sendable>: Sendable {
     /// The key's hash with the top bit set, or 0 for an empty slot. Kept apart from keys and
     /// entries so that probing scans a dense array.
     private var tags: [UInt64] = []
     public private(set) var keys: [[UInt8]] = []
-    public var entries: [Entry] = []
+    public var entries: [Value] = []
     public private(set) var count = 0
     private var mask = -1
+    /// What an empty slot's value holds, so that entries need no Optional wrapper.
+    private let vacant: Value
 
-    public init() {}
+    public init(vacant: Value) { self.vacant = vacant }
 
     public var capacity: Int { tags.count }
 
@@ -52,7 +54,7 @@ public struct KeyTable: Sendable {
 
     /// Inserts a key known to be absent; returns its slot.
     @discardableResult
-    public mutating func insert(key: [UInt8], hash: UInt64, entry: Entry) -> Int {
+    public mutating func insert(key: [UInt8], hash: UInt64, entry: Value) -> Int {
         if (count + 1) * 4 > tags.count * 3 { resize(Swift.max(8, tags.count * 2)) }
         var i = home(hash)
         while tags[i] != 0 { i = (i + 1) & mask }
@@ -65,7 +67,7 @@ public struct KeyTable: Sendable {
 
     /// Removes the key at `slot`, returning its entry.
     @discardableResult
-    public mutating func remove(at slot: Int) -> (key: [UInt8], entry: Entry) {
+    public mutating func remove(at slot: Int) -> (key: [UInt8], entry: Value) {
         let removed = (keys[slot], entries[slot])
         var hole = slot
         var j = (slot + 1) & mask
@@ -84,21 +86,21 @@ public struct KeyTable: Sendable {
         }
         tags[hole] = 0
         keys[hole] = []
-        entries[hole] = Entry.vacant
+        entries[hole] = vacant
         count -= 1
         if tags.count > 64 && count * 8 < tags.count { resize(tags.count / 2) }
         return removed
     }
 
     public mutating func removeAll() {
-        self = KeyTable()
+        self = ByteTable(vacant: vacant)
     }
 
     private mutating func resize(_ newCapacity: Int) {
         let oldTags = tags, oldKeys = keys, oldEntries = entries
         tags = Array(repeating: 0, count: newCapacity)
         keys = Array(repeating: [], count: newCapacity)
-        entries = Array(repeating: Entry.vacant, count: newCapacity)
+        entries = Array(repeating: vacant, count: newCapacity)
         mask = newCapacity - 1
         for s in 0..<oldTags.count where oldTags[s] != 0 {
             var i = home(oldTags[s])
@@ -155,6 +157,48 @@ extension UInt64 {
     }
 }
 
-extension Entry {
-    static let vacant = Entry(value: .int(0))
+/// The keyspace's table: key to entry.
+public typealias KeyTable = ByteTable<Entry>
+
+extension ByteTable where Value == Entry {
+    public init() { self.init(vacant: Entry(value: .int(0))) }
+}
+
+extension ByteTable {
+    /// The slot of `key`, hashing it here.
+    public func find(_ key: ArraySlice<UInt8>) -> Int? {
+        key.withUnsafeBytes { find($0, hash: Self.hash($0)) }
+    }
+
+    public func find(_ key: [UInt8]) -> Int? {
+        key.withUnsafeBytes { find($0, hash: Self.hash($0)) }
+    }
+
+    /// Inserts or replaces; returns true when the key was new.
+    @discardableResult
+    public mutating func set(_ key: [UInt8], _ value: Value) -> Bool {
+        let h = key.withUnsafeBytes { Self.hash($0) }
+        if let slot = key.withUnsafeBytes({ find($0, hash: h) }) {
+            entries[slot] = value
+            return false
+        }
+        insert(key: key, hash: h, entry: value)
+        return true
+    }
+
+    /// Removes `key`; returns its value when it was there.
+    @discardableResult
+    public mutating func remove(_ key: ArraySlice<UInt8>) -> Value? {
+        guard let slot = find(key) else { return nil }
+        return remove(at: slot).entry
+    }
+
+    public func get(_ key: ArraySlice<UInt8>) -> Value? {
+        find(key).map { entries[$0] }
+    }
+
+    public func contains(_ key: ArraySlice<UInt8>) -> Bool { find(key) != nil }
+
+    /// Every (key, value), in table order.
+    public var pairs: [([UInt8], Value)] { occupiedSlots.map { (keys[$0], entries[$0]) } }
 }

@@ -9,6 +9,8 @@ public final class Shard: @unchecked Sendable {
     public private(set) var table = KeyTable()
     private var volatileKeys: [[UInt8]] = []
     public private(set) var expiredCount = 0
+    /// Clients blocked on keys of this shard, first come first served.
+    fileprivate var waiters: [[UInt8]: [KeyWaiter]] = [:]
     /// Called with each key removed because its TTL passed (keyspace notifications, AOF DEL).
     public var onExpire: (@Sendable ([UInt8]) -> Void)?
 
@@ -106,6 +108,12 @@ public final class Shard: @unchecked Sendable {
         swap(&volatileKeys, &other.volatileKeys)
     }
 
+    /// Creates `key` with `value` (known absent) or returns the existing slot.
+    public func findOrCreate(_ key: ArraySlice<UInt8>, now: Int64, _ make: () -> Value) -> Int {
+        if let slot = find(key, now: now) { return slot }
+        return set(key, make(), access: lruClock(now))
+    }
+
     // MARK: expiry
 
     /// Sets or clears (`at` 0) the TTL of the key at `slot`.
@@ -163,4 +171,29 @@ public final class Shard: @unchecked Sendable {
     }
 
     public func resetStats() { expiredCount = 0 }
+}
+
+/// A client parked on keys of a shard by a blocking command (BLPOP and friends). The engine
+/// defines it; the shard only keeps the FIFO lists, under its lock, so that checking a key and
+/// parking on it is one atomic step.
+public protocol KeyWaiter: AnyObject, Sendable {}
+
+extension Shard {
+    public func park(_ w: KeyWaiter, on key: [UInt8]) {
+        waiters[key, default: []].append(w)
+    }
+
+    public func unpark(_ w: KeyWaiter, from key: [UInt8]) {
+        guard var list = waiters[key] else { return }
+        list.removeAll { $0 === w }
+        waiters[key] = list.isEmpty ? nil : list
+    }
+
+    public func hasWaiters(_ key: ArraySlice<UInt8>) -> Bool {
+        !waiters.isEmpty && waiters[Array(key)] != nil
+    }
+
+    public func waiters(on key: [UInt8]) -> [KeyWaiter] { waiters[key] ?? [] }
+
+    public var keysWithWaiters: [[UInt8]] { Array(waiters.keys) }
 }

@@ -1,14 +1,25 @@
-/// A value in the keyspace. Collections come with their own issues; each adds a case here and
-/// keeps its data structure in its own file.
+import DequeModule
+
+/// A value in the keyspace. Each type keeps its data structure in its own file; every one is a
+/// value type (copy-on-write), so copying a shard's table for a snapshot is O(1).
 public enum Value: Sendable {
     /// A string that is a 64-bit integer in canonical form, stored as the integer (Redis "int").
     case int(Int)
     /// Any other string.
     case bytes([UInt8])
+    /// A list (Redis 7.0 calls every list a "quicklist").
+    case list(Deque<[UInt8]>)
+    case hash(HashValue)
+    case set(SetValue)
+    case zset(SortedSetValue)
 
     public var typeName: String {
         switch self {
         case .int, .bytes: return "string"
+        case .list: return "list"
+        case .hash: return "hash"
+        case .set: return "set"
+        case .zset: return "zset"
         }
     }
 
@@ -17,12 +28,14 @@ public enum Value: Sendable {
         switch self {
         case .int(let v): return Array(String(v).utf8)
         case .bytes(let b): return b
+        default: return nil
         }
     }
 
     public var isString: Bool {
         switch self {
         case .int, .bytes: return true
+        default: return false
         }
     }
 
@@ -37,7 +50,53 @@ public enum Value: Sendable {
         switch self {
         case .int: return 0
         case .bytes(let b): return b.count + 32
+        case .list(let l): return l.reduce(48) { $0 + $1.count + 32 }
+        case .hash(let h): return h.memoryUsage
+        case .set(let s): return s.memoryUsage
+        case .zset(let z): return z.memoryUsage
         }
+    }
+
+    /// Elements of a collection (0 for strings), for lazy-free decisions and MEMORY USAGE.
+    public var elementCount: Int {
+        switch self {
+        case .int, .bytes: return 0
+        case .list(let l): return l.count
+        case .hash(let h): return h.count
+        case .set(let s): return s.count
+        case .zset(let z): return z.count
+        }
+    }
+
+    // In-place access to a collection: the payload is moved out of the enum first so that it
+    // is uniquely referenced and mutates without a copy.
+
+    public mutating func withList<T>(_ body: (inout Deque<[UInt8]>) -> T) -> T? {
+        guard case .list(var l) = self else { return nil }
+        self = .int(0)
+        defer { self = .list(l) }
+        return body(&l)
+    }
+
+    public mutating func withHash<T>(_ body: (inout HashValue) -> T) -> T? {
+        guard case .hash(var h) = self else { return nil }
+        self = .int(0)
+        defer { self = .hash(h) }
+        return body(&h)
+    }
+
+    public mutating func withSet<T>(_ body: (inout SetValue) -> T) -> T? {
+        guard case .set(var s) = self else { return nil }
+        self = .int(0)
+        defer { self = .set(s) }
+        return body(&s)
+    }
+
+    public mutating func withZSet<T>(_ body: (inout SortedSetValue) -> T) -> T? {
+        guard case .zset(var z) = self else { return nil }
+        self = .int(0)
+        defer { self = .zset(z) }
+        return body(&z)
     }
 }
 

@@ -1,0 +1,153 @@
+import NIOCore
+import Synchronization
+import RESP
+import Storage
+
+/// A client parked by a blocking command (BLPOP, BLMOVE, BZPOPMIN ...).
+///
+/// It is served by running its command again, in "serving" mode, once a write signals one of
+/// its keys as ready: the same handler code that answered immediately answers then.
+public final class Waiter: KeyWaiter, @unchecked Sendable {
+    let client: Client
+    let spec: CommandSpec
+    let args: CommandArguments
+    let dbIndex: Int
+    let resp3: Bool
+    let keys: [[UInt8]]
+    let nullArrayOnTimeout: Bool
+    let deliver: @Sendable (ByteBuffer) -> Void
+    /// Set once, under the engine's serve lock, when served, timed out, unblocked or gone.
+    var done = false
+
+    init(client: Client, spec: CommandSpec, args: CommandArguments, dbIndex: Int, resp3: Bool,
+         keys: [[UInt8]], nullArrayOnTimeout: Bool, deliver: @escaping @Sendable (ByteBuffer) -> Void) {
+        self.client = client
+        self.spec = spec
+        self.args = args
+        self.dbIndex = dbIndex
+        self.resp3 = resp3
+        self.keys = keys
+        self.nullArrayOnTimeout = nullArrayOnTimeout
+        self.deliver = deliver
+    }
+}
+
+/// Blocked clients by id, behind the serve lock that orders every serve, timeout and unblock.
+/// Lock order: the serve lock first, then shard locks; never the other way round.
+final class BlockingState: Sendable {
+    let byClient = Mutex<[Int: Waiter]>([:])
+}
+
+extension CommandContext {
+    /// Parks the client on `keys` (their shards are locked by the dispatcher), or answers null
+    /// at once inside MULTI, as Redis does. `timeout` is in ms, 0 for ever.
+    mutating func block(on keyIndexes: [Int], timeoutMs: Int64, nullArray: Bool) {
+        if noBlock || onUnblock == nil {
+            if nullArray { out.nullArray() } else { out.null() }
+            return
+        }
+        guard let spec = engine.table.lookup(args[0]) else { return }
+        let keys = keyIndexes.map { args.owned($0) }
+        let w = Waiter(client: client, spec: spec, args: args, dbIndex: dbIndex, resp3: out.resp3,
+                       keys: keys, nullArrayOnTimeout: nullArray, deliver: onUnblock!)
+        for k in keys { db.shard(k[...]).park(w, on: k) }
+        engine.blocking.byClient.withLock { $0[client.id] = w }
+        blockedOn = w
+        blockTimeoutMs = timeoutMs
+    }
+
+    /// Notes that `key` may now serve a blocked client; served once the command is done.
+    public mutating func signalReady(_ shard: Shard, _ key: ArraySlice<UInt8>, db: Int? = nil) {
+        if shard.hasWaiters(key) { readyKeys.append((db ?? dbIndex, Array(key))) }
+    }
+
+    /// Parses a blocking timeout in seconds (fractions allowed) as Redis: ms, 0 = for ever.
+    mutating func blockingTimeout(_ i: Int) -> Int64? {
+        guard let secs = parseRedisDouble(args[i]), secs.isFinite else {
+            error("ERR timeout is not a float or out of range")
+            return nil
+        }
+        guard secs >= 0 else { error("ERR timeout is negative"); return nil }
+        let ms = secs * 1000
+        guard ms < Double(Int64.max / 2) else { error("ERR timeout is out of range"); return nil }
+        return Int64(ms.rounded(.up))
+    }
+}
+
+extension Engine {
+    /// Serves clients blocked on keys that a command just made ready, in FIFO order per key.
+    func serveReadyKeys(_ ready: [(Int, [UInt8])]) {
+        blocking.byClient.withLock { byClient in
+            var queue = ready[...]
+            while let (dbIndex, key) = queue.popFirst() {
+                let shard = keyspace.databases[dbIndex].shard(key[...])
+                while true {
+                    let next: Waiter? = shard.lock.withLock {
+                        shard.waiters(on: key).lazy.compactMap { $0 as? Waiter }.first { !$0.done }
+                    }
+                    guard let w = next else { break }
+                    var ctx = CommandContext(engine: self, client: w.client, out: RESPWriter(buffer: ByteBuffer()))
+                    ctx.args = w.args
+                    ctx.dbIndex = w.dbIndex
+                    ctx.out.resp3 = w.resp3
+                    ctx.serving = true
+                    ctx.now = unixMillis()
+                    withLocks(w.spec, &ctx) { w.spec.handler!(&$0) }
+                    guard ctx.out.buffer.readableBytes > 0 else { break }   // not ready for it after all
+                    finish(w, &byClient)
+                    w.deliver(ctx.out.buffer)
+                    queue.append(contentsOf: ctx.readyKeys)
+                }
+            }
+        }
+    }
+
+    /// Marks a waiter done and takes it off every key it waited on.
+    private func finish(_ w: Waiter, _ byClient: inout [Int: Waiter]) {
+        w.done = true
+        if byClient[w.client.id] === w { byClient[w.client.id] = nil }
+        let db = keyspace.databases[w.dbIndex]
+        for k in w.keys {
+            let s = db.shard(k[...])
+            s.lock.withLock { s.unpark(w, from: k) }
+        }
+    }
+
+    /// The blocking timeout passed: answer null.
+    public func timeOut(_ w: Waiter) {
+        blocking.byClient.withLock { byClient in
+            guard !w.done else { return }
+            finish(w, &byClient)
+            var out = RESPWriter(buffer: ByteBuffer())
+            out.resp3 = w.resp3
+            if w.nullArrayOnTimeout { out.nullArray() } else { out.null() }
+            w.deliver(out.buffer)
+        }
+    }
+
+    /// The client went away while blocked.
+    public func cancel(_ w: Waiter) {
+        blocking.byClient.withLock { byClient in
+            guard !w.done else { return }
+            finish(w, &byClient)
+        }
+    }
+
+    /// CLIENT UNBLOCK: answers as a timeout, or with the UNBLOCKED error. False if not blocked.
+    func unblock(clientID: Int, withError: Bool) -> Bool {
+        blocking.byClient.withLock { byClient in
+            guard let w = byClient[clientID], !w.done else { return false }
+            finish(w, &byClient)
+            var out = RESPWriter(buffer: ByteBuffer())
+            out.resp3 = w.resp3
+            if withError {
+                stats.countError("UNBLOCKED")
+                out.error("UNBLOCKED client unblocked via CLIENT UNBLOCK")
+            } else if w.nullArrayOnTimeout { out.nullArray() } else { out.null() }
+            w.deliver(out.buffer)
+            return true
+        }
+    }
+
+    public var blockedClientCount: Int { blocking.byClient.withLock { $0.count } }
+}
