@@ -30,7 +30,7 @@ let package = Package(
                                                 .product(name: "NIOPosix", package: "swift-nio"),
                                                 .product(name: "Logging", package: "swift-log")]),
         .executableTarget(name: "larder-server", dependencies: [
-            "Server", "Engine",
+            "Server", "Engine", "CLarderSys",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),

@@ -51,7 +51,8 @@ extension CommandContext {
         let w = Waiter(client: client, spec: spec, args: args, dbIndex: dbIndex, resp3: out.resp3,
                        keys: keys, nullArrayOnTimeout: nullArray, deliver: onUnblock!)
         for k in keys { db.shard(k[...]).park(w, on: k) }
-        engine.blocking.byClient.withLock { $0[client.id] = w }
+        // Listed by client id once the shard locks are released (Engine.execute): the serve
+        // lock must never be taken while holding a shard lock.
         blockedOn = w
         blockTimeoutMs = timeoutMs
     }

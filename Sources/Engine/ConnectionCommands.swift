@@ -31,6 +31,7 @@ enum ConnectionCommands {
                         sub("unpause", 2, "Resumes processing commands from paused clients.", unpause, admin: true),
                         sub("reply", 3, "Instructs the server whether to reply to commands.", reply),
                         sub("no-evict", 3, "Sets the client eviction mode of the connection.", noEvict, admin: true),
+                        sub("unblock", -3, "Unblocks a client blocked by a blocking command from a different connection.", unblock, admin: true),
                         sub("setinfo", 4, "Sets information specific to the client or connection.", setinfo),
                         sub("help", 2, "Returns helpful text about the different subcommands.", help),
                     ], handler: nil),
@@ -333,6 +334,23 @@ enum ConnectionCommands {
         }
     }
 
+    /// CLIENT UNBLOCK client-id [TIMEOUT | ERROR]
+    static func unblock(_ c: inout CommandContext) {
+        guard let id = c.integer(2) else { return }
+        var withError = false
+        if c.argc == 4 {
+            if c.args.matches(3, "error") { withError = true }
+            else if !c.args.matches(3, "timeout") {
+                c.error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
+                return
+            }
+        } else if c.argc > 4 {
+            c.error(Errors.syntax)
+            return
+        }
+        c.out.integer(c.engine.unblock(clientID: id, withError: withError) ? 1 : 0)
+    }
+
     /// CLIENT NO-EVICT ON | OFF
     static func noEvict(_ c: inout CommandContext) {
         if c.args.matches(2, "on") { c.client.info.withLock { $0.noEvict = true } }
@@ -346,7 +364,7 @@ enum ConnectionCommands {
         let lines = ["CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
                      "GETNAME", "ID", "INFO", "KILL <ip:port>", "KILL <option> <value> [<option> <value> [...]]",
                      "LIST [options ...]", "UNPAUSE", "PAUSE <timeout> [WRITE|ALL]", "REPLY (ON|OFF|SKIP)",
-                     "SETNAME <name>", "NO-EVICT (ON|OFF)", "HELP"]
+                     "SETNAME <name>", "NO-EVICT (ON|OFF)", "UNBLOCK <clientid> [TIMEOUT|ERROR]", "HELP"]
         c.out.array(lines.count)
         for l in lines { c.out.simple(l) }
     }

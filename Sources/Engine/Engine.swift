@@ -91,6 +91,10 @@ public final class Engine: Sendable {
         let replyStart = ctx.out.buffer.writerIndex
         let errorsBefore = stats.errorReplies.load(ordering: .relaxed)
         withLocks(spec, &ctx) { handler(&$0) }
+        if let w = ctx.blockedOn {
+            let id = ctx.client.id
+            blocking.byClient.withLock { if !w.done { $0[id] = w } }
+        }
         if !ctx.readyKeys.isEmpty {
             let ready = ctx.readyKeys
             ctx.readyKeys.removeAll()

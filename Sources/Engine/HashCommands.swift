@@ -190,6 +190,7 @@ enum HashCommands {
     /// HINCRBYFLOAT key field increment
     static func hincrbyfloat(_ c: inout CommandContext) {
         guard let by = StringCommands.parseLongDouble(c.args[3]) else { c.error(Errors.notFloat); return }
+        guard by.isFinite else { c.error("ERR value is NaN or Infinity"); return }
         guard let (s, slot) = writable(&c) else { return }
         var current: Float80 = 0
         if let v = hash(s, slot).get(c.args[2]) {

@@ -401,8 +401,7 @@ enum ListCommands {
         while j < c.argc {
             let more = c.argc - 1 - j
             if c.args.matches(j, "rank") && more > 0 {
-                guard let r = c.ranged(j + 1, -Int.max, Int.max,
-                                       "value is out of range, value must between -9223372036854775807 and 9223372036854775807") else { return }
+                guard let r = c.integer(j + 1) else { return }
                 if r == 0 {
                     c.error("ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list")
                     return
@@ -429,7 +428,8 @@ enum ListCommands {
             let l = list(s, slot)
             let target = c.args[2]
             let fromTail = rank < 0
-            let skip = abs(rank)
+            // Redis negates the rank in C, so LONG_MIN stays negative and matches at once.
+            let skip = rank == Int.min ? 1 : abs(rank)
             var matches = 0
             var found: [Int] = []
             var scanned = 0

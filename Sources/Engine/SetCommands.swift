@@ -176,6 +176,7 @@ enum SetCommands {
     /// SMOVE source destination member
     static func smove(_ c: inout CommandContext) {
         let src = c.find(1, c.isSet), dst = c.find(2, c.isSet)
+        if case .missing = src { c.out.integer(0); return }
         if case .wrongType = src { c.error(Errors.wrongType); return }
         if case .wrongType = dst { c.error(Errors.wrongType); return }
         guard case .found(let sShard, let sSlot) = src else { c.out.integer(0); return }

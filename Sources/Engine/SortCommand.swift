@@ -82,7 +82,10 @@ enum SortCommand {
             switch shard.entry(at: slot).value {
             case .list(let l): elements = Array(l)
             case .set(let s): elements = s.members; isSet = true
-            case .zset(let z): elements = z.count == 0 ? [] : z.range(0, z.count - 1).map(\.member)
+            case .zset(let z):
+                elements = z.count == 0 ? [] : z.range(0, z.count - 1).map(\.member)
+                // Redis converts a sorted set it sorts to its skiplist form, for good.
+                shard.withEntry(at: slot) { e in _ = e.value.withZSet { $0.convertToSkiplist() } }
             default: c.error(Errors.wrongType); return
             }
         }

@@ -84,11 +84,11 @@ public final class LarderServer: Sendable {
             return s
         }
         guard !already else { return }
-        logger.info("Received shutdown request, closing connections")
+        logger.notice("Received shutdown request, closing connections")
         for ch in channels.withLock({ $0 }) { try? ch.close().wait() }
         for c in engine.clients.all { c.close() }
         try? group.syncShutdownGracefully()
-        logger.info("Larder is now ready to exit, bye bye...")
+        logger.notice("Larder is now ready to exit, bye bye...")
     }
 
     /// Waits until the listening channels close (SHUTDOWN, a signal).

@@ -65,7 +65,9 @@ public struct SortedSetValue: Sendable {
         return true
     }
 
-    private mutating func convertToSkiplist() {
+    /// Converts to the large form now (Redis's SORT does this to any sorted set it reads).
+    public mutating func convertToSkiplist() {
+        guard !isSkiplist else { return }
         for (s, m) in packed {
             dict.set(m, s)
             tree.insert(s, m)

@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import Engine
 import Server
+import CLarderSys
 
 /// `larder-server [config-file] [--directive value ...]`, as redis-server takes its arguments:
 /// any configuration directive may be given as a flag, and flags override the file.
@@ -51,6 +52,7 @@ struct LarderCommand: ParsableCommand {
         case "nothing": .critical
         default: .notice
         }
+        larder_line_buffer_stdout()
         LoggingSystem.bootstrap { label in
             var h = StreamLogHandler.standardOutput(label: label)
             h.logLevel = level

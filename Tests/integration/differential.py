@@ -3,8 +3,9 @@ from resp import Conn, Reply
 
 
 def _sorted(reply):
+    """The reply with every array's elements sorted, nested ones included (SCAN's inner list)."""
     if isinstance(reply, Reply) and reply.kind in ("*", "~") and reply.value is not None:
-        return Reply(reply.kind, tuple(sorted(reply.value, key=repr)))
+        return Reply(reply.kind, tuple(sorted((_sorted(v) for v in reply.value), key=repr)))
     return reply
 
 

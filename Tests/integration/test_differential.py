@@ -1,6 +1,11 @@
 """Random command sequences sent to Larder and redis-server; every reply must agree."""
+import os
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+# More examples for a longer local run: LARDER_EXAMPLES=2000 scripts/test.sh -k differential
+EXAMPLES = int(os.environ.get("LARDER_EXAMPLES", "150"))
 
 KEYS = st.sampled_from(["k0", "k1", "k2", "{t}a", "{t}b"])
 VALUES = st.one_of(
@@ -50,10 +55,69 @@ COMMANDS = st.one_of(
 )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(COMMANDS, min_size=1, max_size=25))
 def test_random_string_and_key_sequences(diff, commands):
     diff.both("FLUSHALL")
     for cmd in commands:
         diff.check(*cmd)
     diff.check("KEYS", "*", unordered=True)
+
+
+MEMBERS = st.sampled_from(["a", "b", "c", "1", "2", "10", "-5", "", "x" * 70])
+SCORES = st.sampled_from(["0", "1", "-1", "2.5", "inf", "-inf", "1e3", "(1", "x", "0.1"])
+CKEYS = st.sampled_from(["c0", "c1", "c2"])
+IDX = st.integers(min_value=-4, max_value=4).map(str)
+
+COLLECTION_COMMANDS = st.one_of(
+    st.builds(lambda k, ms: ("RPUSH", k, *ms), CKEYS, st.lists(MEMBERS, min_size=1, max_size=4)),
+    st.builds(lambda k, ms: ("LPUSH", k, *ms), CKEYS, st.lists(MEMBERS, min_size=1, max_size=4)),
+    st.tuples(st.sampled_from(["LPOP", "RPOP"]), CKEYS),
+    st.tuples(st.sampled_from(["LPOP", "RPOP"]), CKEYS, st.sampled_from(["0", "1", "3"])),
+    st.tuples(st.just("LRANGE"), CKEYS, IDX, IDX),
+    st.tuples(st.just("LINDEX"), CKEYS, IDX),
+    st.tuples(st.just("LSET"), CKEYS, IDX, MEMBERS),
+    st.tuples(st.just("LREM"), CKEYS, IDX, MEMBERS),
+    st.tuples(st.just("LTRIM"), CKEYS, IDX, IDX),
+    st.tuples(st.just("LINSERT"), CKEYS, st.sampled_from(["BEFORE", "AFTER"]), MEMBERS, MEMBERS),
+    st.tuples(st.just("LPOS"), CKEYS, MEMBERS),
+    st.tuples(st.just("LMOVE"), CKEYS, CKEYS, st.sampled_from(["LEFT", "RIGHT"]), st.sampled_from(["LEFT", "RIGHT"])),
+    st.builds(lambda k, ms: ("HSET", k, *[x for m in ms for x in (m, m + "v")]), CKEYS, st.lists(MEMBERS, min_size=1, max_size=3)),
+    st.tuples(st.just("HDEL"), CKEYS, MEMBERS),
+    st.tuples(st.just("HGET"), CKEYS, MEMBERS),
+    st.tuples(st.just("HGETALL"), CKEYS),
+    st.tuples(st.just("HINCRBY"), CKEYS, MEMBERS, IDX),
+    st.tuples(st.just("HLEN"), CKEYS),
+    st.builds(lambda k, ms: ("SADD", k, *ms), CKEYS, st.lists(MEMBERS, min_size=1, max_size=4)),
+    st.tuples(st.just("SREM"), CKEYS, MEMBERS),
+    st.tuples(st.just("SISMEMBER"), CKEYS, MEMBERS),
+    st.tuples(st.just("SCARD"), CKEYS),
+    st.tuples(st.sampled_from(["SINTERSTORE", "SUNIONSTORE", "SDIFFSTORE"]), CKEYS, CKEYS, CKEYS),
+    st.tuples(st.just("SMOVE"), CKEYS, CKEYS, MEMBERS),
+    st.builds(lambda k, o, ps: ("ZADD", k, *o, *[x for s, m in ps for x in (s, m)]), CKEYS,
+              st.sampled_from([(), ("NX",), ("XX",), ("GT", "CH"), ("LT",), ("INCR",)]),
+              st.lists(st.tuples(SCORES, MEMBERS), min_size=1, max_size=3)),
+    st.tuples(st.just("ZINCRBY"), CKEYS, SCORES, MEMBERS),
+    st.tuples(st.just("ZREM"), CKEYS, MEMBERS),
+    st.tuples(st.just("ZRANGE"), CKEYS, IDX, IDX, st.just("WITHSCORES")),
+    st.tuples(st.just("ZRANGEBYSCORE"), CKEYS, SCORES, SCORES, st.just("WITHSCORES")),
+    st.tuples(st.just("ZRANK"), CKEYS, MEMBERS),
+    st.tuples(st.just("ZSCORE"), CKEYS, MEMBERS),
+    st.tuples(st.sampled_from(["ZPOPMIN", "ZPOPMAX"]), CKEYS, st.sampled_from(["1", "2"])),
+    st.tuples(st.just("ZREMRANGEBYSCORE"), CKEYS, SCORES, SCORES),
+    st.tuples(st.sampled_from(["ZUNIONSTORE", "ZINTERSTORE"]), CKEYS, st.just("2"), CKEYS, CKEYS),
+    st.tuples(st.just("ZCOUNT"), CKEYS, SCORES, SCORES),
+    st.tuples(st.just("TYPE"), CKEYS),
+    st.tuples(st.just("OBJECT"), st.just("ENCODING"), CKEYS),
+    st.tuples(st.just("DEL"), CKEYS),
+    st.tuples(st.just("SORT"), CKEYS, st.just("ALPHA")),
+)
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(COLLECTION_COMMANDS, min_size=1, max_size=30))
+def test_random_collection_sequences(diff, commands):
+    diff.both("FLUSHALL")
+    for cmd in commands:
+        unordered = cmd[0] in ("SMEMBERS", "SORT") or (cmd[0] == "HGETALL")
+        diff.check(*cmd, unordered=unordered)

@@ -5,4 +5,8 @@
 /// Bytes glibc's malloc has handed out and not taken back (mallinfo2's uordblks + hblkhd).
 size_t larder_malloc_in_use(void);
 
+
+
+/// Makes stdout line-buffered, so log lines reach a file or pipe as they are written.
+void larder_line_buffer_stdout(void);
 #endif
