@@ -120,3 +120,28 @@ final class Harness {
         #expect(throws: ConfigError.self) { try config.set("port", ["x"], atStartup: true) }
     }
 }
+
+@Suite struct CollectionCommandTests {
+    @Test func listHashSetZsetBasics() {
+        let h = Harness()
+        #expect(h.run("RPUSH", "l", "a", "b") == ":2\r\n")
+        #expect(h.run("LRANGE", "l", "0", "-1") == "*2\r\n$1\r\na\r\n$1\r\nb\r\n")
+        #expect(h.run("GET", "l") == "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n")
+        #expect(h.run("HSET", "h", "f", "v") == ":1\r\n")
+        #expect(h.run("HGETALL", "h") == "*2\r\n$1\r\nf\r\n$1\r\nv\r\n")
+        #expect(h.run("SADD", "s", "3", "1", "2") == ":3\r\n")
+        #expect(h.run("SMEMBERS", "s") == "*3\r\n$1\r\n1\r\n$1\r\n2\r\n$1\r\n3\r\n")
+        #expect(h.run("ZADD", "z", "1.5", "a", "1", "b") == ":2\r\n")
+        #expect(h.run("ZRANGE", "z", "0", "-1", "WITHSCORES") == "*4\r\n$1\r\nb\r\n$1\r\n1\r\n$1\r\na\r\n$3\r\n1.5\r\n")
+        #expect(h.run("ZINCRBY", "z", "0.1", "b") == "$18\r\n1.1000000000000001\r\n")
+        #expect(h.run("TYPE", "z") == "+zset\r\n")
+    }
+
+    @Test func blockingPopAnswersAtOnceWithoutAConnection() {
+        // A bare context has no way to be woken later, so a blocking pop answers as a timeout.
+        let h = Harness()
+        #expect(h.run("BLPOP", "none", "0") == "*-1\r\n")
+        h.run("RPUSH", "q", "x")
+        #expect(h.run("BLPOP", "none", "q", "0") == "*2\r\n$1\r\nq\r\n$1\r\nx\r\n")
+    }
+}

@@ -1,0 +1,157 @@
+#!/usr/bin/env python3
+"""Side-by-side throughput of Larder and redis-server, measured in the same run.
+
+Builds Larder in release mode, starts it and a real redis-server with the same settings (no
+persistence, loopback TCP), and runs redis-benchmark against each in turn, alternating which
+goes first in every round so that drift on a shared machine cancels out. Prints req/s and
+p50/p99 latency per server and the ratio Larder/Redis, and writes the table as CSV (and a PNG
+chart when matplotlib is installed) under bench/results/.
+
+    bench/compare.py                       # the default suite
+    bench/compare.py --tests lpush,lpop,sadd,hset,zadd,lrange_100 --pipeline 16
+    bench/compare.py --quick               # fewer requests, for a smoke run
+"""
+import argparse
+import csv
+import datetime
+import io
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+DEFAULT_TESTS = "ping,set,get,incr,lpush,rpop,sadd,hset,zadd,lrange_100,mset"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, proc):
+    for _ in range(400):
+        if proc.poll() is not None:
+            sys.exit(f"server exited early ({proc.args[0]})")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    sys.exit("server did not start")
+
+
+def start(name, threads):
+    port = free_port()
+    work = tempfile.mkdtemp(prefix=f"bench-{name}-")
+    if name == "larder":
+        binary = os.path.join(ROOT, ".build", "release", "larder-server")
+        argv = [binary, "--port", str(port), "--dir", work, "--save", ""]
+        if threads:
+            argv += ["--threads", str(threads)]
+    else:
+        argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                "--dir", work]
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    wait_port(port, proc)
+    return proc, port
+
+
+def run_benchmark(port, test, args):
+    argv = ["redis-benchmark", "-p", str(port), "-t", test, "-n", str(args.requests), "-c", str(args.clients),
+            "-P", str(args.pipeline), "-r", str(args.keyspace), "-d", str(args.size), "--csv"]
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=600).stdout
+    rows = list(csv.reader(io.StringIO(out)))
+    header, data = rows[0], rows[1:]
+    results = {}
+    for row in data:
+        r = dict(zip(header, row))
+        results[r["test"]] = (float(r["rps"]), float(r["p50_latency_ms"]), float(r["p99_latency_ms"]))
+    return results
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--tests", default=DEFAULT_TESTS)
+    p.add_argument("--clients", "-c", type=int, default=50)
+    p.add_argument("--pipeline", "-P", type=int, default=1)
+    p.add_argument("--requests", "-n", type=int, default=100000)
+    p.add_argument("--keyspace", "-r", type=int, default=100000)
+    p.add_argument("--size", "-d", type=int, default=3, help="value size in bytes")
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--threads", type=int, default=0, help="Larder event loops (0: one per core)")
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--no-build", action="store_true")
+    args = p.parse_args()
+    if args.quick:
+        args.requests, args.rounds = 20000, 1
+    for tool in ("redis-server", "redis-benchmark"):
+        if not shutil.which(tool):
+            sys.exit(f"{tool} is missing: apt-get install redis-server redis-tools")
+    if not args.no_build:
+        subprocess.run(["swift", "build", "-c", "release", "--product", "larder-server"], cwd=ROOT, check=True)
+
+    servers = {name: start(name, args.threads) for name in ("larder", "redis")}
+    samples = {name: {} for name in servers}
+    try:
+        for rnd in range(args.rounds):
+            order = ["larder", "redis"] if rnd % 2 == 0 else ["redis", "larder"]
+            for test in args.tests.split(","):
+                for name in order:
+                    for t, v in run_benchmark(servers[name][1], test, args).items():
+                        samples[name].setdefault(t, []).append(v)
+    finally:
+        for proc, _ in servers.values():
+            proc.terminate()
+            proc.wait(10)
+
+    setting = f"c={args.clients} P={args.pipeline} d={args.size} n={args.requests} rounds={args.rounds}"
+    rows = []
+    for t in samples["larder"]:
+        if t not in samples["redis"]:
+            continue
+        med = {n: [statistics.median(x[i] for x in samples[n][t]) for i in range(3)] for n in ("larder", "redis")}
+        rows.append([t, med["larder"][0], med["redis"][0], med["larder"][0] / med["redis"][0],
+                     med["larder"][1], med["redis"][1], med["larder"][2], med["redis"][2]])
+    header = ["test", "larder_rps", "redis_rps", "ratio", "larder_p50_ms", "redis_p50_ms", "larder_p99_ms", "redis_p99_ms"]
+    print(f"\n{setting}")
+    print(f"{'test':<28}{'larder rps':>12}{'redis rps':>12}{'ratio':>8}{'p50 L/R ms':>16}{'p99 L/R ms':>16}")
+    for r in rows:
+        print(f"{r[0]:<28}{r[1]:>12.0f}{r[2]:>12.0f}{r[3]:>8.2f}{r[4]:>8.3f}/{r[5]:<7.3f}{r[6]:>8.3f}/{r[7]:<7.3f}")
+
+    os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    base = os.path.join(ROOT, "bench", "results", f"compare-c{args.clients}-P{args.pipeline}-d{args.size}-{stamp}")
+    with open(base + ".csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["# " + setting])
+        w.writerow(header)
+        w.writerows(rows)
+    print(f"\nwrote {base}.csv")
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        fig, ax = plt.subplots(figsize=(10, 4))
+        names = [r[0] for r in rows]
+        xs = range(len(rows))
+        ax.bar([x - 0.2 for x in xs], [r[1] for r in rows], 0.4, label="larder")
+        ax.bar([x + 0.2 for x in xs], [r[2] for r in rows], 0.4, label="redis-server")
+        ax.set_xticks(list(xs), names, rotation=30, ha="right", fontsize=8)
+        ax.set_ylabel("requests/s")
+        ax.set_title(setting)
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(base + ".png")
+        print(f"wrote {base}.png")
+    except ImportError:
+        print("(pip install matplotlib for a PNG chart)")
+
+
+if __name__ == "__main__":
+    main()
