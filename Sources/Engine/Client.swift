@@ -26,6 +26,8 @@ public final class Client: Sendable {
         public var queryBufferLength = 0
         public var outputBufferLength = 0
         public var closing = false
+        public var sub = 0, psub = 0, ssub = 0
+        public var multi = -1
     }
 
     public let info: Mutex<Info>
@@ -60,8 +62,8 @@ public final class Client: Sendable {
         let i = info.withLock { $0 }
         let age = (now - createdAt) / 1000
         let idle = (now - i.lastInteraction) / 1000
-        let flags = "N"
-        return "id=\(id) addr=\(address) laddr=\(localAddress) fd=\(fd) name=\(i.name) age=\(age) idle=\(idle) flags=\(flags) db=\(i.db) sub=0 psub=0 ssub=0 multi=-1 qbuf=\(i.queryBufferLength) qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=\(i.outputBufferLength) tot-mem=\(1024 + i.queryBufferLength + i.outputBufferLength) events=r cmd=\(i.lastCommand) user=default redir=-1 resp=\(i.resp)"
+        let flags = i.sub + i.psub + i.ssub > 0 ? "P" : (i.multi >= 0 ? "x" : "N")
+        return "id=\(id) addr=\(address) laddr=\(localAddress) fd=\(fd) name=\(i.name) age=\(age) idle=\(idle) flags=\(flags) db=\(i.db) sub=\(i.sub) psub=\(i.psub) ssub=\(i.ssub) multi=\(i.multi) qbuf=\(i.queryBufferLength) qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=\(i.outputBufferLength) tot-mem=\(1024 + i.queryBufferLength + i.outputBufferLength) events=r cmd=\(i.lastCommand) user=default redir=-1 resp=\(i.resp)"
     }
 }
 

@@ -26,6 +26,24 @@ public struct CommandContext: Sendable {
     /// Set when the command parked the client; the connection stops reading until it is served.
     public var blockedOn: Waiter? = nil
     public var blockTimeoutMs: Int64 = 0
+    /// Commands queued since MULTI; nil outside a transaction.
+    var multiQueue: [CommandArguments]? = nil
+    /// Set when a command was refused while queueing: EXEC then aborts.
+    var multiFailed = false
+    /// WATCHed keys and the versions they had.
+    var watches: [(db: Int, key: [UInt8], version: UInt64)] = []
+    /// Channels, patterns and shard channels this client is subscribed to.
+    var channels = Set<[UInt8]>()
+    var patterns = Set<[UInt8]>()
+    var shardChannels = Set<[UInt8]>()
+    /// How the connection takes a pushed message (pub/sub, invalidations) at any time.
+    public var onPush: (@Sendable (ByteBuffer) -> Void)? = nil
+    var subscriber: Subscriber? = nil
+
+    var inMulti: Bool { multiQueue != nil }
+    /// Whether the pubsub output limits apply to this client rather than the normal ones.
+    public var subscribedForLimits: Bool { subscriptionCount > 0 }
+    var subscriptionCount: Int { channels.count + patterns.count + shardChannels.count }
 
     public init(engine: Engine, client: Client, out: RESPWriter) {
         self.engine = engine
@@ -70,8 +88,13 @@ public struct CommandContext: Sendable {
     public func lookupRead(_ i: Int) -> (Shard, Int?) {
         let s = shard(i)
         let slot = s.find(args[i], now: now)
-        if slot == nil { engine.stats.add(engine.stats.keyspaceMisses) } else { engine.stats.add(engine.stats.keyspaceHits) }
-        if let slot { s.withEntry(at: slot) { $0.access = lruClock(now) } }
+        if slot == nil {
+            engine.stats.add(engine.stats.keyspaceMisses)
+            notify(.keyMiss, "keymiss", i)
+        } else {
+            engine.stats.add(engine.stats.keyspaceHits)
+        }
+        if let slot { s.touchAccess(slot: slot, now: now) }
         return (s, slot)
     }
 }
@@ -131,7 +154,7 @@ extension CommandContext {
         let s = shard(i)
         guard let slot = s.find(args[i], now: now) else { return .missing(s) }
         guard isA(s.entry(at: slot).value) else { return .wrongType }
-        s.withEntry(at: slot) { $0.access = lruClock(now) }
+        s.touchAccess(slot: slot, now: now)
         return .found(s, slot)
     }
 

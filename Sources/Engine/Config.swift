@@ -156,6 +156,18 @@ public final class Config: Sendable {
             // `save` lines in a file accumulate; an empty one clears them.
             if atStartup, p.name == "save", let old = v[p.name], !old.isEmpty, old != p.defaultValue, !value.isEmpty {
                 v[p.name] = old + " " + value
+            } else if p.name == "client-output-buffer-limit" {
+                // Each class given replaces that class only, as Redis.
+                var classes: [String: [String]] = [:]
+                var order: [String] = []
+                for text in [v[p.name] ?? "", value] {
+                    let w = text.split(separator: " ").map(String.init)
+                    for i in stride(from: 0, to: w.count - 3, by: 4) {
+                        if classes[w[i]] == nil { order.append(w[i]) }
+                        classes[w[i]] = Array(w[(i + 1)...(i + 3)])
+                    }
+                }
+                v[p.name] = order.map { ([$0] + classes[$0]!).joined(separator: " ") }.joined(separator: " ")
             } else {
                 v[p.name] = value
             }
@@ -186,12 +198,33 @@ public final class Config: Sendable {
             }
             return String(v)
         case .string:
+            if p.name == "notify-keyspace-events" {
+                guard let f = NotifyClass.parse(joined) else {
+                    throw ConfigError(message: "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")
+                }
+                return f.text
+            }
             return joined
         case .choice(let options):
             let l = joined.lowercased()
             guard options.contains(l) else { throw ConfigError(message: "argument(s) must be one of the following: \(options.joined(separator: ", "))") }
             return l
         case .list:
+            if p.name == "client-output-buffer-limit" {
+                let w = joined.split(separator: " ").map(String.init)
+                guard w.count % 4 == 0, !w.isEmpty else { throw ConfigError(message: "Wrong number of arguments in buffer limit configuration.") }
+                var out: [String] = []
+                for i in stride(from: 0, to: w.count, by: 4) {
+                    let cls = w[i].lowercased() == "replica" ? "slave" : w[i].lowercased()
+                    guard ["normal", "slave", "pubsub"].contains(cls),
+                          let hard = parseMemory(w[i + 1]), let soft = parseMemory(w[i + 2]), let secs = Int(w[i + 3]),
+                          hard >= 0, soft >= 0, secs >= 0 else {
+                        throw ConfigError(message: "Invalid client class specified in buffer limit configuration.")
+                    }
+                    out += [cls, String(hard), String(soft), String(secs)]
+                }
+                return out.joined(separator: " ")
+            }
             if p.name == "save" {
                 let parts = joined.split(separator: " ")
                 guard parts.count % 2 == 0, parts.allSatisfy({ Int($0) != nil }) else {

@@ -46,6 +46,13 @@ enum ConnectionCommands {
     /// PING [message]
     static func ping(_ c: inout CommandContext) {
         if c.argc > 2 { c.error(Errors.arity("ping")); return }
+        // A RESP2 subscriber gets PING's answer in the shape of a message.
+        if c.subscriptionCount > 0 && !c.out.resp3 {
+            c.out.array(2)
+            c.out.bulk("pong")
+            if c.argc == 2 { c.out.bulk(c.args[1]) } else { c.out.bulk("") }
+            return
+        }
         if c.argc == 2 { c.out.bulk(c.args[1]) } else { c.out.raw("+PONG\r\n") }
     }
 
@@ -57,6 +64,7 @@ enum ConnectionCommands {
 
     /// RESET
     static func reset(_ c: inout CommandContext) {
+        c.engine.releaseClientState(&c)
         c.dbIndex = 0
         c.out.resp3 = false
         let needsAuth = !c.engine.requirePass.isEmpty

@@ -18,6 +18,9 @@ public final class Engine: Sendable {
     /// Asks the server to stop (SHUTDOWN); set by the server.
     let shutdownHook = Mutex<(@Sendable () -> Void)?>(nil)
     let blocking = BlockingState()
+    public let pubsub = PubSub()
+    /// NotifyClass bits of `notify-keyspace-events`, kept parsed for the hot path.
+    let notifyFlags = Atomic<Int>(0)
 
     public init(config: Config) {
         self.config = config
@@ -25,10 +28,14 @@ public final class Engine: Sendable {
                                  shardsPerDatabase: Self.powerOfTwo(config.int("shards-per-database")))
         self.table = CommandTable(Self.allCommands)
         self.tcpPort = config.int("port")
-        let stats = self.stats
+        reloadNotifyFlags()
         for db in keyspace.databases {
+            let index = db.index
             for s in db.shards {
-                s.onExpire = { _ in stats.add(stats.expiredKeys) }
+                s.onExpire = { [unowned self] key in self.keyExpired(key, db: index) }
+                s.onNewKey = { [unowned self] key in
+                    if self.notificationsOn { self.notify(.new, "new", key, db: index) }
+                }
             }
         }
     }
@@ -41,10 +48,16 @@ public final class Engine: Sendable {
 
     /// Every command family's table rows.
     static var allCommands: [CommandSpec] {
-        StringCommands.specs + KeyCommands.specs + ListCommands.specs + HashCommands.specs + SetCommands.specs
+        StringCommands.specs + KeyCommands.specs + TransactionCommands.specs + PubSubCommands.specs + ListCommands.specs + HashCommands.specs + SetCommands.specs
             + SortedSetCommands.specs + SortCommand.specs
             + ConnectionCommands.specs + ServerCommands.specs
             + IntrospectionCommands.specs
+    }
+
+    /// A key removed because its TTL passed, by lazy or active expiry.
+    func keyExpired(_ key: [UInt8], db: Int) {
+        stats.add(stats.expiredKeys)
+        if notificationsOn { notify(.expired, "expired", key, db: db) }
     }
 
     public func setShutdownHook(_ f: @escaping @Sendable () -> Void) { shutdownHook.withLock { $0 = f } }
@@ -53,26 +66,20 @@ public final class Engine: Sendable {
 
     // MARK: dispatch
 
+    /// Commands that run, rather than queue, inside MULTI.
+    static let runInMulti: Set<String> = ["exec", "discard", "multi", "watch", "quit", "reset"]
+    /// The only commands a RESP2 client may send while subscribed.
+    static let allowedWhileSubscribed: Set<String> = ["subscribe", "psubscribe", "ssubscribe", "unsubscribe",
+                                                      "punsubscribe", "sunsubscribe", "ping", "quit", "reset"]
+
     /// Runs the command in `ctx.args`, writing its reply into `ctx.out`.
     public func execute(_ ctx: inout CommandContext) {
         guard !ctx.args.isEmpty else { return }
         ctx.now = unixMillis()
         stats.add(stats.commands)
 
-        guard var spec = table.lookup(ctx.args[0]) else {
-            rejectUnknown(&ctx)
-            return
-        }
-        if !spec.subcommands.isEmpty && ctx.argc >= 2 {
-            guard let sub = CommandTable.subcommand(of: spec, ctx.args[1]) else {
-                ctx.error(Errors.unknownSubcommand(ctx.args.string(1), spec.name))
-                return
-            }
-            spec = sub
-        }
-        let argc = ctx.argc
-        if (spec.arity > 0 && argc != spec.arity) || argc < -spec.arity {
-            ctx.error(Errors.arity(spec.name))
+        guard let spec = resolve(&ctx) else {
+            if ctx.inMulti { ctx.multiFailed = true }
             return
         }
         let mode = ctx.client.info.withLock { info -> ReplyMode in
@@ -81,16 +88,63 @@ public final class Engine: Sendable {
             return info.replyMode
         }
         if !spec.flags.contains(.noAuth) && !isAuthenticated(ctx.client) {
+            if ctx.inMulti { ctx.multiFailed = true }
             ctx.error(Errors.noAuth)
             return
         }
-        guard let handler = spec.handler else {
-            ctx.error(Errors.arity(spec.name))
+        if ctx.subscriptionCount > 0 && !ctx.out.resp3 && !Self.allowedWhileSubscribed.contains(spec.name) {
+            ctx.error("ERR Can't execute '\(spec.name)': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
+            return
+        }
+        if ctx.inMulti && !Self.runInMulti.contains(spec.name) {
+            if spec.flags.contains(.noMulti) {
+                ctx.multiFailed = true
+                ctx.error("ERR Command not allowed inside a transaction")
+            } else {
+                ctx.multiQueue!.append(ctx.args)
+                ctx.out.raw("+QUEUED\r\n")
+            }
             return
         }
         let replyStart = ctx.out.buffer.writerIndex
         let errorsBefore = stats.errorReplies.load(ordering: .relaxed)
-        withLocks(spec, &ctx) { handler(&$0) }
+        withLocks(spec, &ctx) { spec.handler!(&$0) }
+        afterCommand(spec, &ctx, errorsBefore: errorsBefore)
+        // CLIENT REPLY OFF / SKIP: the reply is written, then taken back.
+        if mode != .on {
+            let current = ctx.client.info.withLock { info -> ReplyMode in
+                if info.replyMode == .skip && mode == .skip { info.replyMode = .on }
+                return info.replyMode
+            }
+            if mode == .skip || current == .off { ctx.out.buffer.moveWriterIndex(to: replyStart) }
+        }
+    }
+
+    /// The spec for `ctx.args` (a sub-command where there is one), or nil after replying
+    /// Redis's unknown-command, unknown-subcommand or arity error.
+    func resolve(_ ctx: inout CommandContext) -> CommandSpec? {
+        guard var spec = table.lookup(ctx.args[0]) else {
+            rejectUnknown(&ctx)
+            return nil
+        }
+        if !spec.subcommands.isEmpty && ctx.argc >= 2 {
+            guard let sub = CommandTable.subcommand(of: spec, ctx.args[1]) else {
+                ctx.error(Errors.unknownSubcommand(ctx.args.string(1), spec.name))
+                return nil
+            }
+            spec = sub
+        }
+        let argc = ctx.argc
+        if (spec.arity > 0 && argc != spec.arity) || argc < -spec.arity || spec.handler == nil {
+            ctx.error(Errors.arity(spec.name))
+            return nil
+        }
+        return spec
+    }
+
+    /// What follows every command once its locks are released: parking a blocked client,
+    /// serving clients its writes unblocked, invalidating tracked keys, and statistics.
+    func afterCommand(_ spec: CommandSpec, _ ctx: inout CommandContext, errorsBefore: Int) {
         if let w = ctx.blockedOn {
             let id = ctx.client.id
             blocking.byClient.withLock { if !w.done { $0[id] = w } }
@@ -103,14 +157,6 @@ public final class Engine: Sendable {
         spec.calls.wrappingAdd(1, ordering: .relaxed)
         if stats.errorReplies.load(ordering: .relaxed) != errorsBefore {
             spec.failedCalls.wrappingAdd(1, ordering: .relaxed)
-        }
-        // CLIENT REPLY OFF / SKIP: the reply is written, then taken back.
-        if mode != .on {
-            let current = ctx.client.info.withLock { info -> ReplyMode in
-                if info.replyMode == .skip && mode == .skip { info.replyMode = .on }
-                return info.replyMode
-            }
-            if mode == .skip || current == .off { ctx.out.buffer.moveWriterIndex(to: replyStart) }
         }
     }
 
@@ -204,5 +250,24 @@ public final class Engine: Sendable {
     public func flags(of args: CommandArguments) -> CommandFlags {
         guard !args.isEmpty, let spec = table.lookup(args[0]) else { return [] }
         return spec.flags
+    }
+}
+
+extension Engine {
+    /// The `client-output-buffer-limit` of a class: hard and soft bytes, soft seconds; nil when
+    /// the class has no limit.
+    public func outputLimit(pubsub: Bool) -> (hard: Int, soft: Int, seconds: Int)? {
+        let words = config.get("client-output-buffer-limit").split(separator: " ").map(String.init)
+        let want = pubsub ? "pubsub" : "normal"
+        var i = 0
+        while i + 3 < words.count {
+            if words[i] == want {
+                let hard = parseMemory(words[i + 1]) ?? 0, soft = parseMemory(words[i + 2]) ?? 0
+                let secs = Int(words[i + 3]) ?? 0
+                return hard == 0 && soft == 0 ? nil : (hard, soft, secs)
+            }
+            i += 4
+        }
+        return nil
     }
 }

@@ -62,6 +62,7 @@ enum HashCommands {
             } ?? 0
         }
         c.dirty((c.argc - 2) / 2)
+        c.notify(.hash, "hset", 1)
         if multi { c.ok() } else { c.out.integer(added) }
     }
 
@@ -76,6 +77,7 @@ enum HashCommands {
         let f = c.args.owned(2), v = c.args.owned(3)
         s.withEntry(at: slot) { e in _ = e.value.withHash { $0.set(f, v, maxEntries: maxEntries, maxValue: maxValue) } }
         c.dirty()
+        c.notify(.hash, "hset", 1)
         c.out.integer(1)
     }
 
@@ -115,6 +117,7 @@ enum HashCommands {
             }
             c.dropIfEmpty(s, slot)
             c.dirty(n)
+            if n > 0 { c.notify(.hash, "hdel", 1); c.notifyIfDeleted(s, 1) }
             c.out.integer(n)
         }
     }
@@ -184,6 +187,7 @@ enum HashCommands {
         let f = c.args.owned(2)
         s.withEntry(at: slot) { e in _ = e.value.withHash { $0.set(f, Array(String(r).utf8), maxEntries: maxEntries, maxValue: maxValue) } }
         c.dirty()
+        c.notify(.hash, "hincrby", 1)
         c.out.integer(r)
     }
 
@@ -212,6 +216,7 @@ enum HashCommands {
         let f = c.args.owned(2)
         s.withEntry(at: slot) { e in _ = e.value.withHash { $0.set(f, text, maxEntries: maxEntries, maxValue: maxValue) } }
         c.dirty()
+        c.notify(.hash, "hincrbyfloat", 1)
         c.out.bulk(text)
     }
 

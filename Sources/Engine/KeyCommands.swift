@@ -84,7 +84,10 @@ enum KeyCommands {
     /// DEL key [key ...] / UNLINK key [key ...]
     static func del(_ c: inout CommandContext) {
         var n = 0
-        for i in 1..<c.argc where c.shard(i).delete(c.args[i], now: c.now) { n += 1 }
+        for i in 1..<c.argc where c.shard(i).delete(c.args[i], now: c.now) {
+            n += 1
+            c.notify(.generic, "del", i)
+        }
         c.dirty(n)
         c.out.integer(n)
     }
@@ -96,7 +99,7 @@ enum KeyCommands {
             let shard = c.shard(i)
             if let slot = shard.find(c.args[i], now: c.now) {
                 n += 1
-                shard.withEntry(at: slot) { $0.access = lruClock(c.now) }
+                shard.touchAccess(slot: slot, now: c.now)
             }
         }
         c.out.integer(n)
@@ -142,8 +145,10 @@ enum KeyCommands {
         }
         if when <= Int(c.now) {
             shard.remove(slot: slot)
+            c.notify(.generic, "del", 1)
         } else {
             shard.setExpire(slot: slot, at: Int64(when))
+            c.notify(.generic, "expire", 1)
         }
         c.dirty()
         c.out.integer(1)
@@ -168,6 +173,7 @@ enum KeyCommands {
         }
         shard.setExpire(slot: slot, at: 0)
         c.dirty()
+        c.notify(.generic, "persist", 1)
         c.out.integer(1)
     }
 
@@ -183,6 +189,8 @@ enum KeyCommands {
         let entry = src.remove(slot: slot)
         dst.insert(key: c.args.owned(2), entry: entry)
         c.dirty()
+        c.notify(.generic, "rename_from", 1)
+        c.notify(.generic, "rename_to", 2)
         c.signalReady(dst, c.args[2])
         if nx { c.out.integer(1) } else { c.ok() }
     }
@@ -356,6 +364,8 @@ enum KeyCommands {
         let entry = src.remove(slot: slot)
         dst.insert(key: c.args.owned(1), entry: entry)
         c.dirty()
+        c.notify(.generic, "move_from", 1)
+        c.notify(.generic, "move_to", key: c.args.owned(1), db: target)
         c.signalReady(dst, c.args[1], db: target)
         c.out.integer(1)
     }
@@ -390,6 +400,7 @@ enum KeyCommands {
         entry.access = lruClock(c.now)
         dst.insert(key: c.args.owned(2), entry: entry)
         c.dirty()
+        c.notify(.generic, "copy_to", key: c.args.owned(2), db: target)
         c.signalReady(dst, c.args[2], db: target)
         c.out.integer(1)
     }

@@ -75,12 +75,13 @@ enum ListCommands {
             } ?? 0
         }
         c.dirty(c.argc - 2)
+        c.notify(.list, left ? "lpush" : "rpush", 1)
         c.signalReady(shard, c.args[1])
         c.out.integer(n)
     }
 
     /// Pops up to `count` elements from the list at `slot`, deleting it when emptied.
-    static func popElements(_ c: inout CommandContext, _ shard: Shard, _ slot: Int, left: Bool, count: Int) -> [[UInt8]] {
+    static func popElements(_ c: inout CommandContext, _ shard: Shard, _ slot: Int, left: Bool, count: Int, arg: Int = 1) -> [[UInt8]] {
         let out = shard.withEntry(at: slot) { e in
             e.value.withList { l -> [[UInt8]] in
                 var taken: [[UInt8]] = []
@@ -90,6 +91,8 @@ enum ListCommands {
         }
         c.dropIfEmpty(shard, slot)
         c.dirty(out.count)
+        c.notify(.list, left ? "lpop" : "rpop", arg)
+        c.notifyIfDeleted(shard, arg)
         return out
     }
 
@@ -128,7 +131,7 @@ enum ListCommands {
                 return
             case .missing: continue
             case .found(let shard, let slot):
-                let v = popElements(&c, shard, slot, left: left, count: 1)[0]
+                let v = popElements(&c, shard, slot, left: left, count: 1, arg: i)[0]
                 c.out.array(2)
                 c.out.bulk(c.args[i])
                 c.out.bulk(v)
@@ -174,7 +177,7 @@ enum ListCommands {
                 return
             case .missing: continue
             case .found(let shard, let slot):
-                let items = popElements(&c, shard, slot, left: left, count: count)
+                let items = popElements(&c, shard, slot, left: left, count: count, arg: i)
                 c.out.array(2)
                 c.out.bulk(c.args[i])
                 c.out.array(items.count)
@@ -236,6 +239,9 @@ enum ListCommands {
         }
         if let s = src.find(c.args[1], now: c.now) { c.dropIfEmpty(src, s) }
         c.dirty()
+        c.notify(.list, fromLeft ? "lpop" : "rpop", 1)
+        c.notify(.list, toLeft ? "lpush" : "rpush", 2)
+        c.notifyIfDeleted(src, 1)
         c.signalReady(dst, c.args[2])
         c.out.bulk(value)
     }
@@ -304,7 +310,7 @@ enum ListCommands {
                     return true
                 } ?? false
             }
-            if ok { c.dirty(); c.ok() } else { c.error("ERR index out of range") }
+            if ok { c.dirty(); c.notify(.list, "lset", 1); c.ok() } else { c.error("ERR index out of range") }
         }
     }
 
@@ -328,7 +334,7 @@ enum ListCommands {
                     return l.count
                 } ?? -1
             }
-            if n > 0 { c.dirty() }
+            if n > 0 { c.dirty(); c.notify(.list, "linsert", 1) }
             c.out.integer(n)
         }
     }
@@ -362,6 +368,7 @@ enum ListCommands {
             }
             c.dropIfEmpty(s, slot)
             c.dirty(removed)
+            if removed > 0 { c.notify(.list, "lrem", 1); c.notifyIfDeleted(s, 1) }
             c.out.integer(removed)
         }
     }
@@ -390,6 +397,8 @@ enum ListCommands {
             }
             c.dropIfEmpty(s, slot)
             c.dirty()
+            c.notify(.list, "ltrim", 1)
+            c.notifyIfDeleted(s, 1)
             c.ok()
         }
     }

@@ -7,7 +7,7 @@ import Storage
 /// Server commands: INFO, CONFIG, TIME, LASTSAVE, SHUTDOWN, DEBUG, MEMORY and FUNCTION.
 enum ServerCommands {
     static let specs: [CommandSpec] = [
-        CommandSpec("info", arity: -1, flags: [.loading, .stale], group: "server",
+        CommandSpec("info", arity: -1, flags: [.loading, .stale], scope: .all, group: "server",
                     summary: "Returns information and statistics about the server.", complexity: "O(1)",
                     acl: ["dangerous"], handler: info),
         CommandSpec("config", arity: -2, flags: [], group: "server", since: "2.0.0",
@@ -15,7 +15,8 @@ enum ServerCommands {
                     subcommands: [
                         sub("config|get", -3, "Returns the effective values of configuration parameters.", configGet),
                         sub("config|set", -4, "Sets configuration parameters in-flight.", configSet),
-                        sub("config|resetstat", 2, "Resets the server's statistics.", configResetStat),
+                        CommandSpec("config|resetstat", arity: 2, flags: [.admin, .noscript, .loading, .stale], scope: .all,
+                                    group: "server", summary: "Resets the server's statistics.", handler: configResetStat),
                         sub("config|rewrite", 2, "Persists the effective configuration to file.", configRewrite),
                         sub("config|help", 2, "Returns helpful text about the different subcommands.", configHelp),
                     ], handler: nil),
@@ -109,6 +110,7 @@ enum ServerCommands {
             }
         }
         for (name, value) in changes { try? c.engine.config.set(name, value, atStartup: false) }
+        c.engine.reloadNotifyFlags()
         c.ok()
     }
 
@@ -122,7 +124,7 @@ enum ServerCommands {
             }
         }
         for db in c.engine.keyspace.databases {
-            for s in db.shards { s.lock.withLock { s.resetStats() } }
+            for s in db.shards { s.resetStats() }   // every shard is locked: the scope is .all
         }
         c.ok()
     }

@@ -61,6 +61,7 @@ enum SetCommands {
             e.value.withSet { s in (2..<args.count).reduce(0) { $0 + (s.add(args[$1], maxIntsetEntries: limit) ? 1 : 0) } } ?? 0
         }
         c.dirty(added)
+        if added > 0 { c.notify(.set, "sadd", 1) }
         c.out.integer(added)
     }
 
@@ -76,6 +77,7 @@ enum SetCommands {
             }
             c.dropIfEmpty(shard, slot)
             c.dirty(n)
+            if n > 0 { c.notify(.set, "srem", 1); c.notifyIfDeleted(shard, 1) }
             c.out.integer(n)
         }
     }
@@ -143,6 +145,7 @@ enum SetCommands {
             }
             c.dropIfEmpty(shard, slot)
             c.dirty(taken.count)
+            if !taken.isEmpty { c.notify(.set, "spop", 1); c.notifyIfDeleted(shard, 1) }
             if count == nil {
                 c.out.bulk(taken[0])
             } else {
@@ -193,6 +196,9 @@ enum SetCommands {
         let limit = c.engine.config.int("set-max-intset-entries")
         dShard.withEntry(at: dSlot) { e in _ = e.value.withSet { $0.add(member, maxIntsetEntries: limit) } }
         c.dirty()
+        c.notify(.set, "srem", 1)
+        c.notifyIfDeleted(sShard, 1)
+        c.notify(.set, "sadd", 2)
         c.out.integer(1)
     }
 
@@ -226,12 +232,15 @@ enum SetCommands {
         guard let members = compute(&c, op, Array(first..<c.argc)) else { return }
         guard store else { replySet(&c, members); return }
         let dst = c.shard(1)
-        dst.delete(c.args[1], now: c.now)
+        let existed = dst.delete(c.args[1], now: c.now)
         if !members.isEmpty {
             var s = SetValue()
             let limit = c.engine.config.int("set-max-intset-entries")
             for m in members { s.add(m[...], maxIntsetEntries: limit) }
             dst.set(c.args[1], .set(s), access: lruClock(c.now))
+            c.notify(.set, op == .inter ? "sinterstore" : op == .union ? "sunionstore" : "sdiffstore", 1)
+        } else if existed {
+            c.notify(.generic, "del", 1)
         }
         c.dirty()
         c.out.integer(members.count)

@@ -145,6 +145,7 @@ enum SortCommand {
             dst.delete(storeKey[...], now: c.now)
             if !outputs.isEmpty {
                 dst.set(storeKey[...], .list(Deque(outputs.map { $0 ?? [] })), access: lruClock(c.now))
+                c.notify(.list, "sortstore", key: storeKey)
                 c.signalReady(dst, storeKey[...])
             }
             c.dirty()

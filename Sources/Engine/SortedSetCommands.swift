@@ -247,7 +247,10 @@ enum SortedSetCommands {
         c.dropIfEmpty(shard, slot)
         if nan { c.error("ERR resulting score is not a number (NaN)"); return }
         c.dirty(added + updated)
-        if added + updated > 0 { c.signalReady(shard, c.args[1]) }
+        if added + updated > 0 {
+            c.notify(.zset, incr ? "zincr" : "zadd", 1)
+            c.signalReady(shard, c.args[1])
+        }
         if incr {
             if let r = incrResult { replyScore(&c, r) } else { c.out.null() }
         } else {
@@ -277,6 +280,7 @@ enum SortedSetCommands {
         c.dropIfEmpty(shard, slot)
         guard let r = result else { c.error("ERR resulting score is not a number (NaN)"); return }
         c.dirty()
+        c.notify(.zset, "zincr", 1)
         c.signalReady(shard, c.args[1])
         replyScore(&c, r)
     }
@@ -293,6 +297,7 @@ enum SortedSetCommands {
             }
             c.dropIfEmpty(shard, slot)
             c.dirty(n)
+            if n > 0 { c.notify(.zset, "zrem", 1); c.notifyIfDeleted(shard, 1) }
             c.out.integer(n)
         }
     }
@@ -480,6 +485,7 @@ enum SortedSetCommands {
             let (maxEntries, maxValue) = limits(c)
             for (s, m) in items { z.set(m, s, maxEntries: maxEntries, maxValue: maxValue) }
             dst.set(c.args[1], .zset(z), access: lruClock(c.now))
+            c.notify(.zset, "zrangestore", 1)
             c.signalReady(dst, c.args[1])
         }
         c.dirty()
@@ -527,6 +533,10 @@ enum SortedSetCommands {
             shard.withEntry(at: slot) { e in _ = e.value.withZSet { z in for m in victims { z.remove(m[...]) } } }
             c.dropIfEmpty(shard, slot)
             c.dirty(victims.count)
+            if !victims.isEmpty {
+                c.notify(.zset, by == .rank ? "zremrangebyrank" : by == .score ? "zremrangebyscore" : "zremrangebylex", 1)
+                c.notifyIfDeleted(shard, 1)
+            }
             c.out.integer(victims.count)
         }
     }
@@ -534,7 +544,7 @@ enum SortedSetCommands {
     // MARK: pops
 
     /// Pops up to `count` lowest (or highest) members, deleting the key when emptied.
-    static func popItems(_ c: inout CommandContext, _ shard: Shard, _ slot: Int, max: Bool, count: Int) -> [(score: Double, member: [UInt8])] {
+    static func popItems(_ c: inout CommandContext, _ shard: Shard, _ slot: Int, max: Bool, count: Int, arg: Int = 1) -> [(score: Double, member: [UInt8])] {
         let items: [(score: Double, member: [UInt8])] = shard.withEntry(at: slot) { e in
             e.value.withZSet { z in
                 var out: [(score: Double, member: [UInt8])] = []
@@ -548,6 +558,10 @@ enum SortedSetCommands {
         }
         c.dropIfEmpty(shard, slot)
         c.dirty(items.count)
+        if !items.isEmpty {
+            c.notify(.zset, max ? "zpopmax" : "zpopmin", arg)
+            c.notifyIfDeleted(shard, arg)
+        }
         return items
     }
 
@@ -579,7 +593,7 @@ enum SortedSetCommands {
                 return
             case .missing: continue
             case .found(let shard, let slot):
-                let el = popItems(&c, shard, slot, max: max, count: 1)[0]
+                let el = popItems(&c, shard, slot, max: max, count: 1, arg: i)[0]
                 c.out.array(3)
                 c.out.bulk(c.args[i])
                 c.out.bulk(el.member)
@@ -629,7 +643,7 @@ enum SortedSetCommands {
                 return
             case .missing: continue
             case .found(let shard, let slot):
-                let items = popItems(&c, shard, slot, max: max, count: count)
+                let items = popItems(&c, shard, slot, max: max, count: count, arg: i)
                 c.out.array(2)
                 c.out.bulk(c.args[i])
                 replyPairs(&c, items, withScores: true, nested: true)
@@ -795,6 +809,7 @@ enum SortedSetCommands {
             dst.delete(c.args[1], now: c.now)
             if z.count > 0 {
                 dst.set(c.args[1], .zset(z), access: lruClock(c.now))
+                c.notify(.zset, op == .union ? "zunionstore" : op == .inter ? "zinterstore" : "zdiffstore", 1)
                 c.signalReady(dst, c.args[1])
             }
             c.dirty()

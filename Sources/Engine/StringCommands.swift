@@ -171,6 +171,8 @@ enum StringCommands {
         }
         shard.set(c.args[1], .string(c.args[2]), expireAt: o.expireAt, keepTTL: o.keepTTL, access: lruClock(c.now))
         c.dirty()
+        c.notify(.string, "set", 1)
+        if o.hasExpire { c.notify(.generic, "expire", 1) }
         if !o.get { c.ok() }
     }
 
@@ -183,6 +185,7 @@ enum StringCommands {
         }
         shard.set(c.args[1], .string(c.args[2]), access: lruClock(c.now))
         c.dirty()
+        c.notify(.string, "set", 1)
         c.out.integer(1)
     }
 
@@ -191,6 +194,8 @@ enum StringCommands {
         guard let at = c.expireMillis(2, seconds: seconds, relative: true, command: seconds ? "setex" : "psetex") else { return }
         c.shard(1).set(c.args[1], .string(c.args[3]), expireAt: at, access: lruClock(c.now))
         c.dirty()
+        c.notify(.string, "set", 1)
+        c.notify(.generic, "expire", 1)
         c.ok()
     }
 
@@ -226,6 +231,7 @@ enum StringCommands {
         }
         for i in stride(from: 1, to: c.argc, by: 2) {
             c.shard(i).set(c.args[i], .string(c.args[i + 1]), access: lruClock(c.now))
+            c.notify(.string, "set", i)
         }
         c.dirty((c.argc - 1) / 2)
         if nx { c.out.integer(1) } else { c.ok() }
@@ -236,12 +242,16 @@ enum StringCommands {
         guard replyGet(&c) else { return }
         c.shard(1).set(c.args[1], .string(c.args[2]), access: lruClock(c.now))
         c.dirty()
+        c.notify(.string, "set", 1)
     }
 
     /// GETDEL key
     static func getdel(_ c: inout CommandContext) {
         guard replyGet(&c) else { return }
-        if c.shard(1).delete(c.args[1], now: c.now) { c.dirty() }
+        if c.shard(1).delete(c.args[1], now: c.now) {
+            c.dirty()
+            c.notify(.generic, "del", 1)
+        }
     }
 
     /// GETEX key [EX seconds | PX milliseconds | EXAT unix-time-seconds | PXAT unix-time-milliseconds | PERSIST]
@@ -257,13 +267,16 @@ enum StringCommands {
         if o.hasExpire {
             if o.expireAt <= c.now {
                 shard.remove(slot: slot)
+                c.notify(.generic, "del", 1)
             } else {
                 shard.setExpire(slot: slot, at: o.expireAt)
+                c.notify(.generic, "expire", 1)
             }
             c.dirty()
         } else if o.persist && shard.entry(at: slot).expireAt != 0 {
             shard.setExpire(slot: slot, at: 0)
             c.dirty()
+            c.notify(.generic, "persist", 1)
         }
     }
 
@@ -275,6 +288,7 @@ enum StringCommands {
         guard let slot = shard.find(c.args[1], now: c.now) else {
             shard.set(c.args[1], .string(c.args[2]), access: lruClock(c.now))
             c.dirty()
+            c.notify(.string, "append", 1)
             c.out.integer(c.args[2].count)
             return
         }
@@ -294,6 +308,7 @@ enum StringCommands {
             $0.rawEncoding = true
         }
         c.dirty()
+        c.notify(.string, "append", 1)
         c.out.integer(n)
     }
 
@@ -341,6 +356,7 @@ enum StringCommands {
             shard.withEntry(at: slot) { $0.rawEncoding = true }
         }
         c.dirty()
+        c.notify(.string, "setrange", 1)
         c.out.integer(n)
     }
 
@@ -396,6 +412,7 @@ enum StringCommands {
             shard.set(c.args[1], .int(r), access: lruClock(c.now))
         }
         c.dirty()
+        c.notify(.string, "incrby", 1)
         c.out.integer(r)
     }
 
@@ -423,6 +440,7 @@ enum StringCommands {
             shard.set(c.args[1], .bytes(text), access: lruClock(c.now))
         }
         c.dirty()
+        c.notify(.string, "incrbyfloat", 1)
         c.out.bulk(text)
     }
 

@@ -19,6 +19,10 @@ final class ConnectionHandler: ChannelInboundHandler {
     /// The blocking command this connection waits on; input is held until it is served.
     private var blocked: Waiter? = nil
     private var channelContext: ChannelHandlerContext? = nil
+    /// Bytes handed to the socket and not yet written: the client's output buffer.
+    private var pendingOutput = 0
+    /// When the output buffer first went over the soft limit, for the time part of the limit.
+    private var softLimitSince: Int64? = nil
 
     init(engine: Engine) {
         self.engine = engine
@@ -41,6 +45,9 @@ final class ConnectionHandler: ChannelInboundHandler {
         let handlerLoop = ctx.eventLoop
         context.onUnblock = { bytes in
             handlerLoop.execute { bound.value.unblocked(with: bytes) }
+        }
+        context.onPush = { bytes in
+            handlerLoop.execute { bound.value.pushed(bytes) }
         }
         engine.stats.add(engine.stats.connectionsReceived)
 
@@ -77,7 +84,11 @@ final class ConnectionHandler: ChannelInboundHandler {
             blocked = nil
         }
         channelContext = nil
-        if context != nil { context.onUnblock = nil }   // the closure holds this handler
+        if context != nil {
+            engine.releaseClientState(&context)
+            context.onUnblock = nil   // the closures hold this handler
+            context.onPush = nil
+        }
         if let client { engine.clients.remove(client) }
         ctx.fireChannelInactive()
     }
@@ -101,10 +112,37 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     private func flush(_ ctx: ChannelHandlerContext) {
         guard context != nil, context.out.buffer.readableBytes > 0 else { return }
-        engine.stats.add(engine.stats.netOutputBytes, context.out.buffer.readableBytes)
-        ctx.writeAndFlush(wrapOutboundOut(context.out.buffer), promise: nil)
+        send(ctx, context.out.buffer)
         // Usually the socket took the bytes already and the buffer is ours again to reuse.
         context.out.buffer.clear()
+    }
+
+    /// Writes and flushes, counting the bytes until the socket takes them, and closes a client
+    /// whose output buffer passes its class's `client-output-buffer-limit`.
+    private func send(_ ctx: ChannelHandlerContext, _ bytes: ByteBuffer) {
+        let n = bytes.readableBytes
+        engine.stats.add(engine.stats.netOutputBytes, n)
+        pendingOutput += n
+        let bound = NIOLoopBound(self, eventLoop: ctx.eventLoop)
+        ctx.writeAndFlush(wrapOutboundOut(bytes)).whenComplete { _ in bound.value.pendingOutput -= n }
+        if pendingOutput > 0 && !closed, let limit = engine.outputLimit(pubsub: context.subscribedForLimits) {
+            let now = unixMillis()
+            if limit.hard > 0 && pendingOutput > limit.hard {
+                closeNow(ctx)
+            } else if limit.soft > 0 && pendingOutput > limit.soft {
+                let since = softLimitSince ?? now
+                softLimitSince = since
+                if now - since > Int64(limit.seconds) * 1000 { closeNow(ctx) }
+            } else {
+                softLimitSince = nil
+            }
+        }
+    }
+
+    /// A pushed message (pub/sub, invalidation) from another connection's command.
+    private func pushed(_ bytes: ByteBuffer) {
+        guard let ctx = channelContext, !closed else { return }
+        send(ctx, bytes)
     }
 
     /// Runs every complete command in the input, in order.

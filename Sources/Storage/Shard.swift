@@ -9,10 +9,16 @@ public final class Shard: @unchecked Sendable {
     public private(set) var table = KeyTable()
     private var volatileKeys: [[UInt8]] = []
     public private(set) var expiredCount = 0
+    /// Keys some client WATCHes: how many watchers, and the shard's modification count when
+    /// the key last changed. Empty unless someone watches, so writes pay one isEmpty check.
+    private var watched: [[UInt8]: (watchers: Int, version: UInt64)] = [:]
+    private var modifications: UInt64 = 0
     /// Clients blocked on keys of this shard, first come first served.
     fileprivate var waiters: [[UInt8]: [KeyWaiter]] = [:]
     /// Called with each key removed because its TTL passed (keyspace notifications, AOF DEL).
     public var onExpire: (@Sendable ([UInt8]) -> Void)?
+    /// Called with each key added to the shard ("new" keyspace events).
+    public var onNewKey: (@Sendable ([UInt8]) -> Void)?
 
     public init(index: Int) { self.index = index }
 
@@ -41,10 +47,42 @@ public final class Shard: @unchecked Sendable {
 
     public func entry(at slot: Int) -> Entry { table.entries[slot] }
 
-    /// Mutable access to the entry at `slot`, in place.
+    /// Mutable access to the entry at `slot`, in place; counts as a modification of the key.
     public func withEntry<T>(at slot: Int, _ body: (inout Entry) -> T) -> T {
-        body(&table.entries[slot])
+        if !watched.isEmpty { modified(table.keys[slot]) }
+        return body(&table.entries[slot])
     }
+
+    /// Records a read for LRU/LFU; not a modification.
+    @inline(__always) public func touchAccess(slot: Int, now: Int64) {
+        table.entries[slot].access = lruClock(now)
+    }
+
+    // MARK: WATCH
+
+    private func modified(_ key: [UInt8]) {
+        guard var w = watched[key] else { return }
+        modifications += 1
+        w.version = modifications
+        watched[key] = w
+    }
+
+    /// Starts watching `key`; returns the version EXEC compares against.
+    public func watch(_ key: [UInt8]) -> UInt64 {
+        var w = watched[key] ?? (0, 0)
+        w.watchers += 1
+        watched[key] = w
+        return w.version
+    }
+
+    public func unwatch(_ key: [UInt8]) {
+        guard var w = watched[key] else { return }
+        w.watchers -= 1
+        watched[key] = w.watchers == 0 ? nil : w
+    }
+
+    /// The version of a watched key (0 if it never changed while watched).
+    public func watchVersion(_ key: [UInt8]) -> UInt64 { watched[key]?.version ?? 0 }
 
     // MARK: writes
 
@@ -52,7 +90,8 @@ public final class Shard: @unchecked Sendable {
     @discardableResult
     public func set(_ key: ArraySlice<UInt8>, _ value: Value, expireAt: Int64 = 0, keepTTL: Bool = false,
                     access: UInt32 = 0) -> Int {
-        key.withUnsafeBytes { raw in
+        if !watched.isEmpty { modified(Array(key)) }
+        return key.withUnsafeBytes { raw in
             let h = KeyTable.hash(raw)
             if let slot = table.find(raw, hash: h) {
                 table.entries[slot].value = value
@@ -61,8 +100,10 @@ public final class Shard: @unchecked Sendable {
                 if !keepTTL { setExpire(slot: slot, at: expireAt) }
                 return slot
             }
-            let slot = table.insert(key: Array(raw), hash: h, entry: Entry(value: value, access: access))
+            let owned = Array(raw)
+            let slot = table.insert(key: owned, hash: h, entry: Entry(value: value, access: access))
             if expireAt != 0 { setExpire(slot: slot, at: expireAt) }
+            onNewKey?(owned)
             return slot
         }
     }
@@ -70,13 +111,18 @@ public final class Shard: @unchecked Sendable {
     /// Inserts an entry under an owned key (RENAME, MOVE, COPY, SWAPDB-less moves).
     @discardableResult
     public func insert(key: [UInt8], entry: Entry) -> Int {
+        if !watched.isEmpty { modified(key) }
         var e = entry
         let exp = e.expireAt
         e.expireAt = 0
         e.volatileIndex = -1
         let slot: Int = key.withUnsafeBytes { raw in
             let h = KeyTable.hash(raw)
-            if let old = table.find(raw, hash: h) { remove(slot: old) }
+            if let old = table.find(raw, hash: h) {
+                remove(slot: old)
+            } else {
+                onNewKey?(key)
+            }
             return table.insert(key: key, hash: h, entry: e)
         }
         if exp != 0 { setExpire(slot: slot, at: exp) }
@@ -93,17 +139,25 @@ public final class Shard: @unchecked Sendable {
 
     @discardableResult
     public func remove(slot: Int) -> Entry {
+        if !watched.isEmpty { modified(table.keys[slot]) }
         if table.entries[slot].volatileIndex >= 0 { dropVolatile(slot: slot) }
         return table.remove(at: slot).entry
     }
 
     public func removeAll() {
+        if !watched.isEmpty {
+            for key in watched.keys where table.find(key) != nil { modified(key) }
+        }
         table.removeAll()
         volatileKeys.removeAll()
     }
 
     /// Swaps contents with another shard (SWAPDB); both must be locked.
     public func swapContents(with other: Shard) {
+        // A watched key that exists on either side changes (as Redis's touchAllWatchedKeysInDb).
+        for s in [self, other] where !s.watched.isEmpty {
+            for key in s.watched.keys where table.find(key) != nil || other.table.find(key) != nil { s.modified(key) }
+        }
         swap(&table, &other.table)
         swap(&volatileKeys, &other.volatileKeys)
     }
@@ -118,6 +172,7 @@ public final class Shard: @unchecked Sendable {
 
     /// Sets or clears (`at` 0) the TTL of the key at `slot`.
     public func setExpire(slot: Int, at: Int64) {
+        if !watched.isEmpty { modified(table.keys[slot]) }
         let wasVolatile = table.entries[slot].volatileIndex >= 0
         table.entries[slot].expireAt = at
         if at != 0 && !wasVolatile {

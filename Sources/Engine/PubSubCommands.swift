@@ -1,0 +1,166 @@
+import RESP
+import Storage
+
+/// SUBSCRIBE and friends, PUBLISH, SPUBLISH and PUBSUB.
+enum PubSubCommands {
+    static let flags: CommandFlags = [.pubsub, .noscript, .loading, .stale]
+
+    static let specs: [CommandSpec] = [
+        CommandSpec("subscribe", arity: -2, flags: flags, group: "pubsub", since: "2.0.0",
+                    summary: "Listens for messages published to channels.", complexity: "O(N)",
+                    acl: ["pubsub"], handler: { subscribe(&$0, .channel) }),
+        CommandSpec("psubscribe", arity: -2, flags: flags, group: "pubsub", since: "2.0.0",
+                    summary: "Listens for messages published to channels that match one or more patterns.",
+                    complexity: "O(N)", acl: ["pubsub"], handler: { subscribe(&$0, .pattern) }),
+        CommandSpec("ssubscribe", arity: -2, flags: flags, keys: (1, -1, 1), scope: LockScope.none, group: "pubsub", since: "7.0.0",
+                    summary: "Listens for messages published to shard channels.", complexity: "O(N)",
+                    acl: ["pubsub"], handler: { subscribe(&$0, .shard) }),
+        CommandSpec("unsubscribe", arity: -1, flags: flags, group: "pubsub", since: "2.0.0",
+                    summary: "Stops listening to messages posted to channels.", complexity: "O(N)",
+                    acl: ["pubsub"], handler: { unsubscribe(&$0, .channel) }),
+        CommandSpec("punsubscribe", arity: -1, flags: flags, group: "pubsub", since: "2.0.0",
+                    summary: "Stops listening to messages published to channels that match one or more patterns.",
+                    complexity: "O(N)", acl: ["pubsub"], handler: { unsubscribe(&$0, .pattern) }),
+        CommandSpec("sunsubscribe", arity: -1, flags: flags, keys: (1, -1, 1), scope: LockScope.none, group: "pubsub", since: "7.0.0",
+                    summary: "Stops listening to messages posted to shard channels.", complexity: "O(N)",
+                    acl: ["pubsub"], handler: { unsubscribe(&$0, .shard) }),
+        CommandSpec("publish", arity: 3, flags: [.pubsub, .loading, .stale, .fast, .mayReplicate], group: "pubsub",
+                    since: "2.0.0", summary: "Posts a message to a channel.", complexity: "O(N+M)",
+                    acl: ["pubsub"], handler: { c in c.out.integer(c.engine.pubsub.publish(c.args.owned(1), c.args.owned(2))) }),
+        CommandSpec("spublish", arity: 3, flags: [.pubsub, .loading, .stale, .fast, .mayReplicate], keys: (1, 1, 1),
+                    scope: LockScope.none, group: "pubsub", since: "7.0.0", summary: "Post a message to a shard channel",
+                    complexity: "O(N)", acl: ["pubsub"],
+                    handler: { c in c.out.integer(c.engine.pubsub.publish(c.args.owned(1), c.args.owned(2), shard: true)) }),
+        CommandSpec("pubsub", arity: -2, flags: [], group: "pubsub", since: "2.8.0",
+                    summary: "A container for Pub/Sub commands.", complexity: "Depends on subcommand.",
+                    subcommands: [
+                        sub("channels", -2, "Returns the active channels.", { channels(&$0, shard: false) }),
+                        sub("numsub", -2, "Returns a count of subscribers to channels.", { numsub(&$0, shard: false) }),
+                        sub("numpat", 2, "Returns a count of unique pattern subscriptions.",
+                            { c in c.out.integer(c.engine.pubsub.patternCount) }),
+                        sub("shardchannels", -2, "Returns the active shard channels.", { channels(&$0, shard: true) }),
+                        sub("shardnumsub", -2, "Returns the count of subscribers of shard channels.", { numsub(&$0, shard: true) }),
+                        sub("help", 2, "Returns helpful text about the different subcommands.", help),
+                    ], handler: nil),
+    ]
+
+    static func sub(_ name: String, _ arity: Int, _ summary: String, _ h: @escaping CommandHandler) -> CommandSpec {
+        CommandSpec("pubsub|" + name, arity: arity, flags: [.pubsub, .loading, .stale], group: "pubsub",
+                    summary: summary, acl: ["pubsub"], handler: h)
+    }
+
+    /// This client as a message receiver, made on first use.
+    static func subscriber(_ c: inout CommandContext) -> Subscriber {
+        if let s = c.subscriber {
+            s.resp3.store(c.out.resp3, ordering: .relaxed)
+            return s
+        }
+        let s = Subscriber(id: c.client.id, deliver: c.onPush ?? { _ in })
+        s.resp3.store(c.out.resp3, ordering: .relaxed)
+        c.subscriber = s
+        return s
+    }
+
+    static func confirm(_ c: inout CommandContext, _ what: String, _ name: [UInt8]?, _ count: Int) {
+        c.out.push(3)
+        c.out.bulk(what)
+        if let name { c.out.bulk(name) } else { c.out.null() }
+        c.out.integer(count)
+    }
+
+    static func count(_ c: CommandContext, _ kind: PubSub.Kind) -> Int {
+        kind == .shard ? c.shardChannels.count : c.channels.count + c.patterns.count
+    }
+
+    /// SUBSCRIBE channel [channel ...] / PSUBSCRIBE pattern [pattern ...] / SSUBSCRIBE shardchannel [shardchannel ...]
+    static func subscribe(_ c: inout CommandContext, _ kind: PubSub.Kind) {
+        let s = subscriber(&c)
+        for i in 1..<c.argc {
+            let name = c.args.owned(i)
+            let isNew: Bool
+            switch kind {
+            case .channel: isNew = c.channels.insert(name).inserted
+            case .pattern: isNew = c.patterns.insert(name).inserted
+            case .shard: isNew = c.shardChannels.insert(name).inserted
+            }
+            if isNew { c.engine.pubsub.add(kind, name, s) }
+            let word = kind == .channel ? "subscribe" : kind == .pattern ? "psubscribe" : "ssubscribe"
+            confirm(&c, word, name, count(c, kind))
+        }
+        updateCounts(&c)
+    }
+
+    /// UNSUBSCRIBE [channel ...] / PUNSUBSCRIBE [pattern ...] / SUNSUBSCRIBE [shardchannel ...]
+    static func unsubscribe(_ c: inout CommandContext, _ kind: PubSub.Kind) {
+        let word = kind == .channel ? "unsubscribe" : kind == .pattern ? "punsubscribe" : "sunsubscribe"
+        var names: [[UInt8]] = (1..<max(1, c.argc)).map { c.args.owned($0) }
+        if c.argc == 1 {
+            switch kind {
+            case .channel: names = Array(c.channels)
+            case .pattern: names = Array(c.patterns)
+            case .shard: names = Array(c.shardChannels)
+            }
+            if names.isEmpty {
+                confirm(&c, word, nil, count(c, kind))
+                return
+            }
+        }
+        for name in names {
+            let removed: Bool
+            switch kind {
+            case .channel: removed = c.channels.remove(name) != nil
+            case .pattern: removed = c.patterns.remove(name) != nil
+            case .shard: removed = c.shardChannels.remove(name) != nil
+            }
+            if removed { c.engine.pubsub.remove(kind, name, c.client.id) }
+            confirm(&c, word, name, count(c, kind))
+        }
+        updateCounts(&c)
+    }
+
+    static func updateCounts(_ c: inout CommandContext) {
+        let (s, p, ss) = (c.channels.count, c.patterns.count, c.shardChannels.count)
+        c.client.info.withLock { $0.sub = s; $0.psub = p; $0.ssub = ss }
+    }
+
+    /// Drops every subscription of a client (RESET, disconnect).
+    static func unsubscribeAll(_ c: inout CommandContext) {
+        for n in c.channels { c.engine.pubsub.remove(.channel, n, c.client.id) }
+        for n in c.patterns { c.engine.pubsub.remove(.pattern, n, c.client.id) }
+        for n in c.shardChannels { c.engine.pubsub.remove(.shard, n, c.client.id) }
+        c.channels.removeAll()
+        c.patterns.removeAll()
+        c.shardChannels.removeAll()
+        updateCounts(&c)
+    }
+
+    /// PUBSUB CHANNELS [pattern] / PUBSUB SHARDCHANNELS [pattern]
+    static func channels(_ c: inout CommandContext, shard: Bool) {
+        if c.argc > 3 { c.error(Errors.arity(shard ? "pubsub|shardchannels" : "pubsub|channels")); return }
+        let list = c.engine.pubsub.channels(matching: c.argc == 3 ? c.args.owned(2) : nil, shard: shard)
+        c.out.array(list.count)
+        for ch in list { c.out.bulk(ch) }
+    }
+
+    /// PUBSUB NUMSUB [channel ...] / PUBSUB SHARDNUMSUB [shardchannel ...]
+    static func numsub(_ c: inout CommandContext, shard: Bool) {
+        c.out.map(c.argc - 2)
+        for i in 2..<c.argc {
+            c.out.bulk(c.args[i])
+            c.out.integer(c.engine.pubsub.subscriberCount(c.args.owned(i), shard: shard))
+        }
+    }
+
+    static func help(_ c: inout CommandContext) {
+        let lines = ["PUBSUB <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                     "CHANNELS [<pattern>]", "    Return the currently active channels matching a <pattern> (default: '*').",
+                     "NUMPAT", "    Return number of subscriptions to patterns.",
+                     "NUMSUB [<channel> ...]", "    Return the number of subscribers for the specified channels, excluding",
+                     "    pattern subscriptions(default: no channels).",
+                     "SHARDCHANNELS [<pattern>]", "    Return the currently active shard level channels matching a <pattern> (default: '*').",
+                     "SHARDNUMSUB [<shardchannel> ...]", "    Return the number of subscribers for the specified shard level channel(s)",
+                     "HELP", "    Print this help."]
+        c.out.array(lines.count)
+        for l in lines { c.out.simple(l) }
+    }
+}

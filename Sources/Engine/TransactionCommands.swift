@@ -1,0 +1,157 @@
+import RESP
+import Storage
+
+/// MULTI, EXEC, DISCARD, WATCH, UNWATCH.
+///
+/// EXEC takes the locks of every key its queued commands name (a whole database or all of them
+/// when a command names none), in ascending order, for the whole transaction: it is atomic, and
+/// no other client sees half of it.
+enum TransactionCommands {
+    static let specs: [CommandSpec] = [
+        CommandSpec("multi", arity: 1, flags: [.noscript, .loading, .stale, .fast, .allowBusy], group: "transactions",
+                    summary: "Starts a transaction.", acl: ["transaction"], handler: multi),
+        CommandSpec("exec", arity: 1, flags: [.noscript, .loading, .stale, .skipSlowlog], group: "transactions",
+                    summary: "Executes all commands in a transaction.", complexity: "Depends on commands in the transaction",
+                    acl: ["transaction"], handler: exec),
+        CommandSpec("discard", arity: 1, flags: [.noscript, .loading, .stale, .fast, .allowBusy], group: "transactions",
+                    since: "2.0.0", summary: "Discards a transaction.", complexity: "O(N), when N is the number of queued commands",
+                    acl: ["transaction"], handler: discard),
+        CommandSpec("watch", arity: -2, flags: [.noscript, .loading, .stale, .fast, .allowBusy], keys: (1, -1, 1),
+                    group: "transactions", since: "2.2.0",
+                    summary: "Monitors changes to keys to determine the execution of a transaction.",
+                    acl: ["transaction"], handler: watch),
+        CommandSpec("unwatch", arity: 1, flags: [.noscript, .loading, .stale, .fast, .allowBusy], group: "transactions",
+                    since: "2.2.0", summary: "Forgets about watched keys of a transaction.",
+                    acl: ["transaction"], handler: { c in unwatchAll(&c); c.ok() }),
+    ]
+
+    /// MULTI
+    static func multi(_ c: inout CommandContext) {
+        guard !c.inMulti else { c.error("ERR MULTI calls can not be nested"); return }
+        c.multiQueue = []
+        c.multiFailed = false
+        c.client.info.withLock { $0.multi = 0 }
+        c.ok()
+    }
+
+    /// DISCARD
+    static func discard(_ c: inout CommandContext) {
+        guard c.inMulti else { c.error("ERR DISCARD without MULTI"); return }
+        c.multiQueue = nil
+        c.client.info.withLock { $0.multi = -1 }
+        c.multiFailed = false
+        unwatchAll(&c)
+        c.ok()
+    }
+
+    /// WATCH key [key ...]
+    static func watch(_ c: inout CommandContext) {
+        guard !c.inMulti else { c.error("ERR WATCH inside MULTI is not allowed"); return }
+        for i in 1..<c.argc {
+            let key = c.args.owned(i)
+            if c.watches.contains(where: { $0.db == c.dbIndex && $0.key == key }) { continue }
+            let shard = c.shard(i)
+            _ = shard.find(key[...], now: c.now)   // an expired key goes now, not as a change later
+            c.watches.append((c.dbIndex, key, shard.watch(key)))
+        }
+        c.ok()
+    }
+
+    /// Forgets every watched key. Takes each key's shard lock itself: call with no lock held.
+    static func unwatchAll(_ c: inout CommandContext) {
+        for w in c.watches {
+            let shard = c.engine.keyspace.databases[w.db].shard(w.key[...])
+            shard.lock.withLock { shard.unwatch(w.key) }
+        }
+        c.watches.removeAll()
+    }
+
+    /// True when a watched key changed (or expired) since WATCH. The caller holds the locks
+    /// of the watched keys' shards, so nothing can change them between this check and EXEC.
+    static func watchesBroken(_ c: inout CommandContext) -> Bool {
+        for w in c.watches {
+            let shard = c.engine.keyspace.databases[w.db].shard(w.key[...])
+            _ = shard.find(w.key[...], now: c.now)
+            if shard.watchVersion(w.key) != w.version { return true }
+        }
+        return false
+    }
+
+    /// EXEC
+    static func exec(_ c: inout CommandContext) {
+        guard let queue = c.multiQueue else { c.error("ERR EXEC without MULTI"); return }
+        c.multiQueue = nil
+        c.client.info.withLock { $0.multi = -1 }
+        if c.multiFailed {
+            c.multiFailed = false
+            unwatchAll(&c)
+            c.error("EXECABORT Transaction discarded because of previous errors.")
+            return
+        }
+        c.engine.runTransaction(queue, &c)
+        unwatchAll(&c)
+    }
+}
+
+extension Engine {
+    /// Ends a client's transaction, watches and subscriptions (RESET, disconnect).
+    public func releaseClientState(_ c: inout CommandContext) {
+        c.multiQueue = nil
+        c.multiFailed = false
+        TransactionCommands.unwatchAll(&c)
+        PubSubCommands.unsubscribeAll(&c)
+        c.client.info.withLock { $0.multi = -1 }
+    }
+
+    /// Runs queued commands under the locks of everything they touch.
+    func runTransaction(_ queue: [CommandArguments], _ c: inout CommandContext) {
+        let perDb = keyspace.shardsPerDatabase
+        var all = false
+        var shardIDs = Set<Int>()
+        var db = c.dbIndex
+        var specs: [CommandSpec?] = []
+        for args in queue {
+            var probe = CommandContext(engine: self, client: c.client, out: RESPWriter(buffer: .init()))
+            probe.args = args
+            let spec = resolve(&probe)
+            specs.append(spec)
+            guard let spec else { continue }
+            switch spec.scope {
+            case .none:
+                if spec.name == "select", let n = Int(args.string(1)), n >= 0, n < keyspace.databases.count { db = n }
+            case .keys:
+                for i in spec.keyIndexes(args) { shardIDs.insert(db * perDb + keyspace.databases[db].shardIndex(args[i])) }
+            case .database:
+                for s in 0..<perDb { shardIDs.insert(db * perDb + s) }
+            case .all:
+                all = true
+            }
+        }
+        for w in c.watches {
+            shardIDs.insert(w.db * perDb + keyspace.databases[w.db].shardIndex(w.key[...]))
+        }
+        let locked: [Shard] = all
+            ? keyspace.databases.flatMap(\.shards)
+            : shardIDs.sorted().map { keyspace.databases[$0 / perDb].shards[$0 % perDb] }
+        for s in locked { s.lock.lock() }
+        if TransactionCommands.watchesBroken(&c) {
+            for s in locked.reversed() { s.lock.unlock() }
+            c.out.nullArray()
+            return
+        }
+        c.out.array(queue.count)
+        c.noBlock = true
+        for (args, spec) in zip(queue, specs) {
+            c.args = args
+            c.now = unixMillis()
+            guard let spec else {
+                _ = resolve(&c)   // replies the same error it gave when queued
+                continue
+            }
+            spec.handler!(&c)
+            spec.calls.wrappingAdd(1, ordering: .relaxed)
+        }
+        c.noBlock = false
+        for s in locked.reversed() { s.lock.unlock() }
+    }
+}
