@@ -1,3 +1,4 @@
+import NIOCore
 import Synchronization
 import Storage
 
@@ -46,6 +47,11 @@ public final class Client: Sendable {
         info = Mutex(i)
         closer = Mutex(nil)
     }
+
+    /// Where messages pushed to this client at any time go (invalidations); set by the server.
+    private let sink = Mutex<(@Sendable (ByteBuffer) -> Void)?>(nil)
+    public func setPushSink(_ f: (@Sendable (ByteBuffer) -> Void)?) { sink.withLock { $0 = f } }
+    public var pushSink: (@Sendable (ByteBuffer) -> Void)? { sink.withLock { $0 } }
 
     public func setCloser(_ f: @escaping @Sendable () -> Void) { closer.withLock { $0 = f } }
 

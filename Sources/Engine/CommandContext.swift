@@ -39,6 +39,13 @@ public struct CommandContext: Sendable {
     /// How the connection takes a pushed message (pub/sub, invalidations) at any time.
     public var onPush: (@Sendable (ByteBuffer) -> Void)? = nil
     var subscriber: Subscriber? = nil
+    /// Changes this command made (dirty()), so tracking invalidates only real writes.
+    var changes = 0
+    /// CLIENT TRACKING is on for this client; CLIENT CACHING YES/NO applies to the next command.
+    var tracking = false
+    var cachingOverride = false
+    /// Invalidations of this client's own writes, written right after the command's reply.
+    var ownInvalidations: [ByteBuffer] = []
 
     var inMulti: Bool { multiQueue != nil }
     /// Whether the pubsub output limits apply to this client rather than the normal ones.
@@ -119,7 +126,10 @@ private func parseInfinity(_ s: String) -> Double? {
 
 extension CommandContext {
     /// Records `n` changes to the keyspace (INFO's rdb_changes_since_last_save; save points).
-    public func dirty(_ n: Int = 1) { engine.stats.add(engine.stats.dirty, n) }
+    public mutating func dirty(_ n: Int = 1) {
+        engine.stats.add(engine.stats.dirty, n)
+        changes += n
+    }
 
     /// Parses an expire argument as Redis's getExpireMillisecondsOrReply: an integer, positive,
     /// made absolute (ms) from `now` when `relative`. Replies and returns nil when invalid.

@@ -32,6 +32,10 @@ enum ConnectionCommands {
                         sub("reply", 3, "Instructs the server whether to reply to commands.", reply),
                         sub("no-evict", 3, "Sets the client eviction mode of the connection.", noEvict, admin: true),
                         sub("unblock", -3, "Unblocks a client blocked by a blocking command from a different connection.", unblock, admin: true),
+                        sub("tracking", -3, "Controls server-assisted client-side caching for the connection.", TrackingCommands.tracking),
+                        sub("caching", 3, "Instructs the server whether to track the keys in the next request.", TrackingCommands.caching),
+                        sub("getredir", 2, "Returns the client ID to which the connection's tracking notifications are redirected.", TrackingCommands.getredir),
+                        sub("trackinginfo", 2, "Returns information about server-assisted client-side caching for the connection.", TrackingCommands.trackinginfo),
                         sub("setinfo", 4, "Sets information specific to the client or connection.", setinfo),
                         sub("help", 2, "Returns helpful text about the different subcommands.", help),
                     ], handler: nil),
@@ -372,7 +376,8 @@ enum ConnectionCommands {
         let lines = ["CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
                      "GETNAME", "ID", "INFO", "KILL <ip:port>", "KILL <option> <value> [<option> <value> [...]]",
                      "LIST [options ...]", "UNPAUSE", "PAUSE <timeout> [WRITE|ALL]", "REPLY (ON|OFF|SKIP)",
-                     "SETNAME <name>", "NO-EVICT (ON|OFF)", "UNBLOCK <clientid> [TIMEOUT|ERROR]", "HELP"]
+                     "SETNAME <name>", "NO-EVICT (ON|OFF)", "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]] [OPTIN] [OPTOUT] [NOLOOP]",
+                     "CACHING (YES|NO)", "GETREDIR", "TRACKINGINFO", "UNBLOCK <clientid> [TIMEOUT|ERROR]", "HELP"]
         c.out.array(lines.count)
         for l in lines { c.out.simple(l) }
     }

@@ -1,3 +1,4 @@
+import NIOCore
 import Synchronization
 import RESP
 import Storage
@@ -19,6 +20,7 @@ public final class Engine: Sendable {
     let shutdownHook = Mutex<(@Sendable () -> Void)?>(nil)
     let blocking = BlockingState()
     public let pubsub = PubSub()
+    let tracking = Tracking()
     /// NotifyClass bits of `notify-keyspace-events`, kept parsed for the hot path.
     let notifyFlags = Atomic<Int>(0)
 
@@ -57,6 +59,7 @@ public final class Engine: Sendable {
     /// A key removed because its TTL passed, by lazy or active expiry.
     func keyExpired(_ key: [UInt8], db: Int) {
         stats.add(stats.expiredKeys)
+        invalidate(key, writer: nil)
         if notificationsOn { notify(.expired, "expired", key, db: db) }
     }
 
@@ -108,8 +111,12 @@ public final class Engine: Sendable {
         }
         let replyStart = ctx.out.buffer.writerIndex
         let errorsBefore = stats.errorReplies.load(ordering: .relaxed)
+        ctx.changes = 0
         withLocks(spec, &ctx) { spec.handler!(&$0) }
         afterCommand(spec, &ctx, errorsBefore: errorsBefore)
+        // A client's invalidations of its own writes follow the command's reply, as in Redis 7.
+        for var m in ctx.ownInvalidations { ctx.out.buffer.writeBuffer(&m) }
+        ctx.ownInvalidations.removeAll()
         // CLIENT REPLY OFF / SKIP: the reply is written, then taken back.
         if mode != .on {
             let current = ctx.client.info.withLock { info -> ReplyMode in
@@ -154,6 +161,7 @@ public final class Engine: Sendable {
             ctx.readyKeys.removeAll()
             serveReadyKeys(ready)
         }
+        trackAfterCommand(spec, &ctx)
         spec.calls.wrappingAdd(1, ordering: .relaxed)
         if stats.errorReplies.load(ordering: .relaxed) != errorsBefore {
             spec.failedCalls.wrappingAdd(1, ordering: .relaxed)

@@ -239,8 +239,8 @@ enum ListCommands {
         }
         if let s = src.find(c.args[1], now: c.now) { c.dropIfEmpty(src, s) }
         c.dirty()
+        c.notify(.list, toLeft ? "lpush" : "rpush", 2)   // Redis sends the push first
         c.notify(.list, fromLeft ? "lpop" : "rpop", 1)
-        c.notify(.list, toLeft ? "lpush" : "rpush", 2)
         c.notifyIfDeleted(src, 1)
         c.signalReady(dst, c.args[2])
         c.out.bulk(value)

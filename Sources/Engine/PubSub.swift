@@ -106,6 +106,10 @@ public final class PubSub: Sendable {
         state.withLock { (shard ? $0.shardChannels : $0.channels)[channel]?.count ?? 0 }
     }
 
+    func isSubscribed(_ id: Int, _ channel: [UInt8]) -> Bool {
+        state.withLock { $0.channels[channel]?[id] != nil }
+    }
+
     var patternCount: Int { state.withLock { $0.patterns.count } }
     var channelCount: Int { state.withLock { $0.channels.count } }
 }

@@ -100,6 +100,9 @@ extension Engine {
         c.multiFailed = false
         TransactionCommands.unwatchAll(&c)
         PubSubCommands.unsubscribeAll(&c)
+        disableTracking(c.client.id)
+        c.tracking = false
+        c.cachingOverride = false
         c.client.info.withLock { $0.multi = -1 }
     }
 
@@ -141,6 +144,7 @@ extension Engine {
         }
         c.out.array(queue.count)
         c.noBlock = true
+        var pendingTracking: [(CommandSpec, CommandArguments, Int)] = []
         for (args, spec) in zip(queue, specs) {
             c.args = args
             c.now = unixMillis()
@@ -148,10 +152,21 @@ extension Engine {
                 _ = resolve(&c)   // replies the same error it gave when queued
                 continue
             }
+            c.changes = 0
             spec.handler!(&c)
+            if trackingOn { pendingTracking.append((spec, c.args, c.changes)) }
             spec.calls.wrappingAdd(1, ordering: .relaxed)
         }
         c.noBlock = false
         for s in locked.reversed() { s.lock.unlock() }
+        // Invalidations for what the transaction wrote, once its locks are released.
+        let savedArgs = c.args
+        for (spec, args, changes) in pendingTracking {
+            c.args = args
+            c.changes = changes
+            trackAfterCommand(spec, &c)
+        }
+        c.args = savedArgs
+        c.changes = 0
     }
 }

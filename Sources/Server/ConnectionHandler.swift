@@ -49,6 +49,7 @@ final class ConnectionHandler: ChannelInboundHandler {
         context.onPush = { bytes in
             handlerLoop.execute { bound.value.pushed(bytes) }
         }
+        c.setPushSink(context.onPush)
         engine.stats.add(engine.stats.connectionsReceived)
 
         // maxclients counts this connection; over the limit it gets Redis's error and is closed.
@@ -88,6 +89,7 @@ final class ConnectionHandler: ChannelInboundHandler {
             engine.releaseClientState(&context)
             context.onUnblock = nil   // the closures hold this handler
             context.onPush = nil
+            client.setPushSink(nil)
         }
         if let client { engine.clients.remove(client) }
         ctx.fireChannelInactive()

@@ -14,6 +14,10 @@ public final class LarderServer: Sendable {
     private let logger: Logger
     private let channels = Mutex<[Channel]>([])
     private let stopped = Mutex<Bool>(false)
+    /// Signalled once stop() has finished. The main thread waits on this rather than on a
+    /// channel's close future: waiting on a future after its event loop has shut down never
+    /// returns.
+    private let finished = DispatchSemaphore(value: 0)
 
     public init(engine: Engine, threads: Int, logger: Logger) {
         self.engine = engine
@@ -85,15 +89,21 @@ public final class LarderServer: Sendable {
         }
         guard !already else { return }
         logger.notice("Received shutdown request, closing connections")
-        for ch in channels.withLock({ $0 }) { try? ch.close().wait() }
+        let listening = channels.withLock { $0 }
+        for ch in listening { ch.close(promise: nil) }
+        // The close future completes a tick after close(): wait for it before the loops stop,
+        // or it never completes (and waitUntilStopped would wait for ever).
+        for ch in listening { try? ch.closeFuture.wait() }
         for c in engine.clients.all { c.close() }
         try? group.syncShutdownGracefully()
         logger.notice("Larder is now ready to exit, bye bye...")
+        finished.signal()
     }
 
-    /// Waits until the listening channels close (SHUTDOWN, a signal).
+    /// Waits until stop() has run (SHUTDOWN, a signal).
     public func waitUntilStopped() {
-        for ch in channels.withLock({ $0 }) { try? ch.closeFuture.wait() }
+        finished.wait()
+        finished.signal()   // let any other waiter through too
     }
 }
 

@@ -90,8 +90,6 @@ struct LarderCommand: ParsableCommand {
         }
         engine.setShutdownHook { stopQueue.async { server.stop() } }
         server.waitUntilStopped()
-        stopQueue.sync {}
-        server.stop()
         _ = sources
     }
 }
