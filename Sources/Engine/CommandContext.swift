@@ -61,6 +61,8 @@ public struct CommandContext: Sendable {
 
     @inline(__always) public var db: Database { engine.keyspace.databases[dbIndex] }
     @inline(__always) public var argc: Int { args.count }
+    /// The access field (LRU clock or LFU counter) for a key created now.
+    public var newAccess: UInt32 { engine.accessPolicy.initial(now: now) }
 
     /// The shard of argument `i`, already locked by the dispatcher.
     @inline(__always) public func shard(_ i: Int) -> Shard { db.shard(args[i]) }
@@ -101,7 +103,7 @@ public struct CommandContext: Sendable {
         } else {
             engine.stats.add(engine.stats.keyspaceHits)
         }
-        if let slot { s.touchAccess(slot: slot, now: now) }
+        if let slot { s.touchAccess(slot: slot, now: now, policy: engine.accessPolicy) }
         return (s, slot)
     }
 }
@@ -164,7 +166,7 @@ extension CommandContext {
         let s = shard(i)
         guard let slot = s.find(args[i], now: now) else { return .missing(s) }
         guard isA(s.entry(at: slot).value) else { return .wrongType }
-        s.touchAccess(slot: slot, now: now)
+        s.touchAccess(slot: slot, now: now, policy: engine.accessPolicy)
         return .found(s, slot)
     }
 

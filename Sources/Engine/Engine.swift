@@ -1,3 +1,4 @@
+import Dispatch
 import NIOCore
 import Synchronization
 import RESP
@@ -21,8 +22,13 @@ public final class Engine: Sendable {
     let blocking = BlockingState()
     public let pubsub = PubSub()
     let tracking = Tracking()
-    /// NotifyClass bits of `notify-keyspace-events`, kept parsed for the hot path.
-    let notifyFlags = Atomic<Int>(0)
+    let settings = Settings()
+    /// used_memory as last measured, and when (ms): measuring walks malloc's arenas.
+    let measuredMemory = Atomic<Int>(0)
+    let measuredAt = Atomic<Int>(0)
+    let evictionLock = Mutex<Void>(())
+    let lazyFreePending = Atomic<Int>(0)
+    let lazyFreeQueue = DispatchQueue(label: "larder.lazyfree")
 
     public init(config: Config) {
         self.config = config
@@ -30,7 +36,7 @@ public final class Engine: Sendable {
                                  shardsPerDatabase: Self.powerOfTwo(config.int("shards-per-database")))
         self.table = CommandTable(Self.allCommands)
         self.tcpPort = config.int("port")
-        reloadNotifyFlags()
+        reloadSettings()
         for db in keyspace.databases {
             let index = db.index
             for s in db.shards {
@@ -97,6 +103,12 @@ public final class Engine: Sendable {
         }
         if ctx.subscriptionCount > 0 && !ctx.out.resp3 && !Self.allowedWhileSubscribed.contains(spec.name) {
             ctx.error("ERR Can't execute '\(spec.name)': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
+            return
+        }
+        // maxmemory: evict first; a command that may grow memory is refused if that failed.
+        if settings.maxmemory.load(ordering: .relaxed) > 0 && !performEvictions() && spec.flags.contains(.denyoom) {
+            if ctx.inMulti { ctx.multiFailed = true }
+            ctx.error("OOM command not allowed when used memory > 'maxmemory'.")
             return
         }
         if ctx.inMulti && !Self.runInMulti.contains(spec.name) {

@@ -29,7 +29,7 @@ enum HashCommands {
     }
 
     static func limits(_ c: CommandContext) -> (Int, Int) {
-        (c.engine.config.int("hash-max-listpack-entries"), c.engine.config.int("hash-max-listpack-value"))
+        (c.engine.settings.hashMaxEntries.load(ordering: .relaxed), c.engine.settings.hashMaxValue.load(ordering: .relaxed))
     }
 
     static func hash(_ s: Shard, _ slot: Int) -> HashValue {
@@ -41,7 +41,7 @@ enum HashCommands {
     static func writable(_ c: inout CommandContext) -> (Shard, Int)? {
         switch c.find(1, c.isHash) {
         case .wrongType: c.error(Errors.wrongType); return nil
-        case .missing(let s): return (s, s.set(c.args[1], .hash(HashValue()), access: lruClock(c.now)))
+        case .missing(let s): return (s, s.set(c.args[1], .hash(HashValue()), access: c.newAccess))
         case .found(let s, let slot): return (s, slot)
         }
     }

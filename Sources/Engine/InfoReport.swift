@@ -99,7 +99,7 @@ struct InfoReport {
     }
 
     func memory() -> [(String, String)] {
-        let used = MemoryStats.allocated()
+        let used = engine.usedMemory(fresh: true)
         let rss = MemoryStats.residentSetSize()
         let peak = max(engine.peakMemory.load(ordering: .relaxed), used)
         engine.peakMemory.store(peak, ordering: .relaxed)
@@ -129,7 +129,7 @@ struct InfoReport {
             ("maxmemory_policy", engine.config.get("maxmemory-policy")),
             ("mem_fragmentation_ratio", used > 0 ? format2(Double(rss) / Double(used)) : "0.00"),
             ("mem_allocator", "libc"),
-            ("lazyfree_pending_objects", "0"),
+            ("lazyfree_pending_objects", String(engine.lazyFreePending.load(ordering: .relaxed))),
         ]
     }
 

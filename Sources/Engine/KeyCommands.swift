@@ -83,8 +83,13 @@ enum KeyCommands {
 
     /// DEL key [key ...] / UNLINK key [key ...]
     static func del(_ c: inout CommandContext) {
+        let lazy = c.args.matches(0, "unlink") || c.engine.config.bool("lazyfree-lazy-user-del")
         var n = 0
-        for i in 1..<c.argc where c.shard(i).delete(c.args[i], now: c.now) {
+        for i in 1..<c.argc {
+            let shard = c.shard(i)
+            guard let slot = shard.find(c.args[i], now: c.now) else { continue }
+            let e = shard.remove(slot: slot)
+            if lazy { c.engine.freeLazily(e.value) }
             n += 1
             c.notify(.generic, "del", i)
         }
@@ -99,7 +104,7 @@ enum KeyCommands {
             let shard = c.shard(i)
             if let slot = shard.find(c.args[i], now: c.now) {
                 n += 1
-                shard.touchAccess(slot: slot, now: c.now)
+                shard.touchAccess(slot: slot, now: c.now, policy: c.engine.accessPolicy)
             }
         }
         c.out.integer(n)
@@ -305,13 +310,18 @@ enum KeyCommands {
             return
         }
         let dbs = all ? c.engine.keyspace.databases : [c.db]
+        let lazy = c.args.count == 2 ? c.args.matches(1, "async") : c.engine.config.bool("lazyfree-lazy-user-flush")
         var n = 0
+        var dropped: [KeyTable] = []
         for db in dbs {
             for s in db.shards {
                 n += s.count
+                if lazy && s.count > 0 { dropped.append(s.table) }
                 s.removeAll()
             }
         }
+        // ASYNC: the old tables are released on the lazy-free thread, not in this command.
+        if !dropped.isEmpty { c.engine.dropInBackground(dropped) }
         c.dirty(max(n, 1))
         c.ok()
     }
@@ -397,7 +407,7 @@ enum KeyCommands {
             dst.remove(slot: existing)
         }
         var entry = src.entry(at: slot)
-        entry.access = lruClock(c.now)
+        entry.access = c.newAccess
         dst.insert(key: c.args.owned(2), entry: entry)
         c.dirty()
         c.notify(.generic, "copy_to", key: c.args.owned(2), db: target)
@@ -442,7 +452,7 @@ enum KeyCommands {
                 c.error("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")
                 return
             }
-            c.out.integer(Int(e.access & 0xFF))
+            c.out.integer(Int(c.engine.accessPolicy.decayedCounter(e.access, now: c.now)))
         case .refcount:
             // Redis shares the integers 0..9999 unless an LRU/LFU policy needs per-key clocks.
             if case .int(let v) = e.value, v >= 0, v < 10000, !policy.hasSuffix("lru"), !lfu {

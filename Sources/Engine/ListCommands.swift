@@ -61,7 +61,7 @@ enum ListCommands {
         case .wrongType: c.error(Errors.wrongType); return
         case .missing(let s):
             if onlyExisting { c.out.integer(0); return }
-            slot = s.set(c.args[1], .list(Deque()), access: lruClock(c.now))
+            slot = s.set(c.args[1], .list(Deque()), access: c.newAccess)
         case .found(_, let s): slot = s
         }
         let shard = c.shard(1)
@@ -233,7 +233,7 @@ enum ListCommands {
             e.value.withList { l in fromLeft ? l.removeFirst() : l.removeLast() }!
         }
         let dst = c.shard(2)
-        let dstSlot = dst.findOrCreate(c.args[2], now: c.now) { .list(Deque()) }
+        let dstSlot = dst.findOrCreate(c.args[2], now: c.now, access: c.newAccess) { .list(Deque()) }
         dst.withEntry(at: dstSlot) { e in
             _ = e.value.withList { l in if toLeft { l.prepend(value) } else { l.append(value) } }
         }

@@ -59,7 +59,7 @@ public struct NotifyClass: OptionSet, Sendable {
 extension Engine {
     /// Publishes a keyspace event if the configuration asks for its class.
     public func notify(_ type: NotifyClass, _ event: String, _ key: [UInt8], db: Int) {
-        let flags = NotifyClass(rawValue: notifyFlags.load(ordering: .relaxed))
+        let flags = NotifyClass(rawValue: settings.notifyFlags.load(ordering: .relaxed))
         guard !flags.isDisjoint(with: type), !flags.isDisjoint(with: [.keyspace, .keyevent]) else { return }
         if flags.contains(.keyspace) {
             _ = pubsub.publish(Array("__keyspace@\(db)__:".utf8) + key, Array(event.utf8))
@@ -69,11 +69,7 @@ extension Engine {
         }
     }
 
-    func reloadNotifyFlags() {
-        notifyFlags.store((NotifyClass.parse(config.get("notify-keyspace-events")) ?? []).rawValue, ordering: .relaxed)
-    }
-
-    var notificationsOn: Bool { notifyFlags.load(ordering: .relaxed) != 0 }
+    var notificationsOn: Bool { settings.notifyFlags.load(ordering: .relaxed) != 0 }
 }
 
 extension CommandContext {

@@ -37,6 +37,10 @@ enum ServerCommands {
                         CommandSpec("memory|usage", arity: -3, flags: [.readonly], keys: (2, 2, 1), group: "server",
                                     summary: "Estimates the memory usage of a key.", complexity: "O(N) where N is the number of samples.",
                                     handler: memoryUsage),
+                        CommandSpec("memory|stats", arity: 2, flags: [], scope: .all, group: "server",
+                                    summary: "Returns details about memory usage.", handler: memoryStats),
+                        CommandSpec("memory|doctor", arity: 2, flags: [], group: "server",
+                                    summary: "Outputs a memory problems report.", handler: memoryDoctor),
                         sub("memory|help", 2, "Returns helpful text about the different subcommands.", memoryHelp),
                     ], handler: nil),
         CommandSpec("function", arity: -2, flags: [], group: "scripting", since: "7.0.0",
@@ -110,7 +114,7 @@ enum ServerCommands {
             }
         }
         for (name, value) in changes { try? c.engine.config.set(name, value, atStartup: false) }
-        c.engine.reloadNotifyFlags()
+        c.engine.reloadSettings()
         c.ok()
     }
 
@@ -225,8 +229,64 @@ enum ServerCommands {
         c.out.integer(keyBytes + shard.entry(at: slot).value.memoryUsage + slotBytes)
     }
 
+    /// MEMORY STATS (every shard is locked: its scope is .all)
+    static func memoryStats(_ c: inout CommandContext) {
+        let used = c.engine.usedMemory(fresh: true)
+        let peak = max(c.engine.peakMemory.load(ordering: .relaxed), used)
+        let rss = MemoryStats.residentSetSize()
+        var dbLines: [(Int, Int, Int)] = []
+        var keys = 0, overhead = 0
+        for db in c.engine.keyspace.databases {
+            let n = db.shards.reduce(0) { $0 + $1.count }
+            guard n > 0 else { continue }
+            let slots = db.shards.reduce(0) { $0 + $1.table.capacity }
+            let main = slots * (8 + 8 + MemoryLayout<Entry>.stride)
+            let expires = db.shards.reduce(0) { $0 + $1.volatileCount } * 16
+            dbLines.append((db.index, main, expires))
+            keys += n
+            overhead += main + expires
+        }
+        let dataset = max(0, used - overhead)
+        var fields: [(String, Int?)] = [("peak.allocated", peak), ("total.allocated", used), ("startup.allocated", 0),
+                                        ("replication.backlog", 0), ("clients.slaves", 0), ("clients.normal", 0),
+                                        ("aof.buffer", 0), ("lua.caches", 0), ("functions.caches", 0)]
+        c.out.map(fields.count + dbLines.count + 9)
+        for (k, v) in fields { c.out.bulk(k); c.out.integer(v ?? 0) }
+        for (i, main, exp) in dbLines {
+            c.out.bulk("db.\(i)")
+            c.out.map(2)
+            c.out.bulk("overhead.hashtable.main"); c.out.integer(main)
+            c.out.bulk("overhead.hashtable.expires"); c.out.integer(exp)
+        }
+        fields = [("overhead.total", overhead), ("keys.count", keys), ("keys.bytes-per-key", keys > 0 ? used / keys : 0),
+                  ("dataset.bytes", dataset)]
+        for (k, v) in fields { c.out.bulk(k); c.out.integer(v ?? 0) }
+        c.out.bulk("dataset.percentage"); c.out.double(format2(used > 0 ? Double(dataset) * 100 / Double(used) : 0))
+        c.out.bulk("peak.percentage"); c.out.double(format2(peak > 0 ? Double(used) * 100 / Double(peak) : 0))
+        c.out.bulk("allocator.allocated"); c.out.integer(used)
+        c.out.bulk("rss-overhead.bytes"); c.out.integer(rss - used)
+        c.out.bulk("fragmentation"); c.out.double(format2(used > 0 ? Double(rss) / Double(used) : 0))
+    }
+
+    /// MEMORY DOCTOR
+    static func memoryDoctor(_ c: inout CommandContext) {
+        let used = c.engine.usedMemory(fresh: true)
+        let rss = MemoryStats.residentSetSize()
+        var text: String
+        if used < 5 * 1024 * 1024 {
+            text = "Hi Sam, this instance is empty or is using very little memory, my issues detector can't be used in these conditions. Please, leave for your mission on Earth and fill it with some data. The new Sam and I will be back to our programming as soon as I finished rebooting."
+        } else if Double(rss) / Double(used) > 1.4 {
+            text = "Sam, I detected a few issues in this Larder instance memory implants:\n\n * High fragmentation: the resident set is \(format2(Double(rss) / Double(used))) times the memory in use. Memory freed by deletions and evictions is held by the allocator for reuse.\n\nI'm here to keep you safe, Sam. I want to help you.\n"
+        } else {
+            text = "Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base."
+        }
+        c.out.verbatim(text)
+    }
+
     static func memoryHelp(_ c: inout CommandContext) {
         let lines = ["MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                     "DOCTOR", "    Return memory problems reports.",
+                     "STATS", "    Return information about the memory usage of the server.",
                      "USAGE <key> [SAMPLES <count>]", "    Return memory in bytes used by <key> and its value.",
                      "HELP", "    Print this help."]
         c.out.array(lines.count)

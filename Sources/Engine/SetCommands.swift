@@ -52,10 +52,10 @@ enum SetCommands {
         let shard: Shard, slot: Int
         switch c.find(1, c.isSet) {
         case .wrongType: c.error(Errors.wrongType); return
-        case .missing(let s): shard = s; slot = s.set(c.args[1], .set(SetValue()), access: lruClock(c.now))
+        case .missing(let s): shard = s; slot = s.set(c.args[1], .set(SetValue()), access: c.newAccess)
         case .found(let s, let sl): shard = s; slot = sl
         }
-        let limit = c.engine.config.int("set-max-intset-entries")
+        let limit = c.engine.settings.intsetMaxEntries.load(ordering: .relaxed)
         let args = c.args
         let added = shard.withEntry(at: slot) { e in
             e.value.withSet { s in (2..<args.count).reduce(0) { $0 + (s.add(args[$1], maxIntsetEntries: limit) ? 1 : 0) } } ?? 0
@@ -192,8 +192,8 @@ enum SetCommands {
         guard removed else { c.out.integer(0); return }
         c.dropIfEmpty(sShard, sSlot)
         let dShard = c.shard(2)
-        let dSlot = dShard.findOrCreate(c.args[2], now: c.now) { .set(SetValue()) }
-        let limit = c.engine.config.int("set-max-intset-entries")
+        let dSlot = dShard.findOrCreate(c.args[2], now: c.now, access: c.newAccess) { .set(SetValue()) }
+        let limit = c.engine.settings.intsetMaxEntries.load(ordering: .relaxed)
         dShard.withEntry(at: dSlot) { e in _ = e.value.withSet { $0.add(member, maxIntsetEntries: limit) } }
         c.dirty()
         c.notify(.set, "srem", 1)
@@ -235,9 +235,9 @@ enum SetCommands {
         let existed = dst.delete(c.args[1], now: c.now)
         if !members.isEmpty {
             var s = SetValue()
-            let limit = c.engine.config.int("set-max-intset-entries")
+            let limit = c.engine.settings.intsetMaxEntries.load(ordering: .relaxed)
             for m in members { s.add(m[...], maxIntsetEntries: limit) }
-            dst.set(c.args[1], .set(s), access: lruClock(c.now))
+            dst.set(c.args[1], .set(s), access: c.newAccess)
             c.notify(.set, op == .inter ? "sinterstore" : op == .union ? "sunionstore" : "sdiffstore", 1)
         } else if existed {
             c.notify(.generic, "del", 1)

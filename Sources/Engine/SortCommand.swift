@@ -144,7 +144,7 @@ enum SortCommand {
             let dst = c.db.shard(storeKey[...])
             dst.delete(storeKey[...], now: c.now)
             if !outputs.isEmpty {
-                dst.set(storeKey[...], .list(Deque(outputs.map { $0 ?? [] })), access: lruClock(c.now))
+                dst.set(storeKey[...], .list(Deque(outputs.map { $0 ?? [] })), access: c.newAccess)
                 c.notify(.list, "sortstore", key: storeKey)
                 c.signalReady(dst, storeKey[...])
             }

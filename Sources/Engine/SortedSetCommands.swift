@@ -59,7 +59,7 @@ enum SortedSetCommands {
     }
 
     static func limits(_ c: CommandContext) -> (Int, Int) {
-        (c.engine.config.int("zset-max-listpack-entries"), c.engine.config.int("zset-max-listpack-value"))
+        (c.engine.settings.zsetMaxEntries.load(ordering: .relaxed), c.engine.settings.zsetMaxValue.load(ordering: .relaxed))
     }
 
     /// A score as Redis prints it: "%.17g", and inf / -inf.
@@ -210,7 +210,7 @@ enum SortedSetCommands {
                 return
             }
             shard = s
-            slot = s.set(c.args[1], .zset(SortedSetValue()), access: lruClock(c.now))
+            slot = s.set(c.args[1], .zset(SortedSetValue()), access: c.newAccess)
         case .found(let s, let sl): shard = s; slot = sl
         }
         let (maxEntries, maxValue) = limits(c)
@@ -264,7 +264,7 @@ enum SortedSetCommands {
         let shard: Shard, slot: Int
         switch c.find(1, c.isZSet) {
         case .wrongType: c.error(Errors.wrongType); return
-        case .missing(let s): shard = s; slot = s.set(c.args[1], .zset(SortedSetValue()), access: lruClock(c.now))
+        case .missing(let s): shard = s; slot = s.set(c.args[1], .zset(SortedSetValue()), access: c.newAccess)
         case .found(let s, let sl): shard = s; slot = sl
         }
         let (maxEntries, maxValue) = limits(c)
@@ -484,7 +484,7 @@ enum SortedSetCommands {
             var z = SortedSetValue()
             let (maxEntries, maxValue) = limits(c)
             for (s, m) in items { z.set(m, s, maxEntries: maxEntries, maxValue: maxValue) }
-            dst.set(c.args[1], .zset(z), access: lruClock(c.now))
+            dst.set(c.args[1], .zset(z), access: c.newAccess)
             c.notify(.zset, "zrangestore", 1)
             c.signalReady(dst, c.args[1])
         }
@@ -808,7 +808,7 @@ enum SortedSetCommands {
             let dst = c.shard(1)
             dst.delete(c.args[1], now: c.now)
             if z.count > 0 {
-                dst.set(c.args[1], .zset(z), access: lruClock(c.now))
+                dst.set(c.args[1], .zset(z), access: c.newAccess)
                 c.notify(.zset, op == .union ? "zunionstore" : op == .inter ? "zinterstore" : "zdiffstore", 1)
                 c.signalReady(dst, c.args[1])
             }

@@ -169,7 +169,7 @@ enum StringCommands {
             if !o.get { c.out.null() }
             return
         }
-        shard.set(c.args[1], .string(c.args[2]), expireAt: o.expireAt, keepTTL: o.keepTTL, access: lruClock(c.now))
+        shard.set(c.args[1], .string(c.args[2]), expireAt: o.expireAt, keepTTL: o.keepTTL, access: c.newAccess)
         c.dirty()
         c.notify(.string, "set", 1)
         if o.hasExpire { c.notify(.generic, "expire", 1) }
@@ -183,7 +183,7 @@ enum StringCommands {
             c.out.integer(0)
             return
         }
-        shard.set(c.args[1], .string(c.args[2]), access: lruClock(c.now))
+        shard.set(c.args[1], .string(c.args[2]), access: c.newAccess)
         c.dirty()
         c.notify(.string, "set", 1)
         c.out.integer(1)
@@ -192,7 +192,7 @@ enum StringCommands {
     /// SETEX key seconds value / PSETEX key milliseconds value
     static func setex(_ c: inout CommandContext, seconds: Bool) {
         guard let at = c.expireMillis(2, seconds: seconds, relative: true, command: seconds ? "setex" : "psetex") else { return }
-        c.shard(1).set(c.args[1], .string(c.args[3]), expireAt: at, access: lruClock(c.now))
+        c.shard(1).set(c.args[1], .string(c.args[3]), expireAt: at, access: c.newAccess)
         c.dirty()
         c.notify(.string, "set", 1)
         c.notify(.generic, "expire", 1)
@@ -230,7 +230,7 @@ enum StringCommands {
             }
         }
         for i in stride(from: 1, to: c.argc, by: 2) {
-            c.shard(i).set(c.args[i], .string(c.args[i + 1]), access: lruClock(c.now))
+            c.shard(i).set(c.args[i], .string(c.args[i + 1]), access: c.newAccess)
             c.notify(.string, "set", i)
         }
         c.dirty((c.argc - 1) / 2)
@@ -240,7 +240,7 @@ enum StringCommands {
     /// GETSET key value
     static func getset(_ c: inout CommandContext) {
         guard replyGet(&c) else { return }
-        c.shard(1).set(c.args[1], .string(c.args[2]), access: lruClock(c.now))
+        c.shard(1).set(c.args[1], .string(c.args[2]), access: c.newAccess)
         c.dirty()
         c.notify(.string, "set", 1)
     }
@@ -286,7 +286,7 @@ enum StringCommands {
     static func append(_ c: inout CommandContext) {
         let shard = c.shard(1)
         guard let slot = shard.find(c.args[1], now: c.now) else {
-            shard.set(c.args[1], .string(c.args[2]), access: lruClock(c.now))
+            shard.set(c.args[1], .string(c.args[2]), access: c.newAccess)
             c.dirty()
             c.notify(.string, "append", 1)
             c.out.integer(c.args[2].count)
@@ -296,7 +296,7 @@ enum StringCommands {
             c.error(Errors.wrongType)
             return
         }
-        guard bytes.count + c.args[2].count <= c.engine.config.int("proto-max-bulk-len") else {
+        guard bytes.count + c.args[2].count <= c.engine.protoMaxBulkLen else {
             c.error(Errors.stringTooLong)
             return
         }
@@ -339,7 +339,7 @@ enum StringCommands {
             c.out.integer(0)
             return
         }
-        guard offset + value.count <= c.engine.config.int("proto-max-bulk-len") else {
+        guard offset + value.count <= c.engine.protoMaxBulkLen else {
             c.error(Errors.stringTooLong)
             return
         }
@@ -352,7 +352,7 @@ enum StringCommands {
         if let slot = found {
             shard.withEntry(at: slot) { $0.value = .bytes(bytes); $0.rawEncoding = true }
         } else {
-            let slot = shard.set(c.args[1], .bytes(bytes), access: lruClock(c.now))
+            let slot = shard.set(c.args[1], .bytes(bytes), access: c.newAccess)
             shard.withEntry(at: slot) { $0.rawEncoding = true }
         }
         c.dirty()
@@ -409,7 +409,7 @@ enum StringCommands {
         if let slot = found {
             shard.withEntry(at: slot) { $0.value = .int(r); $0.rawEncoding = false }
         } else {
-            shard.set(c.args[1], .int(r), access: lruClock(c.now))
+            shard.set(c.args[1], .int(r), access: c.newAccess)
         }
         c.dirty()
         c.notify(.string, "incrby", 1)
@@ -437,7 +437,7 @@ enum StringCommands {
         if let slot = found {
             shard.withEntry(at: slot) { $0.value = .bytes(text); $0.rawEncoding = false }
         } else {
-            shard.set(c.args[1], .bytes(text), access: lruClock(c.now))
+            shard.set(c.args[1], .bytes(text), access: c.newAccess)
         }
         c.dirty()
         c.notify(.string, "incrbyfloat", 1)
@@ -517,7 +517,7 @@ enum StringCommands {
         }
         let alen = a.count, blen = b.count
         let cells = (alen + 1) * (blen + 1)
-        if cells * 4 > c.engine.config.int("proto-max-bulk-len") {
+        if cells * 4 > c.engine.protoMaxBulkLen {
             c.error("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len")
             return
         }

@@ -151,12 +151,12 @@ final class ConnectionHandler: ChannelInboundHandler {
     private func process(_ ctx: ChannelHandlerContext) {
         guard !closed, blocked == nil, var buf = input else { return }
         input = nil
-        reader.limits.maxBulkLength = engine.config.int("proto-max-bulk-len")
+        reader.limits.maxBulkLength = engine.protoMaxBulkLen
         reader.limits.unauthenticated = !engine.isAuthenticated(client)
         while buf.readableBytes > 0 && !closed {
             switch reader.parse(buf, into: &context.args) {
             case .incomplete:
-                if buf.readableBytes > engine.config.int("client-query-buffer-limit") {
+                if buf.readableBytes > engine.queryBufferLimit {
                     // Redis closes such a client without a reply.
                     closeNow(ctx)
                     return

@@ -25,6 +25,10 @@ public final class Shard: @unchecked Sendable {
     public var count: Int { table.count }
     public var volatileCount: Int { volatileKeys.count }
 
+    public func randomVolatileKey<G: RandomNumberGenerator>(using rng: inout G) -> [UInt8]? {
+        volatileKeys.isEmpty ? nil : volatileKeys[Int.random(in: 0..<volatileKeys.count, using: &rng)]
+    }
+
     // MARK: lookups
 
     /// The slot of a live key: an expired key found here is deleted first (lazy expiry).
@@ -53,9 +57,9 @@ public final class Shard: @unchecked Sendable {
         return body(&table.entries[slot])
     }
 
-    /// Records a read for LRU/LFU; not a modification.
-    @inline(__always) public func touchAccess(slot: Int, now: Int64) {
-        table.entries[slot].access = lruClock(now)
+    /// Records a read or write for LRU/LFU; not a modification.
+    @inline(__always) public func touchAccess(slot: Int, now: Int64, policy: AccessPolicy) {
+        table.entries[slot].access = policy.touched(table.entries[slot].access, now: now)
     }
 
     // MARK: WATCH
@@ -163,9 +167,9 @@ public final class Shard: @unchecked Sendable {
     }
 
     /// Creates `key` with `value` (known absent) or returns the existing slot.
-    public func findOrCreate(_ key: ArraySlice<UInt8>, now: Int64, _ make: () -> Value) -> Int {
+    public func findOrCreate(_ key: ArraySlice<UInt8>, now: Int64, access: UInt32, _ make: () -> Value) -> Int {
         if let slot = find(key, now: now) { return slot }
-        return set(key, make(), access: lruClock(now))
+        return set(key, make(), access: access)
     }
 
     // MARK: expiry

@@ -1,0 +1,75 @@
+import Synchronization
+import Storage
+
+/// Configuration values read on every command, kept parsed in atomics so the hot path does
+/// not go through the configuration's locked dictionary of strings. Reloaded on CONFIG SET.
+final class Settings: Sendable {
+    let maxmemory = Atomic<Int>(0)
+    let policy = Atomic<Int>(0)
+    let samples = Atomic<Int>(5)
+    let tenacity = Atomic<Int>(10)
+    let lfu = Atomic<Bool>(false)
+    let lfuLogFactor = Atomic<Int>(10)
+    let lfuDecayTime = Atomic<Int>(1)
+    let protoMaxBulkLen = Atomic<Int>(512 << 20)
+    let queryBufferLimit = Atomic<Int>(1 << 30)
+    let hashMaxEntries = Atomic<Int>(128)
+    let hashMaxValue = Atomic<Int>(64)
+    let zsetMaxEntries = Atomic<Int>(128)
+    let zsetMaxValue = Atomic<Int>(64)
+    let intsetMaxEntries = Atomic<Int>(512)
+    let notifyFlags = Atomic<Int>(0)
+}
+
+/// `maxmemory-policy`, as Redis names them.
+enum EvictionPolicy: Int, Sendable {
+    case noeviction, allkeysLRU, volatileLRU, allkeysLFU, volatileLFU, allkeysRandom, volatileRandom, volatileTTL
+
+    init(_ name: String) {
+        switch name {
+        case "allkeys-lru": self = .allkeysLRU
+        case "volatile-lru": self = .volatileLRU
+        case "allkeys-lfu": self = .allkeysLFU
+        case "volatile-lfu": self = .volatileLFU
+        case "allkeys-random": self = .allkeysRandom
+        case "volatile-random": self = .volatileRandom
+        case "volatile-ttl": self = .volatileTTL
+        default: self = .noeviction
+        }
+    }
+
+    var volatileOnly: Bool { [.volatileLRU, .volatileLFU, .volatileRandom, .volatileTTL].contains(self) }
+    var isLFU: Bool { self == .allkeysLFU || self == .volatileLFU }
+}
+
+extension Engine {
+    /// Re-reads the hot configuration values after a change.
+    func reloadSettings() {
+        let s = settings
+        s.maxmemory.store(config.int("maxmemory"), ordering: .relaxed)
+        let policy = EvictionPolicy(config.get("maxmemory-policy"))
+        s.policy.store(policy.rawValue, ordering: .relaxed)
+        s.lfu.store(policy.isLFU, ordering: .relaxed)
+        s.samples.store(config.int("maxmemory-samples"), ordering: .relaxed)
+        s.tenacity.store(config.int("maxmemory-eviction-tenacity"), ordering: .relaxed)
+        s.lfuLogFactor.store(config.int("lfu-log-factor"), ordering: .relaxed)
+        s.lfuDecayTime.store(config.int("lfu-decay-time"), ordering: .relaxed)
+        s.protoMaxBulkLen.store(config.int("proto-max-bulk-len"), ordering: .relaxed)
+        s.queryBufferLimit.store(config.int("client-query-buffer-limit"), ordering: .relaxed)
+        s.hashMaxEntries.store(config.int("hash-max-listpack-entries"), ordering: .relaxed)
+        s.hashMaxValue.store(config.int("hash-max-listpack-value"), ordering: .relaxed)
+        s.zsetMaxEntries.store(config.int("zset-max-listpack-entries"), ordering: .relaxed)
+        s.zsetMaxValue.store(config.int("zset-max-listpack-value"), ordering: .relaxed)
+        s.intsetMaxEntries.store(config.int("set-max-intset-entries"), ordering: .relaxed)
+        s.notifyFlags.store((NotifyClass.parse(config.get("notify-keyspace-events")) ?? []).rawValue, ordering: .relaxed)
+    }
+
+    public var accessPolicy: AccessPolicy {
+        AccessPolicy(lfu: settings.lfu.load(ordering: .relaxed),
+                     logFactor: settings.lfuLogFactor.load(ordering: .relaxed),
+                     decayMinutes: settings.lfuDecayTime.load(ordering: .relaxed))
+    }
+
+    public var protoMaxBulkLen: Int { settings.protoMaxBulkLen.load(ordering: .relaxed) }
+    public var queryBufferLimit: Int { settings.queryBufferLimit.load(ordering: .relaxed) }
+}
