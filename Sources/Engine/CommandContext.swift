@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import NIOCore
 import RESP
 import Storage
@@ -108,21 +111,33 @@ public struct CommandContext: Sendable {
     }
 }
 
-/// Parses a double the way Redis's string2d accepts it: strtod syntax, no leading space,
-/// the whole string consumed, "inf"/"-inf" allowed, NaN refused.
+/// Parses a double as Redis's getDoubleFromObject: strtod over the whole string, no leading
+/// space, no NaN, and no overflow or underflow (ERANGE); "inf" spelled out is fine.
 public func parseRedisDouble<C: Collection>(_ bytes: C) -> Double? where C.Element == UInt8 {
     guard !bytes.isEmpty, bytes.count <= 5000, let f = bytes.first, !(f == 32 || (f >= 9 && f <= 13)) else { return nil }
-    let s = String(decoding: bytes, as: UTF8.self)
-    guard let d = Double(s) ?? parseInfinity(s) else { return nil }
-    if d.isNaN { return nil }
+    guard let (d, rangeError) = strtodChecked(bytes), !d.isNaN else { return nil }
+    if rangeError && (d.isInfinite || d == 0) { return nil }
     return d
 }
 
-private func parseInfinity(_ s: String) -> Double? {
-    switch s.lowercased() {
-    case "inf", "+inf", "infinity", "+infinity": return .infinity
-    case "-inf", "-infinity": return -.infinity
-    default: return nil
+/// strtod over the whole string (an empty string is 0, as strtod leaves it); nil if it stops early.
+public func strtodWhole<C: Collection>(_ bytes: C) -> Double? where C.Element == UInt8 {
+    strtodChecked(bytes)?.0
+}
+
+private func strtodChecked<C: Collection>(_ bytes: C) -> (Double, Bool)? where C.Element == UInt8 {
+    guard bytes.count <= 5000 else { return nil }
+    if bytes.contains(0) { return nil }
+    var buf = Array(bytes)
+    buf.append(0)
+    return buf.withUnsafeBufferPointer { p -> (Double, Bool)? in
+        let base = UnsafeRawPointer(p.baseAddress!).assumingMemoryBound(to: CChar.self)
+        var end: UnsafeMutablePointer<CChar>? = nil
+        errno = 0
+        let v = strtod(base, &end)
+        let rangeError = errno == ERANGE
+        guard let e = end, e - UnsafeMutablePointer(mutating: base) == bytes.count else { return nil }
+        return (v, rangeError)
     }
 }
 
@@ -184,9 +199,10 @@ extension CommandContext {
         return v
     }
 
-    /// An integer argument within lo...hi, replying `message` (prefixed "ERR ") otherwise.
+    /// An integer argument within lo...hi, replying `message` (prefixed "ERR ") otherwise, as
+    /// Redis's getRangeLongFromObjectOrReply: not an integer at all gets the same message.
     mutating func ranged(_ i: Int, _ lo: Int, _ hi: Int, _ message: String) -> Int? {
-        guard let v = parseCanonicalInt(args[i]) else { error(Errors.notInteger); return nil }
+        guard let v = parseCanonicalInt(args[i]) else { error("ERR " + message); return nil }
         guard v >= lo && v <= hi else { error("ERR " + message); return nil }
         return v
     }

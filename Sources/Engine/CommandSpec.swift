@@ -113,6 +113,7 @@ public final class CommandSpec: Sendable {
     /// Keys that follow a count argument at `countIndex` (LMPOP 1, BLMPOP 2, ZUNIONSTORE 2).
     public static func keysAfterCount(_ countIndex: Int, _ args: CommandArguments) -> [Int] {
         guard countIndex < args.count, let n = Int(args.string(countIndex)), n > 0 else { return [] }
-        return Array((countIndex + 1)..<min(args.count, countIndex + 1 + n))
+        let first = countIndex + 1
+        return Array(first..<(n >= args.count - first ? args.count : first + n))
     }
 }

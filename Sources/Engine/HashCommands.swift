@@ -309,7 +309,7 @@ struct ScanOptions {
             if c.args.matches(j, "count") && more >= 1 {
                 guard let n = c.integer(j + 1) else { return nil }
                 guard n >= 1 else { c.error(Errors.syntax); return nil }
-                o.count = n
+                o.count = min(n, Int.max / 16)   // the scan loops multiply it
             } else if c.args.matches(j, "match") && more >= 1 {
                 let p = c.args.owned(j + 1)
                 o.pattern = p == [UInt8(ascii: "*")] ? nil : p

@@ -247,7 +247,7 @@ enum KeyCommands {
         let shards = c.db.shards
         var found: [[UInt8]] = []
         var visits = 0
-        let maxVisits = count * 10
+        let maxVisits = count > Int.max / 10 ? Int.max : count * 10
         repeat {
             let shardIdx = Int(cursor & 0xFF)
             guard shardIdx < shards.count else { cursor = 0; break }
@@ -328,10 +328,22 @@ enum KeyCommands {
 
     /// Parses a database index, replying `error` when not an integer.
     static func dbIndex(_ c: inout CommandContext, _ i: Int, error: String = Errors.notInteger) -> Int? {
-        guard let v = parseCanonicalInt(c.args[i]), v >= Int(Int32.min), v <= Int(Int32.max) else {
-            c.error(error)
+        guard let v = parseDbNumber(&c, i, error: error) else { return nil }
+        return checkDbRange(&c, v)
+    }
+
+    /// As Redis's getIntFromObjectOrReply: a 64-bit integer that must fit 32 bits.
+    static func parseDbNumber(_ c: inout CommandContext, _ i: Int, error: String) -> Int? {
+        guard let v = parseCanonicalInt(c.args[i]) else { c.error(error); return nil }
+        guard v >= Int(Int32.min), v <= Int(Int32.max) else {
+            c.error(error == Errors.notInteger
+                    ? "ERR value is out of range, value must between -2147483648 and 2147483647" : error)
             return nil
         }
+        return v
+    }
+
+    static func checkDbRange(_ c: inout CommandContext, _ v: Int) -> Int? {
         guard v >= 0 && v < c.engine.keyspace.databases.count else {
             c.error(Errors.dbIndexOutOfRange)
             return nil
@@ -349,8 +361,10 @@ enum KeyCommands {
 
     /// SWAPDB index1 index2
     static func swapdb(_ c: inout CommandContext) {
-        guard let a = dbIndex(&c, 1, error: "ERR invalid first DB index"),
-              let b = dbIndex(&c, 2, error: "ERR invalid second DB index") else { return }
+        // Both indexes parse before either is range-checked, as Redis.
+        guard let pa = parseDbNumber(&c, 1, error: "ERR invalid first DB index"),
+              let pb = parseDbNumber(&c, 2, error: "ERR invalid second DB index"),
+              let a = checkDbRange(&c, pa), let b = checkDbRange(&c, pb) else { return }
         if a != b {
             let dbs = c.engine.keyspace.databases
             for (x, y) in zip(dbs[a].shards, dbs[b].shards) { x.swapContents(with: y) }

@@ -152,6 +152,7 @@ enum ListCommands {
             timeout = t
         }
         guard let numkeys = c.ranged(numkeysIndex, 1, Int.max, "numkeys should be greater than 0") else { return }
+        guard numkeys < c.argc - numkeysIndex - 1 else { c.error(Errors.syntax); return }
         let whereIndex = numkeysIndex + numkeys + 1
         guard whereIndex < c.argc else { c.error(Errors.syntax); return }
         guard let left = direction(&c, whereIndex) else { return }
@@ -283,11 +284,12 @@ enum ListCommands {
 
     /// LINDEX key index
     static func lindex(_ c: inout CommandContext) {
-        guard var index = c.integer(2) else { return }
+        // Redis looks the key up before it parses the index.
         switch c.find(1, c.isList) {
         case .wrongType: c.error(Errors.wrongType)
         case .missing: c.out.null()
         case .found(let s, let slot):
+            guard var index = c.integer(2) else { return }
             let l = list(s, slot)
             if index < 0 { index += l.count }
             if index < 0 || index >= l.count { c.out.null() } else { c.out.bulk(l[index]) }
@@ -296,11 +298,11 @@ enum ListCommands {
 
     /// LSET key index element
     static func lset(_ c: inout CommandContext) {
-        guard let index = c.integer(2) else { return }
         switch c.find(1, c.isList) {
         case .wrongType: c.error(Errors.wrongType)
         case .missing: c.error(Errors.noSuchKey)
         case .found(let s, let slot):
+            guard let index = c.integer(2) else { return }
             let value = c.args.owned(3)
             let ok = s.withEntry(at: slot) { e in
                 e.value.withList { l -> Bool in
@@ -417,12 +419,10 @@ enum ListCommands {
                 }
                 rank = r
             } else if c.args.matches(j, "count") && more > 0 {
-                guard let n = c.integer(j + 1) else { return }
-                guard n >= 0 else { c.error("ERR COUNT can't be negative"); return }
+                guard let n = c.ranged(j + 1, 0, Int.max, "COUNT can't be negative") else { return }
                 count = n
             } else if c.args.matches(j, "maxlen") && more > 0 {
-                guard let n = c.integer(j + 1) else { return }
-                guard n >= 0 else { c.error("ERR MAXLEN can't be negative"); return }
+                guard let n = c.ranged(j + 1, 0, Int.max, "MAXLEN can't be negative") else { return }
                 maxlen = n
             } else {
                 c.error(Errors.syntax)

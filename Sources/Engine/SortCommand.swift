@@ -130,7 +130,7 @@ enum SortCommand {
 
         let n = elements.count
         var start = max(0, limitStart)
-        var end = limitCount < 0 ? n - 1 : start + limitCount - 1
+        var end = limitCount < 0 ? n - 1 : (limitCount > Int.max - start ? Int.max : start + limitCount - 1)
         if start >= n { start = n - 1; end = n - 2 }
         if end >= n { end = n - 1 }
         let picked = start <= end && start >= 0 ? Array(elements[start...end]) : []

@@ -7,8 +7,10 @@ import Storage
 /// The sorted set family.
 enum SortedSetCommands {
     static let specs: [CommandSpec] = [
-        spec("zadd", -4, [.write, .denyoom, .fast], "Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist.", zadd, since: "1.2.0"),
-        spec("zincrby", 4, [.write, .denyoom, .fast], "Increments the score of a member in a sorted set.", zincrby, since: "1.2.0"),
+        spec("zadd", -4, [.write, .denyoom, .fast], "Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist.",
+             { zadd(&$0, alwaysIncr: false) }, since: "1.2.0"),
+        spec("zincrby", 4, [.write, .denyoom, .fast], "Increments the score of a member in a sorted set.",
+             { zadd(&$0, alwaysIncr: true) }, since: "1.2.0"),
         spec("zrem", -3, [.write, .fast], "Removes one or more members from a sorted set. Deletes the sorted set if all members were removed.", zrem, since: "1.2.0"),
         spec("zcard", 2, [.readonly, .fast], "Returns the number of members in a sorted set.", zcard, since: "1.2.0"),
         spec("zcount", 4, [.readonly, .fast], "Returns the count of members in a sorted set that have scores within a range.", { zcount(&$0, lex: false) }, since: "2.0.0"),
@@ -92,12 +94,14 @@ enum SortedSetCommands {
         }
     }
 
+    /// A range bound as Redis's zslParseRange reads it: "(" for exclusive, then plain strtod
+    /// (so "" is 0 and leading spaces pass), NaN refused.
     static func parseScoreBound(_ b: ArraySlice<UInt8>) -> (Double, Bool)? {
         if b.first == UInt8(ascii: "(") {
-            guard let v = parseRedisDouble(b.dropFirst()) else { return nil }
+            guard let v = strtodWhole(b.dropFirst()), !v.isNaN else { return nil }
             return (v, true)
         }
-        guard let v = parseRedisDouble(b) else { return nil }
+        guard let v = strtodWhole(b), !v.isNaN else { return nil }
         return (v, false)
     }
 
@@ -174,9 +178,10 @@ enum SortedSetCommands {
 
     // MARK: ZADD and friends
 
-    /// ZADD key [NX | XX] [GT | LT] [CH] [INCR] score member [score member ...]
-    static func zadd(_ c: inout CommandContext) {
-        var nx = false, xx = false, gt = false, lt = false, ch = false, incr = false
+    /// ZADD key [NX | XX] [GT | LT] [CH] [INCR] score member [score member ...], and
+    /// ZINCRBY key increment member, which Redis runs as ZADD INCR (flags and all).
+    static func zadd(_ c: inout CommandContext, alwaysIncr: Bool) {
+        var nx = false, xx = false, gt = false, lt = false, ch = false, incr = alwaysIncr
         var idx = 2
         while idx < c.argc {
             if c.args.matches(idx, "nx") { nx = true }
@@ -256,33 +261,6 @@ enum SortedSetCommands {
         } else {
             c.out.integer(ch ? added + updated : added)
         }
-    }
-
-    /// ZINCRBY key increment member
-    static func zincrby(_ c: inout CommandContext) {
-        guard let by = c.double(2) else { return }
-        let shard: Shard, slot: Int
-        switch c.find(1, c.isZSet) {
-        case .wrongType: c.error(Errors.wrongType); return
-        case .missing(let s): shard = s; slot = s.set(c.args[1], .zset(SortedSetValue()), access: c.newAccess)
-        case .found(let s, let sl): shard = s; slot = sl
-        }
-        let (maxEntries, maxValue) = limits(c)
-        let member = c.args.owned(3)
-        let result: Double? = shard.withEntry(at: slot) { e in
-            e.value.withZSet { z -> Double? in
-                let score = (z.score(member[...]) ?? 0) + by
-                if score.isNaN { return nil }
-                z.set(member, score, maxEntries: maxEntries, maxValue: maxValue)
-                return score
-            } ?? nil
-        }
-        c.dropIfEmpty(shard, slot)
-        guard let r = result else { c.error("ERR resulting score is not a number (NaN)"); return }
-        c.dirty()
-        c.notify(.zset, "zincr", 1)
-        c.signalReady(shard, c.args[1])
-        replyScore(&c, r)
     }
 
     /// ZREM key member [member ...]
@@ -391,6 +369,7 @@ enum SortedSetCommands {
         var withScores = false
         var offset = 0, limit = -1
         var hasLimit = false
+        var typeGiven = false
         var j = keyIdx + 3
         while j < c.argc {
             let left = c.argc - j - 1
@@ -402,12 +381,14 @@ enum SortedSetCommands {
                 limit = l
                 hasLimit = true
                 j += 2
-            } else if flexible && c.args.matches(j, "rev") {
-                rev = true
-            } else if flexible && c.args.matches(j, "bylex") {
+            } else if flexible && !rev && c.args.matches(j, "rev") {
+                rev = true      // each of REV and BYSCORE/BYLEX at most once, as Redis
+            } else if flexible && !typeGiven && c.args.matches(j, "bylex") {
                 type = .lex
-            } else if flexible && c.args.matches(j, "byscore") {
+                typeGiven = true
+            } else if flexible && !typeGiven && c.args.matches(j, "byscore") {
                 type = .score
+                typeGiven = true
             } else {
                 c.error(Errors.syntax)
                 return
@@ -614,6 +595,7 @@ enum SortedSetCommands {
             timeout = t
         }
         guard let numkeys = c.ranged(numkeysIndex, 1, Int.max, "numkeys should be greater than 0") else { return }
+        guard numkeys < c.argc - numkeysIndex - 1 else { c.error(Errors.syntax); return }
         let whereIndex = numkeysIndex + numkeys + 1
         guard whereIndex < c.argc else { c.error(Errors.syntax); return }
         let max: Bool

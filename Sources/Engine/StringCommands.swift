@@ -339,7 +339,7 @@ enum StringCommands {
             c.out.integer(0)
             return
         }
-        guard offset + value.count <= c.engine.protoMaxBulkLen else {
+        guard offset <= c.engine.protoMaxBulkLen - value.count else {
             c.error(Errors.stringTooLong)
             return
         }
