@@ -225,7 +225,8 @@ enum HashCommands {
         var count: Int? = nil
         var withValues = false
         if c.argc >= 3 {
-            guard let n = c.ranged(2, -Int.max / 2, Int.max / 2, "value is out of range") else { return }
+            guard let n = c.integer(2) else { return }
+            guard n >= -Int.max / 2 && n <= Int.max / 2 else { c.error("ERR value is out of range"); return }
             count = n
             if c.argc == 4 && c.args.matches(3, "withvalues") { withValues = true }
             else if c.argc > 3 { c.error(Errors.syntax); return }

@@ -159,7 +159,8 @@ enum SetCommands {
         if c.argc > 3 { c.error(Errors.syntax); return }
         var count: Int? = nil
         if c.argc == 3 {
-            guard let n = c.ranged(2, -Int.max / 2, Int.max / 2, "value is out of range") else { return }
+            guard let n = c.integer(2) else { return }
+            guard n >= -Int.max / 2 && n <= Int.max / 2 else { c.error("ERR value is out of range"); return }
             count = n
         }
         var rng = SystemRandomNumberGenerator()
