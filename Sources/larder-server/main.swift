@@ -66,6 +66,7 @@ struct LarderCommand: ParsableCommand {
             throw ValidationError("Can't chdir to '\(dir)'")
         }
 
+        raiseFileLimit(config: config, logger: logger)
         let engine = Engine(config: config)
         let threads = config.int("threads") > 0 ? config.int("threads") : ProcessInfo.processInfo.activeProcessorCount
         let server = LarderServer(engine: engine, threads: threads, logger: logger)
@@ -91,6 +92,24 @@ struct LarderCommand: ParsableCommand {
         engine.setShutdownHook { stopQueue.async { server.stop() } }
         server.waitUntilStopped()
         _ = sources
+    }
+}
+
+/// Raises the open-file limit to what maxclients needs (32 spare for listeners and files), as
+/// redis-server does; if the hard limit is lower, lowers maxclients to fit and says so.
+func raiseFileLimit(config: Config, logger: Logger) {
+    let maxclients = config.int("maxclients")
+    let wanted = rlim_t(maxclients + 32)
+    var lim = rlimit()
+    guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &lim) == 0 else { return }
+    if lim.rlim_cur >= wanted { return }
+    var raised = lim
+    raised.rlim_cur = min(wanted, lim.rlim_max)
+    if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) != 0 { raised = lim }
+    if raised.rlim_cur < wanted {
+        let fit = max(1, Int(raised.rlim_cur) - 32)
+        try? config.set("maxclients", [String(fit)], atStartup: true)
+        logger.warning("You requested maxclients of \(maxclients) requiring at least \(wanted) max file descriptors; the limit is \(raised.rlim_cur), so maxclients is now \(fit).")
     }
 }
 

@@ -170,3 +170,41 @@ def test_random_garbage_never_kills_the_server(larder):
         c.close()
     assert Conn(larder.port).call("PING") == Reply("+", b"PONG")
     assert larder.alive()
+
+
+def test_ten_thousand_idle_connections_are_held_and_cheap():
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard < 10300:
+        pytest.skip(f"this machine allows only {hard} open files per process")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 10300), hard))
+    s = start_larder()
+    socks = []
+    try:
+        probe = Conn(s.port)
+        rss_before = int(probe.call("INFO", "memory").value.split(b"used_memory_rss:")[1].split(b"\r\n")[0])
+        for _ in range(9990):
+            socks.append(socket.create_connection(("127.0.0.1", s.port)))
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            info = probe.call("INFO", "clients").value
+            if b"connected_clients:9991" in info:
+                break
+            time.sleep(0.2)
+        assert b"connected_clients:9991" in info
+        rss_after = int(probe.call("INFO", "memory").value.split(b"used_memory_rss:")[1].split(b"\r\n")[0])
+        per_connection = (rss_after - rss_before) / 9990
+        print(f"RSS per idle connection: {per_connection:.0f} bytes")
+        assert per_connection < 64 * 1024
+        # Fill the default maxclients of 10000; the next one gets Redis's error.
+        for _ in range(10000 - 9991):
+            socks.append(socket.create_connection(("127.0.0.1", s.port)))
+        while b"connected_clients:10000" not in probe.call("INFO", "clients").value and time.time() < deadline:
+            time.sleep(0.1)
+        extra = Conn(s.port)
+        assert extra.read() == Reply("-", b"ERR max number of clients reached")
+        assert probe.call("PING") == Reply("+", b"PONG")
+    finally:
+        for so in socks:
+            so.close()
+        s.stop()
