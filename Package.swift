@@ -34,6 +34,8 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // The RESP reader under libFuzzer (see Tests/fuzz/README.md), or a corpus replayer.
+        .executableTarget(name: "resp-fuzz", dependencies: ["RESP"]),
         .testTarget(name: "RESPTests", dependencies: ["RESP"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "RESP", "Storage"]),

@@ -35,7 +35,7 @@ public final class Waiter: KeyWaiter, @unchecked Sendable {
 /// Blocked clients by id, behind the serve lock that orders every serve, timeout and unblock.
 /// Lock order: the serve lock first, then shard locks; never the other way round.
 final class BlockingState: Sendable {
-    let byClient = Mutex<[Int: Waiter]>([:])
+    let byClient = Locked<[Int: Waiter]>([:])
 }
 
 extension CommandContext {

@@ -31,9 +31,9 @@ public final class Client: Sendable {
         public var multi = -1
     }
 
-    public let info: Mutex<Info>
+    public let info: Locked<Info>
     /// Closes the connection; set by the server, called by CLIENT KILL and QUIT.
-    let closer: Mutex<(@Sendable () -> Void)?>
+    let closer: Locked<(@Sendable () -> Void)?>
 
     public init(id: Int, address: String, localAddress: String, fd: Int, now: Int64, authenticated: Bool) {
         self.id = id
@@ -44,12 +44,12 @@ public final class Client: Sendable {
         var i = Info()
         i.lastInteraction = now
         i.authenticated = authenticated
-        info = Mutex(i)
-        closer = Mutex(nil)
+        info = Locked(i)
+        closer = Locked(nil)
     }
 
     /// Where messages pushed to this client at any time go (invalidations); set by the server.
-    private let sink = Mutex<(@Sendable (ByteBuffer) -> Void)?>(nil)
+    private let sink = Locked<(@Sendable (ByteBuffer) -> Void)?>(nil)
     public func setPushSink(_ f: (@Sendable (ByteBuffer) -> Void)?) { sink.withLock { $0 = f } }
     public var pushSink: (@Sendable (ByteBuffer) -> Void)? { sink.withLock { $0 } }
 
@@ -75,7 +75,7 @@ public final class Client: Sendable {
 
 /// Every connected client, for CLIENT LIST / KILL / ID and INFO clients.
 public final class ClientRegistry: Sendable {
-    private let clients = Mutex<[Int: Client]>([:])
+    private let clients = Locked<[Int: Client]>([:])
     private let nextID = Atomic<Int>(1)
 
     public init() {}

@@ -112,7 +112,7 @@ public final class Config: Sendable {
         return m
     }()
 
-    private let values: Mutex<[String: String]>
+    private let values: Locked<[String: String]>
     /// The file the server was started with, for CONFIG REWRITE.
     public let configFile: String?
 
@@ -120,7 +120,7 @@ public final class Config: Sendable {
         self.configFile = configFile
         var v: [String: String] = [:]
         for p in Self.parameters { v[p.name] = p.defaultValue }
-        values = Mutex(v)
+        values = Locked(v)
     }
 
     public static func parameter(_ name: String) -> ConfigParameter? { byName[name.lowercased()] }

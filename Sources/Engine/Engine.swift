@@ -16,9 +16,9 @@ public final class Engine: Sendable {
     public let tcpPort: Int
     let lastSave = Atomic<Int>(Int(unixMillis() / 1000))
     let peakMemory = Atomic<Int>(0)
-    let pause = Mutex<(until: Int64, writesOnly: Bool)>((0, false))
+    let pause = Locked<(until: Int64, writesOnly: Bool)>((0, false))
     /// Asks the server to stop (SHUTDOWN); set by the server.
-    let shutdownHook = Mutex<(@Sendable () -> Void)?>(nil)
+    let shutdownHook = Locked<(@Sendable () -> Void)?>(nil)
     let blocking = BlockingState()
     public let pubsub = PubSub()
     let tracking = Tracking()
@@ -26,7 +26,7 @@ public final class Engine: Sendable {
     /// used_memory as last measured, and when (ms): measuring walks malloc's arenas.
     let measuredMemory = Atomic<Int>(0)
     let measuredAt = Atomic<Int>(0)
-    let evictionLock = Mutex<Void>(())
+    let evictionLock = Locked<Void>(())
     let lazyFreePending = Atomic<Int>(0)
     let lazyFreeQueue = DispatchQueue(label: "larder.lazyfree")
 

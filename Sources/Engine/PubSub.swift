@@ -26,7 +26,7 @@ public final class PubSub: Sendable {
         var shardChannels: [[UInt8]: [Int: Subscriber]] = [:]
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     public init() {}
 

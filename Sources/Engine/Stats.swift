@@ -1,4 +1,5 @@
 import Synchronization
+import Storage
 
 /// Server-wide counters for INFO stats; relaxed atomics, as they are only ever read for reporting.
 public final class Stats: Sendable {
@@ -14,7 +15,7 @@ public final class Stats: Sendable {
     public let evictedKeys = Atomic<Int>(0)
     /// Writes since the last save, as Redis's server.dirty.
     public let dirty = Atomic<Int>(0)
-    public let errorCodes = Mutex<[String: Int]>([:])
+    public let errorCodes = Locked<[String: Int]>([:])
 
     public init() {}
 

@@ -20,7 +20,7 @@ final class Tracking: Sendable {
         var keys: [[UInt8]: Set<Int>] = [:]
     }
 
-    let state = Mutex(State())
+    let state = Locked(State())
     /// Tracking clients, so that commands skip all of this when nobody tracks.
     let active = Atomic<Int>(0)
 }

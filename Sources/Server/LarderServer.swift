@@ -12,8 +12,8 @@ public final class LarderServer: Sendable {
     public let engine: Engine
     private let group: MultiThreadedEventLoopGroup
     private let logger: Logger
-    private let channels = Mutex<[Channel]>([])
-    private let stopped = Mutex<Bool>(false)
+    private let channels = Locked<[Channel]>([])
+    private let stopped = Locked<Bool>(false)
     /// Signalled once stop() has finished. The main thread waits on this rather than on a
     /// channel's close future: waiting on a future after its event loop has shut down never
     /// returns.

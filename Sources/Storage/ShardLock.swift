@@ -26,3 +26,18 @@ public final class ShardLock: @unchecked Sendable {
         return try body()
     }
 }
+
+/// A value behind a pthread mutex. Used instead of Synchronization.Mutex, whose futex-based
+/// lock ThreadSanitizer cannot see on Linux (it reports every access under it as a race).
+public final class Locked<Value>: @unchecked Sendable {
+    private let lock = ShardLock()
+    private var value: Value
+
+    public init(_ value: Value) { self.value = value }
+
+    public func withLock<T>(_ body: (inout Value) throws -> T) rethrows -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body(&value)
+    }
+}

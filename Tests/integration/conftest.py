@@ -73,8 +73,10 @@ def start_larder(*extra, workdir=None):
     workdir = workdir or tempfile.mkdtemp(prefix="larder-")
     port = free_port()
     log = open(os.path.join(workdir, "larder.log"), "ab")
+    # LARDER_ARGS adds flags to every server, e.g. fewer shards for a ThreadSanitizer build
+    # (TSan tracks at most 64 locks held at once; FLUSHALL holds every shard's).
     argv = [larder_binary(), "--port", str(port), "--dir", os.path.join(workdir, "data"),
-            "--enable-debug-command", "yes", *extra]
+            "--enable-debug-command", "yes", *os.environ.get("LARDER_ARGS", "").split(), *extra]
     return Server(argv, port, workdir, log)
 
 

@@ -22,6 +22,9 @@ BAD_INPUTS = [
     b"SET 'a\r\n",
     b'SET "a"b c\r\n',
     b"*1\r\n$9223372036854775808\r\n",
+    b"*1\r\n*1\r\n$1\r\nx\r\n",
+    b"*2\r\n$4\r\nPING\r\n*-1\r\n",
+    b"*1\r\n$1073741824\r\n",
 ]
 
 
@@ -168,6 +171,8 @@ def test_random_garbage_never_kills_the_server(larder):
         except OSError:
             pass
         c.close()
+        if _ % 20 == 0:
+            assert Conn(larder.port).call("PING") == Reply("+", b"PONG"), f"seed {seed}"
     assert Conn(larder.port).call("PING") == Reply("+", b"PONG")
     assert larder.alive()
 
