@@ -300,6 +300,8 @@ enum ConnectionCommands {
         if target === c.client {
             c.closeAfterReply = true
         } else {
+            // Gone from CLIENT LIST at once, as in Redis; the socket closes on its own loop.
+            c.engine.clients.remove(target)
             target.close()
         }
     }
