@@ -17,7 +17,6 @@ public final class Client: Sendable {
         public var name = ""
         public var db = 0
         public var resp = 2
-        public var authenticated = false
         public var lastCommand = "NULL"
         public var lastInteraction: Int64 = 0
         public var replyMode: ReplyMode = .on
@@ -32,6 +31,8 @@ public final class Client: Sendable {
     }
 
     public let info: Locked<Info>
+    /// Read before every command: an atomic, not behind the info lock.
+    public let authenticated: Atomic<Bool>
     /// Closes the connection; set by the server, called by CLIENT KILL and QUIT.
     let closer: Locked<(@Sendable () -> Void)?>
 
@@ -43,8 +44,8 @@ public final class Client: Sendable {
         self.createdAt = now
         var i = Info()
         i.lastInteraction = now
-        i.authenticated = authenticated
         info = Locked(i)
+        self.authenticated = Atomic(authenticated)
         closer = Locked(nil)
     }
 

@@ -49,6 +49,13 @@ public struct CommandContext: Sendable {
     var cachingOverride = false
     /// Invalidations of this client's own writes, written right after the command's reply.
     var ownInvalidations: [ByteBuffer] = []
+    /// Statistics counted by this connection and added to the shared ones once per read batch,
+    /// so that commands on different cores do not fight over the same cache lines.
+    var counters = Counters()
+
+    struct Counters {
+        var commands = 0, hits = 0, misses = 0, errors = 0
+    }
 
     var inMulti: Bool { multiQueue != nil }
     /// Whether the pubsub output limits apply to this client rather than the normal ones.
@@ -74,6 +81,7 @@ public struct CommandContext: Sendable {
 
     public mutating func error(_ message: String) {
         engine.stats.countError(message)
+        counters.errors += 1
         out.error(message)
     }
 
@@ -97,14 +105,14 @@ public struct CommandContext: Sendable {
     }
 
     /// A lookup that counts keyspace hits and misses.
-    public func lookupRead(_ i: Int) -> (Shard, Int?) {
+    public mutating func lookupRead(_ i: Int) -> (Shard, Int?) {
         let s = shard(i)
         let slot = s.find(args[i], now: now)
         if slot == nil {
-            engine.stats.add(engine.stats.keyspaceMisses)
+            counters.misses += 1
             notify(.keyMiss, "keymiss", i)
         } else {
-            engine.stats.add(engine.stats.keyspaceHits)
+            counters.hits += 1
         }
         if let slot { s.touchAccess(slot: slot, now: now, policy: engine.accessPolicy) }
         return (s, slot)

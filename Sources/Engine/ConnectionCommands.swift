@@ -72,13 +72,14 @@ enum ConnectionCommands {
         c.dbIndex = 0
         c.out.resp3 = false
         let needsAuth = !c.engine.requirePass.isEmpty
+        if needsAuth { c.client.authenticated.store(false, ordering: .relaxed) }
         c.client.info.withLock { i in
             i.db = 0
             i.resp = 2
             i.name = ""
             i.replyMode = .on
             i.noEvict = false
-            if needsAuth { i.authenticated = false }
+
         }
         c.out.simple("RESET")
     }
@@ -87,7 +88,7 @@ enum ConnectionCommands {
     static func authenticate(_ c: inout CommandContext, user: String, password: [UInt8]) -> Bool {
         let required = c.engine.requirePass
         if user == "default" && (required.isEmpty || Array(required.utf8) == password) {
-            c.client.info.withLock { $0.authenticated = true }
+            c.client.authenticated.store(true, ordering: .relaxed)
             return true
         }
         c.error(Errors.wrongPass)
@@ -319,18 +320,21 @@ enum ConnectionCommands {
             return
         }
         let until = c.now + Int64(min(ms, Int(Int64.max / 2)))
-        c.engine.pause.withLock { p in
+        let ends = c.engine.pause.withLock { p -> Int64 in
             // A second pause extends, never shortens, and ALL wins over WRITE (as Redis).
             if until > p.until || (p.writesOnly && !writesOnly) {
                 p = (max(until, p.until), p.until > c.now ? (p.writesOnly && writesOnly) : writesOnly)
             }
+            return p.until
         }
+        c.engine.pauseEnds.store(Int(ends), ordering: .relaxed)
         c.ok()
     }
 
     /// CLIENT UNPAUSE
     static func unpause(_ c: inout CommandContext) {
         c.engine.pause.withLock { $0 = (0, false) }
+        c.engine.pauseEnds.store(0, ordering: .relaxed)
         c.ok()
     }
 

@@ -20,6 +20,8 @@ public final class Engine: Sendable {
     /// Asks the server to stop (SHUTDOWN); set by the server.
     let shutdownHook = Locked<(@Sendable () -> Void)?>(nil)
     let blocking = BlockingState()
+    /// When the current CLIENT PAUSE ends (ms), mirrored from `pause` for a lock-free check.
+    let pauseEnds = Atomic<Int>(0)
     public let pubsub = PubSub()
     let tracking = Tracking()
     let settings = Settings()
@@ -85,7 +87,7 @@ public final class Engine: Sendable {
     public func execute(_ ctx: inout CommandContext) {
         guard !ctx.args.isEmpty else { return }
         ctx.now = unixMillis()
-        stats.add(stats.commands)
+        ctx.counters.commands += 1
 
         guard let spec = resolve(&ctx) else {
             if ctx.inMulti { ctx.multiFailed = true }
@@ -122,7 +124,7 @@ public final class Engine: Sendable {
             return
         }
         let replyStart = ctx.out.buffer.writerIndex
-        let errorsBefore = stats.errorReplies.load(ordering: .relaxed)
+        let errorsBefore = ctx.counters.errors
         ctx.changes = 0
         withLocks(spec, &ctx) { spec.handler!(&$0) }
         afterCommand(spec, &ctx, errorsBefore: errorsBefore)
@@ -175,13 +177,13 @@ public final class Engine: Sendable {
         }
         trackAfterCommand(spec, &ctx)
         spec.calls.wrappingAdd(1, ordering: .relaxed)
-        if stats.errorReplies.load(ordering: .relaxed) != errorsBefore {
+        if ctx.counters.errors != errorsBefore {
             spec.failedCalls.wrappingAdd(1, ordering: .relaxed)
         }
     }
 
     public func isAuthenticated(_ client: Client) -> Bool {
-        client.info.withLock { $0.authenticated } || requirePass.isEmpty
+        client.authenticated.load(ordering: .relaxed) || requirePass.isEmpty
     }
 
     private func rejectUnknown(_ ctx: inout CommandContext) {
@@ -202,6 +204,14 @@ public final class Engine: Sendable {
         case .none:
             body(&ctx)
         case .keys:
+            // Most commands name one key at a fixed place: lock its shard without building a list.
+            if spec.keyFinder == nil && spec.firstKey == spec.lastKey && spec.firstKey < ctx.argc {
+                let shard = ctx.db.shard(ctx.args[spec.firstKey])
+                shard.lock.lock()
+                body(&ctx)
+                shard.lock.unlock()
+                return
+            }
             let keys = spec.keyIndexes(ctx.args)
             guard !keys.isEmpty else { body(&ctx); return }
             let db = ctx.db
@@ -260,11 +270,15 @@ public final class Engine: Sendable {
 
     /// The pause CLIENT PAUSE set, if it applies to a command with these flags now.
     public func pausedUntil(flags: CommandFlags, now: Int64) -> Int64? {
+        guard pauseEnds.load(ordering: .relaxed) > Int(now) else { return nil }
         let p = pause.withLock { $0 }
         guard p.until > now else { return nil }
         if p.writesOnly && !flags.contains(.write) && !flags.contains(.mayReplicate) { return nil }
         return p.until
     }
+
+    /// Whether CLIENT PAUSE is in force now (one atomic load: checked before every command).
+    public func pauseActive(now: Int64) -> Bool { pauseEnds.load(ordering: .relaxed) > Int(now) }
 
     /// The flags of the command named by `args[0]`, for the pause check before execution.
     public func flags(of args: CommandArguments) -> CommandFlags {
@@ -289,5 +303,16 @@ extension Engine {
             i += 4
         }
         return nil
+    }
+}
+
+extension Engine {
+    /// Adds a connection's counters to the server's (end of a read batch, INFO).
+    public func flushCounters(_ ctx: inout CommandContext) {
+        let c = ctx.counters
+        if c.commands > 0 { stats.add(stats.commands, c.commands) }
+        if c.hits > 0 { stats.add(stats.keyspaceHits, c.hits) }
+        if c.misses > 0 { stats.add(stats.keyspaceMisses, c.misses) }
+        ctx.counters = .init(commands: 0, hits: 0, misses: 0, errors: ctx.counters.errors)
     }
 }

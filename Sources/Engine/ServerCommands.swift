@@ -62,6 +62,7 @@ enum ServerCommands {
 
     /// INFO [section [section ...]]
     static func info(_ c: inout CommandContext) {
+        c.engine.flushCounters(&c)
         var sections: [String] = []
         for i in 1..<max(1, c.argc) { sections.append(c.args.string(i).lowercased()) }
         c.out.verbatim(InfoReport(engine: c.engine, now: c.now).render(sections))

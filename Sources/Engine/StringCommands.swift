@@ -207,12 +207,12 @@ enum StringCommands {
             if let slot = shard.find(c.args[i], now: c.now) {
                 let v = shard.entry(at: slot).value
                 if v.isString {
-                    c.engine.stats.add(c.engine.stats.keyspaceHits)
+                    c.counters.hits += 1
                     replyValue(&c, v)
                     continue
                 }
             }
-            c.engine.stats.add(c.engine.stats.keyspaceMisses)
+            c.counters.misses += 1
             c.out.null()
         }
     }

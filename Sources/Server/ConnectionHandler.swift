@@ -108,6 +108,7 @@ final class ConnectionHandler: ChannelInboundHandler {
     }
 
     func channelReadComplete(context ctx: ChannelHandlerContext) {
+        if context != nil { engine.flushCounters(&context) }
         flush(ctx)
         ctx.fireChannelReadComplete()
     }
@@ -171,7 +172,8 @@ final class ConnectionHandler: ChannelInboundHandler {
                 closeNow(ctx)
                 return
             case .command(let n):
-                if let until = engine.pausedUntil(flags: engine.flags(of: context.args), now: unixMillis()) {
+                if engine.pauseActive(now: unixMillis()),
+                   let until = engine.pausedUntil(flags: engine.flags(of: context.args), now: unixMillis()) {
                     input = buf
                     scheduleResume(ctx, at: until)
                     return
