@@ -220,3 +220,60 @@ extension CommandContext {
     public func isSet(_ v: Value) -> Bool { if case .set = v { return true } else { return false } }
     public func isZSet(_ v: Value) -> Bool { if case .zset = v { return true } else { return false } }
 }
+
+/// The arguments LMPOP, BLMPOP, ZMPOP and BZMPOP share: a timeout (blocking forms), numkeys,
+/// the keys, a direction word and an optional COUNT.
+struct MultiPopArguments {
+    var timeoutMs: Int64 = 0
+    var keys: [Int] = []
+    var firstWord = true      // LEFT or MIN
+    var count = 1
+}
+
+extension CommandContext {
+    /// Parses `[timeout] numkeys key [key ...] <first | second> [COUNT count]` as Redis's
+    /// lmpopGenericCommand / zmpopGenericCommand; replies and returns nil on error.
+    mutating func multiPopArguments(blocking: Bool, first: StaticString, second: StaticString) -> MultiPopArguments? {
+        var m = MultiPopArguments()
+        let numkeysIndex = blocking ? 2 : 1
+        if blocking {
+            guard let t = blockingTimeout(1) else { return nil }
+            m.timeoutMs = t
+        }
+        guard let numkeys = ranged(numkeysIndex, 1, Int.max, "numkeys should be greater than 0") else { return nil }
+        guard numkeys < argc - numkeysIndex - 1 else { error(Errors.syntax); return nil }
+        let whereIndex = numkeysIndex + numkeys + 1
+        if args.matches(whereIndex, first) { m.firstWord = true }
+        else if args.matches(whereIndex, second) { m.firstWord = false }
+        else { error(Errors.syntax); return nil }
+        var countGiven = false
+        var j = whereIndex + 1
+        while j < argc {
+            guard !countGiven && args.matches(j, "count") && j + 1 < argc else { error(Errors.syntax); return nil }
+            guard let n = ranged(j + 1, 1, Int.max, "count should be greater than 0") else { return nil }
+            m.count = n
+            countGiven = true
+            j += 2
+        }
+        m.keys = Array((numkeysIndex + 1)...(numkeysIndex + numkeys))
+        return m
+    }
+
+    /// Redis's rank-range rule (LRANGE, LTRIM, ZRANGE, ZREMRANGEBYRANK): negative indexes count
+    /// from the end, the range is clipped to the length; nil when it is empty.
+    static func rankRange(_ start: Int, _ end: Int, count n: Int) -> ClosedRange<Int>? {
+        var s = start, e = end
+        if s < 0 { s += n }
+        if e < 0 { e += n }
+        if s < 0 { s = 0 }
+        if s > e || s >= n { return nil }
+        if e >= n { e = n - 1 }
+        return s...e
+    }
+
+    /// A HELP reply: one status line per entry.
+    mutating func help(_ lines: [String]) {
+        out.array(lines.count)
+        for l in lines { out.simple(l) }
+    }
+}

@@ -384,7 +384,6 @@ enum ConnectionCommands {
                      "LIST [options ...]", "UNPAUSE", "PAUSE <timeout> [WRITE|ALL]", "REPLY (ON|OFF|SKIP)",
                      "SETNAME <name>", "NO-EVICT (ON|OFF)", "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]] [OPTIN] [OPTOUT] [NOLOOP]",
                      "CACHING (YES|NO)", "GETREDIR", "TRACKINGINFO", "UNBLOCK <clientid> [TIMEOUT|ERROR]", "HELP"]
-        c.out.array(lines.count)
-        for l in lines { c.out.simple(l) }
+        c.help(lines)
     }
 }

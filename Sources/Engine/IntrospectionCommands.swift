@@ -182,7 +182,6 @@ enum IntrospectionCommands {
                      "DOCS [<command-name> ...]", "    Return documentation details about multiple Redis commands.",
                      "GETKEYS <full-command>", "    Return the keys from a full Redis command.",
                      "HELP", "    Print this help."]
-        c.out.array(lines.count)
-        for l in lines { c.out.simple(l) }
+        c.help(lines)
     }
 }

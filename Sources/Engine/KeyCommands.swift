@@ -443,8 +443,7 @@ enum KeyCommands {
                          "    seconds elapsed since the last access to the key.",
                          "REFCOUNT <key>", "    Return the number of references of the value associated with the specified",
                          "    <key>.", "HELP", "    Print this help."]
-            c.out.array(lines.count)
-            for l in lines { c.out.simple(l) }
+            c.help(lines)
             return
         }
         let shard = c.shard(2)

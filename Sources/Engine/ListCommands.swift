@@ -145,32 +145,9 @@ enum ListCommands {
     /// BLMPOP timeout numkeys key [key ...] LEFT | RIGHT [COUNT count]
     static func lmpop(_ c: inout CommandContext) {
         let blocking = c.args.matches(0, "blmpop")
-        let numkeysIndex = blocking ? 2 : 1
-        var timeout: Int64 = 0
-        if blocking {
-            guard let t = c.blockingTimeout(1) else { return }
-            timeout = t
-        }
-        guard let numkeys = c.ranged(numkeysIndex, 1, Int.max, "numkeys should be greater than 0") else { return }
-        guard numkeys < c.argc - numkeysIndex - 1 else { c.error(Errors.syntax); return }
-        let whereIndex = numkeysIndex + numkeys + 1
-        guard whereIndex < c.argc else { c.error(Errors.syntax); return }
-        guard let left = direction(&c, whereIndex) else { return }
-        var count = -1
-        var j = whereIndex + 1
-        while j < c.argc {
-            if count == -1 && c.args.matches(j, "count") && j + 1 < c.argc {
-                guard let n = c.ranged(j + 1, 1, Int.max, "count should be greater than 0") else { return }
-                count = n
-                j += 2
-            } else {
-                c.error(Errors.syntax)
-                return
-            }
-        }
-        if count == -1 { count = 1 }
-        let keys = Array((numkeysIndex + 1)...(numkeysIndex + numkeys))
-        for i in keys {
+        guard let m = c.multiPopArguments(blocking: blocking, first: "left", second: "right") else { return }
+        let left = m.firstWord, count = m.count
+        for i in m.keys {
             switch c.find(i, c.isList) {
             case .wrongType:
                 if c.serving { continue }
@@ -187,7 +164,7 @@ enum ListCommands {
             }
         }
         if c.serving { return }
-        if blocking { c.block(on: keys, timeoutMs: timeout, nullArray: true) } else { c.out.nullArray() }
+        if blocking { c.block(on: m.keys, timeoutMs: m.timeoutMs, nullArray: true) } else { c.out.nullArray() }
     }
 
     static func direction(_ c: inout CommandContext, _ i: Int) -> Bool? {
@@ -265,20 +242,15 @@ enum ListCommands {
 
     /// LRANGE key start stop
     static func lrange(_ c: inout CommandContext) {
-        guard var start = c.integer(2), var end = c.integer(3) else { return }
+        guard let start = c.integer(2), let end = c.integer(3) else { return }
         switch c.find(1, c.isList) {
         case .wrongType: c.error(Errors.wrongType)
         case .missing: c.out.array(0)
         case .found(let s, let slot):
             let l = list(s, slot)
-            let n = l.count
-            if start < 0 { start += n }
-            if end < 0 { end += n }
-            if start < 0 { start = 0 }
-            if start > end || start >= n { c.out.array(0); return }
-            if end >= n { end = n - 1 }
-            c.out.array(end - start + 1)
-            for i in start...end { c.out.bulk(l[i]) }
+            guard let r = CommandContext.rankRange(start, end, count: l.count) else { c.out.array(0); return }
+            c.out.array(r.count)
+            for i in r { c.out.bulk(l[i]) }
         }
     }
 
@@ -377,23 +349,18 @@ enum ListCommands {
 
     /// LTRIM key start stop
     static func ltrim(_ c: inout CommandContext) {
-        guard var start = c.integer(2), var end = c.integer(3) else { return }
+        guard let start = c.integer(2), let end = c.integer(3) else { return }
         switch c.find(1, c.isList) {
         case .wrongType: c.error(Errors.wrongType)
         case .missing: c.ok()
         case .found(let s, let slot):
             s.withEntry(at: slot) { e in
                 _ = e.value.withList { l in
-                    let n = l.count
-                    if start < 0 { start += n }
-                    if end < 0 { end += n }
-                    if start < 0 { start = 0 }
-                    if start > end || start >= n {
-                        l.removeAll()
+                    if let r = CommandContext.rankRange(start, end, count: l.count) {
+                        l.removeLast(l.count - r.upperBound - 1)
+                        l.removeFirst(r.lowerBound)
                     } else {
-                        if end >= n { end = n - 1 }
-                        l.removeLast(n - end - 1)
-                        l.removeFirst(start)
+                        l.removeAll()
                     }
                 }
             }

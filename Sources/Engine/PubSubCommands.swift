@@ -160,7 +160,6 @@ enum PubSubCommands {
                      "SHARDCHANNELS [<pattern>]", "    Return the currently active shard level channels matching a <pattern> (default: '*').",
                      "SHARDNUMSUB [<shardchannel> ...]", "    Return the number of subscribers for the specified shard level channel(s)",
                      "HELP", "    Print this help."]
-        c.out.array(lines.count)
-        for l in lines { c.out.simple(l) }
+        c.help(lines)
     }
 }

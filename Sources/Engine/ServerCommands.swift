@@ -155,8 +155,7 @@ enum ServerCommands {
                      "RESETSTAT", "    Reset statistics reported by the INFO command.",
                      "REWRITE", "    Rewrite the configuration file.",
                      "HELP", "    Print this help."]
-        c.out.array(lines.count)
-        for l in lines { c.out.simple(l) }
+        c.help(lines)
     }
 
     /// TIME
@@ -202,8 +201,7 @@ enum ServerCommands {
         } else if c.args.matches(1, "help") {
             let lines = ["DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
                          "SLEEP <seconds>", "    Stop the server for <seconds>. Decimals allowed.", "HELP", "    Print this help."]
-            c.out.array(lines.count)
-            for l in lines { c.out.simple(l) }
+            c.help(lines)
         } else {
             c.error("ERR unknown subcommand or wrong number of arguments for '\(c.args.string(1))'. Try DEBUG HELP.")
         }
@@ -290,8 +288,7 @@ enum ServerCommands {
                      "STATS", "    Return information about the memory usage of the server.",
                      "USAGE <key> [SAMPLES <count>]", "    Return memory in bytes used by <key> and its value.",
                      "HELP", "    Print this help."]
-        c.out.array(lines.count)
-        for l in lines { c.out.simple(l) }
+        c.help(lines)
     }
 
     /// FUNCTION LIST [LIBRARYNAME library-name-pattern] [WITHCODE]

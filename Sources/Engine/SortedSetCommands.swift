@@ -431,16 +431,8 @@ enum SortedSetCommands {
         let n = z.count
         switch type {
         case .rank:
-            if start < 0 { start += n }
-            if end < 0 { end += n }
-            if start < 0 { start = 0 }
-            if !(start > end || start >= n) {
-                if end >= n { end = n - 1 }
-                if rev {
-                    items = z.range(n - 1 - end, n - 1 - start).reversed()
-                } else {
-                    items = z.range(start, end)
-                }
+            if let r = CommandContext.rankRange(start, end, count: n) {
+                items = rev ? z.range(n - 1 - r.upperBound, n - 1 - r.lowerBound).reversed() : z.range(r.lowerBound, r.upperBound)
             }
         case .score, .lex:
             let r = type == .score ? ranks(z, scoreRange!) : ranks(z, lexRange!)
@@ -500,13 +492,7 @@ enum SortedSetCommands {
             var r = 0..<0
             switch by {
             case .rank:
-                if start < 0 { start += n }
-                if end < 0 { end += n }
-                if start < 0 { start = 0 }
-                if !(start > end || start >= n) {
-                    if end >= n { end = n - 1 }
-                    r = start..<(end + 1)
-                }
+                if let rr = CommandContext.rankRange(start, end, count: n) { r = rr.lowerBound..<(rr.upperBound + 1) }
             case .score: r = ranks(z, scoreRange!)
             case .lex: r = ranks(z, lexRange!)
             }
@@ -588,36 +574,9 @@ enum SortedSetCommands {
     /// ZMPOP numkeys key [key ...] MIN | MAX [COUNT count] / BZMPOP timeout numkeys key [key ...] MIN | MAX [COUNT count]
     static func zmpop(_ c: inout CommandContext) {
         let blocking = c.args.matches(0, "bzmpop")
-        let numkeysIndex = blocking ? 2 : 1
-        var timeout: Int64 = 0
-        if blocking {
-            guard let t = c.blockingTimeout(1) else { return }
-            timeout = t
-        }
-        guard let numkeys = c.ranged(numkeysIndex, 1, Int.max, "numkeys should be greater than 0") else { return }
-        guard numkeys < c.argc - numkeysIndex - 1 else { c.error(Errors.syntax); return }
-        let whereIndex = numkeysIndex + numkeys + 1
-        guard whereIndex < c.argc else { c.error(Errors.syntax); return }
-        let max: Bool
-        if c.args.matches(whereIndex, "min") { max = false } else if c.args.matches(whereIndex, "max") { max = true } else {
-            c.error(Errors.syntax)
-            return
-        }
-        var count = -1
-        var j = whereIndex + 1
-        while j < c.argc {
-            if count == -1 && c.args.matches(j, "count") && j + 1 < c.argc {
-                guard let n = c.ranged(j + 1, 1, Int.max, "count should be greater than 0") else { return }
-                count = n
-                j += 2
-            } else {
-                c.error(Errors.syntax)
-                return
-            }
-        }
-        if count == -1 { count = 1 }
-        let keys = Array((numkeysIndex + 1)...(numkeysIndex + numkeys))
-        for i in keys {
+        guard let m = c.multiPopArguments(blocking: blocking, first: "min", second: "max") else { return }
+        let max = !m.firstWord, count = m.count
+        for i in m.keys {
             switch c.find(i, c.isZSet) {
             case .wrongType:
                 if c.serving { continue }
@@ -633,7 +592,7 @@ enum SortedSetCommands {
             }
         }
         if c.serving { return }
-        if blocking { c.block(on: keys, timeoutMs: timeout, nullArray: true) } else { c.out.nullArray() }
+        if blocking { c.block(on: m.keys, timeoutMs: m.timeoutMs, nullArray: true) } else { c.out.nullArray() }
     }
 
     /// ZRANDMEMBER key [count [WITHSCORES]]
