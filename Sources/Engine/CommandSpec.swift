@@ -97,9 +97,6 @@ public final class CommandSpec: Sendable {
         self.handler = handler
     }
 
-    /// The name as error messages print it ("get", "config|get").
-    public var displayName: String { name }
-
     /// Key argument indexes of a call, from the key finder or (first, last, step).
     func keyIndexes(_ args: CommandArguments) -> [Int] {
         if let keyFinder { return keyFinder(args).filter { $0 > 0 && $0 < args.count } }

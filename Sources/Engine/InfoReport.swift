@@ -165,8 +165,8 @@ struct InfoReport {
             ("evicted_keys", v(s.evictedKeys)),
             ("keyspace_hits", v(s.keyspaceHits)),
             ("keyspace_misses", v(s.keyspaceMisses)),
-            ("pubsub_channels", "0"),
-            ("pubsub_patterns", "0"),
+            ("pubsub_channels", String(engine.pubsub.channelCount)),
+            ("pubsub_patterns", String(engine.pubsub.patternCount)),
             ("total_error_replies", v(s.errorReplies)),
         ]
     }

@@ -92,10 +92,6 @@ public final class PubSub: Sendable {
         return direct.count + matched.count
     }
 
-    func hasSubscribers(_ channel: [UInt8]) -> Bool {
-        state.withLock { !$0.channels.isEmpty && $0.channels[channel] != nil || !$0.patterns.isEmpty }
-    }
-
     func channels(matching pattern: [UInt8]?, shard: Bool) -> [[UInt8]] {
         state.withLock { st in
             Array((shard ? st.shardChannels : st.channels).keys).filter { pattern == nil || globMatch(pattern!, $0) }
