@@ -277,3 +277,29 @@ extension CommandContext {
         for l in lines { out.simple(l) }
     }
 }
+
+/// What the pop family finds among its keys.
+enum FirstFound {
+    case found(arg: Int, shard: Shard, slot: Int)
+    case none
+    case replied
+}
+
+extension CommandContext {
+    /// The first of `keys` holding a value `isA` accepts (BLPOP, LMPOP, BZPOPMIN, ZMPOP ...).
+    /// A key of another type is WRONGTYPE at once, except while serving a blocked client,
+    /// where it only means that key is not ready.
+    mutating func firstFound(_ keys: [Int], _ isA: (Value) -> Bool) -> FirstFound {
+        for i in keys {
+            switch find(i, isA) {
+            case .wrongType:
+                if serving { continue }
+                error(Errors.wrongType)
+                return .replied
+            case .missing: continue
+            case .found(let shard, let slot): return .found(arg: i, shard: shard, slot: slot)
+            }
+        }
+        return .none
+    }
+}

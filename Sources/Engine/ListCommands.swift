@@ -123,20 +123,15 @@ enum ListCommands {
     /// BLPOP key [key ...] timeout / BRPOP key [key ...] timeout
     static func bpop(_ c: inout CommandContext, left: Bool) {
         guard let timeout = c.blockingTimeout(c.argc - 1) else { return }
-        for i in 1..<(c.argc - 1) {
-            switch c.find(i, c.isList) {
-            case .wrongType:
-                if c.serving { continue }
-                c.error(Errors.wrongType)
-                return
-            case .missing: continue
-            case .found(let shard, let slot):
-                let v = popElements(&c, shard, slot, left: left, count: 1, arg: i)[0]
-                c.out.array(2)
-                c.out.bulk(c.args[i])
-                c.out.bulk(v)
-                return
-            }
+        switch c.firstFound(Array(1..<(c.argc - 1)), c.isList) {
+        case .replied: return
+        case .found(let i, let shard, let slot):
+            let v = popElements(&c, shard, slot, left: left, count: 1, arg: i)[0]
+            c.out.array(2)
+            c.out.bulk(c.args[i])
+            c.out.bulk(v)
+            return
+        case .none: break
         }
         if !c.serving { c.block(on: Array(1..<(c.argc - 1)), timeoutMs: timeout, nullArray: true) }
     }
@@ -147,21 +142,16 @@ enum ListCommands {
         let blocking = c.args.matches(0, "blmpop")
         guard let m = c.multiPopArguments(blocking: blocking, first: "left", second: "right") else { return }
         let left = m.firstWord, count = m.count
-        for i in m.keys {
-            switch c.find(i, c.isList) {
-            case .wrongType:
-                if c.serving { continue }
-                c.error(Errors.wrongType)
-                return
-            case .missing: continue
-            case .found(let shard, let slot):
-                let items = popElements(&c, shard, slot, left: left, count: count, arg: i)
-                c.out.array(2)
-                c.out.bulk(c.args[i])
-                c.out.array(items.count)
-                for v in items { c.out.bulk(v) }
-                return
-            }
+        switch c.firstFound(m.keys, c.isList) {
+        case .replied: return
+        case .found(let i, let shard, let slot):
+            let items = popElements(&c, shard, slot, left: left, count: count, arg: i)
+            c.out.array(2)
+            c.out.bulk(c.args[i])
+            c.out.array(items.count)
+            for v in items { c.out.bulk(v) }
+            return
+        case .none: break
         }
         if c.serving { return }
         if blocking { c.block(on: m.keys, timeoutMs: m.timeoutMs, nullArray: true) } else { c.out.nullArray() }

@@ -552,21 +552,16 @@ enum SortedSetCommands {
     /// BZPOPMIN key [key ...] timeout / BZPOPMAX key [key ...] timeout
     static func bzpop(_ c: inout CommandContext, max: Bool) {
         guard let timeout = c.blockingTimeout(c.argc - 1) else { return }
-        for i in 1..<(c.argc - 1) {
-            switch c.find(i, c.isZSet) {
-            case .wrongType:
-                if c.serving { continue }
-                c.error(Errors.wrongType)
-                return
-            case .missing: continue
-            case .found(let shard, let slot):
-                let el = popItems(&c, shard, slot, max: max, count: 1, arg: i)[0]
-                c.out.array(3)
-                c.out.bulk(c.args[i])
-                c.out.bulk(el.member)
-                replyScore(&c, el.score)
-                return
-            }
+        switch c.firstFound(Array(1..<(c.argc - 1)), c.isZSet) {
+        case .replied: return
+        case .found(let i, let shard, let slot):
+            let el = popItems(&c, shard, slot, max: max, count: 1, arg: i)[0]
+            c.out.array(3)
+            c.out.bulk(c.args[i])
+            c.out.bulk(el.member)
+            replyScore(&c, el.score)
+            return
+        case .none: break
         }
         if !c.serving { c.block(on: Array(1..<(c.argc - 1)), timeoutMs: timeout, nullArray: true) }
     }
@@ -576,20 +571,15 @@ enum SortedSetCommands {
         let blocking = c.args.matches(0, "bzmpop")
         guard let m = c.multiPopArguments(blocking: blocking, first: "min", second: "max") else { return }
         let max = !m.firstWord, count = m.count
-        for i in m.keys {
-            switch c.find(i, c.isZSet) {
-            case .wrongType:
-                if c.serving { continue }
-                c.error(Errors.wrongType)
-                return
-            case .missing: continue
-            case .found(let shard, let slot):
-                let items = popItems(&c, shard, slot, max: max, count: count, arg: i)
-                c.out.array(2)
-                c.out.bulk(c.args[i])
-                replyPairs(&c, items, withScores: true, nested: true)
-                return
-            }
+        switch c.firstFound(m.keys, c.isZSet) {
+        case .replied: return
+        case .found(let i, let shard, let slot):
+            let items = popItems(&c, shard, slot, max: max, count: count, arg: i)
+            c.out.array(2)
+            c.out.bulk(c.args[i])
+            replyPairs(&c, items, withScores: true, nested: true)
+            return
+        case .none: break
         }
         if c.serving { return }
         if blocking { c.block(on: m.keys, timeoutMs: m.timeoutMs, nullArray: true) } else { c.out.nullArray() }
