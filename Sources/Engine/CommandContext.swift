@@ -303,3 +303,24 @@ extension CommandContext {
         return .none
     }
 }
+
+extension CommandContext {
+    /// HDEL / SREM / ZREM key member [member ...]: removes each member from the collection at
+    /// args[1], deletes the key once it is empty, sends `event` (and "del"), replies the count.
+    mutating func removeMembers(_ isA: (Value) -> Bool, _ type: NotifyClass, _ event: String,
+                                _ remove: (inout Value, ArraySlice<UInt8>) -> Bool) {
+        switch find(1, isA) {
+        case .wrongType: error(Errors.wrongType)
+        case .missing: out.integer(0)
+        case .found(let shard, let slot):
+            let args = self.args
+            let n = shard.withEntry(at: slot) { e in
+                (2..<args.count).reduce(0) { $0 + (remove(&e.value, args[$1]) ? 1 : 0) }
+            }
+            dropIfEmpty(shard, slot)
+            dirty(n)
+            if n > 0 { notify(type, event, 1); notifyIfDeleted(shard, 1) }
+            out.integer(n)
+        }
+    }
+}

@@ -107,19 +107,7 @@ enum HashCommands {
 
     /// HDEL key field [field ...]
     static func hdel(_ c: inout CommandContext) {
-        switch c.find(1, c.isHash) {
-        case .wrongType: c.error(Errors.wrongType)
-        case .missing: c.out.integer(0)
-        case .found(let s, let slot):
-            let args = c.args
-            let n = s.withEntry(at: slot) { e in
-                e.value.withHash { h in (2..<args.count).reduce(0) { $0 + (h.remove(args[$1]) ? 1 : 0) } } ?? 0
-            }
-            c.dropIfEmpty(s, slot)
-            c.dirty(n)
-            if n > 0 { c.notify(.hash, "hdel", 1); c.notifyIfDeleted(s, 1) }
-            c.out.integer(n)
-        }
+        c.removeMembers(c.isHash, .hash, "hdel") { v, m in v.withHash { $0.remove(m) } ?? false }
     }
 
     /// HLEN key

@@ -67,19 +67,7 @@ enum SetCommands {
 
     /// SREM key member [member ...]
     static func srem(_ c: inout CommandContext) {
-        switch c.find(1, c.isSet) {
-        case .wrongType: c.error(Errors.wrongType)
-        case .missing: c.out.integer(0)
-        case .found(let shard, let slot):
-            let args = c.args
-            let n = shard.withEntry(at: slot) { e in
-                e.value.withSet { s in (2..<args.count).reduce(0) { $0 + (s.remove(args[$1]) ? 1 : 0) } } ?? 0
-            }
-            c.dropIfEmpty(shard, slot)
-            c.dirty(n)
-            if n > 0 { c.notify(.set, "srem", 1); c.notifyIfDeleted(shard, 1) }
-            c.out.integer(n)
-        }
+        c.removeMembers(c.isSet, .set, "srem") { v, m in v.withSet { $0.remove(m) } ?? false }
     }
 
     static func replySet(_ c: inout CommandContext, _ members: [[UInt8]]) {

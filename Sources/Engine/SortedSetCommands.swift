@@ -265,19 +265,7 @@ enum SortedSetCommands {
 
     /// ZREM key member [member ...]
     static func zrem(_ c: inout CommandContext) {
-        switch c.find(1, c.isZSet) {
-        case .wrongType: c.error(Errors.wrongType)
-        case .missing: c.out.integer(0)
-        case .found(let shard, let slot):
-            let args = c.args
-            let n = shard.withEntry(at: slot) { e in
-                e.value.withZSet { z in (2..<args.count).reduce(0) { $0 + (z.remove(args[$1]) ? 1 : 0) } } ?? 0
-            }
-            c.dropIfEmpty(shard, slot)
-            c.dirty(n)
-            if n > 0 { c.notify(.zset, "zrem", 1); c.notifyIfDeleted(shard, 1) }
-            c.out.integer(n)
-        }
+        c.removeMembers(c.isZSet, .zset, "zrem") { v, m in v.withZSet { $0.remove(m) } ?? false }
     }
 
     /// The sorted set at args[i] (empty when missing), or nil after WRONGTYPE.
