@@ -16,16 +16,18 @@ let package = Package(
     targets: [
         // RESP reader and writer; ByteBuffer is its only outside type.
         .target(name: "RESP", dependencies: [.product(name: "NIOCore", package: "swift-nio")]),
+        // memcached's text and meta protocols: framing and parsing; knows nothing of storage.
+        .target(name: "Memcache"),
         // Values, shards, keyspace, expiry; no NIO.
         .target(name: "Storage", dependencies: [.product(name: "DequeModule", package: "swift-collections")]),
         // Command table and command families.
         // The one C call Swift's Glibc module does not expose (mallinfo2).
         .target(name: "CLarderSys"),
-        .target(name: "Engine", dependencies: ["RESP", "Storage", "CLarderSys",
+        .target(name: "Engine", dependencies: ["RESP", "Memcache", "Storage", "CLarderSys",
                                                 .product(name: "NIOCore", package: "swift-nio")]),
         .target(name: "Persistence", dependencies: ["Storage"]),
         // SwiftNIO bootstrap, connections, configuration files.
-        .target(name: "Server", dependencies: ["Engine", "RESP", "Storage", "Persistence",
+        .target(name: "Server", dependencies: ["Engine", "RESP", "Memcache", "Storage", "Persistence",
                                                 .product(name: "NIOCore", package: "swift-nio"),
                                                 .product(name: "NIOPosix", package: "swift-nio"),
                                                 .product(name: "Logging", package: "swift-log")]),
@@ -38,6 +40,7 @@ let package = Package(
         .executableTarget(name: "resp-fuzz", dependencies: ["RESP"]),
         .testTarget(name: "RESPTests", dependencies: ["RESP"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage"]),
+        .testTarget(name: "MemcacheTests", dependencies: ["Memcache"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "RESP", "Storage"]),
     ]
 )

@@ -101,6 +101,10 @@ public final class Config: Sendable {
         // Larder's own: event loops (0 = one per core) and keyspace shards per database.
         .init("threads", .int(min: 0, max: 256), "0", immutable: true),
         .init("shards-per-database", .int(min: 1, max: 256), "16", immutable: true),
+        // The memcached listener: off (0) unless a port is given; items live in one database.
+        .init("memcached-port", .int(min: 0, max: 65535), "0", immutable: true),
+        .init("memcached-db", .int(min: 0, max: Int(Int32.max)), "0", immutable: true),
+        .init("memcached-item-size-max", .memory, "1048576"),
     ]
 
     private static let byName: [String: ConfigParameter] = {

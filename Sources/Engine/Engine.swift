@@ -23,6 +23,7 @@ public final class Engine: Sendable {
     /// When the current CLIENT PAUSE ends (ms), mirrored from `pause` for a lock-free check.
     let pauseEnds = Atomic<Int>(0)
     public let pubsub = PubSub()
+    public let memcached = MemcachedState()
     let tracking = Tracking()
     let settings = Settings()
     /// used_memory as last measured, and when (ms): measuring walks malloc's arenas.

@@ -56,8 +56,40 @@ public final class LarderServer: Sendable {
             }
         }
         guard !bound.isEmpty else { throw ServerError.nothingBound }
+        bound += try bindMemcached(addresses)
         channels.withLock { $0 = bound }
         startCron()
+    }
+
+    /// The memcached listener, on the same addresses as RESP, when `memcached-port` is set.
+    private func bindMemcached(_ addresses: [String]) throws -> [Channel] {
+        let port = engine.config.int("memcached-port")
+        guard port > 0 else { return [] }
+        let engine = self.engine
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(ChannelOptions.backlog, value: Int32(engine.config.int("tcp-backlog")))
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(ChannelOptions.maxMessagesPerRead, value: 16)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(MemcachedHandler(engine: engine, allocator: channel.allocator))
+                }
+            }
+        var bound: [Channel] = []
+        for var address in addresses {
+            let optional = address.hasPrefix("-")
+            if optional { address.removeFirst() }
+            do {
+                let ch = try bootstrap.bind(host: address, port: port).wait()
+                bound.append(ch)
+                logger.notice("Ready to accept memcached connections tcp on \(address):\(port)")
+            } catch {
+                if optional { continue }
+                throw error
+            }
+        }
+        return bound
     }
 
     public var boundPort: Int? { channels.withLock { $0.first?.localAddress?.port } }
@@ -69,6 +101,7 @@ public final class LarderServer: Sendable {
         let loop = group.next()
         loop.scheduleRepeatedTask(initialDelay: .milliseconds(100), delay: .milliseconds(Int64(1000 / hz))) { _ in
             engine.activeExpireCycle()
+            engine.memcachedFlushIfDue(now: unixMillis())
         }
         loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
             let timeout = engine.config.int("timeout")

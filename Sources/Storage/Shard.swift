@@ -13,6 +13,9 @@ public final class Shard: @unchecked Sendable {
     /// the key last changed. Empty unless someone watches, so writes pay one isEmpty check.
     private var watched: [[UInt8]: (watchers: Int, version: UInt64)] = [:]
     private var modifications: UInt64 = 0
+    /// Source of CAS uniques: the shard's own counter with its index in the low byte, so that
+    /// shards never hand out the same value and never share a counter.
+    private var casCounter: UInt64 = 0
     /// Clients blocked on keys of this shard, first come first served.
     fileprivate var waiters: [[UInt8]: [KeyWaiter]] = [:]
     /// Called with each key removed because its TTL passed (keyspace notifications, AOF DEL).
@@ -54,7 +57,19 @@ public final class Shard: @unchecked Sendable {
     /// Mutable access to the entry at `slot`, in place; counts as a modification of the key.
     public func withEntry<T>(at slot: Int, _ body: (inout Entry) -> T) -> T {
         if !watched.isEmpty { modified(table.keys[slot]) }
+        table.entries[slot].cas = nextCas()
         return body(&table.entries[slot])
+    }
+
+    /// The next CAS unique of this shard.
+    @inline(__always) public func nextCas() -> UInt64 {
+        casCounter &+= 1
+        return casCounter << 8 | UInt64(index & 0xff)
+    }
+
+    /// Changes an entry's metadata only (memcached touch, flags of state): the CAS stays.
+    public func withEntryMetadata<T>(at slot: Int, _ body: (inout Entry) -> T) -> T {
+        body(&table.entries[slot])
     }
 
     /// Records a read or write for LRU/LFU; not a modification.
@@ -101,11 +116,16 @@ public final class Shard: @unchecked Sendable {
                 table.entries[slot].value = value
                 table.entries[slot].rawEncoding = false
                 table.entries[slot].access = access
+                table.entries[slot].cas = nextCas()
+                table.entries[slot].clientFlags = 0
+                table.entries[slot].itemState = []
                 if !keepTTL { setExpire(slot: slot, at: expireAt) }
                 return slot
             }
             let owned = Array(raw)
-            let slot = table.insert(key: owned, hash: h, entry: Entry(value: value, access: access))
+            var e = Entry(value: value, access: access)
+            e.cas = nextCas()
+            let slot = table.insert(key: owned, hash: h, entry: e)
             if expireAt != 0 { setExpire(slot: slot, at: expireAt) }
             onNewKey?(owned)
             return slot
@@ -119,6 +139,7 @@ public final class Shard: @unchecked Sendable {
         var e = entry
         let exp = e.expireAt
         e.expireAt = 0
+        e.cas = nextCas()
         e.volatileIndex = -1
         let slot: Int = key.withUnsafeBytes { raw in
             let h = KeyTable.hash(raw)

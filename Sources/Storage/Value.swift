@@ -32,6 +32,19 @@ public enum Value: Sendable {
         }
     }
 
+    /// The length of a string value's bytes (0 for other types), without building them.
+    public var stringLength: Int {
+        switch self {
+        case .int(let v):
+            var n = v < 0 ? 2 : 1
+            var m = v.magnitude
+            while m >= 10 { m /= 10; n += 1 }
+            return n
+        case .bytes(let b): return b.count
+        default: return 0
+        }
+    }
+
     public var isString: Bool {
         switch self {
         case .int, .bytes: return true

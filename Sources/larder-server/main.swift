@@ -44,6 +44,9 @@ struct LarderCommand: ParsableCommand {
         } catch let e as ConfigError {
             throw ValidationError("*** FATAL CONFIG FILE ERROR *** \(e.message)")
         }
+        if config.int("memcached-db") >= config.int("databases") {
+            throw ValidationError("*** FATAL CONFIG FILE ERROR *** memcached-db must be below databases (\(config.int("databases")))")
+        }
 
         let level: Logger.Level = switch config.get("loglevel") {
         case "debug": .debug

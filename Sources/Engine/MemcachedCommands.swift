@@ -1,0 +1,354 @@
+import NIOCore
+import Memcache
+import Storage
+
+/// The memcached text protocol on Larder's keyspace: items are strings in the database
+/// `memcached-db`, with memcached's client flags and CAS unique kept in each entry. One session
+/// per connection; it takes a shard lock per key, as a Redis command does.
+///
+/// Where a key holds a Redis type other than a string, memcached commands see no item: reads
+/// miss, `set` replaces it, the others answer as for a missing item.
+public struct MemcachedSession {
+    public let engine: Engine
+    public var parser: MemcacheParser
+    let db: Database
+    let dbIndex: Int
+    var now: Int64 = 0
+    /// Counters of this connection, added to the shared ones once per read batch.
+    var counts = [Int](repeating: 0, count: MemcachedState.Counter.allCases.count)
+
+    public init(engine: Engine) {
+        self.engine = engine
+        self.parser = MemcacheParser(itemSizeMax: engine.config.int("memcached-item-size-max"))
+        self.dbIndex = engine.config.int("memcached-db")
+        self.db = engine.keyspace.databases[dbIndex]
+    }
+
+    @inline(__always) mutating func count(_ c: MemcachedState.Counter, _ n: Int = 1) { counts[c.rawValue] += n }
+
+    /// Ends a read batch: counters to the shared totals.
+    public mutating func flushCounters(bytesRead: Int, bytesWritten: Int) {
+        count(.bytesRead, bytesRead)
+        count(.bytesWritten, bytesWritten)
+        engine.memcached.add(&counts)
+    }
+
+    /// Runs one request, writing its reply to `out`. Returns false when the connection must
+    /// close (quit, a line too long).
+    public mutating func execute(_ request: MemcacheRequest, _ out: inout ByteBuffer) -> Bool {
+        now = unixMillis()
+        engine.memcachedFlushIfDue(now: now)
+        switch request {
+        case .retrieve(let kind, let exptime, let keys):
+            retrieve(kind, exptime, keys, &out)
+        case .store(let kind, let key, let flags, let exptime, let cas, let data, let noreply):
+            let reply = store(kind, key, flags: flags, exptime: exptime, cas: cas, data: data)
+            if !noreply { out.writeString(reply); out.writeString("\r\n") }
+        case .tooLarge(let key, let dropExisting, let noreply):
+            count(.cmdSet)
+            if dropExisting { delete(key) }
+            if !noreply { out.writeString("SERVER_ERROR object too large for cache\r\n") }
+        case .arithmetic(let incr, let key, let delta, let noreply):
+            let reply: String
+            switch arithmetic(key, incr: incr, delta: delta, compareCas: nil) {
+            case .value(let v, _): reply = v
+            case .notFound: reply = "NOT_FOUND"
+            case .nonNumeric: reply = "CLIENT_ERROR cannot increment or decrement non-numeric value"
+            case .casMismatch: reply = "EXISTS"
+            }
+            count(incr ? (reply == "NOT_FOUND" ? .incrMisses : .incrHits) : (reply == "NOT_FOUND" ? .decrMisses : .decrHits))
+            if !noreply { out.writeString(reply); out.writeString("\r\n") }
+        case .touch(let key, let exptime, let noreply):
+            count(.cmdTouch)
+            let found = touch(key, exptime)
+            count(found ? .touchHits : .touchMisses)
+            if !noreply { out.writeString(found ? "TOUCHED\r\n" : "NOT_FOUND\r\n") }
+        case .delete(let key, let noreply):
+            let found = delete(key)
+            count(found ? .deleteHits : .deleteMisses)
+            if !noreply { out.writeString(found ? "DELETED\r\n" : "NOT_FOUND\r\n") }
+        case .flushAll(let delay, let noreply):
+            count(.cmdFlush)
+            flushAll(delay: delay)
+            if !noreply { out.writeString("OK\r\n") }
+        case .version:
+            out.writeString("VERSION \(Self.version)\r\n")
+        case .verbosity(let noreply):
+            if !noreply { out.writeString("OK\r\n") }
+        case .stats(let arguments):
+            stats(arguments, &out)
+        case .quit, .close:
+            return false
+        case .metaGet(let key, let flags):
+            count(.cmdMeta)
+            metaGet(key, flags, &out)
+        case .metaSet(let key, let flags, let data):
+            count(.cmdMeta)
+            metaSet(key, flags, data, &out)
+        case .metaDelete(let key, let flags):
+            count(.cmdMeta)
+            metaDelete(key, flags, &out)
+        case .metaArithmetic(let key, let flags):
+            count(.cmdMeta)
+            metaArithmetic(key, flags, &out)
+        case .metaDebug(let key):
+            count(.cmdMeta)
+            metaDebug(key, &out)
+        case .metaNoop:
+            out.writeString("MN\r\n")
+        case .reply(let line, let noreply):
+            if !noreply { out.writeString(line); out.writeString("\r\n") }
+        }
+        return true
+    }
+
+    /// The memcached release whose behaviour Larder follows.
+    public static let version = "1.6.18"
+
+    // MARK: expiry
+
+    /// memcached's exptime as an absolute expiry (ms): 0 for none, `Self.past` when already
+    /// gone (negative, or an absolute time passed). Beyond 30 days it is a Unix time.
+    func expireAt(_ exptime: Int32) -> Int64 {
+        if exptime == 0 { return 0 }
+        if exptime < 0 { return Self.past }
+        if exptime > 2_592_000 {
+            let at = Int64(exptime) * 1000
+            return at <= now ? Self.past : at
+        }
+        return now + Int64(exptime) * 1000
+    }
+
+    static let past: Int64 = -1
+
+    /// The item under `key`: its shard (locked by the caller) and slot, if a live string.
+    func item(_ shard: Shard, _ key: ArraySlice<UInt8>) -> Int? {
+        guard let slot = shard.find(key, now: now), shard.entry(at: slot).value.isString else { return nil }
+        return slot
+    }
+
+    /// Applies memcached's exptime to the item at `slot`; an expiry in the past removes it.
+    /// Returns whether the item is still there.
+    @discardableResult
+    func applyExpiry(_ shard: Shard, _ slot: Int, _ exptime: Int32) -> Bool {
+        let at = expireAt(exptime)
+        guard at != Self.past else {
+            shard.remove(slot: slot)
+            return false
+        }
+        shard.setExpire(slot: slot, at: at)
+        return true
+    }
+
+    func written(_ key: ArraySlice<UInt8>, _ event: String) {
+        engine.stats.add(engine.stats.dirty)
+        let k = Array(key)
+        engine.invalidate(k, writer: nil)
+        if engine.notificationsOn { engine.notify(.string, event, k, db: dbIndex) }
+    }
+
+    // MARK: retrieval
+
+    mutating func retrieve(_ kind: MemcacheRequest.Retrieval, _ exptime: Int32, _ keys: [ArraySlice<UInt8>], _ out: inout ByteBuffer) {
+        let touching = kind == .gat || kind == .gats
+        let withCas = kind == .gets || kind == .gats
+        for key in keys {
+            guard key.count <= MemcacheParser.keyMaxLength else {
+                out.writeString("CLIENT_ERROR bad command line format\r\n")
+                return
+            }
+            count(.cmdGet)
+            if touching { count(.cmdTouch) }
+            let shard = db.shard(key)
+            shard.lock.lock()
+            if let slot = item(shard, key) {
+                let e = shard.entry(at: slot)
+                out.writeString("VALUE ")
+                out.writeBytes(key)
+                out.writeString(" \(e.clientFlags) ")
+                writeValue(e.value, header: withCas ? " \(e.cas)" : "", &out)
+                shard.touchAccess(slot: slot, now: now, policy: engine.accessPolicy)
+                shard.withEntryMetadata(at: slot) { $0.itemState.insert(.fetched) }
+                if touching { applyExpiry(shard, slot, exptime) }
+                count(.getHits)
+                if touching { count(.touchHits) }
+            } else {
+                count(.getMisses)
+                if touching { count(.touchMisses) }
+            }
+            shard.lock.unlock()
+        }
+        out.writeString("END\r\n")
+    }
+
+    /// "<length><header>\r\n<data>\r\n" for a string value.
+    func writeValue(_ v: Value, header: String, _ out: inout ByteBuffer) {
+        switch v {
+        case .int(let i):
+            let s = String(i)
+            out.writeString("\(s.utf8.count)\(header)\r\n\(s)\r\n")
+        case .bytes(let b):
+            out.writeString("\(b.count)\(header)\r\n")
+            out.writeBytes(b)
+            out.writeString("\r\n")
+        default:
+            break
+        }
+    }
+
+    // MARK: storage
+
+    /// One storage command; returns memcached's reply line.
+    mutating func store(_ kind: MemcacheRequest.Store, _ key: ArraySlice<UInt8>, flags: UInt32, exptime: Int32,
+                        cas: UInt64, data: ArraySlice<UInt8>) -> String {
+        count(.cmdSet)
+        if engine.settings.maxmemory.load(ordering: .relaxed) > 0 && !engine.performEvictions() {
+            return "SERVER_ERROR out of memory storing object"
+        }
+        let shard = db.shard(key)
+        shard.lock.lock()
+        defer { shard.lock.unlock() }
+        let slot = item(shard, key)
+        switch kind {
+        case .add:
+            if let slot {
+                shard.touchAccess(slot: slot, now: now, policy: engine.accessPolicy)
+                return "NOT_STORED"
+            }
+        case .replace:
+            if slot == nil { return "NOT_STORED" }
+        case .append, .prepend:
+            guard let slot else { return "NOT_STORED" }
+            shard.withEntry(at: slot) { e in
+                var b = e.value.stringBytes!
+                if kind == .append { b.append(contentsOf: data) } else { b.insert(contentsOf: data, at: 0) }
+                e.value = .string(b)
+                e.itemState = []
+            }
+            count(.totalItems)
+            written(key, kind == .append ? "append" : "prepend")
+            return "STORED"
+        case .cas:
+            guard let slot else {
+                count(.casMisses)
+                return "NOT_FOUND"
+            }
+            guard shard.entry(at: slot).cas == cas else {
+                count(.casBadval)
+                return "EXISTS"
+            }
+            count(.casHits)
+        case .set:
+            break
+        }
+        put(shard, key, data, flags: flags, exptime: exptime)
+        return "STORED"
+    }
+
+    /// Stores a new item over whatever the key held. An exptime already past leaves no item.
+    mutating func put(_ shard: Shard, _ key: ArraySlice<UInt8>, _ data: ArraySlice<UInt8>, flags: UInt32,
+                      exptime: Int32, cas: UInt64? = nil) {
+        count(.totalItems)
+        let at = expireAt(exptime)
+        guard at != Self.past else {
+            if shard.delete(key, now: now) { written(key, "del") }
+            return
+        }
+        let slot = shard.set(key, .string(data), expireAt: at, access: engine.accessPolicy.initial(now: now))
+        shard.withEntryMetadata(at: slot) { e in
+            e.clientFlags = flags
+            if let cas { e.cas = cas }
+        }
+        written(key, "set")
+    }
+
+    @discardableResult
+    func delete(_ key: ArraySlice<UInt8>) -> Bool {
+        let shard = db.shard(key)
+        shard.lock.lock()
+        var found = false
+        if let slot = item(shard, key) {
+            shard.remove(slot: slot)
+            found = true
+        }
+        shard.lock.unlock()
+        if found { written(key, "del") }
+        return found
+    }
+
+    func touch(_ key: ArraySlice<UInt8>, _ exptime: Int32) -> Bool {
+        let shard = db.shard(key)
+        shard.lock.lock()
+        defer { shard.lock.unlock() }
+        guard let slot = item(shard, key) else { return false }
+        shard.touchAccess(slot: slot, now: now, policy: engine.accessPolicy)
+        applyExpiry(shard, slot, exptime)
+        return true
+    }
+
+    // MARK: incr / decr
+
+    enum ArithmeticResult {
+        /// The new value's text, and the entry after the change.
+        case value(String, Entry)
+        case notFound, nonNumeric, casMismatch
+    }
+
+    /// memcached's do_add_delta: the value must read as an unsigned 64-bit number; incr wraps,
+    /// decr stops at 0. A result no longer than the old value is written over it padded with
+    /// spaces (memcached rewrites the item in place), a longer one replaces it.
+    func arithmetic(_ key: ArraySlice<UInt8>, incr: Bool, delta: UInt64, compareCas: UInt64?) -> ArithmeticResult {
+        let shard = db.shard(key)
+        shard.lock.lock()
+        defer { shard.lock.unlock() }
+        guard let slot = shard.find(key, now: now) else { return .notFound }
+        let e = shard.entry(at: slot)
+        guard let old = e.value.stringBytes, !old.isEmpty, let v = MemcacheNumber.unsigned64(old) else { return .nonNumeric }
+        if let compareCas, compareCas != 0, compareCas != e.cas { return .casMismatch }
+        let result = incr ? v &+ delta : (delta > v ? 0 : v - delta)
+        let text = String(result)
+        var bytes = Array(text.utf8)
+        if bytes.count <= old.count { bytes += [UInt8](repeating: 32, count: old.count - bytes.count) }
+        shard.touchAccess(slot: slot, now: now, policy: engine.accessPolicy)
+        let updated = shard.withEntry(at: slot) { e -> Entry in
+            e.value = .string(bytes)
+            return e
+        }
+        written(key, incr ? "incrby" : "decrby")
+        return .value(text, updated)
+    }
+
+    // MARK: flush_all
+
+    /// Drops every item now, or marks them to go when the delay falls due (items written in
+    /// between go too, as memcached's oldest_live rule has it).
+    func flushAll(delay: Int32) {
+        if delay > 0, case let at = expireAt(delay), at > 0 {
+            engine.memcached.flushAt.store(Int(at), ordering: .relaxed)
+            return
+        }
+        engine.memcached.flushAt.store(0, ordering: .relaxed)
+        engine.memcachedFlush(dbIndex)
+    }
+}
+
+extension Engine {
+    /// Empties the memcached database.
+    func memcachedFlush(_ index: Int) {
+        let db = keyspace.databases[index]
+        db.lockAll()
+        var n = 0
+        for s in db.shards { n += s.count; s.removeAll() }
+        db.unlockAll()
+        stats.add(stats.dirty, max(n, 1))
+        invalidateAll()
+    }
+
+    /// Runs a delayed flush_all once it is due (from requests and from the server's cron).
+    public func memcachedFlushIfDue(now: Int64) {
+        let at = memcached.flushAt.load(ordering: .relaxed)
+        guard at != 0 && Int(now) >= at else { return }
+        guard memcached.flushAt.compareExchange(expected: at, desired: 0, ordering: .relaxed).exchanged else { return }
+        memcachedFlush(config.int("memcached-db"))
+    }
+}

@@ -1,0 +1,336 @@
+import NIOCore
+import Memcache
+import Storage
+
+/// memcached's meta protocol (mg, ms, md, ma, me) on the same items as the text protocol,
+/// with the stale-while-revalidate states: an invalidated item is served stale (X) and the
+/// first reader is handed the right to recache it (W), the others told it is taken (Z).
+extension MemcachedSession {
+    /// Seconds left before the item expires, -1 without a TTL.
+    func ttlSeconds(_ e: Entry) -> Int64 {
+        e.expireAt == 0 ? -1 : max(0, (e.expireAt - now + 999) / 1000)
+    }
+
+    /// The return flags every meta command can echo: opaque and key.
+    func echo(_ flag: UInt8, _ token: ArraySlice<UInt8>, key: [UInt8], _ out: inout ByteBuffer) {
+        switch flag {
+        case UInt8(ascii: "O"):
+            out.writeString(" O")
+            out.writeBytes(token)
+        case UInt8(ascii: "k"):
+            out.writeString(" k")
+            out.writeBytes(key)
+        default:
+            break
+        }
+    }
+
+    // MARK: mg
+
+    /// mg <key> <flags>*
+    mutating func metaGet(_ key: [UInt8], _ f: MetaFlags, _ out: inout ByteBuffer) {
+        let k = key[...]
+        let shard = db.shard(k)
+        shard.lock.lock()
+        defer { shard.lock.unlock() }
+        count(.cmdGet)
+        var created = false
+        var found = item(shard, k)
+        if found == nil, let ttl = f.vivify {
+            // N: a miss creates an empty item and hands this client the right to fill it.
+            let slot = shard.set(k, .bytes([]), access: engine.accessPolicy.initial(now: now))
+            applyExpiry(shard, slot, ttl)
+            found = shard.find(k, now: now)
+            created = found != nil
+        }
+        guard let slot = found else {
+            count(.getMisses)
+            if !f.quiet { out.writeString("EN\r\n") }
+            return
+        }
+        count(.getHits)
+        let before = shard.entry(at: slot)
+        var won = false
+        var flagsText = ByteBuffer()
+        for (flag, token) in f.list {
+            let e = shard.entry(at: slot)
+            switch flag {
+            case UInt8(ascii: "T"):
+                shard.setExpire(slot: slot, at: max(0, expireAt(f.ttl!)))
+            case UInt8(ascii: "N"):
+                if created { won = true }
+            case UInt8(ascii: "R"):
+                if !e.itemState.contains(.won) && !created && e.expireAt != 0 && ttlSeconds(e) < Int64(f.recache!) { won = true }
+            case UInt8(ascii: "s"):
+                flagsText.writeString(" s\(e.value.stringLength)")
+            case UInt8(ascii: "t"):
+                flagsText.writeString(" t\(ttlSeconds(e))")
+            case UInt8(ascii: "c"):
+                flagsText.writeString(" c\(e.cas)")
+            case UInt8(ascii: "f"):
+                flagsText.writeString(" f\(e.clientFlags)")
+            case UInt8(ascii: "l"):
+                flagsText.writeString(" l\(engine.accessPolicy.lfu ? 0 : idleSeconds(access: before.access, nowMs: now))")
+            case UInt8(ascii: "h"):
+                flagsText.writeString(before.itemState.contains(.fetched) ? " h1" : " h0")
+            default:
+                echo(flag, token, key: key, &flagsText)
+            }
+        }
+        var state = shard.entry(at: slot).itemState
+        if state.contains(.won) { flagsText.writeString(" Z") }
+        if state.contains(.stale) {
+            flagsText.writeString(" X")
+            if !state.contains(.won) { won = true }
+        }
+        if won {
+            flagsText.writeString(" W")
+            state.insert(.won)
+        }
+        if !f.noUpdate {
+            state.insert(.fetched)
+            shard.touchAccess(slot: slot, now: now, policy: engine.accessPolicy)
+        }
+        let e = shard.entry(at: slot)
+        shard.withEntryMetadata(at: slot) { $0.itemState = state }
+        if f.returnValue {
+            out.writeString("VA ")
+            writeValue(e.value, header: String(buffer: flagsText), &out)
+        } else {
+            out.writeString("HD")
+            out.writeBuffer(&flagsText)
+            out.writeString("\r\n")
+        }
+    }
+
+    // MARK: ms
+
+    /// ms <key> <datalen> <flags>*\r\n<data>\r\n
+    mutating func metaSet(_ key: [UInt8], _ f: MetaFlags, _ data: ArraySlice<UInt8>, _ out: inout ByteBuffer) {
+        count(.cmdSet)
+        if engine.settings.maxmemory.load(ordering: .relaxed) > 0 && !engine.performEvictions() {
+            out.writeString("SERVER_ERROR out of memory storing object\r\n")
+            return
+        }
+        let k = key[...]
+        let shard = db.shard(k)
+        shard.lock.lock()
+        let slot = item(shard, k)
+        var mode = f.mode ?? UInt8(ascii: "S")
+        // As memcached: a CAS turns set and replace into a compare-and-set.
+        if f.compareCas != nil && (mode == UInt8(ascii: "S") || mode == UInt8(ascii: "R")) { mode = UInt8(ascii: "C") }
+        let status: String
+        switch mode {
+        case UInt8(ascii: "E"):
+            if let slot {
+                shard.touchAccess(slot: slot, now: now, policy: engine.accessPolicy)
+                status = "NS"
+            } else {
+                put(shard, k, data, flags: f.clientFlags ?? 0, exptime: f.ttl ?? 0, cas: f.newCas)
+                status = "HD"
+            }
+        case UInt8(ascii: "R"):
+            if slot == nil { status = "NS" } else {
+                put(shard, k, data, flags: f.clientFlags ?? 0, exptime: f.ttl ?? 0, cas: f.newCas)
+                status = "HD"
+            }
+        case UInt8(ascii: "A"), UInt8(ascii: "P"):
+            if let slot {
+                if let c = f.compareCas, c != shard.entry(at: slot).cas {
+                    status = "EX"
+                } else {
+                    shard.withEntry(at: slot) { e in
+                        var b = e.value.stringBytes!
+                        if mode == UInt8(ascii: "A") { b.append(contentsOf: data) } else { b.insert(contentsOf: data, at: 0) }
+                        e.value = .string(b)
+                        if let c = f.newCas { e.cas = c }
+                    }
+                    written(k, mode == UInt8(ascii: "A") ? "append" : "prepend")
+                    status = "HD"
+                }
+            } else {
+                status = "NS"
+            }
+        case UInt8(ascii: "C"):
+            if let slot {
+                let e = shard.entry(at: slot)
+                if e.cas == f.compareCas! {
+                    count(.casHits)
+                    put(shard, k, data, flags: f.clientFlags ?? 0, exptime: f.ttl ?? 0, cas: f.newCas)
+                    status = "HD"
+                } else if f.invalidate && f.compareCas! < e.cas {
+                    // I: a value older than the item is still stored, marked stale; whoever
+                    // holds the win keeps it.
+                    count(.casHits)
+                    let state = e.itemState
+                    put(shard, k, data, flags: f.clientFlags ?? 0, exptime: f.ttl ?? 0, cas: f.newCas)
+                    if let s = shard.find(k, now: now) {
+                        shard.withEntryMetadata(at: s) { $0.itemState = state.union(.stale) }
+                    }
+                    status = "HD"
+                } else {
+                    count(.casBadval)
+                    status = "EX"
+                }
+            } else {
+                count(.casMisses)
+                status = "NF"
+            }
+        default:
+            put(shard, k, data, flags: f.clientFlags ?? 0, exptime: f.ttl ?? 0, cas: f.newCas)
+            status = "HD"
+        }
+        let cas = shard.find(k, now: now).map { shard.entry(at: $0).cas } ?? 0
+        shard.lock.unlock()
+        if f.quiet && status == "HD" { return }
+        out.writeString(status)
+        for (flag, token) in f.list {
+            if flag == UInt8(ascii: "c") { out.writeString(" c\(cas)") } else { echo(flag, token, key: key, &out) }
+        }
+        out.writeString("\r\n")
+    }
+
+    // MARK: md
+
+    /// md <key> <flags>*
+    mutating func metaDelete(_ key: [UInt8], _ f: MetaFlags, _ out: inout ByteBuffer) {
+        let k = key[...]
+        let shard = db.shard(k)
+        shard.lock.lock()
+        var status = "NF"
+        if let slot = item(shard, k) {
+            let e = shard.entry(at: slot)
+            if let c = f.compareCas, c != e.cas {
+                status = "EX"
+            } else if f.invalidate || f.removeValue {
+                // I: keep the item, stale, for stale-while-revalidate; x: drop only the value.
+                shard.withEntry(at: slot) { e in
+                    if f.removeValue { e.value = .bytes([]) }
+                    if f.invalidate {
+                        e.itemState.insert(.stale)
+                        e.itemState.remove(.won)
+                    }
+                    if let c = f.newCas { e.cas = c }
+                }
+                if f.invalidate, let ttl = f.ttl { applyExpiry(shard, slot, ttl) }
+                written(k, "set")
+                status = "HD"
+            } else {
+                shard.remove(slot: slot)
+                written(k, "del")
+                status = "HD"
+            }
+        }
+        shard.lock.unlock()
+        count(status == "NF" ? .deleteMisses : .deleteHits)
+        if f.quiet && status == "HD" { return }
+        out.writeString(status)
+        for (flag, token) in f.list { echo(flag, token, key: key, &out) }
+        out.writeString("\r\n")
+    }
+
+    // MARK: ma
+
+    /// ma <key> <flags>*
+    mutating func metaArithmetic(_ key: [UInt8], _ f: MetaFlags, _ out: inout ByteBuffer) {
+        let k = key[...]
+        let incr = f.mode.map { "Ii+".utf8.contains($0) } ?? true
+        var text: String
+        var created = false
+        switch arithmetic(k, incr: incr, delta: f.delta, compareCas: f.compareCas) {
+        case .value(let v, _):
+            text = v
+            count(incr ? .incrHits : .decrHits)
+        case .nonNumeric:
+            out.writeString("CLIENT_ERROR cannot increment or decrement non-numeric value\r\n")
+            return
+        case .casMismatch:
+            out.writeString("EX")
+            for (flag, token) in f.list { echo(flag, token, key: key, &out) }
+            out.writeString("\r\n")
+            return
+        case .notFound:
+            count(incr ? .incrMisses : .decrMisses)
+            guard f.vivify != nil else {
+                out.writeString("NF")
+                for (flag, token) in f.list { echo(flag, token, key: key, &out) }
+                out.writeString("\r\n")
+                return
+            }
+            // N: a miss creates the counter with the J value (0 by default).
+            text = String(f.initial)
+            let shard = db.shard(k)
+            shard.lock.lock()
+            if shard.find(k, now: now) == nil {
+                put(shard, k, Array(text.utf8)[...], flags: 0, exptime: 0)
+                created = true
+            }
+            shard.lock.unlock()
+        }
+        if f.quiet { return }
+        let shard = db.shard(k)
+        shard.lock.lock()
+        defer { shard.lock.unlock() }
+        var flagsText = ByteBuffer()
+        for (flag, token) in f.list {
+            guard let slot = shard.find(k, now: now) else { break }
+            let e = shard.entry(at: slot)
+            switch flag {
+            case UInt8(ascii: "c"): flagsText.writeString(" c\(e.cas)")
+            case UInt8(ascii: "t"): flagsText.writeString(" t\(ttlSeconds(e))")
+            case UInt8(ascii: "T"): shard.setExpire(slot: slot, at: max(0, expireAt(f.ttl!)))
+            case UInt8(ascii: "N"): if created { shard.setExpire(slot: slot, at: max(0, expireAt(f.vivify!))) }
+            default: echo(flag, token, key: key, &flagsText)
+            }
+        }
+        if f.returnValue {
+            out.writeString("VA \(text.utf8.count)")
+            out.writeBuffer(&flagsText)
+            out.writeString("\r\n\(text)\r\n")
+        } else {
+            out.writeString("HD")
+            out.writeBuffer(&flagsText)
+            out.writeString("\r\n")
+        }
+    }
+
+    // MARK: me
+
+    /// me <key>: memcached's debug line about one item.
+    mutating func metaDebug(_ key: [UInt8], _ out: inout ByteBuffer) {
+        let k = key[...]
+        let shard = db.shard(k)
+        shard.lock.lock()
+        defer { shard.lock.unlock() }
+        guard let slot = item(shard, k) else {
+            out.writeString("EN\r\n")
+            return
+        }
+        let e = shard.entry(at: slot)
+        let size = MemcacheParser.itemSize(key: key.count, value: e.value.stringLength)
+        let idle = engine.accessPolicy.lfu ? 0 : idleSeconds(access: e.access, nowMs: now)
+        out.writeString("ME ")
+        out.writeBytes(key)
+        out.writeString(" exp=\(ttlSeconds(e)) la=\(idle) cas=\(e.cas) fetch=\(e.itemState.contains(.fetched) ? "yes" : "no") cls=\(SlabClasses.classOf(size)) size=\(size)\r\n")
+    }
+}
+
+/// memcached's default slab classes (-n 48, -f 1.25, 8-byte aligned chunks), to name the
+/// class an item of a given size would live in, as `me` and `stats items` report it.
+enum SlabClasses {
+    static let sizes: [Int] = {
+        var out: [Int] = []
+        var size = 96
+        while size <= 512 * 1024 / 1 && out.count < 63 {
+            if size % 8 != 0 { size += 8 - size % 8 }
+            out.append(size)
+            size = Int(Double(size) * 1.25)
+        }
+        return out
+    }()
+
+    static func classOf(_ itemSize: Int) -> Int {
+        for (i, s) in sizes.enumerated() where itemSize <= s { return i + 1 }
+        return sizes.count
+    }
+}

@@ -1,0 +1,90 @@
+import NIOCore
+import Engine
+import Memcache
+
+/// One memcached client connection: parses text and meta requests, runs each in order, and
+/// flushes the replies of a read batch once. While the socket is not writable it stops
+/// reading, so a client that does not read its replies holds bounded memory.
+final class MemcachedHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private var session: MemcachedSession
+    private var input: [UInt8] = []
+    private var start = 0
+    private var out: ByteBuffer
+    private var closing = false
+    private var counted = false
+    private var bytesRead = 0
+
+    init(engine: Engine, allocator: ByteBufferAllocator) {
+        session = MemcachedSession(engine: engine)
+        out = allocator.buffer(capacity: 1024)
+    }
+
+    func channelActive(context ctx: ChannelHandlerContext) {
+        let state = session.engine.memcached
+        state.totalConnections.wrappingAdd(1, ordering: .relaxed)
+        if state.currentConnections.load(ordering: .relaxed) >= session.engine.config.int("maxclients") {
+            closing = true
+            var b = ctx.channel.allocator.buffer(capacity: 48)
+            b.writeString("SERVER_ERROR Too many open connections\r\n")
+            ctx.writeAndFlush(wrapOutboundOut(b)).whenComplete { _ in ctx.close(promise: nil) }
+            return
+        }
+        state.currentConnections.wrappingAdd(1, ordering: .relaxed)
+        counted = true
+        ctx.fireChannelActive()
+    }
+
+    func channelInactive(context ctx: ChannelHandlerContext) {
+        if counted { session.engine.memcached.currentConnections.wrappingSubtract(1, ordering: .relaxed) }
+        counted = false
+        ctx.fireChannelInactive()
+    }
+
+    func channelRead(context ctx: ChannelHandlerContext, data: NIOAny) {
+        guard !closing else { return }
+        let buffer = unwrapInboundIn(data)
+        bytesRead += buffer.readableBytes
+        input.append(contentsOf: buffer.readableBytesView)
+        while let request = session.parser.next(input, from: &start) {
+            if !session.execute(request, &out) {
+                closing = true
+                break
+            }
+        }
+        // Drop what was consumed; a partial request stays at the front.
+        if start == input.count {
+            input.removeAll(keepingCapacity: input.capacity <= 1 << 16)
+            start = 0
+        } else if start > 1 << 16 || start > input.count / 2 {
+            input.removeSubrange(0..<start)
+            start = 0
+        }
+    }
+
+    func channelReadComplete(context ctx: ChannelHandlerContext) {
+        let written = out.readableBytes
+        if written > 0 {
+            ctx.writeAndFlush(wrapOutboundOut(out), promise: nil)
+            out = ctx.channel.allocator.buffer(capacity: 1024)
+        }
+        session.flushCounters(bytesRead: bytesRead, bytesWritten: written)
+        bytesRead = 0
+        if closing {
+            ctx.close(promise: nil)
+            return
+        }
+        if !ctx.channel.isWritable { ctx.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in } }
+    }
+
+    func channelWritabilityChanged(context ctx: ChannelHandlerContext) {
+        if ctx.channel.isWritable { ctx.channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in } }
+        ctx.fireChannelWritabilityChanged()
+    }
+
+    func errorCaught(context ctx: ChannelHandlerContext, error: Error) {
+        ctx.close(promise: nil)
+    }
+}
