@@ -16,6 +16,12 @@ public struct MemcachedSession {
     var now: Int64 = 0
     /// Counters of this connection, added to the shared ones once per read batch.
     var counts = [Int](repeating: 0, count: MemcachedState.Counter.allCases.count)
+    /// Items (key and CAS) mg answered in this read batch. memcached's reply holds a reference
+    /// to the item until it is sent, and an incr/decr of a referenced item makes a new item
+    /// instead of rewriting it in place (no space padding, not fetched); this reproduces that.
+    /// memcached sends its replies (and lets go of the items) after 20 requests at most.
+    var heldByReply: [(key: [UInt8], cas: UInt64)] = []
+    var requestsSinceSend = 0
 
     public init(engine: Engine) {
         self.engine = engine
@@ -28,6 +34,8 @@ public struct MemcachedSession {
 
     /// Ends a read batch: counters to the shared totals.
     public mutating func flushCounters(bytesRead: Int, bytesWritten: Int) {
+        heldByReply.removeAll(keepingCapacity: true)
+        requestsSinceSend = 0
         count(.bytesRead, bytesRead)
         count(.bytesWritten, bytesWritten)
         engine.memcached.add(&counts)
@@ -38,6 +46,11 @@ public struct MemcachedSession {
     public mutating func execute(_ request: MemcacheRequest, _ out: inout ByteBuffer) -> Bool {
         now = unixMillis()
         engine.memcachedFlushIfDue(now: now)
+        requestsSinceSend += 1
+        if requestsSinceSend > 20 {
+            heldByReply.removeAll(keepingCapacity: true)
+            requestsSinceSend = 1
+        }
         switch request {
         case .retrieve(let kind, let exptime, let keys):
             retrieve(kind, exptime, keys, &out)
@@ -51,12 +64,15 @@ public struct MemcachedSession {
         case .arithmetic(let incr, let key, let delta, let noreply):
             let reply: String
             switch arithmetic(key, incr: incr, delta: delta, compareCas: nil) {
-            case .value(let v, _): reply = v
-            case .notFound: reply = "NOT_FOUND"
+            case .value(let v, _):
+                reply = v
+                count(incr ? .incrHits : .decrHits)
+            case .notFound:
+                reply = "NOT_FOUND"
+                count(incr ? .incrMisses : .decrMisses)
             case .nonNumeric: reply = "CLIENT_ERROR cannot increment or decrement non-numeric value"
             case .casMismatch: reply = "EXISTS"
             }
-            count(incr ? (reply == "NOT_FOUND" ? .incrMisses : .incrHits) : (reply == "NOT_FOUND" ? .decrMisses : .decrHits))
             if !noreply { out.writeString(reply); out.writeString("\r\n") }
         case .touch(let key, let exptime, let noreply):
             count(.cmdTouch)
@@ -152,8 +168,13 @@ public struct MemcachedSession {
     mutating func retrieve(_ kind: MemcacheRequest.Retrieval, _ exptime: Int32, _ keys: [ArraySlice<UInt8>], _ out: inout ByteBuffer) {
         let touching = kind == .gat || kind == .gats
         let withCas = kind == .gets || kind == .gats
+        let replyStart = out.writerIndex
         for key in keys {
             guard key.count <= MemcacheParser.keyMaxLength else {
+                // The whole get fails: the hits before the bad key are taken back. (memcached
+                // 1.6.18 also drops the replies of earlier commands still queued on the
+                // connection; Larder keeps those, so that a pipelining client stays in step.)
+                out.moveWriterIndex(to: replyStart)
                 out.writeString("CLIENT_ERROR bad command line format\r\n")
                 return
             }
@@ -246,8 +267,7 @@ public struct MemcachedSession {
     }
 
     /// Stores a new item over whatever the key held. An exptime already past leaves no item.
-    mutating func put(_ shard: Shard, _ key: ArraySlice<UInt8>, _ data: ArraySlice<UInt8>, flags: UInt32,
-                      exptime: Int32, cas: UInt64? = nil) {
+    mutating func put(_ shard: Shard, _ key: ArraySlice<UInt8>, _ data: ArraySlice<UInt8>, flags: UInt32, exptime: Int32) {
         count(.totalItems)
         let at = expireAt(exptime)
         guard at != Self.past else {
@@ -255,10 +275,7 @@ public struct MemcachedSession {
             return
         }
         let slot = shard.set(key, .string(data), expireAt: at, access: engine.accessPolicy.initial(now: now))
-        shard.withEntryMetadata(at: slot) { e in
-            e.clientFlags = flags
-            if let cas { e.cas = cas }
-        }
+        shard.withEntryMetadata(at: slot) { $0.clientFlags = flags }
         written(key, "set")
     }
 
@@ -282,6 +299,7 @@ public struct MemcachedSession {
         defer { shard.lock.unlock() }
         guard let slot = item(shard, key) else { return false }
         shard.touchAccess(slot: slot, now: now, policy: engine.accessPolicy)
+        shard.withEntryMetadata(at: slot) { $0.itemState.insert(.fetched) }
         applyExpiry(shard, slot, exptime)
         return true
     }
@@ -308,10 +326,14 @@ public struct MemcachedSession {
         let result = incr ? v &+ delta : (delta > v ? 0 : v - delta)
         let text = String(result)
         var bytes = Array(text.utf8)
-        if bytes.count <= old.count { bytes += [UInt8](repeating: 32, count: old.count - bytes.count) }
+        let inPlace = bytes.count <= old.count && !heldByReply.contains { $0.cas == e.cas && $0.key.elementsEqual(key) }
+        if inPlace { bytes += [UInt8](repeating: 32, count: old.count - bytes.count) }
         shard.touchAccess(slot: slot, now: now, policy: engine.accessPolicy)
         let updated = shard.withEntry(at: slot) { e -> Entry in
             e.value = .string(bytes)
+            // Rewritten in place the item keeps its state (fetched, stale); a longer number
+            // is a new item to memcached, not fetched yet.
+            if !inPlace { e.itemState = [] }
             return e
         }
         written(key, incr ? "incrby" : "decrby")

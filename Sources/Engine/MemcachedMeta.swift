@@ -11,18 +11,31 @@ extension MemcachedSession {
         e.expireAt == 0 ? -1 : max(0, (e.expireAt - now + 999) / 1000)
     }
 
-    /// The return flags every meta command can echo: opaque and key.
-    func echo(_ flag: UInt8, _ token: ArraySlice<UInt8>, key: [UInt8], _ out: inout ByteBuffer) {
+    /// The return flags every meta command can echo: opaque and key (as the client sent it,
+    /// base64 with a b flag after it when it came so).
+    func echo(_ flag: UInt8, _ token: ArraySlice<UInt8>, key: [UInt8], _ f: MetaFlags, _ out: inout ByteBuffer) {
         switch flag {
         case UInt8(ascii: "O"):
             out.writeString(" O")
             out.writeBytes(token)
         case UInt8(ascii: "k"):
             out.writeString(" k")
-            out.writeBytes(key)
+            if f.base64Key {
+                out.writeString(MemcacheParser.encodeBase64(key))
+                out.writeString(" b")
+            } else {
+                out.writeBytes(key)
+            }
         default:
             break
         }
+    }
+
+    /// A new TTL for an item this command still reports on: one already past makes it expire
+    /// now (gone at its next lookup) rather than under the caller's feet.
+    func expiryForExisting(_ exptime: Int32) -> Int64 {
+        let at = expireAt(exptime)
+        return at == Self.past ? now : at
     }
 
     // MARK: mg
@@ -38,27 +51,34 @@ extension MemcachedSession {
         var found = item(shard, k)
         if found == nil, let ttl = f.vivify {
             // N: a miss creates an empty item and hands this client the right to fill it.
-            let slot = shard.set(k, .bytes([]), access: engine.accessPolicy.initial(now: now))
-            applyExpiry(shard, slot, ttl)
-            found = shard.find(k, now: now)
-            created = found != nil
+            _ = ttl   // applied where the N flag stands among the flags, as memcached does
+            found = shard.set(k, .bytes([]), access: engine.accessPolicy.initial(now: now))
+            created = true
         }
         guard let slot = found else {
             count(.getMisses)
-            if !f.quiet { out.writeString("EN\r\n") }
+            if !f.quiet {
+                out.writeString("EN")
+                for (flag, token) in f.list { echo(flag, token, key: key, f, &out) }
+                out.writeString("\r\n")
+            }
             return
         }
         count(.getHits)
         let before = shard.entry(at: slot)
+        heldByReply.append((key, before.cas))
         var won = false
         var flagsText = ByteBuffer()
         for (flag, token) in f.list {
             let e = shard.entry(at: slot)
             switch flag {
             case UInt8(ascii: "T"):
-                shard.setExpire(slot: slot, at: max(0, expireAt(f.ttl!)))
+                shard.setExpire(slot: slot, at: expiryForExisting(f.ttl!))
             case UInt8(ascii: "N"):
-                if created { won = true }
+                if created {
+                    won = true
+                    shard.setExpire(slot: slot, at: expiryForExisting(f.vivify!))
+                }
             case UInt8(ascii: "R"):
                 if !e.itemState.contains(.won) && !created && e.expireAt != 0 && ttlSeconds(e) < Int64(f.recache!) { won = true }
             case UInt8(ascii: "s"):
@@ -74,7 +94,7 @@ extension MemcachedSession {
             case UInt8(ascii: "h"):
                 flagsText.writeString(before.itemState.contains(.fetched) ? " h1" : " h0")
             default:
-                echo(flag, token, key: key, &flagsText)
+                echo(flag, token, key: key, f, &flagsText)
             }
         }
         var state = shard.entry(at: slot).itemState
@@ -126,12 +146,12 @@ extension MemcachedSession {
                 shard.touchAccess(slot: slot, now: now, policy: engine.accessPolicy)
                 status = "NS"
             } else {
-                put(shard, k, data, flags: f.clientFlags ?? 0, exptime: f.ttl ?? 0, cas: f.newCas)
+                put(shard, k, data, flags: f.clientFlags ?? 0, exptime: f.ttl ?? 0)
                 status = "HD"
             }
         case UInt8(ascii: "R"):
             if slot == nil { status = "NS" } else {
-                put(shard, k, data, flags: f.clientFlags ?? 0, exptime: f.ttl ?? 0, cas: f.newCas)
+                put(shard, k, data, flags: f.clientFlags ?? 0, exptime: f.ttl ?? 0)
                 status = "HD"
             }
         case UInt8(ascii: "A"), UInt8(ascii: "P"):
@@ -143,7 +163,7 @@ extension MemcachedSession {
                         var b = e.value.stringBytes!
                         if mode == UInt8(ascii: "A") { b.append(contentsOf: data) } else { b.insert(contentsOf: data, at: 0) }
                         e.value = .string(b)
-                        if let c = f.newCas { e.cas = c }
+                        e.itemState = []   // a new item to memcached
                     }
                     written(k, mode == UInt8(ascii: "A") ? "append" : "prepend")
                     status = "HD"
@@ -156,14 +176,14 @@ extension MemcachedSession {
                 let e = shard.entry(at: slot)
                 if e.cas == f.compareCas! {
                     count(.casHits)
-                    put(shard, k, data, flags: f.clientFlags ?? 0, exptime: f.ttl ?? 0, cas: f.newCas)
+                    put(shard, k, data, flags: f.clientFlags ?? 0, exptime: f.ttl ?? 0)
                     status = "HD"
                 } else if f.invalidate && f.compareCas! < e.cas {
                     // I: a value older than the item is still stored, marked stale; whoever
                     // holds the win keeps it.
                     count(.casHits)
                     let state = e.itemState
-                    put(shard, k, data, flags: f.clientFlags ?? 0, exptime: f.ttl ?? 0, cas: f.newCas)
+                    put(shard, k, data, flags: f.clientFlags ?? 0, exptime: f.ttl ?? 0)
                     if let s = shard.find(k, now: now) {
                         shard.withEntryMetadata(at: s) { $0.itemState = state.union(.stale) }
                     }
@@ -177,7 +197,7 @@ extension MemcachedSession {
                 status = "NF"
             }
         default:
-            put(shard, k, data, flags: f.clientFlags ?? 0, exptime: f.ttl ?? 0, cas: f.newCas)
+            put(shard, k, data, flags: f.clientFlags ?? 0, exptime: f.ttl ?? 0)
             status = "HD"
         }
         let cas = shard.find(k, now: now).map { shard.entry(at: $0).cas } ?? 0
@@ -185,7 +205,7 @@ extension MemcachedSession {
         if f.quiet && status == "HD" { return }
         out.writeString(status)
         for (flag, token) in f.list {
-            if flag == UInt8(ascii: "c") { out.writeString(" c\(cas)") } else { echo(flag, token, key: key, &out) }
+            if flag == UInt8(ascii: "c") { out.writeString(" c\(cas)") } else { echo(flag, token, key: key, f, &out) }
         }
         out.writeString("\r\n")
     }
@@ -202,17 +222,13 @@ extension MemcachedSession {
             let e = shard.entry(at: slot)
             if let c = f.compareCas, c != e.cas {
                 status = "EX"
-            } else if f.invalidate || f.removeValue {
-                // I: keep the item, stale, for stale-while-revalidate; x: drop only the value.
+            } else if f.invalidate {
+                // I: keep the item, stale, for stale-while-revalidate.
                 shard.withEntry(at: slot) { e in
-                    if f.removeValue { e.value = .bytes([]) }
-                    if f.invalidate {
-                        e.itemState.insert(.stale)
-                        e.itemState.remove(.won)
-                    }
-                    if let c = f.newCas { e.cas = c }
+                    e.itemState.insert(.stale)
+                    e.itemState.remove(.won)
                 }
-                if f.invalidate, let ttl = f.ttl { applyExpiry(shard, slot, ttl) }
+                if let ttl = f.ttl { applyExpiry(shard, slot, ttl) }
                 written(k, "set")
                 status = "HD"
             } else {
@@ -225,7 +241,7 @@ extension MemcachedSession {
         count(status == "NF" ? .deleteMisses : .deleteHits)
         if f.quiet && status == "HD" { return }
         out.writeString(status)
-        for (flag, token) in f.list { echo(flag, token, key: key, &out) }
+        for (flag, token) in f.list { echo(flag, token, key: key, f, &out) }
         out.writeString("\r\n")
     }
 
@@ -246,14 +262,14 @@ extension MemcachedSession {
             return
         case .casMismatch:
             out.writeString("EX")
-            for (flag, token) in f.list { echo(flag, token, key: key, &out) }
+            for (flag, token) in f.list { echo(flag, token, key: key, f, &out) }
             out.writeString("\r\n")
             return
         case .notFound:
             count(incr ? .incrMisses : .decrMisses)
             guard f.vivify != nil else {
                 out.writeString("NF")
-                for (flag, token) in f.list { echo(flag, token, key: key, &out) }
+                for (flag, token) in f.list { echo(flag, token, key: key, f, &out) }
                 out.writeString("\r\n")
                 return
             }
@@ -267,7 +283,8 @@ extension MemcachedSession {
             }
             shard.lock.unlock()
         }
-        if f.quiet { return }
+        // q hides the reply of an update; memcached 1.6.18 still answers a vivified miss.
+        if f.quiet && !created { return }
         let shard = db.shard(k)
         shard.lock.lock()
         defer { shard.lock.unlock() }
@@ -278,9 +295,9 @@ extension MemcachedSession {
             switch flag {
             case UInt8(ascii: "c"): flagsText.writeString(" c\(e.cas)")
             case UInt8(ascii: "t"): flagsText.writeString(" t\(ttlSeconds(e))")
-            case UInt8(ascii: "T"): shard.setExpire(slot: slot, at: max(0, expireAt(f.ttl!)))
-            case UInt8(ascii: "N"): if created { shard.setExpire(slot: slot, at: max(0, expireAt(f.vivify!))) }
-            default: echo(flag, token, key: key, &flagsText)
+            case UInt8(ascii: "T"): shard.setExpire(slot: slot, at: expiryForExisting(f.ttl!))
+            case UInt8(ascii: "N"): if created { shard.setExpire(slot: slot, at: expiryForExisting(f.vivify!)) }
+            default: echo(flag, token, key: key, f, &flagsText)
             }
         }
         if f.returnValue {

@@ -44,7 +44,8 @@ public enum MemcacheNumber {
         unsigned64(bytes).map { UInt32(truncatingIfNeeded: $0) }
     }
 
-    /// safe_strtol: a signed number that must fit an int32 from above; stored truncated.
+    /// safe_strtol: a signed 64-bit number (strtol on a 64-bit system) stored into an int32,
+    /// truncated: memcached 1.6.18 takes exptime 2147483648 as -2147483648.
     public static func signed32<C: Collection>(_ bytes: C) -> Int32? where C.Element == UInt8 {
         guard let (v, negative, end) = strtoull(bytes) else { return nil }
         guard end == bytes.endIndex || isSpace(bytes[end]) else { return nil }
@@ -54,8 +55,6 @@ public enum MemcacheNumber {
         } else if v > UInt64(Int64.max) {
             return nil
         }
-        let l = Int64(bitPattern: v)
-        if l > Int64(Int32.max) { return nil }
-        return Int32(truncatingIfNeeded: l)
+        return Int32(truncatingIfNeeded: Int64(bitPattern: v))
     }
 }

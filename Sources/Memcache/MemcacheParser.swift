@@ -183,7 +183,11 @@ public struct MemcacheParser {
             return (.version, nil)
         case "verbosity":
             guard ntokens == 3 || ntokens == 4 else { return error() }
-            return (.verbosity(noreply: noreplyToken(input)), nil)
+            let noreply = noreplyToken(input)
+            guard MemcacheNumber.unsigned64(token(input, 1)) != nil else {
+                return (.reply("CLIENT_ERROR bad command line format", noreply: noreply), nil)
+            }
+            return (.verbosity(noreply: noreply), nil)
         case "stats":
             let args = (1..<tokens.count).map { String(decoding: token(input, $0), as: UTF8.self) }
             return (.stats(arguments: args), nil)
@@ -193,7 +197,10 @@ public struct MemcacheParser {
             return (.reply("ERROR: shutdown not enabled", noreply: false), nil)
         case "mn":
             return (.metaNoop, nil)
-        case "mg", "ms", "md", "ma", "me":
+        case "me":
+            guard ntokens >= 3 else { return (.reply("CLIENT_ERROR bad command line format", noreply: false), nil) }
+            return parseMeta(input)
+        case "mg", "ms", "md", "ma":
             guard ntokens >= 3 else { return error() }
             return parseMeta(input)
         default:
@@ -261,7 +268,11 @@ public struct MemcacheParser {
             return fail(command == UInt8(ascii: "g") ? "CLIENT_ERROR options flags are too long" : "CLIENT_ERROR options flags too long")
         }
         var flags = MetaFlags()
-        if let message = parseMetaFlags(input, from: firstFlag, into: &flags) { return fail(message) }
+        if let message = parseMetaFlags(input, from: firstFlag, into: &flags) {
+            // md and ma of memcached 1.6.18 answer every flag error the same way.
+            let generic = command == UInt8(ascii: "d") || command == UInt8(ascii: "a")
+            return fail(generic ? "CLIENT_ERROR invalid or duplicate flag" : message)
+        }
         var key = Array(rawKey)
         if flags.base64Key {
             guard let k = Self.decodeBase64(rawKey) else { return fail("CLIENT_ERROR error decoding key") }
@@ -316,8 +327,6 @@ public struct MemcacheParser {
             case UInt8(ascii: "v"): f.returnValue = true
             case UInt8(ascii: "u"): f.noUpdate = true
             case UInt8(ascii: "q"): f.quiet = true
-            case UInt8(ascii: "E"):
-                if let v = MemcacheNumber.unsigned64(value) { f.newCas = v } else { badToken = true }
             case UInt8(ascii: "C"):
                 if let v = MemcacheNumber.unsigned64(value) { f.compareCas = v } else { badToken = true }
             case UInt8(ascii: "M"):
@@ -330,7 +339,6 @@ public struct MemcacheParser {
             case UInt8(ascii: "I"): f.invalidate = true
             case UInt8(ascii: "F"):
                 if let v = MemcacheNumber.flags(value) { f.clientFlags = v } else { badToken = true }
-            case UInt8(ascii: "x"): f.removeValue = true
             default:
                 return "CLIENT_ERROR invalid flag"
             }
@@ -338,6 +346,8 @@ public struct MemcacheParser {
         }
         return badToken ? "CLIENT_ERROR bad token in command line format" : nil
     }
+
+    public static func encodeBase64(_ bytes: [UInt8]) -> String { Data(bytes).base64EncodedString() }
 
     static func decodeBase64(_ bytes: ArraySlice<UInt8>) -> [UInt8]? {
         guard let d = Data(base64Encoded: Data(bytes)), !d.isEmpty else { return nil }

@@ -41,16 +41,14 @@ public struct MetaFlags {
     public var returnValue = false
     public var noUpdate = false
     public var invalidate = false
-    public var removeValue = false
     /// N: create on miss, with this TTL.
     public var vivify: Int32? = nil
     /// T: new TTL.
     public var ttl: Int32? = nil
     /// R: win the right to recache when the remaining TTL is below this.
     public var recache: Int32? = nil
-    /// C: compare CAS; E: CAS to store.
+    /// C: compare CAS. (E, an explicit new CAS, and x came after memcached 1.6.18.)
     public var compareCas: UInt64? = nil
-    public var newCas: UInt64? = nil
     public var clientFlags: UInt32? = nil
     /// M: the mode letter of ms and ma.
     public var mode: UInt8? = nil

@@ -123,3 +123,42 @@ def diff(larder, oracle):
     d.both("FLUSHALL")
     yield d
     d.close()
+
+
+def start_larder_memcached(*extra):
+    """Larder with its memcached listener on a second free port (server.mc_port)."""
+    mc_port = free_port()
+    s = start_larder("--memcached-port", str(mc_port), *extra)
+    wait_for_port(mc_port, s.proc)
+    s.mc_port = mc_port
+    return s
+
+
+def start_memcached(*extra):
+    exe = shutil.which("memcached")
+    if not exe:
+        pytest.exit("memcached is not installed (Debian package memcached)", returncode=2)
+    port = free_port()
+    workdir = tempfile.mkdtemp(prefix="memcached-")
+    log = open(os.path.join(workdir, "memcached.log"), "ab")
+    argv = [exe, "-p", str(port), "-U", "0", "-l", "127.0.0.1", *extra]
+    if os.geteuid() == 0:
+        argv += ["-u", "root"]
+    s = Server(argv, port, workdir, log)
+    s.mc_port = port
+    return s
+
+
+@pytest.fixture(scope="module")
+def mc_larder():
+    s = start_larder_memcached()
+    yield s
+    s.stop()
+    assert s.proc.returncode in (0, -15), f"larder exited with {s.proc.returncode}"
+
+
+@pytest.fixture(scope="module")
+def mc_oracle():
+    s = start_memcached()
+    yield s
+    s.stop()
