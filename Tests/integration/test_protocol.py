@@ -122,7 +122,14 @@ def test_proto_max_bulk_len():
 def test_maxclients():
     s = start_larder("--maxclients", "5")
     try:
-        conns = [Conn(s.port) for _ in range(5)]
+        # The start-up probe's connection may not be closed server-side yet: wait until the
+        # first client is the only one.
+        first = Conn(s.port)
+        for _ in range(100):
+            if first.call("CLIENT", "LIST").value.count(b"\n") == 1:
+                break
+            time.sleep(0.02)
+        conns = [first] + [Conn(s.port) for _ in range(4)]
         for c in conns:
             assert c.call("PING") == Reply("+", b"PONG")
         extra = Conn(s.port)
