@@ -29,10 +29,12 @@ let package = Package(
         // Command table and command families.
         // The one C call Swift's Glibc module does not expose (mallinfo2).
         .target(name: "CLarderSys"),
-        .target(name: "Engine", dependencies: ["RESP", "Memcache", "Storage", "CLarderSys",
+        .target(name: "Engine", dependencies: ["RESP", "Memcache", "Storage", "Persistence", "CLarderSys",
                                                 .product(name: "NIOCore", package: "swift-nio")],
                 swiftSettings: releaseSettings),
-        .target(name: "Persistence", dependencies: ["Storage"]),
+        // RDB (and later AOF): CRC-64, LZF, the value and file formats; no NIO.
+        .target(name: "Persistence", dependencies: ["Storage", .product(name: "DequeModule", package: "swift-collections")],
+                swiftSettings: releaseSettings),
         // SwiftNIO bootstrap, connections, configuration files.
         .target(name: "Server", dependencies: ["Engine", "RESP", "Memcache", "Storage", "Persistence",
                                                 .product(name: "NIOCore", package: "swift-nio"),
@@ -49,6 +51,7 @@ let package = Package(
         .testTarget(name: "RESPTests", dependencies: ["RESP"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage"]),
         .testTarget(name: "MemcacheTests", dependencies: ["Memcache"]),
+        .testTarget(name: "PersistenceTests", dependencies: ["Persistence", "Storage"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "RESP", "Storage"]),
     ]
 )

@@ -85,7 +85,7 @@ public final class Config: Sendable {
         .init("slowlog-log-slower-than", .int(min: -1, max: Int.max), "10000"),
         .init("slowlog-max-len", .int(min: 0, max: Int(UInt32.max)), "128"),
         .init("latency-monitor-threshold", .int(min: 0, max: Int.max), "0"),
-        .init("hash-max-listpack-entries", .int(min: 0, max: Int.max), "128", aliases: ["hash-max-ziplist-entries"]),
+        .init("hash-max-listpack-entries", .int(min: 0, max: Int.max), "512", aliases: ["hash-max-ziplist-entries"]),
         .init("hash-max-listpack-value", .int(min: 0, max: Int.max), "64", aliases: ["hash-max-ziplist-value"]),
         .init("list-max-listpack-size", .int(min: Int(Int32.min), max: Int(Int32.max)), "-2", aliases: ["list-max-ziplist-size"]),
         .init("list-compress-depth", .int(min: 0, max: Int(Int32.max)), "0"),

@@ -13,7 +13,7 @@ final class Settings: Sendable {
     let lfuDecayTime = Atomic<Int>(1)
     let protoMaxBulkLen = Atomic<Int>(512 << 20)
     let queryBufferLimit = Atomic<Int>(1 << 30)
-    let hashMaxEntries = Atomic<Int>(128)
+    let hashMaxEntries = Atomic<Int>(512)
     let hashMaxValue = Atomic<Int>(64)
     let zsetMaxEntries = Atomic<Int>(128)
     let zsetMaxValue = Atomic<Int>(64)

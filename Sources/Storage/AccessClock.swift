@@ -14,7 +14,7 @@ public struct AccessPolicy: Sendable {
 
     static let lfuInitialCounter: UInt32 = 5
 
-    @inline(__always) static func minutes(_ nowMs: Int64) -> UInt32 {
+    @inline(__always) public static func minutes(_ nowMs: Int64) -> UInt32 {
         UInt32(truncatingIfNeeded: nowMs / 60_000) & 0xFFFF
     }
 

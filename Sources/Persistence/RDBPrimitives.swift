@@ -1,0 +1,181 @@
+/// What goes wrong reading RDB data; loading and RESTORE report it and stop.
+public struct RDBError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// The RDB format's building blocks (Redis's rdb.c): lengths, strings with their integer and
+/// LZF encodings, and binary doubles.
+public struct RDBWriter {
+    public var bytes: [UInt8] = []
+    public var compress: Bool
+
+    public init(compress: Bool = true) { self.compress = compress }
+
+    public mutating func byte(_ b: UInt8) { bytes.append(b) }
+
+    public mutating func length(_ n: Int) {
+        if n < 1 << 6 {
+            bytes.append(UInt8(n))
+        } else if n < 1 << 14 {
+            bytes.append(UInt8(0x40 | n >> 8))
+            bytes.append(UInt8(n & 0xff))
+        } else if n <= Int(UInt32.max) {
+            bytes.append(0x80)
+            withUnsafeBytes(of: UInt32(n).bigEndian) { bytes.append(contentsOf: $0) }
+        } else {
+            bytes.append(0x81)
+            withUnsafeBytes(of: UInt64(n).bigEndian) { bytes.append(contentsOf: $0) }
+        }
+    }
+
+    /// A string as Redis stores it: a short decimal integer as an int8/16/32 encoding, a long
+    /// compressible one LZF-compressed, anything else raw.
+    public mutating func string<C: Collection>(_ s: C) where C.Element == UInt8 {
+        if s.count <= 11, let v = canonicalInteger(s), let encoded = Self.intEncoding(v) {
+            bytes.append(contentsOf: encoded)
+            return
+        }
+        if compress && s.count > 20, let packed = LZF.compress(Array(s), limit: s.count - 4) {
+            bytes.append(0xC3)
+            length(packed.count)
+            length(s.count)
+            bytes.append(contentsOf: packed)
+            return
+        }
+        length(s.count)
+        bytes.append(contentsOf: s)
+    }
+
+    public mutating func integerString(_ v: Int) {
+        if let encoded = Self.intEncoding(v) { bytes.append(contentsOf: encoded) } else { string(Array(String(v).utf8)) }
+    }
+
+    static func intEncoding(_ v: Int) -> [UInt8]? {
+        if v >= Int(Int8.min) && v <= Int(Int8.max) { return [0xC0, UInt8(truncatingIfNeeded: v)] }
+        if v >= Int(Int16.min) && v <= Int(Int16.max) {
+            return [0xC1, UInt8(truncatingIfNeeded: v), UInt8(truncatingIfNeeded: v >> 8)]
+        }
+        if v >= Int(Int32.min) && v <= Int(Int32.max) {
+            return [0xC2, UInt8(truncatingIfNeeded: v), UInt8(truncatingIfNeeded: v >> 8),
+                    UInt8(truncatingIfNeeded: v >> 16), UInt8(truncatingIfNeeded: v >> 24)]
+        }
+        return nil
+    }
+
+    public mutating func double(_ d: Double) {
+        withUnsafeBytes(of: d.bitPattern.littleEndian) { bytes.append(contentsOf: $0) }
+    }
+
+    public mutating func uint64LE(_ v: UInt64) {
+        withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) }
+    }
+
+    public mutating func uint32LE(_ v: UInt32) {
+        withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) }
+    }
+}
+
+/// A decimal integer in canonical form (what Redis's string2ll accepts and prints back the same).
+func canonicalInteger<C: Collection>(_ s: C) -> Int? where C.Element == UInt8 {
+    guard !s.isEmpty, s.count <= 20 else { return nil }
+    guard let v = Int(String(decoding: s, as: UTF8.self)) else { return nil }
+    return String(v).utf8.elementsEqual(s) ? v : nil
+}
+
+public struct RDBReader {
+    public let bytes: [UInt8]
+    public var position: Int
+
+    public init(_ bytes: [UInt8], position: Int = 0) {
+        self.bytes = bytes
+        self.position = position
+    }
+
+    public var atEnd: Bool { position >= bytes.count }
+
+    public mutating func byte() throws -> UInt8 {
+        guard position < bytes.count else { throw RDBError("Unexpected EOF reading RDB file") }
+        defer { position += 1 }
+        return bytes[position]
+    }
+
+    public mutating func take(_ n: Int) throws -> ArraySlice<UInt8> {
+        guard n >= 0, n <= bytes.count - position else { throw RDBError("Unexpected EOF reading RDB file") }
+        defer { position += n }
+        return bytes[position..<(position + n)]
+    }
+
+    func littleEndian(_ s: ArraySlice<UInt8>) -> UInt64 {
+        var v: UInt64 = 0
+        for (i, b) in s.enumerated() { v |= UInt64(b) << (8 * UInt64(i)) }
+        return v
+    }
+
+    public mutating func uint64LE() throws -> UInt64 { littleEndian(try take(8)) }
+    public mutating func uint32LE() throws -> UInt32 { UInt32(littleEndian(try take(4))) }
+
+    /// A length, or the special encoding it announces (strings only).
+    public mutating func lengthOrEncoding() throws -> (value: Int, encoded: Bool) {
+        let first = try byte()
+        switch first >> 6 {
+        case 0: return (Int(first & 0x3f), false)
+        case 1: return (Int(first & 0x3f) << 8 | Int(try byte()), false)
+        case 2:
+            if first == 0x80 {
+                var v = 0
+                for b in try take(4) { v = v << 8 | Int(b) }
+                return (v, false)
+            }
+            if first == 0x81 {
+                var v: UInt64 = 0
+                for b in try take(8) { v = v << 8 | UInt64(b) }
+                guard v <= UInt64(Int.max) else { throw RDBError("length out of range") }
+                return (Int(v), false)
+            }
+            throw RDBError("Unknown length encoding \(first) in rdbLoadLen()")
+        default:
+            return (Int(first & 0x3f), true)
+        }
+    }
+
+    public mutating func length() throws -> Int {
+        let (v, encoded) = try lengthOrEncoding()
+        guard !encoded else { throw RDBError("unexpected encoded length") }
+        return v
+    }
+
+    public mutating func string() throws -> [UInt8] {
+        let (v, encoded) = try lengthOrEncoding()
+        guard encoded else { return Array(try take(v)) }
+        switch v {
+        case 0: return Array(String(Int(Int8(bitPattern: try byte()))).utf8)
+        case 1: return Array(String(Int(Int16(truncatingIfNeeded: littleEndian(try take(2))))).utf8)
+        case 2: return Array(String(Int(Int32(truncatingIfNeeded: littleEndian(try take(4))))).utf8)
+        case 3:
+            let compressed = try length()
+            let plain = try length()
+            let data = try take(compressed)
+            guard let out = LZF.decompress(data, length: plain) else { throw RDBError("Invalid LZF compressed string") }
+            return out
+        default:
+            throw RDBError("Unknown RDB string encoding type \(v)")
+        }
+    }
+
+    public mutating func binaryDouble() throws -> Double { Double(bitPattern: try uint64LE()) }
+
+    /// The string-encoded double of RDB_TYPE_ZSET (version 1): a length byte, 253 nan, 254
+    /// +inf, 255 -inf.
+    public mutating func stringDouble() throws -> Double {
+        let n = try byte()
+        switch n {
+        case 253: return .nan
+        case 254: return .infinity
+        case 255: return -.infinity
+        default:
+            guard let d = Double(String(decoding: try take(Int(n)), as: UTF8.self)) else { throw RDBError("bad double") }
+            return d
+        }
+    }
+}
