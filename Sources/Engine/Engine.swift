@@ -24,6 +24,8 @@ public final class Engine: Sendable {
     let pauseEnds = Atomic<Int>(0)
     public let pubsub = PubSub()
     public let memcached = MemcachedState()
+    let snapshots = SnapshotState()
+    let logSink = Locked<(@Sendable (String) -> Void)?>(nil)
     let tracking = Tracking()
     let settings = Settings()
     /// used_memory as last measured, and when (ms): measuring walks malloc's arenas.
@@ -59,7 +61,7 @@ public final class Engine: Sendable {
 
     /// Every command family's table rows.
     static var allCommands: [CommandSpec] {
-        StringCommands.specs + KeyCommands.specs + DumpCommands.specs + TransactionCommands.specs + PubSubCommands.specs + ListCommands.specs + HashCommands.specs + SetCommands.specs
+        StringCommands.specs + KeyCommands.specs + DumpCommands.specs + SnapshotCommands.specs + TransactionCommands.specs + PubSubCommands.specs + ListCommands.specs + HashCommands.specs + SetCommands.specs
             + SortedSetCommands.specs + SortCommand.specs
             + ConnectionCommands.specs + ServerCommands.specs
             + IntrospectionCommands.specs

@@ -134,13 +134,18 @@ struct InfoReport {
     }
 
     func persistence() -> [(String, String)] {
-        [
+        let snap = engine.snapshots
+        return [
             ("loading", "0"),
             ("async_loading", "0"),
             ("rdb_changes_since_last_save", String(engine.stats.dirty.load(ordering: .relaxed))),
-            ("rdb_bgsave_in_progress", "0"),
+            ("rdb_bgsave_in_progress", snap.inProgress.load(ordering: .relaxed) ? "1" : "0"),
             ("rdb_last_save_time", String(engine.lastSave.load(ordering: .relaxed))),
-            ("rdb_last_bgsave_status", "ok"),
+            ("rdb_last_bgsave_status", snap.lastOK.load(ordering: .relaxed) ? "ok" : "err"),
+            ("rdb_last_bgsave_time_sec", String(snap.lastDuration.load(ordering: .relaxed))),
+            ("rdb_current_bgsave_time_sec", snap.inProgress.load(ordering: .relaxed)
+                ? String((Int(unixMillis()) - snap.startedAt.load(ordering: .relaxed)) / 1000) : "-1"),
+            ("rdb_saves", String(snap.saves.load(ordering: .relaxed))),
             ("aof_enabled", engine.config.bool("appendonly") ? "1" : "0"),
             ("aof_rewrite_in_progress", "0"),
             ("aof_last_bgrewrite_status", "ok"),

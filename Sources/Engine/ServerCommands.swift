@@ -179,6 +179,15 @@ enum ServerCommands {
                 return
             }
         }
+        let nosave = (1..<max(1, c.argc)).contains { c.args.matches($0, "nosave") }
+        let save = (1..<max(1, c.argc)).contains { c.args.matches($0, "save") }
+        if !nosave {
+            guard c.engine.saveForShutdown(force: save) else {
+                c.error("ERR Errors trying to SHUTDOWN. Check logs.")
+                return
+            }
+        }
+        c.engine.snapshots.shutdownHandled.store(true, ordering: .relaxed)
         // No reply on success: the connection closes, as Redis's.
         c.closeAfterReply = true
         let hook = c.engine.shutdownHook.withLock { $0 }

@@ -152,8 +152,11 @@ public enum RDBValue {
         }
     }
 
+    static let emptyKey = "Bad data format: empty key"
+
+    /// An empty collection: RESTORE refuses it, loading a file skips it (as Redis 7.0).
     static func nonEmpty(_ v: Value, _ count: Int) throws -> Value {
-        guard count > 0 else { throw RDBError("Bad data format: empty key") }
+        guard count > 0 else { throw RDBError(emptyKey) }
         return v
     }
 

@@ -104,6 +104,7 @@ public final class LarderServer: Sendable {
             engine.memcachedFlushIfDue(now: unixMillis())
         }
         loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
+            engine.snapshotCron()
             let timeout = engine.config.int("timeout")
             guard timeout > 0 else { return }
             let now = unixMillis()
@@ -128,6 +129,9 @@ public final class LarderServer: Sendable {
         // or it never completes (and waitUntilStopped would wait for ever).
         for ch in listening { try? ch.closeFuture.wait() }
         for c in engine.clients.all { c.close() }
+        // A signal stops the server as SHUTDOWN does: with a final snapshot when save points
+        // are configured (SHUTDOWN itself has decided already).
+        engine.saveOnStop()
         try? group.syncShutdownGracefully()
         logger.notice("Larder is now ready to exit, bye bye...")
         finished.signal()

@@ -74,6 +74,15 @@ struct LarderCommand: ParsableCommand {
         let threads = config.int("threads") > 0 ? config.int("threads") : ProcessInfo.processInfo.activeProcessorCount
         let server = LarderServer(engine: engine, threads: threads, logger: logger)
         logger.notice("Larder \(Version.larder) starting, \(threads) event loop(s), data in \(dir)")
+        engine.setLogSink { logger.notice("\($0)") }
+        do {
+            if let loaded = try engine.loadSnapshot() {
+                logger.notice("DB loaded from disk: \(String(format: "%.3f", Double(loaded.millis) / 1000)) seconds (\(loaded.keys) keys)")
+            }
+        } catch {
+            logger.critical("Error loading \(config.get("dbfilename")): \(error)")
+            throw ExitCode(1)
+        }
         do {
             try server.start()
         } catch {

@@ -87,3 +87,46 @@ import Storage
         }
     }
 }
+
+@Suite struct OldEncodingTests {
+    /// A hash as Redis before 7.0 wrote it: a ziplist of field, value, field, value.
+    @Test func ziplistHash() throws {
+        var blob: [UInt8] = [22, 0, 0, 0, 17, 0, 0, 0, 4, 0]
+        blob += [0, 0x01, UInt8(ascii: "f")]
+        blob += [3, 0x01, UInt8(ascii: "v")]
+        blob += [3, 0x01, UInt8(ascii: "n")]
+        blob += [3, 0xF6]                        // the immediate integer 5
+        blob += [0xFF]
+        #expect(try CompactEncodings.ziplist(blob) == [Array("f".utf8), Array("v".utf8), Array("n".utf8), Array("5".utf8)])
+        var w = RDBWriter()
+        w.string(blob)
+        var r = RDBReader(w.bytes)
+        let v = try RDBValue.read(type: RDBValue.typeHashZiplist, from: &r, limits: EncodingLimits())
+        guard case .hash(let h) = v else { Issue.record("not a hash"); return }
+        #expect(h.get(Array("n".utf8)[...]) == Array("5".utf8))
+    }
+
+    /// A hash as Redis 2.x wrote it: a zipmap.
+    @Test func zipmapHash() throws {
+        let blob: [UInt8] = [1, 1, UInt8(ascii: "f"), 2, 0, UInt8(ascii: "v"), UInt8(ascii: "w"), 0xFF]
+        #expect(try CompactEncodings.zipmap(blob) == [Array("f".utf8), Array("vw".utf8)])
+    }
+
+    @Test func intsetWidths() throws {
+        let blob: [UInt8] = [4, 0, 0, 0, 2, 0, 0, 0] + [0xFF, 0xFF, 0xFF, 0xFF] + [0x00, 0x00, 0x01, 0x00]
+        #expect(try CompactEncodings.intset(blob) == [Array("-1".utf8), Array("65536".utf8)])
+        #expect(throws: RDBError.self) { try CompactEncodings.intset([3, 0, 0, 0, 0, 0, 0, 0]) }
+    }
+
+    @Test func listpackIntegerForms() throws {
+        // 7-bit 5, 13-bit -2, 16-bit 1000, 6-bit string "ab".
+        var blob: [UInt8] = [0, 0, 0, 0, 4, 0]
+        blob += [0x05, 1]
+        blob += [0xDF, 0xFE, 2]
+        blob += [0xF1, 0xE8, 0x03, 3]
+        blob += [0x82, UInt8(ascii: "a"), UInt8(ascii: "b"), 3]
+        blob += [0xFF]
+        blob[0] = UInt8(blob.count)
+        #expect(try CompactEncodings.listpack(blob) == [Array("5".utf8), Array("-2".utf8), Array("1000".utf8), Array("ab".utf8)])
+    }
+}

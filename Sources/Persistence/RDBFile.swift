@@ -1,0 +1,189 @@
+import Foundation
+import Storage
+
+/// Whole RDB files in Redis 7.0's format (version 10): header, auxiliary fields, each
+/// database's keys with their expiry, the EOF marker and a CRC-64 of the lot.
+public enum RDBFile {
+    public static let version = 10
+    /// The newest file version read (Redis 7.4 writes 12); types newer than Larder knows are
+    /// refused one by one.
+    static let newestReadable = 12
+
+    /// One database's contents at the moment of the snapshot: copies of its shards' tables.
+    public struct Database: Sendable {
+        public let index: Int
+        public let tables: [KeyTable]
+        public init(index: Int, tables: [KeyTable]) {
+            self.index = index
+            self.tables = tables
+        }
+    }
+
+    public struct Options: Sendable {
+        public var compress = true
+        public var checksum = true
+        public var redisVersion = "7.0.15"
+        public var usedMemory = 0
+        public init() {}
+    }
+
+    /// Writes the snapshot to `path` through a temporary file, synced, then renamed over it, so
+    /// that a crash leaves the old file or the new one, never half of one. Keys already
+    /// expired at `now` are left out.
+    public static func write(_ databases: [Database], to path: String, now: Int64, options: Options) throws {
+        let directory = (path as NSString).deletingLastPathComponent
+        let temp = (directory.isEmpty ? "." : directory) + "/temp-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).rdb"
+        guard FileManager.default.createFile(atPath: temp, contents: nil),
+              let handle = FileHandle(forWritingAtPath: temp) else {
+            throw RDBError("Failed opening the temp RDB file \(temp) for saving: \(String(cString: strerror(errno)))")
+        }
+        var crc: UInt64 = 0
+        var w = RDBWriter(compress: options.compress)
+        func flush(force: Bool = false) throws {
+            guard force || w.bytes.count >= 1 << 20 else { return }
+            if options.checksum { crc = CRC64.update(crc, w.bytes) }
+            try handle.write(contentsOf: w.bytes)
+            w.bytes.removeAll(keepingCapacity: true)
+        }
+        do {
+            w.bytes.append(contentsOf: Array(String(format: "REDIS%04d", version).utf8))
+            func aux(_ key: String, _ value: [UInt8]) {
+                w.byte(0xFA)
+                w.string(Array(key.utf8))
+                w.string(value)
+            }
+            aux("redis-ver", Array(options.redisVersion.utf8))
+            aux("redis-bits", Array(String(MemoryLayout<Int>.size * 8).utf8))
+            aux("ctime", Array(String(now / 1000).utf8))
+            aux("used-mem", Array(String(options.usedMemory).utf8))
+            aux("aof-base", Array("0".utf8))
+            for db in databases {
+                let size = db.tables.reduce(0) { $0 + $1.count }
+                guard size > 0 else { continue }
+                let expires = db.tables.reduce(0) { acc, t in acc + t.occupiedSlots.reduce(0) { $0 + (t.entries[$1].expireAt != 0 ? 1 : 0) } }
+                w.byte(0xFE)
+                w.length(db.index)
+                w.byte(0xFB)
+                w.length(size)
+                w.length(expires)
+                for table in db.tables {
+                    for slot in table.occupiedSlots {
+                        let e = table.entries[slot]
+                        if e.expireAt != 0 {
+                            if e.expireAt <= now { continue }
+                            w.byte(0xFC)
+                            w.uint64LE(UInt64(e.expireAt))
+                        }
+                        var value = RDBWriter(compress: options.compress)
+                        RDBValue.write(e.value, to: &value)
+                        // Type byte, then the key, then the value's payload.
+                        w.byte(value.bytes[0])
+                        w.string(table.keys[slot])
+                        w.bytes.append(contentsOf: value.bytes[1...])
+                        try flush()
+                    }
+                }
+            }
+            w.byte(0xFF)
+            try flush(force: true)
+            w.uint64LE(options.checksum ? crc : 0)
+            try handle.write(contentsOf: w.bytes)
+            try handle.synchronize()
+            try handle.close()
+            guard rename(temp, path) == 0 else {
+                throw RDBError("Error moving temp DB file \(temp) on the final destination \(path): \(String(cString: strerror(errno)))")
+            }
+        } catch {
+            try? handle.close()
+            unlink(temp)
+            throw error
+        }
+    }
+
+    /// One key read from a file.
+    public struct Key {
+        public let db: Int
+        public let key: [UInt8]
+        public let value: Value
+        public let expireAt: Int64
+    }
+
+    /// Reads an RDB file; `visit` gets every key not yet expired at `now`. Throws with a
+    /// message for the log on a bad header, a malformed value, a truncated file or a
+    /// checksum mismatch.
+    public static func read(path: String, now: Int64, limits: EncodingLimits, verifyChecksum: Bool = true,
+                            _ visit: (Key) throws -> Void) throws {
+        guard let data = FileManager.default.contents(atPath: path) else { throw RDBError("can't read \(path)") }
+        try read(bytes: [UInt8](data), now: now, limits: limits, verifyChecksum: verifyChecksum, visit)
+    }
+
+    public static func read(bytes: [UInt8], now: Int64, limits: EncodingLimits, verifyChecksum: Bool = true,
+                            _ visit: (Key) throws -> Void) throws {
+        var r = RDBReader(bytes)
+        let magic = Array(try r.take(9))
+        guard magic.starts(with: Array("REDIS".utf8)),
+              let fileVersion = Int(String(decoding: magic[5...], as: UTF8.self)) else {
+            throw RDBError("Wrong signature trying to load DB from file")
+        }
+        guard fileVersion >= 1 && fileVersion <= newestReadable else {
+            throw RDBError("Can't handle RDB format version \(fileVersion)")
+        }
+        var db = 0
+        var expireAt: Int64 = 0
+        while true {
+            let type = try r.byte()
+            switch type {
+            case 0xFA:                                   // AUX field
+                _ = try r.string()
+                _ = try r.string()
+                continue
+            case 0xFB:                                   // RESIZEDB
+                _ = try r.length()
+                _ = try r.length()
+                continue
+            case 0xFE:                                   // SELECTDB
+                db = try r.length()
+                continue
+            case 0xFD:                                   // EXPIRETIME (seconds)
+                expireAt = Int64(try r.uint32LE()) * 1000
+                continue
+            case 0xFC:                                   // EXPIRETIME_MS
+                expireAt = Int64(bitPattern: try r.uint64LE())
+                continue
+            case 0xF8:                                   // IDLE
+                _ = try r.length()
+                continue
+            case 0xF9:                                   // FREQ
+                _ = try r.byte()
+                continue
+            case 0xF5, 0xF6:                             // FUNCTION (7.0): a library's code
+                if type == 0xF5 { _ = try r.string() }
+                _ = try r.string()
+                throw RDBError("The RDB file holds functions, which Larder does not run")
+            case 0xF7:
+                throw RDBError("The RDB file holds module data, which Larder cannot load")
+            case 0xFF:                                   // EOF
+                if fileVersion >= 5 {
+                    let end = r.position
+                    let stored = try r.uint64LE()
+                    if verifyChecksum && stored != 0 && stored != CRC64.checksum(bytes[..<end]) {
+                        throw RDBError("Wrong RDB checksum expected: (\(String(stored, radix: 16))) got (\(String(CRC64.checksum(bytes[..<end]), radix: 16))). Aborting now.")
+                    }
+                }
+                return
+            default:
+                let key = try r.string()
+                let exp = expireAt
+                expireAt = 0
+                let value: Value
+                do {
+                    value = try RDBValue.read(type: type, from: &r, limits: limits)
+                } catch let e as RDBError where e.description == RDBValue.emptyKey {
+                    continue
+                }
+                if exp != 0 && exp <= now { continue }
+                try visit(Key(db: db, key: key, value: value, expireAt: exp))
+            }
+        }
+    }
+}
