@@ -77,6 +77,7 @@ public final class Config: Sendable {
         .init("unixsocket", .string, "", immutable: true),
         .init("notify-keyspace-events", .string, ""),
         .init("enable-debug-command", .choice(["no", "yes", "local"]), "no", immutable: true),
+        .init("enable-protected-configs", .choice(["no", "yes", "local"]), "no", immutable: true),
         .init("lazyfree-lazy-eviction", .bool, "no"),
         .init("lazyfree-lazy-expire", .bool, "no"),
         .init("lazyfree-lazy-server-del", .bool, "no"),

@@ -113,8 +113,24 @@ enum ServerCommands {
                 c.error("ERR CONFIG SET failed (possibly related to argument '\(name)') - \(error.message)")
                 return
             }
+            // Where files go is protected, as in Redis 7: only with enable-protected-configs.
+            if p.name == "dir" || p.name == "dbfilename" {
+                let mode = c.engine.config.get("enable-protected-configs")
+                guard mode == "yes" || (mode == "local" && c.client.address.hasPrefix("127.")) else {
+                    c.error("ERR CONFIG SET failed (possibly related to argument '\(name)') - can't set protected config")
+                    return
+                }
+            }
+            // dir: the server moves into it (snapshots are written relative to it), as Redis.
+            if p.name == "dir", let d = value.first, access(d, X_OK) != 0 {
+                c.error("ERR CONFIG SET failed (possibly related to argument '\(name)') - \(String(cString: strerror(errno)))")
+                return
+            }
         }
-        for (name, value) in changes { try? c.engine.config.set(name, value, atStartup: false) }
+        for (name, value) in changes {
+            if Config.parameter(name)?.name == "dir", let d = value.first { _ = chdir(d) }
+            try? c.engine.config.set(name, value, atStartup: false)
+        }
         c.engine.reloadSettings()
         c.ok()
     }

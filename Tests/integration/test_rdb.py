@@ -199,8 +199,21 @@ def test_bad_file_stops_startup_with_a_clear_line(damage, tmp_path):
     assert "Error loading dump.rdb" in out.stdout + out.stderr
 
 
-def test_bgsave_replies_as_redis(diff):
-    for args in [("BGSAVE", "foo"), ("BGSAVE", "SCHEDULE", "x"), ("LASTSAVE",)]:
-        if args == ("LASTSAVE",):
-            continue
+def test_replies_as_redis(diff):
+    for args in [("BGSAVE", "foo"), ("BGSAVE", "SCHEDULE", "x"), ("CONFIG", "SET", "dir", "/no/such/dir"),
+                 ("CONFIG", "SET", "dbfilename", "x.rdb"), ("SAVE", "extra")]:
         diff.check(*args)
+
+
+def test_config_set_dir_moves_the_snapshot(tmp_path):
+    s = larder_on(str(tmp_path / "first"), "--save", "", "--enable-protected-configs", "yes")
+    try:
+        r = s.client()
+        r.set("k", "v")
+        os.makedirs(tmp_path / "second")
+        r.config_set("dir", str(tmp_path / "second"))
+        r.save()
+        assert (tmp_path / "second" / "dump.rdb").exists()
+        assert r.config_get("dir")["dir"] == str(tmp_path / "second")
+    finally:
+        s.stop()
