@@ -93,7 +93,12 @@ extension Engine {
                     ctx.out.resp3 = w.resp3
                     ctx.serving = true
                     ctx.now = unixMillis()
-                    withLocks(w.spec, &ctx) { w.spec.handler!(&$0) }
+                    withLocks(w.spec, &ctx) { c in
+                        c.changes = 0
+                        w.spec.handler!(&c)
+                        propagate(w.spec, &c)
+                    }
+                    aofBeforeReply(&ctx)
                     guard ctx.out.buffer.readableBytes > 0 else { break }   // not ready for it after all
                     finish(w, &byClient)
                     w.deliver(ctx.out.buffer)

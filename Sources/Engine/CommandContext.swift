@@ -44,6 +44,11 @@ public struct CommandContext: Sendable {
     var subscriber: Subscriber? = nil
     /// Changes this command made (dirty()), so tracking invalidates only real writes.
     var changes = 0
+    /// What the AOF gets instead of the command's own words (SPOP as SREM, a served BLPOP
+    /// as LPOP, a float increment as the value it set); set by the handler.
+    public var propagateAs: [[[UInt8]]]? = nil
+    /// The sequence number of this client's last write in the AOF: its replies wait for it.
+    public var aofSeq: UInt64 = 0
     /// CLIENT TRACKING is on for this client; CLIENT CACHING YES/NO applies to the next command.
     var tracking = false
     var cachingOverride = false

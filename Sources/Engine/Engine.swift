@@ -25,6 +25,7 @@ public final class Engine: Sendable {
     public let pubsub = PubSub()
     public let memcached = MemcachedState()
     let snapshots = SnapshotState()
+    let aof = AOFState()
     let logSink = Locked<(@Sendable (String) -> Void)?>(nil)
     let tracking = Tracking()
     let settings = Settings()
@@ -61,7 +62,7 @@ public final class Engine: Sendable {
 
     /// Every command family's table rows.
     static var allCommands: [CommandSpec] {
-        StringCommands.specs + KeyCommands.specs + DumpCommands.specs + SnapshotCommands.specs + TransactionCommands.specs + PubSubCommands.specs + ListCommands.specs + HashCommands.specs + SetCommands.specs
+        StringCommands.specs + KeyCommands.specs + DumpCommands.specs + SnapshotCommands.specs + AOFCommands.specs + TransactionCommands.specs + PubSubCommands.specs + ListCommands.specs + HashCommands.specs + SetCommands.specs
             + SortedSetCommands.specs + SortCommand.specs
             + ConnectionCommands.specs + ServerCommands.specs
             + IntrospectionCommands.specs
@@ -70,6 +71,7 @@ public final class Engine: Sendable {
     /// A key removed because its TTL passed, by lazy or active expiry.
     func keyExpired(_ key: [UInt8], db: Int) {
         stats.add(stats.expiredKeys)
+        _ = aofPropagate(db: db, [Array("DEL".utf8), key])
         invalidate(key, writer: nil)
         if notificationsOn { notify(.expired, "expired", key, db: db) }
     }
@@ -111,7 +113,8 @@ public final class Engine: Sendable {
             return
         }
         // maxmemory: evict first; a command that may grow memory is refused if that failed.
-        if settings.maxmemory.load(ordering: .relaxed) > 0 && !performEvictions() && spec.flags.contains(.denyoom) {
+        if settings.maxmemory.load(ordering: .relaxed) > 0 && !aof.loading.load(ordering: .relaxed)
+            && !performEvictions() && spec.flags.contains(.denyoom) {
             if ctx.inMulti { ctx.multiFailed = true }
             ctx.error("OOM command not allowed when used memory > 'maxmemory'.")
             return
@@ -129,7 +132,10 @@ public final class Engine: Sendable {
         let replyStart = ctx.out.buffer.writerIndex
         let errorsBefore = ctx.counters.errors
         ctx.changes = 0
-        withLocks(spec, &ctx) { spec.handler!(&$0) }
+        withLocks(spec, &ctx) { c in
+            spec.handler!(&c)
+            if spec.flags.contains(.write) { propagate(spec, &c) }
+        }
         afterCommand(spec, &ctx, errorsBefore: errorsBefore)
         // A client's invalidations of its own writes follow the command's reply, as in Redis 7.
         for var m in ctx.ownInvalidations { ctx.out.buffer.writeBuffer(&m) }

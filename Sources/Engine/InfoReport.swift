@@ -146,10 +146,11 @@ struct InfoReport {
             ("rdb_current_bgsave_time_sec", snap.inProgress.load(ordering: .relaxed)
                 ? String((Int(unixMillis()) - snap.startedAt.load(ordering: .relaxed)) / 1000) : "-1"),
             ("rdb_saves", String(snap.saves.load(ordering: .relaxed))),
-            ("aof_enabled", engine.config.bool("appendonly") ? "1" : "0"),
-            ("aof_rewrite_in_progress", "0"),
-            ("aof_last_bgrewrite_status", "ok"),
-            ("aof_last_write_status", "ok"),
+            ("aof_enabled", engine.aof.on.load(ordering: .relaxed) ? "1" : "0"),
+            ("aof_rewrite_in_progress", engine.aof.rewriting.load(ordering: .relaxed) ? "1" : "0"),
+            ("aof_rewrites", String(engine.aof.rewrites.load(ordering: .relaxed))),
+            ("aof_last_bgrewrite_status", engine.aof.lastRewriteOK.load(ordering: .relaxed) ? "ok" : "err"),
+            ("aof_last_write_status", engine.aof.lock.withLock { engine.aof.lastWriteOK } ? "ok" : "err"),
         ]
     }
 

@@ -22,6 +22,8 @@ public struct MemcachedSession {
     /// memcached sends its replies (and lets go of the items) after 20 requests at most.
     var heldByReply: [(key: [UInt8], cas: UInt64)] = []
     var requestsSinceSend = 0
+    /// The sequence number of this connection's last write in the AOF: replies wait for it.
+    let aofMark = AOFMark()
 
     public init(engine: Engine) {
         self.engine = engine
@@ -31,6 +33,9 @@ public struct MemcachedSession {
     }
 
     @inline(__always) mutating func count(_ c: MemcachedState.Counter, _ n: Int = 1) { counts[c.rawValue] += n }
+
+    /// Before the batch's replies leave: its writes are in the AOF (and synced, under always).
+    public func beforeReply() { engine.aofBeforeReply(upTo: aofMark.seq) }
 
     /// Ends a read batch: counters to the shared totals.
     public mutating func flushCounters(bytesRead: Int, bytesWritten: Int) {
@@ -158,9 +163,27 @@ public struct MemcachedSession {
 
     func written(_ key: ArraySlice<UInt8>, _ event: String) {
         engine.stats.add(engine.stats.dirty)
+        propagate(key)
         let k = Array(key)
         engine.invalidate(k, writer: nil)
         if engine.notificationsOn { engine.notify(.string, event, k, db: dbIndex) }
+    }
+
+    /// The AOF gets the item as it now is (a SET with its absolute expiry, or a DEL): memcached's
+    /// commands have no Redis equivalent, and client flags and CAS are not kept there. Called
+    /// with the key's shard locked.
+    func propagate(_ key: ArraySlice<UInt8>) {
+        guard engine.aof.on.load(ordering: .relaxed) else { return }
+        let shard = db.shard(key)
+        let k = Array(key)
+        if let slot = shard.find(key, now: now), let bytes = shard.entry(at: slot).value.stringBytes {
+            let at = shard.entry(at: slot).expireAt
+            var cmd: [[UInt8]] = [Array("SET".utf8), k, bytes]
+            if at != 0 { cmd += [Array("PXAT".utf8), Array(String(at).utf8)] }
+            aofMark.seq = max(aofMark.seq, engine.aofPropagate(db: dbIndex, cmd))
+        } else {
+            aofMark.seq = max(aofMark.seq, engine.aofPropagate(db: dbIndex, [Array("DEL".utf8), k]))
+        }
     }
 
     // MARK: retrieval
@@ -190,7 +213,10 @@ public struct MemcachedSession {
                 writeValue(e.value, header: withCas ? " \(e.cas)" : "", &out)
                 shard.touchAccess(slot: slot, now: now, policy: engine.accessPolicy)
                 shard.withEntryMetadata(at: slot) { $0.itemState.insert(.fetched) }
-                if touching { applyExpiry(shard, slot, exptime) }
+                if touching {
+                    applyExpiry(shard, slot, exptime)
+                    propagate(key)
+                }
                 count(.getHits)
                 if touching { count(.touchHits) }
             } else {
@@ -287,9 +313,9 @@ public struct MemcachedSession {
         if let slot = item(shard, key) {
             shard.remove(slot: slot)
             found = true
+            written(key, "del")
         }
         shard.lock.unlock()
-        if found { written(key, "del") }
         return found
     }
 
@@ -301,6 +327,7 @@ public struct MemcachedSession {
         shard.touchAccess(slot: slot, now: now, policy: engine.accessPolicy)
         shard.withEntryMetadata(at: slot) { $0.itemState.insert(.fetched) }
         applyExpiry(shard, slot, exptime)
+        propagate(key)
         return true
     }
 
@@ -361,6 +388,7 @@ extension Engine {
         db.lockAll()
         var n = 0
         for s in db.shards { n += s.count; s.removeAll() }
+        _ = aofPropagate(db: index, [Array("FLUSHDB".utf8)])
         db.unlockAll()
         stats.add(stats.dirty, max(n, 1))
         invalidateAll()
@@ -373,4 +401,9 @@ extension Engine {
         guard memcached.flushAt.compareExchange(expected: at, desired: 0, ordering: .relaxed).exchanged else { return }
         memcachedFlush(config.int("memcached-db"))
     }
+}
+
+/// A connection's last AOF sequence number, shared by the session's non-mutating helpers.
+final class AOFMark {
+    var seq: UInt64 = 0
 }

@@ -113,6 +113,7 @@ extension MemcachedSession {
         }
         let e = shard.entry(at: slot)
         shard.withEntryMetadata(at: slot) { $0.itemState = state }
+        if created || f.ttl != nil { propagate(k) }
         if f.returnValue {
             out.writeString("VA ")
             writeValue(e.value, header: String(buffer: flagsText), &out)
@@ -295,8 +296,14 @@ extension MemcachedSession {
             switch flag {
             case UInt8(ascii: "c"): flagsText.writeString(" c\(e.cas)")
             case UInt8(ascii: "t"): flagsText.writeString(" t\(ttlSeconds(e))")
-            case UInt8(ascii: "T"): shard.setExpire(slot: slot, at: expiryForExisting(f.ttl!))
-            case UInt8(ascii: "N"): if created { shard.setExpire(slot: slot, at: expiryForExisting(f.vivify!)) }
+            case UInt8(ascii: "T"):
+                shard.setExpire(slot: slot, at: expiryForExisting(f.ttl!))
+                propagate(k)
+            case UInt8(ascii: "N"):
+                if created {
+                    shard.setExpire(slot: slot, at: expiryForExisting(f.vivify!))
+                    propagate(k)
+                }
             default: echo(flag, token, key: key, f, &flagsText)
             }
         }

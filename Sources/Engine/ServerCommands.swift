@@ -132,6 +132,9 @@ enum ServerCommands {
             try? c.engine.config.set(name, value, atStartup: false)
         }
         c.engine.reloadSettings()
+        if changes.contains(where: { ["appendonly", "appendfsync"].contains(Config.parameter($0.0)?.name ?? "") }) {
+            c.engine.aofConfigChanged()
+        }
         c.ok()
     }
 

@@ -440,6 +440,8 @@ enum StringCommands {
             shard.set(c.args[1], .bytes(text), access: c.newAccess)
         }
         c.dirty()
+        // As Redis: the AOF gets the value, so that float rounding cannot differ on replay.
+        c.propagateAs = [[Array("SET".utf8), c.args.owned(1), text, Array("KEEPTTL".utf8)]]
         c.notify(.string, "incrbyfloat", 1)
         c.out.bulk(text)
     }

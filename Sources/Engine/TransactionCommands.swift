@@ -144,6 +144,7 @@ extension Engine {
         }
         c.out.array(queue.count)
         c.noBlock = true
+        var wroteMulti = false
         var pendingTracking: [(CommandSpec, CommandArguments, Int)] = []
         for (args, spec) in zip(queue, specs) {
             c.args = args
@@ -154,10 +155,18 @@ extension Engine {
             }
             c.changes = 0
             spec.handler!(&c)
+            if spec.flags.contains(.write) && c.changes > 0 && aof.on.load(ordering: .relaxed) && !aof.loading.load(ordering: .relaxed) {
+                if !wroteMulti {
+                    aofAppend(db: c.dbIndex, [Array("MULTI".utf8)])
+                    wroteMulti = true
+                }
+                propagate(spec, &c)
+            }
             if trackingOn { pendingTracking.append((spec, c.args, c.changes)) }
             spec.calls.wrappingAdd(1, ordering: .relaxed)
         }
         c.noBlock = false
+        if wroteMulti { c.aofSeq = aofAppend(db: c.dbIndex, [Array("EXEC".utf8)]) }
         for s in locked.reversed() { s.lock.unlock() }
         // Invalidations for what the transaction wrote, once its locks are released.
         let savedArgs = c.args

@@ -115,6 +115,7 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     private func flush(_ ctx: ChannelHandlerContext) {
         guard context != nil, context.out.buffer.readableBytes > 0 else { return }
+        engine.aofBeforeReply(&context)
         send(ctx, context.out.buffer)
         // Usually the socket took the bytes already and the buffer is ours again to reuse.
         context.out.buffer.clear()

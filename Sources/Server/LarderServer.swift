@@ -105,6 +105,7 @@ public final class LarderServer: Sendable {
         }
         loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
             engine.snapshotCron()
+            engine.aofCron()
             let timeout = engine.config.int("timeout")
             guard timeout > 0 else { return }
             let now = unixMillis()
@@ -132,6 +133,7 @@ public final class LarderServer: Sendable {
         // A signal stops the server as SHUTDOWN does: with a final snapshot when save points
         // are configured (SHUTDOWN itself has decided already).
         engine.saveOnStop()
+        engine.closeAOF()
         try? group.syncShutdownGracefully()
         logger.notice("Larder is now ready to exit, bye bye...")
         finished.signal()

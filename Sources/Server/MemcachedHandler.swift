@@ -67,6 +67,7 @@ final class MemcachedHandler: ChannelInboundHandler {
     func channelReadComplete(context ctx: ChannelHandlerContext) {
         let written = out.readableBytes
         if written > 0 {
+            session.beforeReply()
             ctx.writeAndFlush(wrapOutboundOut(out), promise: nil)
             out = ctx.channel.allocator.buffer(capacity: 1024)
         }

@@ -76,11 +76,14 @@ struct LarderCommand: ParsableCommand {
         logger.notice("Larder \(Version.larder) starting, \(threads) event loop(s), data in \(dir)")
         engine.setLogSink { logger.notice("\($0)") }
         do {
-            if let loaded = try engine.loadSnapshot() {
+            if config.bool("appendonly") {
+                let loaded = try engine.loadAppendOnly()
+                logger.notice("DB loaded from append only file: \(String(format: "%.3f", Double(loaded.millis) / 1000)) seconds")
+            } else if let loaded = try engine.loadSnapshot() {
                 logger.notice("DB loaded from disk: \(String(format: "%.3f", Double(loaded.millis) / 1000)) seconds (\(loaded.keys) keys)")
             }
         } catch {
-            logger.critical("Error loading \(config.get("dbfilename")): \(error)")
+            logger.critical("Error loading \(config.bool("appendonly") ? config.get("appendfilename") : config.get("dbfilename")): \(error)")
             throw ExitCode(1)
         }
         do {
