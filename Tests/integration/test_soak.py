@@ -1,8 +1,10 @@
 """Soak: 200 connections of mixed commands against a maxmemory-limited server with active
-expiry. Memory stays bounded, no error but the expected ones, and the keys each connection
-owns agree with its model at the end. LARDER_SOAK_SECONDS sets the length (default 20)."""
+expiry and the AOF on. Memory stays bounded, no error but the expected ones, and the keys each
+connection owns agree with its model at the end, and again after a restart from the AOF.
+LARDER_SOAK_SECONDS sets the length (default 20)."""
 import os
 import random
+import tempfile
 import threading
 import time
 
@@ -71,7 +73,9 @@ def worker(port, conn_ids, deadline, models, errors, seed):
 
 def test_soak():
     seconds = float(os.environ.get("LARDER_SOAK_SECONDS", "20"))
-    s = start_larder("--maxmemory", str(LIMIT), "--maxmemory-policy", "volatile-lru", "--hz", "20")
+    data = tempfile.mkdtemp(prefix="larder-soak-")
+    aof = ("--dir", data, "--appendonly", "yes", "--appendfsync", "everysec", "--save", "")
+    s = start_larder("--maxmemory", str(LIMIT), "--maxmemory-policy", "volatile-lru", "--hz", "20", *aof)
     try:
         conn_ids = list(range(200))
         models = {cid: {} for cid in conn_ids}
@@ -92,18 +96,28 @@ def test_soak():
             t.join()
         assert [e for e in errors if e != "oom"] == []
         assert peak_rss < 512 * 1024 * 1024
-        # Every connection's own keys agree with its model.
-        for cid, model in models.items():
-            keys = set(k.decode() for k in probe.keys(f"m:{cid}:*"))
-            assert keys == set(model), (cid, keys ^ set(model))
-            for k, (kind, expected) in model.items():
-                if kind == "string":
-                    assert probe.get(k).decode() == expected, k
-                elif kind == "list":
-                    assert probe.llen(k) == expected, k
-                else:
-                    assert set(f.decode() for f in probe.hkeys(k)) == set(expected), k
+        check_models(probe, models)
         assert probe.ping()
         assert s.alive()
     finally:
         s.stop()
+    # The AOF brings back the same keyspace.
+    s2 = start_larder(*aof)
+    try:
+        check_models(redis.Redis(port=s2.port), models)
+    finally:
+        s2.stop()
+
+
+def check_models(probe, models):
+    """Every connection's own keys agree with its model."""
+    for cid, model in models.items():
+        keys = set(k.decode() for k in probe.keys(f"m:{cid}:*"))
+        assert keys == set(model), (cid, keys ^ set(model))
+        for k, (kind, expected) in model.items():
+            if kind == "string":
+                assert probe.get(k).decode() == expected, k
+            elif kind == "list":
+                assert probe.llen(k) == expected, k
+            else:
+                assert set(f.decode() for f in probe.hkeys(k)) == set(expected), k
