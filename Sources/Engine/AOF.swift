@@ -48,12 +48,12 @@ enum AOFCommands {
             c.error("ERR Background append only file rewriting already in progress")
             return
         }
-        guard c.engine.aof.on.load(ordering: .relaxed) else {
-            // Redis rewrites even with the AOF off (a one-off file); Larder only when it is on.
-            c.error("ERR Background append only file rewriting needs appendonly yes")
-            return
+        if c.engine.aof.on.load(ordering: .relaxed) {
+            c.engine.startAOFRewrite(c.engine.snapshotTables())
+        } else {
+            // As Redis: with the AOF off, a one-off AOF of the keyspace (a base file alone).
+            c.engine.writeStandaloneAOF(c.engine.snapshotTables())
         }
-        c.engine.startAOFRewrite(c.engine.snapshotTables())
         c.out.simple("Background append only file rewriting started")
     }
 }
@@ -356,6 +356,29 @@ extension Engine {
                 log("Background AOF rewrite failed: \(error)")
             }
             a.rewriting.store(false, ordering: .releasing)
+        }
+    }
+
+    /// BGREWRITEAOF with the AOF off: the snapshot as a base file and a manifest naming it.
+    func writeStandaloneAOF(_ tables: [RDBFile.Database]) {
+        guard aof.rewriting.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }
+        let now = unixMillis()
+        aof.queue.async { [self] in
+            do {
+                try FileManager.default.createDirectory(atPath: aofDirectory, withIntermediateDirectories: true)
+                let old = (try? String(contentsOfFile: aofPath(AOFManifest.manifestName(aofPrefix)), encoding: .utf8))
+                    .flatMap { try? AOFManifest.parse($0) }
+                let seq = (old?.base?.seq ?? 0) + 1
+                let (name, _) = try writeBase(tables, seq: seq, now: now)
+                try writeManifest(AOFManifest(entries: [.init(name: name, seq: seq, kind: .base)]))
+                for f in old?.entries ?? [] where f.name != name { unlink(aofPath(f.name)) }
+                aof.rewrites.wrappingAdd(1, ordering: .relaxed)
+                aof.lastRewriteOK.store(true, ordering: .relaxed)
+            } catch {
+                aof.lastRewriteOK.store(false, ordering: .relaxed)
+                log("Background AOF rewrite failed: \(error)")
+            }
+            aof.rewriting.store(false, ordering: .releasing)
         }
     }
 

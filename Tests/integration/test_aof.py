@@ -233,3 +233,26 @@ def test_automatic_rewrite(tmp_path):
         assert r.get("k") == b"x" * 1000
     finally:
         s.stop()
+
+
+def test_bgrewriteaof_with_the_aof_off(tmp_path):
+    s = start_larder("--dir", str(tmp_path), "--save", "")
+    try:
+        r = s.client()
+        r.set("k", "v")
+        assert r.bgrewriteaof()
+        for _ in range(50):
+            if r.info("persistence")["aof_rewrite_in_progress"] == 0:
+                break
+            time.sleep(0.1)
+        assert r.info("persistence")["aof_enabled"] == 0
+        manifest = tmp_path / "appendonlydir" / "appendonly.aof.manifest"
+        assert "type b" in manifest.read_text()
+    finally:
+        s.stop()
+    # The one-off AOF loads.
+    s2 = larder(tmp_path)
+    try:
+        assert s2.client().get("k") == b"v"
+    finally:
+        s2.stop()
