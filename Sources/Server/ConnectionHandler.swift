@@ -24,8 +24,16 @@ final class ConnectionHandler: ChannelInboundHandler {
     /// When the output buffer first went over the soft limit, for the time part of the limit.
     private var softLimitSince: Int64? = nil
 
-    init(engine: Engine) {
+    /// Where replies wait for the AOF (see AOFGate).
+    private let gate: AOFGate
+    /// The AOF sequence number this connection's sent replies are covered up to, and whether
+    /// some of its replies still wait in the gate.
+    private var coveredSeq: UInt64 = 0
+    private var waitingOnGate = false
+
+    init(engine: Engine, gate: AOFGate) {
         self.engine = engine
+        self.gate = gate
     }
 
     func channelActive(context ctx: ChannelHandlerContext) {
@@ -115,7 +123,22 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     private func flush(_ ctx: ChannelHandlerContext) {
         guard context != nil, context.out.buffer.readableBytes > 0 else { return }
-        engine.aofBeforeReply(&context)
+        if context.aofSeq > coveredSeq || waitingOnGate {
+            // Its writes are not in the AOF yet: the reply leaves with the loop's group commit.
+            coveredSeq = context.aofSeq
+            waitingOnGate = true
+            let reply = context.out.buffer
+            context.out.buffer = ctx.channel.allocator.buffer(capacity: 1024)
+            let bound = NIOLoopBound(self, eventLoop: ctx.eventLoop)
+            let boundCtx = NIOLoopBound(ctx, eventLoop: ctx.eventLoop)
+            gate.hold(seq: coveredSeq) {
+                let me = bound.value
+                me.waitingOnGate = false
+                guard !me.closed else { return }
+                me.send(boundCtx.value, reply)
+            }
+            return
+        }
         send(ctx, context.out.buffer)
         // Usually the socket took the bytes already and the buffer is ours again to reuse.
         context.out.buffer.clear()

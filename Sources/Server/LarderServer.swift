@@ -13,6 +13,7 @@ public final class LarderServer: Sendable {
     private let group: MultiThreadedEventLoopGroup
     private let logger: Logger
     private let channels = Locked<[Channel]>([])
+    private let gates: AOFGates
     private let stopped = Locked<Bool>(false)
     /// Signalled once stop() has finished. The main thread waits on this rather than on a
     /// channel's close future: waiting on a future after its event loop has shut down never
@@ -23,6 +24,7 @@ public final class LarderServer: Sendable {
         self.engine = engine
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
         self.logger = logger
+        self.gates = AOFGates(engine: engine)
     }
 
     /// Binds every address of `bind`; a "-" prefix marks one that may fail (as Redis).
@@ -30,6 +32,7 @@ public final class LarderServer: Sendable {
         let port = engine.config.int("port")
         let addresses = engine.config.get("bind").split(separator: " ").map(String.init)
         let engine = self.engine
+        let gates = self.gates
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: Int32(engine.config.int("tcp-backlog")))
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
@@ -39,7 +42,8 @@ public final class LarderServer: Sendable {
             .childChannelOption(ChannelOptions.maxMessagesPerRead, value: 16)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ConnectionHandler(engine: engine))
+                    try channel.pipeline.syncOperations.addHandler(
+                        ConnectionHandler(engine: engine, gate: gates.gate(for: channel.eventLoop)))
                 }
             }
         var bound: [Channel] = []
