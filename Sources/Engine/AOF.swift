@@ -19,8 +19,11 @@ public final class AOFState: @unchecked Sendable {
     let lastRewriteOK = Atomic<Bool>(true)
     let rewrites = Atomic<Int>(0)
 
-    // Everything below is guarded by `lock`.
+    // Everything below is guarded by `lock`, which is held only to append or write, never
+    // across an fsync; `syncLock` makes fsyncs one at a time (and lets a waiting one find
+    // that the one before it covered its writes). Order: syncLock before lock.
     let lock = ShardLock()
+    let syncLock = ShardLock()
     var fd: Int32 = -1
     var buffer: [UInt8] = []
     var selectedDb = -1
@@ -58,16 +61,36 @@ enum AOFCommands {
     }
 }
 
-/// RESP encoding of one command.
-func respCommand<S: Sequence>(_ args: S, into out: inout [UInt8]) where S.Element: Collection, S.Element.Element == UInt8 {
-    let list = Array(args)
-    out.append(contentsOf: Array("*\(list.count)\r\n".utf8))
-    for a in list {
-        out.append(contentsOf: Array("$\(a.count)\r\n".utf8))
-        out.append(contentsOf: a)
-        out.append(13)
-        out.append(10)
+/// RESP encoding of one command, without building strings for the lengths.
+func respCommand<C: Collection>(_ args: C, into out: inout [UInt8]) where C.Element: Collection, C.Element.Element == UInt8 {
+    respHeader(UInt8(ascii: "*"), args.count, into: &out)
+    for a in args { respBulk(a, into: &out) }
+}
+
+@inline(__always) func respBulk<C: Collection>(_ a: C, into out: inout [UInt8]) where C.Element == UInt8 {
+    respHeader(UInt8(ascii: "$"), a.count, into: &out)
+    out.append(contentsOf: a)
+    out.append(13)
+    out.append(10)
+}
+
+@inline(__always) func respHeader(_ kind: UInt8, _ n: Int, into out: inout [UInt8]) {
+    out.append(kind)
+    var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                 UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+        (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+    var v = n
+    var count = 0
+    withUnsafeMutableBytes(of: &digits) { d in
+        repeat {
+            d[count] = UInt8(48 + v % 10)
+            v /= 10
+            count += 1
+        } while v > 0
+        for i in stride(from: count - 1, through: 0, by: -1) { out.append(d[i]) }
     }
+    out.append(13)
+    out.append(10)
 }
 
 extension Engine {
@@ -79,7 +102,7 @@ extension Engine {
 
     /// Appends one command as executed in database `db`; returns its sequence number.
     @discardableResult
-    func aofAppend<S: Sequence>(db: Int, _ args: S) -> UInt64 where S.Element: Collection, S.Element.Element == UInt8 {
+    func aofAppend<C: Collection>(db: Int, _ args: C) -> UInt64 where C.Element: Collection, C.Element.Element == UInt8 {
         let a = aof
         a.lock.lock()
         defer { a.lock.unlock() }
@@ -88,6 +111,21 @@ extension Engine {
             a.selectedDb = db
         }
         respCommand(args, into: &a.buffer)
+        a.appended += 1
+        return a.appended
+    }
+
+    /// Appends a command as it arrived, straight from its packed arguments.
+    func aofAppend(db: Int, arguments args: CommandArguments) -> UInt64 {
+        let a = aof
+        a.lock.lock()
+        defer { a.lock.unlock() }
+        if a.selectedDb != db {
+            respCommand([Array("SELECT".utf8), Array(String(db).utf8)], into: &a.buffer)
+            a.selectedDb = db
+        }
+        respHeader(UInt8(ascii: "*"), args.count, into: &a.buffer)
+        for i in 0..<args.count { respBulk(args[i], into: &a.buffer) }
         a.appended += 1
         return a.appended
     }
@@ -104,8 +142,7 @@ extension Engine {
             for cmd in replacement { c.aofSeq = aofAppend(db: c.dbIndex, cmd) }
             c.propagateAs = nil
         } else {
-            let args = c.args
-            c.aofSeq = aofAppend(db: c.dbIndex, (0..<args.count).map { args[$0] })
+            c.aofSeq = aofAppend(db: c.dbIndex, arguments: c.args)
         }
         if Self.relativeTTLCommands.contains(spec.name), c.argc > 1 {
             let shard = c.shard(1)
@@ -130,13 +167,18 @@ extension Engine {
         guard seq > 0, aof.on.load(ordering: .relaxed) else { return }
         let a = aof
         a.lock.lock()
-        defer { a.lock.unlock() }
+        if a.written < seq { aofWriteBuffer() }
         let always = a.policy == "always"
-        if always ? a.synced >= seq : a.written >= seq { return }
-        aofWriteBuffer()
-        if always {
-            if fsync(a.fd) != 0 { a.lastWriteOK = false }
-            a.synced = a.appended
+        a.lock.unlock()
+        guard always else { return }
+        a.syncLock.lock()
+        defer { a.syncLock.unlock() }
+        let (covered, target, fd) = a.lock.withLock { (a.synced >= seq, a.written, a.fd) }
+        if covered { return }                   // the fsync before this one took it along
+        let ok = fsync(fd) == 0
+        a.lock.withLock {
+            a.synced = max(a.synced, target)
+            if !ok { a.lastWriteOK = false }
         }
     }
 
@@ -194,6 +236,8 @@ extension Engine {
     }
 
     /// Opens a new incremental file after `m`'s last one and switches writes to it (lock held).
+    /// Everything written to the old file is synced here, so an fsync racing with the switch
+    /// (on the old descriptor) has nothing left to cover.
     private func switchIncremental(_ m: inout AOFManifest) throws {
         let seq = (m.incrementals.map(\.seq).max() ?? 0) + 1
         let name = AOFManifest.incrementalName(aofPrefix, seq: seq)
@@ -201,6 +245,7 @@ extension Engine {
         guard fd >= 0 else { throw RDBError("Can't open the append-only file \(name): \(String(cString: strerror(errno)))") }
         aofWriteBuffer()
         if aof.fd >= 0 { fsync(aof.fd); close(aof.fd) }
+        aof.synced = aof.written
         aof.fd = fd
         aof.selectedDb = -1
         aof.incrementalSize = 0
