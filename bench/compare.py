@@ -17,33 +17,15 @@ import datetime
 import io
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from bench.common import ROOT, build_release, free_port, wait_port  # noqa: E402
+
 DEFAULT_TESTS = "ping,set,get,incr,lpush,rpop,sadd,hset,zadd,lrange_100,mset"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, proc):
-    for _ in range(400):
-        if proc.poll() is not None:
-            sys.exit(f"server exited early ({proc.args[0]})")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    sys.exit("server did not start")
 
 
 def start(name, threads):
@@ -94,7 +76,7 @@ def main():
         if not shutil.which(tool):
             sys.exit(f"{tool} is missing: apt-get install redis-server redis-tools")
     if not args.no_build:
-        subprocess.run(["swift", "build", "-c", "release", "--product", "larder-server"], cwd=ROOT, check=True)
+        build_release()
 
     servers = {name: start(name, args.threads) for name in ("larder", "redis")}
     samples = {name: {} for name in servers}

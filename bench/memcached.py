@@ -12,37 +12,17 @@ bench/results/.
     bench/memcached.py --seconds 3 --rounds 1
 """
 import argparse
-import csv
-import datetime
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, proc):
-    for _ in range(400):
-        if proc.poll() is not None:
-            sys.exit(f"server exited early ({proc.args[0]})")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    sys.exit("server did not start")
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from bench.common import ROOT, build_release, free_port, wait_port, write_csv  # noqa: E402
 
 
 def start(name):
@@ -87,7 +67,7 @@ def main():
     if not shutil.which("memcaslap"):
         sys.exit("memcaslap is missing: apt-get install libmemcached-tools")
     if not args.no_build:
-        subprocess.run(["swift", "build", "-c", "release", "--product", "larder-server"], cwd=ROOT, check=True)
+        build_release()
 
     servers = {name: start(name) for name in ("larder", "memcached")}
     rows = []
@@ -110,15 +90,7 @@ def main():
             proc.terminate()
             proc.wait()
 
-    os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    path = os.path.join(ROOT, "bench", "results", f"memcached-{stamp}.csv")
-    with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
-    print(f"wrote {path}")
-
+    write_csv("memcached", rows)
 
 if __name__ == "__main__":
     main()

@@ -19,7 +19,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from bench.compare import ROOT, free_port, wait_port  # noqa: E402
+from bench.common import ROOT, build_release, free_port, wait_port  # noqa: E402
 
 
 def start(name, *extra):
@@ -149,7 +149,7 @@ def main():
     p.add_argument("--no-build", action="store_true")
     args = p.parse_args()
     if not args.no_build:
-        subprocess.run(["swift", "build", "-c", "release", "--product", "larder-server"], cwd=ROOT, check=True)
+        build_release()
     bytes_per_key(args.keys)
     hit_ratio(min(args.keys, 200_000), args.requests)
 

@@ -12,10 +12,7 @@ Prints the table with ratios Larder/Redis and writes it as CSV under bench/resul
     bench/persistence.py --requests 20000 --keys 200000 --no-build
 """
 import argparse
-import csv
-import datetime
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -25,13 +22,8 @@ import time
 
 import redis
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from bench.common import ROOT, build_release, free_port, wait_port, write_csv  # noqa: E402
 
 
 def start(name, *flags):
@@ -42,13 +34,8 @@ def start(name, *flags):
     else:
         argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", work]
     proc = subprocess.Popen(argv + list(flags), stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    for _ in range(400):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return proc, port
-        except OSError:
-            time.sleep(0.05)
-    sys.exit(f"{name} did not start")
+    wait_port(port, proc)
+    return proc, port
 
 
 def stop(proc):
@@ -106,7 +93,7 @@ def main():
     p.add_argument("--no-build", action="store_true")
     args = p.parse_args()
     if not args.no_build:
-        subprocess.run(["swift", "build", "-c", "release", "--product", "larder-server"], cwd=ROOT, check=True)
+        build_release()
     rows = []
     for policy in ["always", "everysec", "no"]:
         flags = ("--appendonly", "yes", "--appendfsync", policy, "--save", "")
@@ -130,14 +117,7 @@ def main():
         l, rd = pauses["larder"][i], pauses["redis"][i]
         rows.append({"measure": label, "larder": round(l, 2), "redis": round(rd, 2), "ratio": round(l / rd, 2) if rd else 0})
         print(f"{label:<34} larder {l:>10.2f}   redis {rd:>10.2f}   ratio {rows[-1]['ratio']}", flush=True)
-    os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
-    path = os.path.join(ROOT, "bench", "results", f"persistence-{datetime.datetime.now():%Y%m%d-%H%M%S}.csv")
-    with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
-    print(f"wrote {path}")
-
+    write_csv("persistence", rows)
 
 if __name__ == "__main__":
     main()

@@ -106,13 +106,17 @@ extension Engine {
         let a = aof
         a.lock.lock()
         defer { a.lock.unlock() }
-        if a.selectedDb != db {
-            respCommand([Array("SELECT".utf8), Array(String(db).utf8)], into: &a.buffer)
-            a.selectedDb = db
-        }
+        aofSelect(db)
         respCommand(args, into: &a.buffer)
         a.appended += 1
         return a.appended
+    }
+
+    /// A SELECT before a command of another database than the last one (lock held).
+    private func aofSelect(_ db: Int) {
+        guard aof.selectedDb != db else { return }
+        respCommand([Array("SELECT".utf8), Array(String(db).utf8)], into: &aof.buffer)
+        aof.selectedDb = db
     }
 
     /// Appends a command as it arrived, straight from its packed arguments.
@@ -120,10 +124,7 @@ extension Engine {
         let a = aof
         a.lock.lock()
         defer { a.lock.unlock() }
-        if a.selectedDb != db {
-            respCommand([Array("SELECT".utf8), Array(String(db).utf8)], into: &a.buffer)
-            a.selectedDb = db
-        }
+        aofSelect(db)
         respHeader(UInt8(ascii: "*"), args.count, into: &a.buffer)
         for i in 0..<args.count { respBulk(args[i], into: &a.buffer) }
         a.appended += 1

@@ -46,19 +46,7 @@ public final class LarderServer: Sendable {
                         ConnectionHandler(engine: engine, gate: gates.gate(for: channel.eventLoop)))
                 }
             }
-        var bound: [Channel] = []
-        for var address in addresses {
-            let optional = address.hasPrefix("-")
-            if optional { address.removeFirst() }
-            do {
-                let ch = try bootstrap.bind(host: address, port: port).wait()
-                bound.append(ch)
-                logger.notice("Ready to accept connections tcp on \(address):\(ch.localAddress?.port ?? port)")
-            } catch {
-                if optional { continue }
-                throw error
-            }
-        }
+        var bound = try bind(bootstrap, addresses, port: port, what: "connections")
         guard !bound.isEmpty else { throw ServerError.nothingBound }
         bound += try bindMemcached(addresses)
         channels.withLock { $0 = bound }
@@ -80,6 +68,11 @@ public final class LarderServer: Sendable {
                     try channel.pipeline.syncOperations.addHandler(MemcachedHandler(engine: engine, allocator: channel.allocator))
                 }
             }
+        return try bind(bootstrap, addresses, port: port, what: "memcached connections")
+    }
+
+    /// Binds every address; one with a "-" prefix may fail (as Redis's bind).
+    private func bind(_ bootstrap: ServerBootstrap, _ addresses: [String], port: Int, what: String) throws -> [Channel] {
         var bound: [Channel] = []
         for var address in addresses {
             let optional = address.hasPrefix("-")
@@ -87,7 +80,7 @@ public final class LarderServer: Sendable {
             do {
                 let ch = try bootstrap.bind(host: address, port: port).wait()
                 bound.append(ch)
-                logger.notice("Ready to accept memcached connections tcp on \(address):\(port)")
+                logger.notice("Ready to accept \(what) tcp on \(address):\(ch.localAddress?.port ?? port)")
             } catch {
                 if optional { continue }
                 throw error

@@ -1,0 +1,43 @@
+"""What the benchmark scripts share: ports, waiting for a server, the release build, CSV output."""
+import csv
+import datetime
+import os
+import socket
+import subprocess
+import sys
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, proc):
+    for _ in range(400):
+        if proc.poll() is not None:
+            sys.exit(f"server exited early ({proc.args[0]})")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    sys.exit("server did not start")
+
+
+def build_release():
+    subprocess.run(["swift", "build", "-c", "release", "--product", "larder-server"], cwd=ROOT, check=True)
+
+
+def write_csv(prefix, rows):
+    """Writes dict rows to bench/results/<prefix>-<time>.csv and says where."""
+    os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
+    path = os.path.join(ROOT, "bench", "results", f"{prefix}-{datetime.datetime.now():%Y%m%d-%H%M%S}.csv")
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    print(f"wrote {path}")
