@@ -71,6 +71,11 @@ enum BitmapCommands {
         if let slot = shard.find(c.args[1], now: c.now) {
             guard let b = shard.entry(at: slot).value.stringBytes else { c.error(Errors.wrongType); return nil }
             bytes = b
+            // Redis unshares the string for any bit write, changed or not: it is "raw" after.
+            shard.withEntryMetadata(at: slot) { e in
+                e.value = .bytes(b)
+                e.rawEncoding = true
+            }
         }
         let need = maxBit >> 3 + 1
         let grew = bytes.count < need || shard.find(c.args[1], now: c.now) == nil

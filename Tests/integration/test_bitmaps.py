@@ -66,6 +66,8 @@ def test_bitmap_edges(diff):
         ("SETBIT", "new", "100", "1"), ("GET", "new"), ("STRLEN", "new"), ("SETBIT", "new", "100", "1"),
         ("SETBIT", "new", "4294967296", "1"), ("SETBIT", "new", "1", "2"),
         ("SET", "n", "123"), ("GETBIT", "n", "2"), ("SETBIT", "n", "1", "1"), ("GET", "n"), ("OBJECT", "ENCODING", "n"),
+        ("SET", "e", "a"), ("SETBIT", "e", "0", "0"), ("OBJECT", "ENCODING", "e"),
+        ("SET", "i", "7"), ("BITFIELD", "i", "SET", "u1", "0", "0"), ("OBJECT", "ENCODING", "i"),
         ("BITOP", "NOT", "dest", "s", "z"), ("BITOP", "AND", "dest", "s", "z", "missing"), ("GET", "dest"),
         ("BITOP", "OR", "dest", "missing"), ("EXISTS", "dest"),
         ("BITFIELD", "bf", "SET", "u8", "0", "255", "GET", "u8", "0", "INCRBY", "u8", "0", "1"),
