@@ -76,7 +76,11 @@ def start_larder(*extra, workdir=None):
     # LARDER_ARGS adds flags to every server, e.g. fewer shards for a ThreadSanitizer build
     # (TSan tracks at most 64 locks held at once; FLUSHALL holds every shard's).
     argv = [larder_binary(), "--port", str(port), "--dir", os.path.join(workdir, "data"),
-            "--enable-debug-command", "yes", *os.environ.get("LARDER_ARGS", "").split(), *extra]
+            "--enable-debug-command", "yes",
+            # No snapshot points unless a test asks: a stop would otherwise save whatever a
+            # test left (a fuzzed 512 MB bitmap takes long to write in a debug build).
+            "--save", "",
+            *os.environ.get("LARDER_ARGS", "").split(), *extra]
     return Server(argv, port, workdir, log)
 
 

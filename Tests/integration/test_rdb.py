@@ -145,11 +145,12 @@ def test_bgsave_is_a_point_in_time_snapshot(tmp_path):
 
 
 def test_shutdown_and_signals_save_by_save_points(tmp_path):
-    s = larder_on(str(tmp_path / "d"))               # default save points
+    points = ("--save", "3600 1 300 100 60 10000")   # redis-server's default save points
+    s = larder_on(str(tmp_path / "d"), *points)
     s.client().set("kept", "1")
     s.proc.send_signal(signal.SIGTERM)
     s.proc.wait(20)
-    s2 = larder_on(str(tmp_path / "d"))
+    s2 = larder_on(str(tmp_path / "d"), *points)
     assert s2.client().get("kept") == b"1"
     s2.client().set("also", "2")
     try:
