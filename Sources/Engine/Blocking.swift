@@ -36,6 +36,9 @@ public final class Waiter: KeyWaiter, @unchecked Sendable {
 /// Lock order: the serve lock first, then shard locks; never the other way round.
 final class BlockingState: Sendable {
     let byClient = Locked<[Int: Waiter]>([:])
+    /// byClient's size, for INFO: INFO holds every shard lock, and the serve lock is taken
+    /// before shard locks, never after, so INFO must not take it.
+    let count = Atomic<Int>(0)
 }
 
 extension CommandContext {
@@ -112,6 +115,7 @@ extension Engine {
     private func finish(_ w: Waiter, _ byClient: inout [Int: Waiter]) {
         w.done = true
         if byClient[w.client.id] === w { byClient[w.client.id] = nil }
+        blocking.count.store(byClient.count, ordering: .relaxed)
         let db = keyspace.databases[w.dbIndex]
         for k in w.keys {
             let s = db.shard(k[...])
@@ -155,5 +159,5 @@ extension Engine {
         }
     }
 
-    public var blockedClientCount: Int { blocking.byClient.withLock { $0.count } }
+    public var blockedClientCount: Int { blocking.count.load(ordering: .relaxed) }
 }

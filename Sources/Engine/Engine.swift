@@ -177,7 +177,10 @@ public final class Engine: Sendable {
     func afterCommand(_ spec: CommandSpec, _ ctx: inout CommandContext, errorsBefore: Int) {
         if let w = ctx.blockedOn {
             let id = ctx.client.id
-            blocking.byClient.withLock { if !w.done { $0[id] = w } }
+            blocking.byClient.withLock {
+                if !w.done { $0[id] = w }
+                blocking.count.store($0.count, ordering: .relaxed)
+            }
         }
         if !ctx.readyKeys.isEmpty {
             let ready = ctx.readyKeys
