@@ -45,7 +45,8 @@ public struct CommandContext: Sendable {
     /// Changes this command made (dirty()), so tracking invalidates only real writes.
     var changes = 0
     /// What the AOF gets instead of the command's own words (SPOP as SREM, a served BLPOP
-    /// as LPOP, a float increment as the value it set); set by the handler.
+    /// as LPOP, a float increment as the value it set); set by the handler (when
+    /// `aofOn`).
     public var propagateAs: [[[UInt8]]]? = nil
     /// The sequence number of this client's last write in the AOF: its replies wait for it.
     public var aofSeq: UInt64 = 0
@@ -328,4 +329,10 @@ extension CommandContext {
             out.integer(n)
         }
     }
+}
+
+extension CommandContext {
+    /// Whether the AOF is on: handlers build their `propagateAs` only then, so their hot paths
+    /// pay nothing otherwise.
+    @inline(__always) var aofOn: Bool { engine.aof.on.load(ordering: .relaxed) }
 }

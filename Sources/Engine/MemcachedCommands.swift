@@ -164,6 +164,7 @@ public struct MemcachedSession {
     func written(_ key: ArraySlice<UInt8>, _ event: String) {
         engine.stats.add(engine.stats.dirty)
         propagate(key)
+        guard engine.trackingOn || engine.notificationsOn else { return }
         let k = Array(key)
         engine.invalidate(k, writer: nil)
         if engine.notificationsOn { engine.notify(.string, event, k, db: dbIndex) }

@@ -15,7 +15,6 @@ public final class SnapshotState: Sendable {
     let startedAt = Atomic<Int>(0)
     let lastAttempt = Atomic<Int>(0)
     let saves = Atomic<Int>(0)
-    let dirtyAtStart = Atomic<Int>(0)
     /// Set once SHUTDOWN has dealt with saving, so that the stop that follows does not again.
     let shutdownHandled = Atomic<Bool>(false)
     let queue = DispatchQueue(label: "larder.bgsave")

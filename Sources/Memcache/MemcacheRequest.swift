@@ -58,6 +58,4 @@ public struct MetaFlags {
     public var opaque: ArraySlice<UInt8>? = nil
 
     public init() {}
-
-    public func has(_ c: Character) -> Bool { list.contains { $0.flag == c.asciiValue! } }
 }

@@ -92,8 +92,6 @@ public struct RDBReader {
         self.position = position
     }
 
-    public var atEnd: Bool { position >= bytes.count }
-
     public mutating func byte() throws -> UInt8 {
         guard position < bytes.count else { throw RDBError("Unexpected EOF reading RDB file") }
         defer { position += 1 }
