@@ -23,6 +23,9 @@ public struct CommandFlags: OptionSet, Sendable {
     public static let noMulti = CommandFlags(rawValue: 1 << 14)
     public static let allowBusy = CommandFlags(rawValue: 1 << 15)
     public static let movableKeys = CommandFlags(rawValue: 1 << 16)
+    /// Not a Redis flag: a read-only command that may still rewrite its key's bytes (PFCOUNT
+    /// caching a count), which the AOF must then carry like a write.
+    public static let rewritesValue = CommandFlags(rawValue: 1 << 17)
 
     static let names: [(CommandFlags, String)] = [
         (.write, "write"), (.readonly, "readonly"), (.denyoom, "denyoom"), (.admin, "admin"),

@@ -98,6 +98,7 @@ public final class Config: Sendable {
         .init("zset-max-listpack-entries", .int(min: 0, max: Int.max), "128", aliases: ["zset-max-ziplist-entries"]),
         .init("zset-max-listpack-value", .int(min: 0, max: Int.max), "64", aliases: ["zset-max-ziplist-value"]),
         .init("stream-node-max-bytes", .memory, "4096"),
+        .init("hll-sparse-max-bytes", .memory, "3000"),
         .init("stream-node-max-entries", .int(min: 0, max: Int.max), "100"),
         .init("activerehashing", .bool, "yes"),
         .init("lua-time-limit", .int(min: 0, max: Int.max), "5000", aliases: ["busy-reply-threshold"]),

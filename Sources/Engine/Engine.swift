@@ -62,7 +62,7 @@ public final class Engine: Sendable {
 
     /// Every command family's table rows.
     static var allCommands: [CommandSpec] {
-        StringCommands.specs + BitmapCommands.specs + GeoCommands.specs + KeyCommands.specs + DumpCommands.specs + SnapshotCommands.specs + AOFCommands.specs + TransactionCommands.specs + PubSubCommands.specs + ListCommands.specs + HashCommands.specs + SetCommands.specs
+        StringCommands.specs + BitmapCommands.specs + HyperLogLogCommands.specs + GeoCommands.specs + KeyCommands.specs + DumpCommands.specs + SnapshotCommands.specs + AOFCommands.specs + TransactionCommands.specs + PubSubCommands.specs + ListCommands.specs + HashCommands.specs + SetCommands.specs
             + SortedSetCommands.specs + SortCommand.specs
             + ConnectionCommands.specs + ServerCommands.specs
             + IntrospectionCommands.specs
@@ -134,7 +134,7 @@ public final class Engine: Sendable {
         ctx.changes = 0
         withLocks(spec, &ctx) { c in
             spec.handler!(&c)
-            if spec.flags.contains(.write) { propagate(spec, &c) }
+            if !spec.flags.isDisjoint(with: [.write, .rewritesValue]) { propagate(spec, &c) }
         }
         afterCommand(spec, &ctx, errorsBefore: errorsBefore)
         // A client's invalidations of its own writes follow the command's reply, as in Redis 7.

@@ -19,6 +19,7 @@ final class Settings: Sendable {
     let zsetMaxValue = Atomic<Int>(64)
     let intsetMaxEntries = Atomic<Int>(512)
     let notifyFlags = Atomic<Int>(0)
+    let hllSparseMaxBytes = Atomic<Int>(3000)
 }
 
 /// `maxmemory-policy`, as Redis names them.
@@ -61,6 +62,7 @@ extension Engine {
         s.zsetMaxEntries.store(config.int("zset-max-listpack-entries"), ordering: .relaxed)
         s.zsetMaxValue.store(config.int("zset-max-listpack-value"), ordering: .relaxed)
         s.intsetMaxEntries.store(config.int("set-max-intset-entries"), ordering: .relaxed)
+        s.hllSparseMaxBytes.store(config.int("hll-sparse-max-bytes"), ordering: .relaxed)
         s.notifyFlags.store((NotifyClass.parse(config.get("notify-keyspace-events")) ?? []).rawValue, ordering: .relaxed)
     }
 

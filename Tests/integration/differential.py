@@ -9,6 +9,11 @@ def _sorted(reply):
     return reply
 
 
+def _short(args):
+    """A command for a failure message: long argument lists cut to their first ones."""
+    return repr(args) if len(args) <= 12 else f"{args[:10]!r} ... ({len(args)} arguments)"
+
+
 class Differ:
     def __init__(self, larder_port, redis_port):
         self.larder = Conn(larder_port)
@@ -27,7 +32,7 @@ class Differ:
         mine, theirs = self.both(*args)
         if unordered:
             mine, theirs = _sorted(mine), _sorted(theirs)
-        assert mine == theirs, f"{args!r}: larder {mine!r} != redis {theirs!r}"
+        assert mine == theirs, f"{_short(args)}: larder {mine!r} != redis {theirs!r}"
         return mine
 
     def check_raw(self, data):
