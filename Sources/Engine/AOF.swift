@@ -303,7 +303,40 @@ extension Engine {
             return chunks("HSET", h.pairs.flatMap { [$0.0, $0.1] }, per: 128)
         case .zset(let z):
             return chunks("ZADD", z.range(0, z.count - 1).flatMap { [Array(SortedSetCommands.format($0.score).utf8), $0.member] }, per: 128)
+        case .stream(let s):
+            return streamCommands(key, s)
         }
+    }
+
+    /// rewriteStreamObject: the entries as XADDs (an empty stream by the XADD MAXLEN 0 trick),
+    /// XSETID for the counters, then each group, its consumers and pending entries.
+    static func streamCommands(_ key: [UInt8], _ s: StreamValue) -> [[[UInt8]]] {
+        func b(_ t: String) -> [UInt8] { Array(t.utf8) }
+        var out: [[[UInt8]]] = []
+        if s.length > 0 {
+            for e in s.range(.zero, .max) { out.append([b("XADD"), key, e.id.bytes] + e.fields) }
+        } else {
+            out.append([b("XADD"), key, b("MAXLEN"), b("0"), b("0-1"), b("x"), b("y")])
+        }
+        out.append([b("XSETID"), key, s.lastID.bytes, b("ENTRIESADDED"), b(String(s.entriesAdded)),
+                    b("MAXDELETEDID"), s.maxDeletedID.bytes])
+        for name in s.groupNames {
+            let g = s.groups[name]!
+            out.append([b("XGROUP"), b("CREATE"), key, name, g.lastID.bytes, b("ENTRIESREAD"), b(String(g.entriesRead))])
+            for cn in g.consumerNames {
+                let cons = g.consumers[cn]!
+                if cons.pending.isEmpty {
+                    out.append([b("XGROUP"), b("CREATECONSUMER"), key, name, cn])
+                    continue
+                }
+                for id in cons.pending {
+                    let p = g.pending[id]!
+                    out.append([b("XCLAIM"), key, name, cn, b("0"), id.bytes, b("TIME"), b(String(p.deliveryTime)),
+                                b("RETRYCOUNT"), b(String(p.deliveryCount)), b("JUSTID"), b("FORCE")])
+                }
+            }
+        }
+        return out
     }
 
     // MARK: turning on, rewriting

@@ -85,9 +85,13 @@ extension Engine {
             var queue = ready[...]
             while let (dbIndex, key) = queue.popFirst() {
                 let shard = keyspace.databases[dbIndex].shard(key[...])
+                // Stream readers each wait for something of their own (entries after their ID,
+                // their group): one not ready does not mean the next is not.
+                var skipped: [ObjectIdentifier] = []
                 while true {
                     let next: Waiter? = shard.lock.withLock {
-                        shard.waiters(on: key).lazy.compactMap { $0 as? Waiter }.first { !$0.done }
+                        shard.waiters(on: key).lazy.compactMap { $0 as? Waiter }
+                            .first { !$0.done && !skipped.contains(ObjectIdentifier($0)) }
                     }
                     guard let w = next else { break }
                     var ctx = CommandContext(engine: self, client: w.client, out: RESPWriter(buffer: ByteBuffer()))
@@ -102,7 +106,11 @@ extension Engine {
                         propagate(w.spec, &c)
                     }
                     aofBeforeReply(&ctx)
-                    guard ctx.out.buffer.readableBytes > 0 else { break }   // not ready for it after all
+                    guard ctx.out.buffer.readableBytes > 0 else {   // not ready for it after all
+                        guard w.spec.name == "xread" || w.spec.name == "xreadgroup" else { break }
+                        skipped.append(ObjectIdentifier(w))
+                        continue
+                    }
                     finish(w, &byClient)
                     w.deliver(ctx.out.buffer)
                     queue.append(contentsOf: ctx.readyKeys)

@@ -20,6 +20,8 @@ final class Settings: Sendable {
     let intsetMaxEntries = Atomic<Int>(512)
     let notifyFlags = Atomic<Int>(0)
     let hllSparseMaxBytes = Atomic<Int>(3000)
+    let streamNodeMaxBytes = Atomic<Int>(4096)
+    let streamNodeMaxEntries = Atomic<Int>(100)
 }
 
 /// `maxmemory-policy`, as Redis names them.
@@ -62,6 +64,8 @@ extension Engine {
         s.zsetMaxEntries.store(config.int("zset-max-listpack-entries"), ordering: .relaxed)
         s.zsetMaxValue.store(config.int("zset-max-listpack-value"), ordering: .relaxed)
         s.intsetMaxEntries.store(config.int("set-max-intset-entries"), ordering: .relaxed)
+        s.streamNodeMaxBytes.store(config.int("stream-node-max-bytes"), ordering: .relaxed)
+        s.streamNodeMaxEntries.store(config.int("stream-node-max-entries"), ordering: .relaxed)
         s.hllSparseMaxBytes.store(config.int("hll-sparse-max-bytes"), ordering: .relaxed)
         s.notifyFlags.store((NotifyClass.parse(config.get("notify-keyspace-events")) ?? []).rawValue, ordering: .relaxed)
     }

@@ -29,6 +29,16 @@ public struct RDBWriter {
         }
     }
 
+    /// A length that may use all 64 bits (stream IDs and counters).
+    public mutating func length64(_ n: UInt64) {
+        if n <= UInt64(UInt32.max) {
+            length(Int(n))
+        } else {
+            bytes.append(0x81)
+            withUnsafeBytes(of: n.bigEndian) { bytes.append(contentsOf: $0) }
+        }
+    }
+
     /// A string as Redis stores it: a short decimal integer as an int8/16/32 encoding, a long
     /// compressible one LZF-compressed, anything else raw.
     public mutating func string<C: Collection>(_ s: C) where C.Element == UInt8 {
@@ -134,6 +144,25 @@ public struct RDBReader {
             throw RDBError("Unknown length encoding \(first) in rdbLoadLen()")
         default:
             return (Int(first & 0x3f), true)
+        }
+    }
+
+    /// A length that may use all 64 bits (stream IDs and counters).
+    public mutating func length64() throws -> UInt64 {
+        let first = try byte()
+        switch first >> 6 {
+        case 0: return UInt64(first & 0x3f)
+        case 1: return UInt64(first & 0x3f) << 8 | UInt64(try byte())
+        case 2 where first == 0x80:
+            var v: UInt64 = 0
+            for b in try take(4) { v = v << 8 | UInt64(b) }
+            return v
+        case 2 where first == 0x81:
+            var v: UInt64 = 0
+            for b in try take(8) { v = v << 8 | UInt64(b) }
+            return v
+        default:
+            throw RDBError("Unknown length encoding \(first) in rdbLoadLen()")
         }
     }
 

@@ -65,6 +65,8 @@ public enum RDBValue {
                 w.string(member)
                 w.double(score)
             }
+        case .stream(let st):
+            RDBStream.write(st, to: &w)
         }
     }
 
@@ -143,8 +145,8 @@ public enum RDBValue {
                 }
             }
             return try nonEmpty(.zset(z), z.count)
-        case 15, 19, 21:
-            throw RDBError("Streams are not supported yet")
+        case RDBStream.typeStreamListpacks, RDBStream.typeStreamListpacks2, RDBStream.typeStreamListpacks3:
+            return try RDBStream.read(type: type, from: &r)
         case 6, 7:
             throw RDBError("Module values are not supported")
         default:

@@ -38,6 +38,7 @@ public struct Entry: Sendable {
         case .hash(let h): return h.encodingName
         case .set(let s): return s.encodingName
         case .zset(let z): return z.encodingName
+        case .stream: return "stream"
         }
     }
 }

@@ -12,6 +12,7 @@ public enum Value: Sendable {
     case hash(HashValue)
     case set(SetValue)
     case zset(SortedSetValue)
+    case stream(StreamValue)
 
     public var typeName: String {
         switch self {
@@ -20,6 +21,7 @@ public enum Value: Sendable {
         case .hash: return "hash"
         case .set: return "set"
         case .zset: return "zset"
+        case .stream: return "stream"
         }
     }
 
@@ -67,6 +69,7 @@ public enum Value: Sendable {
         case .hash(let h): return h.memoryUsage
         case .set(let s): return s.memoryUsage
         case .zset(let z): return z.memoryUsage
+        case .stream(let st): return st.memoryUsage
         }
     }
 
@@ -78,6 +81,7 @@ public enum Value: Sendable {
         case .hash(let h): return h.count
         case .set(let s): return s.count
         case .zset(let z): return z.count
+        case .stream(let st): return st.length
         }
     }
 
@@ -103,6 +107,13 @@ public enum Value: Sendable {
         self = .int(0)
         defer { self = .set(s) }
         return body(&s)
+    }
+
+    public mutating func withStream<T>(_ body: (inout StreamValue) -> T) -> T? {
+        guard case .stream(var st) = self else { return nil }
+        self = .int(0)
+        defer { self = .stream(st) }
+        return body(&st)
     }
 
     public mutating func withZSet<T>(_ body: (inout SortedSetValue) -> T) -> T? {
