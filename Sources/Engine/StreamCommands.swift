@@ -23,7 +23,7 @@ enum StreamCommands {
         CommandSpec("xtrim", arity: -4, flags: [.write], keys: (1, 1, 1), group: "stream", since: "5.0.0",
                     summary: "Trims the stream to (approximately if '~' is passed) a certain size",
                     complexity: "O(N), with N being the number of evicted entries.", handler: xtrim),
-        CommandSpec("xread", arity: -4, flags: [.readonly, .blocking, .movableKeys], group: "stream", since: "5.0.0",
+        CommandSpec("xread", arity: -4, flags: [.readonly, .blocking, .movableKeys], scope: .keys, group: "stream", since: "5.0.0",
                     summary: "Return never seen elements in multiple streams, with IDs greater than the ones reported by the caller for each stream. Can block.",
                     complexity: "For each stream mentioned: O(N) with N being the number of elements being returned.",
                     keyFinder: streamKeys, handler: { read(&$0, group: false) }),

@@ -6,7 +6,7 @@ import Storage
 /// delivery time and count; the AOF gets Redis's effects (XCLAIM ... FORCE JUSTID, XGROUP SETID).
 enum StreamGroupCommands {
     static let specs: [CommandSpec] = [
-        CommandSpec("xreadgroup", arity: -7, flags: [.write, .blocking, .movableKeys], group: "stream", since: "5.0.0",
+        CommandSpec("xreadgroup", arity: -7, flags: [.write, .blocking, .movableKeys], scope: .keys, group: "stream", since: "5.0.0",
                     summary: "Return new entries from a stream using a consumer group, or access the history of the pending entries for a given consumer. Can block.",
                     complexity: "For each stream mentioned: O(M) with M being the number of elements returned. If M is constant (e.g. always asking for the first 10 elements with COUNT), you can consider it O(1). On the other side when XREADGROUP blocks, XADD will pay the O(N) time in order to serve the N clients blocked on the stream getting new data.",
                     keyFinder: StreamCommands.streamKeys, handler: { StreamCommands.read(&$0, group: true) }),

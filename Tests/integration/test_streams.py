@@ -214,3 +214,295 @@ def test_errors_and_edges(diff):
             diff.both(*cmd)
             continue
         compare(diff, *cmd)
+
+
+def build_streams(conn, groups=True):
+    """Streams of every shape: several nodes, deleted entries, trimmed heads, big and integer
+    values, groups with pending entries, consumers with and without any, an empty stream."""
+    conn.call("CONFIG", "SET", "stream-node-max-entries", "4")
+    for i in range(1, 30):
+        conn.call("XADD", "big", f"{i}-{i % 2}", "f", str(i), "g", "x" * (i * 13) if i % 5 == 0 else "short")
+    for i in (3, 4, 9, 17):
+        conn.call("XDEL", "big", f"{i}-{i % 2}")
+    conn.call("XTRIM", "big", "MAXLEN", "~", "20")
+    conn.call("XTRIM", "big", "MINID", "6-0")
+    conn.call("XADD", "other", "100-5", "a", "1")
+    conn.call("XADD", "other", "100-*", "b", "-123456789012", "c", "2")
+    conn.call("XADD", "empty", "1-1", "f", "v")
+    conn.call("XDEL", "empty", "1-1")
+    if not groups:
+        conn.call("CONFIG", "SET", "stream-node-max-entries", "100")
+        return ["big", "other", "empty"]
+    conn.call("XGROUP", "CREATE", "big", "workers", "0")
+    conn.call("XGROUP", "CREATE", "big", "late", "$", "ENTRIESREAD", "5")
+    conn.call("XREADGROUP", "GROUP", "workers", "alice", "COUNT", "3", "STREAMS", "big", ">")
+    conn.call("XREADGROUP", "GROUP", "workers", "bob", "COUNT", "4", "STREAMS", "big", ">")
+    conn.call("XACK", "big", "workers", "10-0")
+    conn.call("XGROUP", "CREATECONSUMER", "big", "workers", "idle-one")
+    conn.call("XCLAIM", "big", "workers", "carol", "0", "12-0", "RETRYCOUNT", "7", "JUSTID")
+    conn.call("XGROUP", "CREATE", "empty", "g", "0")
+    conn.call("CONFIG", "SET", "stream-node-max-entries", "100")
+    return ["big", "other", "empty"]
+
+
+def info(conn, key):
+    """XINFO STREAM FULL with everything, clocks included (they travel with the value)."""
+    return scrub_nodes(conn.call("XINFO", "STREAM", key, "FULL", "COUNT", "0"))
+
+
+def unseen(reply):
+    """The reply with consumers' seen-time zeroed."""
+    if not isinstance(reply, Reply) or reply.kind not in ("*", "%") or reply.value is None:
+        return reply
+    items = [unseen(x) for x in reply.value]
+    for i in range(len(items) - 1):
+        if items[i] in (Reply("$", b"seen-time"), Reply("$", b"radix-tree-keys")):
+            items[i + 1] = Reply(":", 0)
+    return Reply(reply.kind, tuple(items))
+
+
+def scrub_nodes(reply):
+    items = list(reply.value)
+    i = items.index(Reply("$", b"radix-tree-nodes"))
+    items[i + 1] = Reply(":", 0)
+    return Reply(reply.kind, tuple(items))
+
+
+def test_dump_restore_both_ways_byte_for_byte(diff):
+    # Built alike on both (no groups: their clocks differ), the values are the same bytes:
+    # without LZF a payload is the listpacks themselves, so Larder's nodes are Redis's.
+    keys = build_streams(diff.larder, groups=False)
+    build_streams(diff.redis, groups=False)
+    diff.both("CONFIG", "SET", "rdbcompression", "no")
+    try:
+        for key in keys:
+            mine, theirs = diff.both("DUMP", key)
+            assert mine == theirs, key
+    finally:
+        diff.both("CONFIG", "SET", "rdbcompression", "yes")
+    diff.both("FLUSHALL")
+    keys = build_streams(diff.larder)
+    build_streams(diff.redis)
+    for key in keys:
+        compare(diff, "XINFO", "STREAM", key, "FULL")
+        mine, theirs = diff.both("DUMP", key)
+        assert diff.redis.call("RESTORE", key + ":from-larder", "0", mine.value) == Reply("+", b"OK")
+        assert diff.larder.call("RESTORE", key + ":from-redis", "0", theirs.value) == Reply("+", b"OK")
+        assert info(diff.redis, key + ":from-larder") == info(diff.larder, key)
+        assert info(diff.larder, key + ":from-redis") == info(diff.redis, key)
+    # What Larder restored from Redis's bytes it writes back as the same bytes.
+    diff.both("CONFIG", "SET", "rdbcompression", "no")
+    try:
+        for key in keys:
+            assert diff.larder.call("DUMP", key + ":from-redis") == diff.redis.call("DUMP", key)
+    finally:
+        diff.both("CONFIG", "SET", "rdbcompression", "yes")
+
+
+def test_rdb_files_both_ways(tmp_path):
+    import shutil
+    from test_rdb import check_rdb, larder_on, redis_on
+    from resp import Conn
+    a = larder_on(str(tmp_path / "a"))
+    try:
+        conn = Conn(a.port)
+        keys = build_streams(conn)
+        expected = {k: info(conn, k) for k in keys}
+        assert conn.call("SAVE") == Reply("+", b"OK")
+    finally:
+        a.stop()
+    check_rdb(str(tmp_path / "a" / "dump.rdb"))
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    b = redis_on(str(tmp_path / "b"))
+    try:
+        conn = Conn(b.port)
+        assert {k: info(conn, k) for k in keys} == expected
+        assert conn.call("SAVE") == Reply("+", b"OK")
+    finally:
+        b.stop()
+    shutil.copytree(tmp_path / "b", tmp_path / "c")
+    c = larder_on(str(tmp_path / "c"))
+    try:
+        conn = Conn(c.port)
+        assert {k: info(conn, k) for k in keys} == expected
+    finally:
+        c.stop()
+
+
+@pytest.mark.parametrize("preamble", ["yes", "no"])
+def test_aof_replays_streams_and_groups(preamble, tmp_path):
+    from conftest import start_larder, start_redis
+    from resp import Conn
+    args = ("--dir", str(tmp_path), "--appendonly", "yes", "--appendfsync", "always", "--save", "",
+            "--aof-use-rdb-preamble", preamble)
+    s = start_larder(*args)
+    try:
+        conn = Conn(s.port)
+        keys = build_streams(conn)
+        conn.call("XAUTOCLAIM", "big", "workers", "dave", "0", "0", "COUNT", "2")
+        conn.call("XADD", "big", "MAXLEN", "~", "25", "90-0", "f", "v")
+        # Half the history goes into the base file, the rest is replayed on top of it.
+        assert conn.call("BGREWRITEAOF").kind == "+"
+        import time
+        time.sleep(1)
+        conn.call("XREADGROUP", "GROUP", "workers", "erin", "NOACK", "STREAMS", "big", ">")
+        conn.call("XGROUP", "SETID", "big", "late", "12-0")
+        conn.call("XGROUP", "DELCONSUMER", "big", "workers", "bob")
+        # A consumer created by a replayed command is seen at replay time, and replayed XADDs
+        # fill fresh nodes (both as in Redis).
+        expected = {k: unseen(info(conn, k)) for k in keys}
+    finally:
+        s.stop()
+    s = start_larder(*args)
+    try:
+        conn = Conn(s.port)
+        assert {k: unseen(info(conn, k)) for k in keys} == expected
+    finally:
+        s.stop()
+    o = start_redis("--dir", str(tmp_path), "--appendonly", "yes")
+    try:
+        conn = Conn(o.port)
+        got = {k: unseen(info(conn, k)) for k in keys}
+        assert got == expected
+    finally:
+        o.stop()
+
+
+# Blocking reads and a work queue, with redis-py against the Larder binary.
+
+def _later(fn, delay=0.2):
+    import threading
+    t = threading.Timer(delay, fn)
+    t.start()
+    return t
+
+
+def test_xread_block_is_woken_by_xadd_from_another_connection(larder):
+    import threading
+    r = larder.client()
+    r.flushall()
+    r.xadd("s", {"f": "old"}, id="1-0")
+    got = {}
+
+    def reader(name, last, **kw):
+        got[name] = larder.client().xread({"s": last}, block=5000, **kw)
+
+    threads = [threading.Thread(target=reader, args=("dollar", "$")),
+               threading.Thread(target=reader, args=("zero", "1-0")),
+               threading.Thread(target=reader, args=("future", "50-0"))]
+    for t in threads:
+        t.start()
+    _later(lambda: r.xadd("s", {"f": "new"}, id="2-0")).join()
+    threads[0].join(5)
+    threads[1].join(5)
+    assert got["dollar"] == [[b"s", [(b"2-0", {b"f": b"new"})]]]
+    assert got["zero"] == [[b"s", [(b"2-0", {b"f": b"new"})]]]
+    assert "future" not in got           # still waiting for an ID past 50-0
+    r.xadd("s", {"f": "later"}, id="60-0")
+    threads[2].join(5)
+    assert got["future"] == [[b"s", [(b"60-0", {b"f": b"later"})]]]
+    # A timeout answers null; inside MULTI a blocking read answers at once.
+    assert r.xread({"s": "$"}, block=100) == []
+    p = r.pipeline()
+    p.xread({"s": "$"}, block=0)
+    assert p.execute() == [[]]
+
+
+def test_xreadgroup_block_hands_each_entry_to_one_consumer(larder):
+    import threading
+    r = larder.client()
+    r.flushall()
+    r.xgroup_create("q", "g", id="$", mkstream=True)
+    got = []
+
+    def consumer(name):
+        reply = larder.client().xreadgroup("g", name, {"q": ">"}, count=1, block=5000)
+        got.append((name, reply[0][1][0][0]))
+
+    threads = [threading.Thread(target=consumer, args=(n,)) for n in ("c1", "c2")]
+    for t in threads:
+        t.start()
+    _later(lambda: r.xadd("q", {"job": "1"}, id="1-0")).join()
+    import time
+    time.sleep(0.3)
+    assert len(got) == 1
+    r.xadd("q", {"job": "2"}, id="2-0")
+    for t in threads:
+        t.join(5)
+    assert sorted(i for _, i in got) == [b"1-0", b"2-0"]
+    assert {n for n, _ in got} == {"c1", "c2"}
+    assert r.xpending("q", "g")["pending"] == 2
+    # Destroying the group wakes a blocked reader with NOGROUP.
+    errors = []
+
+    def doomed():
+        try:
+            larder.client().xreadgroup("g", "c3", {"q": ">"}, block=5000)
+        except Exception as e:
+            errors.append(str(e))
+
+    t = threading.Thread(target=doomed)
+    t.start()
+    _later(lambda: r.xgroup_destroy("q", "g")).join()
+    t.join(5)
+    assert errors and "NOGROUP" in errors[0]
+
+
+def _worker(port, name, die_after=None):
+    """A worker process: reads jobs with XREADGROUP, records and acknowledges each; with
+    `die_after`, takes that many and exits without acknowledging (a crash)."""
+    import os
+    import redis
+    r = redis.Redis(port=port)
+    while True:
+        reply = r.xreadgroup("workers", name, {"jobs": ">"}, count=die_after or 5, block=300)
+        if not reply:
+            return
+        if die_after:
+            os._exit(0)
+        for entry_id, fields in reply[0][1]:
+            r.sadd("done", fields[b"n"])
+            r.hincrby("by", name, 1)
+            r.xack("jobs", "workers", entry_id)
+
+
+def test_work_queue_across_processes_with_reclaim(larder):
+    import multiprocessing
+    import time
+    r = larder.client()
+    r.flushall()
+    r.xgroup_create("jobs", "workers", id="0", mkstream=True)
+    for n in range(200):
+        r.xadd("jobs", {"n": str(n)})
+    ctx = multiprocessing.get_context("fork")
+    crasher = ctx.Process(target=_worker, args=(larder.port, "crasher", 7))
+    crasher.start()
+    crasher.join(10)
+    assert crasher.exitcode == 0
+    workers = [ctx.Process(target=_worker, args=(larder.port, f"w{i}")) for i in range(3)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(30)
+        assert w.exitcode == 0
+    # The crashed worker's 7 jobs are still pending, owned by it.
+    summary = r.xpending("jobs", "workers")
+    assert summary["pending"] == 7
+    assert summary["consumers"] == [{"name": b"crasher", "pending": 7}]
+    assert r.scard("done") == 193
+    # A rescuer claims what has been idle long enough, processes and acknowledges it.
+    time.sleep(0.2)
+    cursor = "0-0"
+    while True:
+        cursor, claimed, deleted = r.xautoclaim("jobs", "workers", "rescuer", min_idle_time=100, start_id=cursor, count=3)
+        for entry_id, fields in claimed:
+            r.sadd("done", fields[b"n"])
+            r.xack("jobs", "workers", entry_id)
+        if cursor == b"0-0":
+            break
+    assert r.scard("done") == 200
+    assert r.xpending("jobs", "workers")["pending"] == 0
+    by = {k.decode(): int(v) for k, v in r.hgetall("by").items()}
+    assert sum(by.values()) == 193 and len(by) >= 1
+    info = {c["name"]: c for c in r.xinfo_consumers("jobs", "workers")}
+    assert info[b"crasher"]["pending"] == 0 and info[b"rescuer"]["pending"] == 0
