@@ -91,7 +91,14 @@ def test_keyspace_notifications_match_redis(larder, oracle):
                 ("HSET", "h", "f", "v"), ("HDEL", "h", "f"), ("SADD", "s", "m"), ("SREM", "s", "m"),
                 ("ZADD", "z", "1", "a"), ("ZINCRBY", "z", "1", "a"), ("ZREM", "z", "a"), ("SET", "g", "1"), ("GETDEL", "g"),
                 ("MSET", "m1", "1", "m2", "2"), ("LPUSH", "q", "1"), ("LMOVE", "q", "q2", "LEFT", "RIGHT"),
-                ("SADD", "a", "1"), ("SINTERSTORE", "dst", "a", "a"), ("EXPIRE", "m1", "0"), ("COPY", "m2", "m3")]
+                ("SADD", "a", "1"), ("SINTERSTORE", "dst", "a", "a"), ("EXPIRE", "m1", "0"), ("COPY", "m2", "m3"),
+                ("PFADD", "hll", "a"), ("PFADD", "hll", "a"), ("PFMERGE", "hll2", "hll"), ("PFCOUNT", "hll"),
+                ("XADD", "x", "1-0", "f", "v"), ("XADD", "x", "MAXLEN", "1", "2-0", "f", "v"), ("XDEL", "x", "2-0", "9-9"),
+                ("XADD", "x", "3-0", "f", "v"), ("XTRIM", "x", "MAXLEN", "0"), ("XGROUP", "CREATE", "x", "g", "0"),
+                ("XGROUP", "CREATECONSUMER", "x", "g", "c"), ("XADD", "x", "4-0", "f", "v"),
+                ("XREADGROUP", "GROUP", "g", "d", "STREAMS", "x", ">"), ("XGROUP", "SETID", "x", "g", "0"),
+                ("XCLAIM", "x", "g", "e", "0", "4-0"), ("XSETID", "x", "10-0"), ("XGROUP", "DELCONSUMER", "x", "g", "c"),
+                ("XGROUP", "DESTROY", "x", "g"), ("XGROUP", "CREATE", "y", "g", "$", "MKSTREAM")]
     streams = []
     for port in (larder.port, oracle.port):
         c = Conn(port)

@@ -506,3 +506,21 @@ def test_work_queue_across_processes_with_reclaim(larder):
     assert sum(by.values()) == 193 and len(by) >= 1
     info = {c["name"]: c for c in r.xinfo_consumers("jobs", "workers")}
     assert info[b"crasher"]["pending"] == 0 and info[b"rescuer"]["pending"] == 0
+
+
+def test_generic_commands_on_streams(diff):
+    build_streams(diff.larder, groups=False)
+    build_streams(diff.redis, groups=False)
+    for cmd in [("SORT", "big"), ("SORT_RO", "other"), ("COPY", "big", "big2"), ("RENAME", "other", "other2"),
+                ("TYPE", "other2"), ("OBJECT", "ENCODING", "big2"), ("GET", "big"), ("LPUSH", "big", "x"),
+                ("MOVE", "big2", "3"), ("EXISTS", "big2"), ("EXPIRE", "big", "100"), ("TTL", "big"),
+                ("SCAN", "0", "TYPE", "stream", "COUNT", "100"), ("XLEN", "empty"), ("DEL", "empty"),
+                ("XRANGE", "other2", "-", "+")]:
+        if cmd[0] == "SCAN":
+            diff.check(*cmd, unordered=True)
+            continue
+        compare(diff, *cmd)
+    compare(diff, "XINFO", "STREAM", "big", "FULL")
+    diff.both("SELECT", "3")
+    compare(diff, "XINFO", "STREAM", "big2", "FULL")
+    diff.both("SELECT", "0")
