@@ -1,8 +1,10 @@
 /// A hash: a packed list of field/value pairs while small (Redis's "listpack", insertion order
 /// kept), a hash table once it passes `hash-max-listpack-entries` or `-value`.
+///
+/// Packed, the pairs live in one byte buffer (each element a LEB128 length and its bytes), so
+/// a small hash costs one allocation rather than one per field and value.
 public struct HashValue: Sendable {
-    /// field, value, field, value ... while packed.
-    private var packed: [[UInt8]] = []
+    private var packed = PackedElements()
     private var table = ByteTable<[UInt8]>(vacant: [])
     public private(set) var isTable = false
 
@@ -11,28 +13,21 @@ public struct HashValue: Sendable {
     public var count: Int { isTable ? table.count : packed.count / 2 }
     public var encodingName: String { isTable ? "hashtable" : "listpack" }
 
-    private func packedIndex(_ field: ArraySlice<UInt8>) -> Int? {
-        var i = 0
-        while i < packed.count {
-            if packed[i].elementsEqual(field) { return i }
-            i += 2
-        }
-        return nil
-    }
-
     public func get(_ field: ArraySlice<UInt8>) -> [UInt8]? {
         if isTable { return table.get(field) }
-        return packedIndex(field).map { packed[$0 + 1] }
+        return packed.pairValue(of: field).map { Array(packed.bytes[$0.range]) }
     }
 
-    public func contains(_ field: ArraySlice<UInt8>) -> Bool { get(field) != nil }
+    public func contains(_ field: ArraySlice<UInt8>) -> Bool {
+        isTable ? table.get(field) != nil : packed.pairValue(of: field) != nil
+    }
 
     /// Sets a field; returns true when it is new. Converts to a table past the limits.
     @discardableResult
     public mutating func set(_ field: [UInt8], _ value: [UInt8], maxEntries: Int, maxValue: Int) -> Bool {
         if !isTable {
-            if let i = packedIndex(field[...]) {
-                packed[i + 1] = value
+            if let r = packed.pairValue(of: field[...]) {
+                packed.replace(r, with: value)
                 if value.count > maxValue { convertToTable() }
                 return false
             }
@@ -47,27 +42,21 @@ public struct HashValue: Sendable {
     @discardableResult
     public mutating func remove(_ field: ArraySlice<UInt8>) -> Bool {
         if isTable { return table.remove(field) != nil }
-        guard let i = packedIndex(field) else { return false }
-        packed.removeSubrange(i...(i + 1))
-        return true
+        return packed.removePair(field)
     }
 
     private mutating func convertToTable() {
         var t = ByteTable<[UInt8]>(vacant: [])
-        var i = 0
-        while i < packed.count {
-            t.set(packed[i], packed[i + 1])
-            i += 2
-        }
+        for (f, v) in packed.pairs() { t.set(f, v) }
         table = t
-        packed = []
+        packed = PackedElements()
         isTable = true
     }
 
     /// Every pair: insertion order while packed, table order after.
     public var pairs: [([UInt8], [UInt8])] {
         if isTable { return table.pairs }
-        return stride(from: 0, to: packed.count, by: 2).map { (packed[$0], packed[$0 + 1]) }
+        return packed.pairs()
     }
 
     public func randomPair<G: RandomNumberGenerator>(using rng: inout G) -> ([UInt8], [UInt8])? {
@@ -76,8 +65,7 @@ public struct HashValue: Sendable {
             let s = table.randomSlot(using: &rng)!
             return (table.keys[s], table.entries[s])
         }
-        let i = Int.random(in: 0..<(packed.count / 2), using: &rng) * 2
-        return (packed[i], packed[i + 1])
+        return packed.pair(Int.random(in: 0..<(packed.count / 2), using: &rng))
     }
 
     /// One step of HSCAN: a packed hash is returned whole with cursor 0, as Redis does.

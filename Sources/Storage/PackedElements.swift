@@ -1,0 +1,94 @@
+/// Byte strings packed one after another in a single buffer, each as a LEB128 length and its
+/// bytes: the compact form of small hashes (pairs of field and value), scanned linearly as
+/// Redis scans a listpack.
+struct PackedElements: Sendable {
+    private(set) var bytes: [UInt8] = []
+    private(set) var count = 0
+
+    /// The element starting at `offset`: where its bytes are and where the next one starts.
+    @inline(__always) func element(at offset: Int) -> (range: Range<Int>, next: Int) {
+        var length = 0, shift = 0, i = offset
+        while true {
+            let b = bytes[i]
+            length |= Int(b & 0x7F) << shift
+            i += 1
+            if b < 0x80 { break }
+            shift += 7
+        }
+        return (i..<(i + length), i + length)
+    }
+
+    static func header(_ n: Int) -> [UInt8] {
+        var out: [UInt8] = []
+        var v = n
+        repeat {
+            var b = UInt8(v & 0x7F)
+            v >>= 7
+            if v > 0 { b |= 0x80 }
+            out.append(b)
+        } while v > 0
+        return out
+    }
+
+    mutating func append<C: Collection>(_ element: C) where C.Element == UInt8 {
+        bytes += Self.header(element.count)
+        bytes += element
+        count += 1
+    }
+
+    /// For pairs: the value whose field equals `field`, as the offset its element starts at
+    /// and the range of its bytes.
+    func pairValue(of field: ArraySlice<UInt8>) -> (start: Int, range: Range<Int>)? {
+        var offset = 0
+        while offset < bytes.count {
+            let f = element(at: offset)
+            let v = element(at: f.next)
+            if bytes[f.range].elementsEqual(field) { return (f.next, v.range) }
+            offset = v.next
+        }
+        return nil
+    }
+
+    /// Replaces the element found by pairValue.
+    mutating func replace(_ found: (start: Int, range: Range<Int>), with value: [UInt8]) {
+        bytes.replaceSubrange(found.start..<found.range.upperBound, with: Self.header(value.count) + value)
+    }
+
+    /// Removes a field and its value; whether the field was there.
+    mutating func removePair(_ field: ArraySlice<UInt8>) -> Bool {
+        var offset = 0
+        while offset < bytes.count {
+            let f = element(at: offset)
+            let v = element(at: f.next)
+            if bytes[f.range].elementsEqual(field) {
+                bytes.removeSubrange(offset..<v.next)
+                count -= 2
+                return true
+            }
+            offset = v.next
+        }
+        return false
+    }
+
+    func pairs() -> [([UInt8], [UInt8])] {
+        var out: [([UInt8], [UInt8])] = []
+        out.reserveCapacity(count / 2)
+        var offset = 0
+        while offset < bytes.count {
+            let f = element(at: offset)
+            let v = element(at: f.next)
+            out.append((Array(bytes[f.range]), Array(bytes[v.range])))
+            offset = v.next
+        }
+        return out
+    }
+
+    /// The `n`th pair.
+    func pair(_ n: Int) -> ([UInt8], [UInt8]) {
+        var offset = 0
+        for _ in 0..<n { offset = element(at: element(at: offset).next).next }
+        let f = element(at: offset)
+        let v = element(at: f.next)
+        return (Array(bytes[f.range]), Array(bytes[v.range]))
+    }
+}

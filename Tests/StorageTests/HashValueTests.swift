@@ -1,0 +1,36 @@
+import Testing
+@testable import Storage
+
+@Suite struct HashValueTests {
+    /// Random sets and removes against a model, with binary bytes and lengths that need
+    /// multi-byte length headers, in the packed form and across the conversion to a table.
+    @Test(arguments: [8, 512])
+    func randomOperationsAgreeWithModel(maxEntries: Int) {
+        var rng = SystemRandomNumberGenerator()
+        var h = HashValue()
+        var model: [[UInt8]: [UInt8]] = [:]
+        var order: [[UInt8]] = []
+        func bytes(_ n: Int) -> [UInt8] { (0..<n).map { _ in UInt8.random(in: 0...255, using: &rng) } }
+        let fields = (0..<40).map { i in i % 5 == 0 ? bytes(Int.random(in: 120...300, using: &rng)) : bytes(i % 7) + [UInt8(i)] }
+        for _ in 0..<3000 {
+            let f = fields.randomElement(using: &rng)!
+            if Bool.random(using: &rng) {
+                let v = Bool.random(using: &rng) ? bytes(Int.random(in: 0...20, using: &rng)) : bytes(Int.random(in: 100...200, using: &rng))
+                let new = h.set(f, v, maxEntries: maxEntries, maxValue: 1 << 20)
+                #expect(new == (model[f] == nil))
+                if model[f] == nil { order.append(f) }
+                model[f] = v
+            } else {
+                #expect(h.remove(f[...]) == (model[f] != nil))
+                if model.removeValue(forKey: f) != nil { order.removeAll { $0 == f } }
+            }
+            #expect(h.count == model.count)
+            #expect(h.get(f[...]) == model[f])
+        }
+        for (f, v) in model { #expect(h.get(f[...]) == v) }
+        if !h.isTable {
+            #expect(h.pairs.map(\.0) == order)   // insertion order while packed
+        }
+        #expect(Set(h.pairs.map(\.0)) == Set(model.keys))
+    }
+}
