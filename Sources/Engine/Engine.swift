@@ -274,6 +274,8 @@ public final class Engine: Sendable {
                     let r = shard.activeExpire(now: now, samples: samples)
                     if r.expired * 4 <= r.sampled || unixMicros() - start > budgetMicros { break }
                 }
+                // Between commands no slot is held: the table may close its holes.
+                shard.compact()
                 shard.lock.unlock()
                 if unixMicros() - start > budgetMicros { return }
             }

@@ -9,22 +9,33 @@ import Glibc
 /// cursor that stays valid across resizes (Redis's reverse-binary cursor over home buckets),
 /// and O(1) random sampling for RANDOMKEY, expiry and eviction.
 ///
-/// Linear probing with backward-shift deletion (no tombstones), so every key sits in the run
-/// that starts at its home bucket `hash & mask`.
+/// Keys and entries are dense arrays (a "slot" is a position in them); the hash index is an
+/// array of 8-byte buckets, each the top half of the key's hash and its position. Empty
+/// buckets then cost 8 bytes rather than a whole entry, which is most of a key's memory at
+/// the index's load factor. Linear probing with backward-shift deletion (no tombstones), so
+/// every key sits in the run that starts at its home bucket `hash & mask`.
+///
+/// A slot stays the same from its key's insertion to its removal: removing leaves a hole that
+/// a later insertion reuses, and only `compact()`, called outside commands, closes holes. So a
+/// command may hold one key's slot while it looks up, inserts or removes others in the same
+/// table (a lookup may remove an expired key).
 public struct ByteTable<Value: Sendable>: Sendable {
-    /// The key's hash with the top bit set, or 0 for an empty slot. Kept apart from keys and
-    /// entries so that probing scans a dense array.
-    private var tags: [UInt64] = []
+    /// 0 for an empty bucket, else the key hash's top 32 bits and its slot + 1.
+    private var buckets: [UInt64] = []
+    /// Each key's full hash (with the top bit set), by slot; 0 for a hole.
+    private var hashes: [UInt64] = []
     public private(set) var keys: [[UInt8]] = []
     public var entries: [Value] = []
-    public private(set) var count = 0
+    /// Holes left by removals, reused by insertions.
+    private var holes: [Int] = []
     private var mask = -1
-    /// What an empty slot's value holds, so that entries need no Optional wrapper.
+    /// What a hole's entry holds.
     private let vacant: Value
 
     public init(vacant: Value) { self.vacant = vacant }
 
-    public var capacity: Int { tags.count }
+    public var count: Int { keys.count - holes.count }
+    public var capacity: Int { buckets.count }
 
     @inline(__always) public static func hash(_ key: UnsafeRawBufferPointer) -> UInt64 {
         var h = Hasher()
@@ -32,89 +43,135 @@ public struct ByteTable<Value: Sendable>: Sendable {
         return UInt64(bitPattern: Int64(h.finalize())) | (1 << 63)
     }
 
-    @inline(__always) func home(_ tag: UInt64) -> Int { Int(truncatingIfNeeded: tag) & mask }
+    @inline(__always) func home(_ hash: UInt64) -> Int { Int(truncatingIfNeeded: hash) & mask }
+    @inline(__always) static func slot(_ bucket: UInt64) -> Int { Int(truncatingIfNeeded: bucket & 0xFFFF_FFFF) - 1 }
+    @inline(__always) static func bucket(_ hash: UInt64, _ slot: Int) -> UInt64 { (hash & 0xFFFF_FFFF_0000_0000) | UInt64(slot + 1) }
 
     /// The slot holding `key`, or nil.
     public func find(_ key: UnsafeRawBufferPointer, hash: UInt64) -> Int? {
         guard count > 0 else { return nil }
+        let top = hash & 0xFFFF_FFFF_0000_0000
         var i = home(hash)
         while true {
-            let t = tags[i]
-            if t == 0 { return nil }
-            if t == hash && keys[i].withUnsafeBytes({ k in
-                k.count == key.count && (k.count == 0 || memcmp(k.baseAddress!, key.baseAddress!, k.count) == 0)
-            }) {
-                return i
+            let b = buckets[i]
+            if b == 0 { return nil }
+            if b & 0xFFFF_FFFF_0000_0000 == top {
+                let s = Self.slot(b)
+                if hashes[s] == hash && keys[s].withUnsafeBytes({ k in
+                    k.count == key.count && (k.count == 0 || memcmp(k.baseAddress!, key.baseAddress!, k.count) == 0)
+                }) {
+                    return s
+                }
             }
             i = (i + 1) & mask
         }
     }
 
-    public func isOccupied(_ slot: Int) -> Bool { tags[slot] != 0 }
+    public func isOccupied(_ slot: Int) -> Bool { slot >= 0 && slot < keys.count && hashes[slot] != 0 }
 
     /// Inserts a key known to be absent; returns its slot.
     @discardableResult
     public mutating func insert(key: [UInt8], hash: UInt64, entry: Value) -> Int {
-        if (count + 1) * 4 > tags.count * 3 { resize(Swift.max(8, tags.count * 2)) }
+        if (count + 1) * 4 > buckets.count * 3 { resize(Swift.max(8, buckets.count * 2)) }
+        let s: Int
+        if let hole = holes.popLast() {
+            s = hole
+            hashes[s] = hash
+            keys[s] = key
+            entries[s] = entry
+        } else {
+            s = keys.count
+            hashes.append(hash)
+            keys.append(key)
+            entries.append(entry)
+        }
         var i = home(hash)
-        while tags[i] != 0 { i = (i + 1) & mask }
-        tags[i] = hash
-        keys[i] = key
-        entries[i] = entry
-        count += 1
+        while buckets[i] != 0 { i = (i + 1) & mask }
+        buckets[i] = Self.bucket(hash, s)
+        return s
+    }
+
+    /// The bucket that points at `slot`.
+    private func bucketIndex(of slot: Int) -> Int {
+        var i = home(hashes[slot])
+        while Self.slot(buckets[i]) != slot { i = (i + 1) & mask }
         return i
     }
 
-    /// Removes the key at `slot`, returning its entry.
+    /// Removes the key at `slot`, returning its entry; the slot becomes a hole.
     @discardableResult
     public mutating func remove(at slot: Int) -> (key: [UInt8], entry: Value) {
-        let removed = (keys[slot], entries[slot])
-        var hole = slot
-        var j = (slot + 1) & mask
         // Backward shift: pull later members of the run into the hole when their home allows.
-        while tags[j] != 0 {
-            let h = home(tags[j])
-            let distHole = (hole - h) & mask
-            let distJ = (j - h) & mask
-            if distHole <= distJ {
-                tags[hole] = tags[j]
-                keys[hole] = keys[j]
-                entries[hole] = entries[j]
+        var hole = bucketIndex(of: slot)
+        var j = (hole + 1) & mask
+        while buckets[j] != 0 {
+            let h = home(hashes[Self.slot(buckets[j])])
+            if (hole - h) & mask <= (j - h) & mask {
+                buckets[hole] = buckets[j]
                 hole = j
             }
             j = (j + 1) & mask
         }
-        tags[hole] = 0
-        keys[hole] = []
-        entries[hole] = vacant
-        count -= 1
-        if tags.count > 64 && count * 8 < tags.count { resize(tags.count / 2) }
-        return removed
+        buckets[hole] = 0
+        hashes[slot] = 0
+        var key: [UInt8] = []
+        var entry = vacant
+        swap(&key, &keys[slot])
+        swap(&entry, &entries[slot])
+        if slot == keys.count - 1 {
+            hashes.removeLast()
+            keys.removeLast()
+            entries.removeLast()
+        } else {
+            holes.append(slot)
+        }
+        if buckets.count > 64 && count * 8 < buckets.count { resize(buckets.count / 2) }
+        return (key, entry)
     }
 
     public mutating func removeAll() {
-        self = ByteTable(vacant: vacant)
+        buckets = []
+        hashes = []
+        keys = []
+        entries = []
+        holes = []
+        mask = -1
+    }
+
+    /// Closes the holes when they are a quarter of the slots or more. Moves keys to other
+    /// slots: only for callers that hold no slot (the expiry cycle, between commands).
+    public mutating func compact() {
+        guard holes.count > 16, holes.count * 4 >= keys.count else { return }
+        var h: [UInt64] = [], k: [[UInt8]] = [], e: [Value] = []
+        h.reserveCapacity(count)
+        k.reserveCapacity(count)
+        e.reserveCapacity(count)
+        for s in 0..<keys.count where hashes[s] != 0 {
+            h.append(hashes[s])
+            k.append(keys[s])
+            e.append(entries[s])
+        }
+        hashes = h
+        keys = k
+        entries = e
+        holes = []
+        resize(buckets.count)
     }
 
     private mutating func resize(_ newCapacity: Int) {
-        let oldTags = tags, oldKeys = keys, oldEntries = entries
-        tags = Array(repeating: 0, count: newCapacity)
-        keys = Array(repeating: [], count: newCapacity)
-        entries = Array(repeating: vacant, count: newCapacity)
+        buckets = Array(repeating: 0, count: newCapacity)
         mask = newCapacity - 1
-        for s in 0..<oldTags.count where oldTags[s] != 0 {
-            var i = home(oldTags[s])
-            while tags[i] != 0 { i = (i + 1) & mask }
-            tags[i] = oldTags[s]
-            keys[i] = oldKeys[s]
-            entries[i] = oldEntries[s]
+        for s in 0..<keys.count where hashes[s] != 0 {
+            var i = home(hashes[s])
+            while buckets[i] != 0 { i = (i + 1) & mask }
+            buckets[i] = Self.bucket(hashes[s], s)
         }
     }
 
     /// Occupied slots, for whole-table walks (KEYS, FLUSHDB, snapshots).
     public var occupiedSlots: some Sequence<Int> {
-        let t = tags
-        return t.indices.lazy.filter { t[$0] != 0 }
+        let h = hashes
+        return h.indices.lazy.filter { h[$0] != 0 }
     }
 
     /// Visits the keys whose home bucket is `cursor`'s bucket and returns the next cursor
@@ -125,8 +182,9 @@ public struct ByteTable<Value: Sendable>: Sendable {
         let m = UInt64(mask)
         let bucket = Int(cursor & m)
         var i = bucket
-        while tags[i] != 0 {
-            if home(tags[i]) == bucket { visit(i) }
+        while buckets[i] != 0 {
+            let s = Self.slot(buckets[i])
+            if home(hashes[s]) == bucket { visit(s) }
             i = (i + 1) & mask
         }
         var v = cursor | ~m
@@ -135,13 +193,17 @@ public struct ByteTable<Value: Sendable>: Sendable {
         return v.bitReversed()
     }
 
-    /// A slot chosen at random among the occupied ones (biased by run length, as Redis's
-    /// bucket sampling is biased by chain length).
+    /// A slot chosen uniformly at random among the occupied ones.
     public func randomSlot<G: RandomNumberGenerator>(using rng: inout G) -> Int? {
         guard count > 0 else { return nil }
-        var i = Int.random(in: 0...mask, using: &rng)
-        while tags[i] == 0 { i = (i + 1) & mask }
-        return i
+        for _ in 0..<8 {
+            let s = Int.random(in: 0..<keys.count, using: &rng)
+            if hashes[s] != 0 { return s }
+        }
+        // Mostly holes (compaction pending): walk on from a random point.
+        var s = Int.random(in: 0..<keys.count, using: &rng)
+        while hashes[s] == 0 { s = (s + 1) % keys.count }
+        return s
     }
 }
 

@@ -234,6 +234,9 @@ public final class Shard: @unchecked Sendable {
     /// One round of active expiry, as Redis's activeExpireCycle: sample up to `samples` keys
     /// with a TTL and delete the expired ones. Returns (sampled, expired) so the caller can
     /// repeat while more than a quarter of the sample had expired.
+    /// Closes the holes removals left in the table; moves slots, so only between commands.
+    public func compact() { table.compact() }
+
     public func activeExpire(now: Int64, samples: Int = 20) -> (sampled: Int, expired: Int) {
         let n = min(samples, volatileKeys.count)
         var expired = 0

@@ -8,6 +8,38 @@ import Testing
         k.withUnsafeBytes { t.find($0, hash: KeyTable.hash($0)) }
     }
 
+    /// A slot names the same key until that key is removed, whatever else is inserted or
+    /// removed meanwhile; compaction closes the holes and keeps every key findable.
+    @Test func slotsStayPutUntilCompaction() {
+        var table = KeyTable()
+        var rng = SystemRandomNumberGenerator()
+        var slots: [[UInt8]: Int] = [:]
+        for i in 0..<3000 {
+            let k = key("s\(i)")
+            slots[k] = k.withUnsafeBytes { table.insert(key: k, hash: KeyTable.hash($0), entry: Entry(value: .int(i))) }
+        }
+        for step in 0..<6000 {
+            if Bool.random(using: &rng), let (k, s) = slots.randomElement(using: &rng) {
+                #expect(table.keys[s] == k)
+                table.remove(at: s)
+                slots[k] = nil
+            } else {
+                let k = key("n\(step)")
+                slots[k] = k.withUnsafeBytes { table.insert(key: k, hash: KeyTable.hash($0), entry: Entry(value: .int(step))) }
+            }
+            if step % 500 == 0 {
+                for (k, s) in slots { #expect(table.keys[s] == k && find(table, k) == s) }
+                if let r = table.randomSlot(using: &rng) { #expect(table.isOccupied(r)) }
+            }
+        }
+        #expect(Array(table.occupiedSlots).count == slots.count)
+        for (k, s) in slots where Bool.random(using: &rng) { table.remove(at: s); slots[k] = nil }
+        table.compact()
+        #expect(table.count == slots.count)
+        #expect(Set(table.occupiedSlots.map { table.keys[$0] }) == Set(slots.keys))
+        for k in slots.keys { #expect(find(table, k) != nil) }
+    }
+
     @Test func randomOperationsAgreeWithDictionary() {
         var rng = SystemRandomNumberGenerator()
         var table = KeyTable()
