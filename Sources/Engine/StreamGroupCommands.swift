@@ -697,10 +697,7 @@ enum StreamGroupCommands {
             c.out.map(7)
             c.out.bulk("name"); c.out.bulk(name)
             c.out.bulk("last-delivered-id"); c.out.bulk(g.lastID.bytes)
-            c.out.bulk("entries-read")
-            if g.entriesRead != -1 { c.out.integer(Int(g.entriesRead)) } else { c.out.null() }
-            c.out.bulk("lag")
-            if let lag = s.lag(g) { c.out.integer(Int(lag)) } else { c.out.null() }
+            writeOffsets(&c, s, g)
             c.out.bulk("pel-count"); c.out.integer(g.pendingIDs.count)
             c.out.bulk("pending")
             let shown = count == 0 ? g.pendingIDs[...] : g.pendingIDs.prefix(count)
@@ -736,6 +733,14 @@ enum StreamGroupCommands {
         }
     }
 
+    /// A group's entries-read and lag, null when unknown (Redis 7.0's XINFO fields).
+    static func writeOffsets(_ c: inout CommandContext, _ s: StreamValue, _ g: ConsumerGroup) {
+        c.out.bulk("entries-read")
+        if g.entriesRead != -1 { c.out.integer(Int(g.entriesRead)) } else { c.out.null() }
+        c.out.bulk("lag")
+        if let lag = s.lag(g) { c.out.integer(Int(lag)) } else { c.out.null() }
+    }
+
     /// XINFO GROUPS key
     static func xinfoGroups(_ c: inout CommandContext) {
         guard let s = infoStream(&c) else { return }
@@ -748,10 +753,7 @@ enum StreamGroupCommands {
             c.out.bulk("consumers"); c.out.integer(g.consumers.count)
             c.out.bulk("pending"); c.out.integer(g.pendingIDs.count)
             c.out.bulk("last-delivered-id"); c.out.bulk(g.lastID.bytes)
-            c.out.bulk("entries-read")
-            if g.entriesRead != -1 { c.out.integer(Int(g.entriesRead)) } else { c.out.null() }
-            c.out.bulk("lag")
-            if let lag = s.lag(g) { c.out.integer(Int(lag)) } else { c.out.null() }
+            writeOffsets(&c, s, g)
         }
     }
 
