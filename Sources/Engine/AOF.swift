@@ -293,7 +293,7 @@ extension Engine {
             }
         }
         switch value {
-        case .int, .bytes:
+        case .int, .small, .bytes:
             return [[Array("SET".utf8), key, value.stringBytes!]]
         case .list(let l):
             return chunks("RPUSH", Array(l), per: 64)

@@ -235,6 +235,10 @@ public struct MemcachedSession {
         case .int(let i):
             let s = String(i)
             out.writeString("\(s.utf8.count)\(header)\r\n\(s)\r\n")
+        case .small(let s):
+            out.writeString("\(s.count)\(header)\r\n")
+            s.withUnsafeBytes { out.writeBytes($0) }
+            out.writeString("\r\n")
         case .bytes(let b):
             out.writeString("\(b.count)\(header)\r\n")
             out.writeBytes(b)

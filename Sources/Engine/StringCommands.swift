@@ -81,6 +81,7 @@ enum StringCommands {
     static func replyValue(_ c: inout CommandContext, _ value: Value) {
         switch value {
         case .int(let v): c.out.bulkDecimal(v)
+        case .small(let s): s.withUnsafeBytes { c.out.bulk($0) }
         case .bytes(let b): c.out.bulk(b)
         default: c.error(Errors.wrongType)
         }
@@ -318,6 +319,7 @@ enum StringCommands {
         guard let slot = found else { c.out.integer(0); return }
         switch shard.entry(at: slot).value {
         case .int(let v): c.out.integer(String(v).utf8.count)
+        case .small(let s): c.out.integer(s.count)
         case .bytes(let b): c.out.integer(b.count)
         default: c.error(Errors.wrongType)
         }
@@ -396,6 +398,9 @@ enum StringCommands {
         if let slot = found {
             switch shard.entry(at: slot).value {
             case .int(let v): current = v
+            case .small(let s):
+                guard let v = s.withUnsafeBytes({ parseCanonicalInt($0) }) else { c.error(Errors.notInteger); return }
+                current = v
             case .bytes(let b):
                 guard let v = parseCanonicalInt(b) else { c.error(Errors.notInteger); return }
                 current = v

@@ -38,6 +38,9 @@ public enum RDBValue {
         case .int(let v):
             w.byte(typeString)
             w.integerString(v)
+        case .small(let s):
+            w.byte(typeString)
+            w.string(s.array)
         case .bytes(let b):
             w.byte(typeString)
             w.string(b)

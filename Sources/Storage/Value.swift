@@ -9,6 +9,8 @@ import DequeModule
 public enum Value: Sendable {
     /// A string that is a 64-bit integer in canonical form, stored as the integer (Redis "int").
     case int(Int)
+    /// A string of up to 15 bytes that is not an integer, stored inline.
+    case small(InlineBytes)
     /// Any other string.
     case bytes([UInt8])
     /// A list (Redis 7.0 calls every list a "quicklist").
@@ -20,7 +22,7 @@ public enum Value: Sendable {
 
     public var typeName: String {
         switch self {
-        case .int, .bytes: return "string"
+        case .int, .small, .bytes: return "string"
         case .list: return "list"
         case .hash: return "hash"
         case .set: return "set"
@@ -33,6 +35,7 @@ public enum Value: Sendable {
     public var stringBytes: [UInt8]? {
         switch self {
         case .int(let v): return Array(String(v).utf8)
+        case .small(let s): return s.array
         case .bytes(let b): return b
         default: return nil
         }
@@ -46,6 +49,7 @@ public enum Value: Sendable {
             var m = v.magnitude
             while m >= 10 { m /= 10; n += 1 }
             return n
+        case .small(let s): return s.count
         case .bytes(let b): return b.count
         default: return 0
         }
@@ -53,7 +57,7 @@ public enum Value: Sendable {
 
     public var isString: Bool {
         switch self {
-        case .int, .bytes: return true
+        case .int, .small, .bytes: return true
         default: return false
         }
     }
@@ -61,13 +65,14 @@ public enum Value: Sendable {
     /// A string value stored as Redis would: an integer when it reads back the same.
     public static func string<C: Collection>(_ bytes: C) -> Value where C.Element == UInt8 {
         if bytes.count <= 20, let v = parseCanonicalInt(bytes) { return .int(v) }
+        if let s = InlineBytes(bytes) { return .small(s) }
         return .bytes(Array(bytes))
     }
 
     /// Approximate bytes held by the value, for MEMORY USAGE.
     public var memoryUsage: Int {
         switch self {
-        case .int: return 0
+        case .int, .small: return 0
         case .bytes(let b): return b.count + 32
         case .list(let l): return l.reduce(48) { $0 + $1.count + 32 }
         case .hash(let h): return h.memoryUsage
@@ -80,7 +85,7 @@ public enum Value: Sendable {
     /// Elements of a collection (0 for strings), for lazy-free decisions and MEMORY USAGE.
     public var elementCount: Int {
         switch self {
-        case .int, .bytes: return 0
+        case .int, .small, .bytes: return 0
         case .list(let l): return l.count
         case .hash(let h): return h.count
         case .set(let s): return s.count
