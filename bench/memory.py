@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Memory per key and eviction hit ratio of Larder and redis-server, side by side.
 
-Bytes per key: RSS after loading N keys minus RSS before, divided by N, for three data sets
-(16-byte names with 32-byte values, small hashes, integers). Hit ratio: a Zipf-distributed
+Bytes per key: RSS after loading N keys minus RSS before, divided by N, for four data sets
+(16-byte names with 32-byte values, the same names with 8-byte values, small hashes, integers). Hit ratio: a Zipf-distributed
 read/write cache workload (GET, SET on a miss) with maxmemory at 10% of the data set, under
 allkeys-lru and allkeys-lfu. Both servers run in the same invocation; ratios are Larder/Redis.
 
@@ -78,6 +78,8 @@ def load(client, n, kind):
     for i in range(n):
         if kind == "strings":
             batch.append((b"SET", b"key:%012d" % i, b"v" * 32))
+        elif kind == "short":
+            batch.append((b"SET", b"key:%012d" % i, b"flag-%03d" % (i % 1000)))
         elif kind == "hashes":
             batch.append((b"HSET", b"h:%012d" % i, b"name", b"value-%d" % i, b"age", b"%d" % (i % 90)))
         else:
@@ -89,9 +91,13 @@ def load(client, n, kind):
         client.pipeline(batch)
 
 
+# strings: 16-byte names, 32-byte values; short: the same names, 8-byte values.
+KINDS = ("strings", "short", "hashes", "integers")
+
+
 def bytes_per_key(n):
     results = {}
-    for kind in ("strings", "hashes", "integers"):
+    for kind in KINDS:
         for name in ("larder", "redis"):
             proc, port = start(name)
             try:
@@ -107,7 +113,7 @@ def bytes_per_key(n):
                 proc.wait(10)
     print(f"\nbytes per key ({n} keys, RSS delta / keys)")
     print(f"{'data set':<12}{'larder':>10}{'redis':>10}{'ratio':>8}")
-    for kind in ("strings", "hashes", "integers"):
+    for kind in KINDS:
         lb, rb = results[(kind, "larder")], results[(kind, "redis")]
         print(f"{kind:<12}{lb:>10.1f}{rb:>10.1f}{lb / rb:>8.2f}")
 
