@@ -84,6 +84,8 @@ COMMANDS = st.one_of(
     st.builds(lambda k, ids: ("XACK", k, "g0", *ids), KEYS, st.lists(SETUP_IDS, min_size=1, max_size=3)),
     st.builds(lambda k, ids: ("XDEL", k, *ids), KEYS, st.lists(SETUP_IDS, min_size=1, max_size=2)),
     st.builds(lambda k, c: ("XPENDING", k, "g0", "-", "+", "10", *c), KEYS, st.sampled_from([(), ("alice",)])),
+    st.builds(lambda k, idle, c: ("XPENDING", k, "g0", "IDLE", idle, "-", "+", "10", *c), KEYS,
+              st.sampled_from(["0", "-5", "3600000", "x"]), st.sampled_from([(), ("bob",)])),
     st.builds(lambda k, c, ids: ("XCLAIM", k, "g0", c, "0", *ids, "JUSTID"), KEYS, CONSUMERS, st.lists(SETUP_IDS, min_size=1, max_size=3)),
     st.builds(lambda k, c, ids: ("XCLAIM", k, "g0", c, "0", *ids), KEYS, CONSUMERS, st.lists(SETUP_IDS, min_size=1, max_size=2)),
     st.builds(lambda k, c, n: ("XAUTOCLAIM", k, "g0", c, "0", "0", "COUNT", n), KEYS, CONSUMERS, st.sampled_from(["1", "2", "5"])),
