@@ -9,7 +9,14 @@ public final class ShardLock: @unchecked Sendable {
 
     public init() {
         mutex = .allocate(capacity: 1)
-        pthread_mutex_init(mutex, nil)
+        // Adaptive: a waiter spins briefly before sleeping. Critical sections here are a few
+        // microseconds, so two event loops on one hot key (a single list, set or sorted set)
+        // otherwise pay a futex sleep and wake-up per collision.
+        var attr = pthread_mutexattr_t()
+        pthread_mutexattr_init(&attr)
+        pthread_mutexattr_settype(&attr, Int32(PTHREAD_MUTEX_ADAPTIVE_NP))
+        pthread_mutex_init(mutex, &attr)
+        pthread_mutexattr_destroy(&attr)
     }
 
     deinit {
