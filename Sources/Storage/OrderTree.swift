@@ -61,24 +61,6 @@ public struct OrderTree: Sendable {
         }
     }
 
-    /// Splits `t` into its first `k` nodes and the rest.
-    private mutating func splitAt(_ t: Int32, _ k: Int32) -> (Int32, Int32) {
-        if t < 0 { return (-1, -1) }
-        let i = Int(t)
-        let ls = sz(left[i])
-        if k <= ls {
-            let (a, b) = splitAt(left[i], k)
-            left[i] = b
-            update(t)
-            return (a, t)
-        } else {
-            let (a, b) = splitAt(right[i], k - ls - 1)
-            right[i] = a
-            update(t)
-            return (t, b)
-        }
-    }
-
     private mutating func merge(_ a: Int32, _ b: Int32) -> Int32 {
         if a < 0 { return b }
         if b < 0 { return a }
@@ -93,21 +75,58 @@ public struct OrderTree: Sendable {
         }
     }
 
+    /// Inserts (s, m), which must be absent: down the path while the nodes outrank the new
+    /// one (each subtree there grows by one), then the new node takes the place of the rest,
+    /// split around it. Only that small subtree is split, not the whole path.
     public mutating func insert(_ s: Double, _ m: [UInt8]) {
-        let (a, b) = split(root, s, m)
         let n = newNode(s, m)
-        root = merge(merge(a, n), b)
+        let p = priority[Int(n)]
+        var parent: Int32 = -1, goLeft = false
+        var t = root
+        while t >= 0 && priority[Int(t)] > p {
+            size[Int(t)] += 1
+            parent = t
+            goLeft = Self.less(s, m, score[Int(t)], member[Int(t)])
+            t = goLeft ? left[Int(t)] : right[Int(t)]
+        }
+        let (a, b) = split(t, s, m)
+        left[Int(n)] = a
+        right[Int(n)] = b
+        update(n)
+        attach(n, under: parent, left: goLeft)
     }
 
-    /// Removes (s, m), which must be present.
-    public mutating func remove(_ s: Double, _ m: [UInt8]) {
-        let (a, b) = split(root, s, m)
-        let (mid, c) = splitAt(b, 1)
-        if mid >= 0 {
-            member[Int(mid)] = []
-            freeList.append(mid)
+    private mutating func attach(_ n: Int32, under parent: Int32, left toLeft: Bool) {
+        if parent < 0 {
+            root = n
+        } else if toLeft {
+            left[Int(parent)] = n
+        } else {
+            right[Int(parent)] = n
         }
-        root = merge(a, c)
+    }
+
+    /// Removes (s, m) if present: its subtrees, merged, take its place; the subtrees above
+    /// shrink by one.
+    public mutating func remove(_ s: Double, _ m: [UInt8]) {
+        var t = root
+        while t >= 0 {
+            let i = Int(t)
+            if score[i] == s && member[i] == m { break }
+            t = Self.less(s, m, score[i], member[i]) ? left[i] : right[i]
+        }
+        guard t >= 0 else { return }
+        var parent: Int32 = -1, goLeft = false
+        var u = root
+        while u != t {
+            size[Int(u)] -= 1
+            parent = u
+            goLeft = Self.less(s, m, score[Int(u)], member[Int(u)])
+            u = goLeft ? left[Int(u)] : right[Int(u)]
+        }
+        attach(merge(left[Int(t)], right[Int(t)]), under: parent, left: goLeft)
+        member[Int(t)] = []
+        freeList.append(t)
     }
 
     /// 0-based rank of (s, m): how many pairs order before it.
