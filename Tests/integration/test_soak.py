@@ -1,6 +1,7 @@
-"""Soak: 200 connections of mixed commands against a maxmemory-limited server with active
-expiry and the AOF on. Memory stays bounded, no error but the expected ones, and the keys each
-connection owns agree with its model at the end, and again after a restart from the AOF.
+"""Soak: 200 connections of mixed commands (strings, lists, hashes, streams, HyperLogLogs and
+cache traffic) against a maxmemory-limited server with active expiry and the AOF on. Memory
+stays bounded, no error but the expected ones, and the keys each connection owns agree with its
+model at the end, and again after a restart from the AOF.
 LARDER_SOAK_SECONDS sets the length (default 20)."""
 import os
 import random
@@ -26,7 +27,7 @@ def worker(port, conn_ids, deadline, models, errors, seed):
         r = clients[cid]
         model = models[cid]
         k = f"m:{cid}:{rng.randrange(10)}"
-        op = rng.randrange(10)
+        op = rng.randrange(12)
         try:
             if op == 0:
                 v = str(rng.randrange(1000))
@@ -58,6 +59,17 @@ def worker(port, conn_ids, deadline, models, errors, seed):
                 r.hset(hk, f, "v")
                 kind, fields = model.get(hk, ("hash", frozenset()))
                 model[hk] = ("hash", fields | {f})
+            elif op == 6:
+                sk = f"{k}:stream"
+                r.xadd(sk, {"n": str(rng.randrange(100))}, maxlen=20, approximate=False)
+                kind, n = model.get(sk, ("stream", 0))
+                model[sk] = ("stream", min(n + 1, 20))
+            elif op == 7:
+                pk = f"{k}:hll"
+                e = f"e{rng.randrange(300)}"
+                r.pfadd(pk, e)
+                kind, seen = model.get(pk, ("hll", frozenset()))
+                model[pk] = ("hll", seen | {e})
             else:
                 # Cache traffic: values with a TTL, some large, that expiry and eviction remove.
                 ck = f"cache:{rng.randrange(100000)}"
@@ -119,5 +131,9 @@ def check_models(probe, models):
                 assert probe.get(k).decode() == expected, k
             elif kind == "list":
                 assert probe.llen(k) == expected, k
+            elif kind == "stream":
+                assert probe.xlen(k) == expected, k
+            elif kind == "hll":
+                assert abs(probe.pfcount(k) - len(expected)) <= max(1, len(expected) // 50), k
             else:
                 assert set(f.decode() for f in probe.hkeys(k)) == set(expected), k
