@@ -474,11 +474,9 @@ enum StreamCommands {
         case .missing: c.error(Errors.noSuchKey); return
         case .found(let sh, let sl): (shard, slot) = (sh, sl)
         }
+        // Redis 7.0 checks the new ID only against the top entry (7.2 added a check against
+        // the current max_deleted_entry_id).
         let s = stream(shard, slot)
-        if id < s.maxDeletedID {
-            c.error("ERR The ID specified in XSETID is smaller than current max_deleted_entry_id")
-            return
-        }
         if s.length > 0 {
             if id < s.lastValidID {
                 c.error("ERR The ID specified in XSETID is smaller than the target stream top item")
