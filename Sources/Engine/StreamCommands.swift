@@ -153,13 +153,12 @@ enum StreamCommands {
         return s
     }
 
-    /// Changes the stream in place (the value is moved out of the entry first, so no copy).
+    /// Changes the stream in place (taken out of the entry and put back, so not copied).
     @discardableResult
     static func mutate<T>(_ shard: Shard, _ slot: Int, changed: Bool = true, _ body: (inout StreamValue) -> T) -> T {
-        if changed {
-            return shard.withEntry(at: slot) { $0.value.withStream(body)! }
-        }
-        return shard.withEntryMetadata(at: slot) { $0.value.withStream(body)! }
+        var s = take(shard, slot, changed: changed)
+        defer { put(shard, slot, s) }
+        return body(&s)
     }
 
     /// Takes the stream out of its entry to change it in place (put it back with `put`);
@@ -282,10 +281,10 @@ enum StreamCommands {
     }
 
     /// The XTRIM that reproduces a trim in the AOF: exact, to where the stream ended up.
-    static func trimEffect(_ c: CommandContext, _ s: StreamValue, _ strategy: StreamValue.Trim) -> [[UInt8]] {
+    static func trimEffect(_ key: [UInt8], _ s: StreamValue, _ strategy: StreamValue.Trim) -> [[UInt8]] {
         switch strategy {
-        case .maxLength: return [Array("XTRIM".utf8), c.args.owned(1), Array("MAXLEN".utf8), Array("=".utf8), Array(String(s.length).utf8)]
-        case .minID: return [Array("XTRIM".utf8), c.args.owned(1), Array("MINID".utf8), Array("=".utf8), s.firstID.bytes]
+        case .maxLength: return [Array("XTRIM".utf8), key, Array("MAXLEN".utf8), Array("=".utf8), Array(String(s.length).utf8)]
+        case .minID: return [Array("XTRIM".utf8), key, Array("MINID".utf8), Array("=".utf8), s.firstID.bytes]
         }
     }
 
@@ -315,7 +314,7 @@ enum StreamCommands {
         let maxEntries = c.engine.settings.streamNodeMaxEntries.load(ordering: .relaxed)
         let now = UInt64(max(0, c.now))
         enum Outcome { case added(StreamID, trimmed: Int, effect: [[UInt8]]?), exhausted, notGreater, tooLarge }
-        let ctx = c
+        let key = c.args.owned(1)
         let outcome: Outcome = mutate(shard, slot) { s in
             if s.lastID == .max { return .exhausted }
             guard let id = s.nextID(given: a.idGiven ? a.id : nil, seqGiven: a.seqGiven, now: now) else { return .notGreater }
@@ -327,7 +326,7 @@ enum StreamCommands {
             var trimmed = 0, effect: [[UInt8]]? = nil
             if let strategy = a.strategy {
                 trimmed = s.trim(strategy, approximate: a.approximate, limit: a.limit)
-                if trimmed > 0 { effect = trimEffect(ctx, s, strategy) }
+                if trimmed > 0 { effect = trimEffect(key, s, strategy) }
             }
             return .added(id, trimmed: trimmed, effect: effect)
         }
@@ -345,7 +344,7 @@ enum StreamCommands {
             c.notify(.stream, "xadd", 1)
             if trimmed > 0 { c.notify(.stream, "xtrim", 1) }
             if c.aofOn {
-                var cmd: [[UInt8]] = [Array("XADD".utf8), c.args.owned(1), id.bytes]
+                var cmd: [[UInt8]] = [Array("XADD".utf8), key, id.bytes]
                 cmd += fields
                 c.propagateAs = [cmd] + (effect.map { [$0] } ?? [])
             }
@@ -362,10 +361,10 @@ enum StreamCommands {
         case .missing: c.out.integer(0); return
         case .found(let sh, let sl): (shard, slot) = (sh, sl)
         }
-        let ctx = c
+        let key = c.args.owned(1)
         let (deleted, effect): (Int, [[UInt8]]) = mutate(shard, slot, changed: true) { s in
             let d = s.trim(strategy, approximate: a.approximate, limit: a.limit)
-            return (d, trimEffect(ctx, s, strategy))
+            return (d, trimEffect(key, s, strategy))
         }
         if deleted > 0 {
             c.notify(.stream, "xtrim", 1)

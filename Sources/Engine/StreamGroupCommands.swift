@@ -209,10 +209,11 @@ enum StreamGroupCommands {
             return
         }
         let shard = c.shard(2)
-        var slot = shard.find(c.args[2], now: c.now)
-        if let s = slot, case .stream = shard.entry(at: s).value {} else if slot != nil {
-            c.error(Errors.wrongType)
-            return
+        var slot: Int? = nil
+        switch StreamCommands.lookup(&c, 2, read: false) {
+        case .replied: return
+        case .missing: break
+        case .found(_, let s): slot = s
         }
         let name = c.args.owned(3)
         let existing = slot.map { StreamCommands.stream(shard, $0) }

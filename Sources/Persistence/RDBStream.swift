@@ -174,7 +174,6 @@ public enum RDBStream {
                     }
                     g.addPending(id, PendingEntry(consumer: cn, deliveryTime: time, deliveryCount: count))
                 }
-                g.consumers[cn]!.seenTime = seen
             }
             guard nacks.isEmpty else { throw bad("group PEL entry without consumer") }
             guard s.groups.updateValue(g, forKey: name) == nil else { throw bad("duplicate group") }

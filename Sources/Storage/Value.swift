@@ -118,13 +118,6 @@ public enum Value: Sendable {
         return body(&s)
     }
 
-    public mutating func withStream<T>(_ body: (inout StreamValue) -> T) -> T? {
-        guard case .stream(var st) = self else { return nil }
-        self = .int(0)
-        defer { self = .stream(st) }
-        return body(&st)
-    }
-
     public mutating func withZSet<T>(_ body: (inout SortedSetValue) -> T) -> T? {
         guard case .zset(var z) = self else { return nil }
         self = .int(0)
