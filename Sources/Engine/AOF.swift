@@ -103,6 +103,8 @@ extension Engine {
     /// Appends one command as executed in database `db`; returns its sequence number.
     @discardableResult
     func aofAppend<C: Collection>(db: Int, _ args: C) -> UInt64 where C.Element: Collection, C.Element.Element == UInt8 {
+        if repl.active.load(ordering: .relaxed) { replicationFeed(db: db, args) }
+        guard aof.on.load(ordering: .relaxed) else { return 0 }
         let a = aof
         a.lock.lock()
         defer { a.lock.unlock() }
@@ -121,6 +123,8 @@ extension Engine {
 
     /// Appends a command as it arrived, straight from its packed arguments.
     func aofAppend(db: Int, arguments args: CommandArguments) -> UInt64 {
+        if repl.active.load(ordering: .relaxed) { replicationFeed(db: db, arguments: args) }
+        guard aof.on.load(ordering: .relaxed) else { return 0 }
         let a = aof
         a.lock.lock()
         defer { a.lock.unlock() }
@@ -131,11 +135,17 @@ extension Engine {
         return a.appended
     }
 
-    /// What a write command puts in the AOF, called under its locks when it changed something:
-    /// its own words, or what the handler chose (`propagateAs`); and a relative TTL made
-    /// absolute, so that replaying later gives the same expiry.
+    /// Whether writes are recorded: in the AOF, or in the replication stream.
+    var propagating: Bool {
+        (aof.on.load(ordering: .relaxed) || repl.active.load(ordering: .relaxed)) && !aof.loading.load(ordering: .relaxed)
+    }
+
+    /// What a write command puts in the AOF and the replication stream, called under its
+    /// locks when it changed something: its own words, or what the handler chose
+    /// (`propagateAs`); and a relative TTL made absolute, so that replaying later (or on a
+    /// replica) gives the same expiry.
     func propagate(_ spec: CommandSpec, _ c: inout CommandContext) {
-        guard aof.on.load(ordering: .relaxed), !aof.loading.load(ordering: .relaxed), c.changes > 0 else {
+        guard propagating, c.changes > 0 else {
             c.propagateAs = nil
             return
         }
@@ -152,13 +162,14 @@ extension Engine {
                 c.aofSeq = aofAppend(db: c.dbIndex, [Array("PEXPIREAT".utf8), Array(c.args[1]), Array(String(at).utf8)])
             }
         }
+        if repl.active.load(ordering: .relaxed) { c.writeOffset = replicationOffset }
     }
 
     static let relativeTTLCommands: Set<String> = ["expire", "pexpire", "setex", "psetex", "set", "getex", "restore"]
 
     /// A write made outside any command (expiry, eviction, memcached): appended as given.
     public func aofPropagate(db: Int, _ args: [[UInt8]]) -> UInt64 {
-        guard aof.on.load(ordering: .relaxed), !aof.loading.load(ordering: .relaxed) else { return 0 }
+        guard propagating else { return 0 }
         return aofAppend(db: db, args)
     }
 

@@ -18,6 +18,8 @@ public final class Waiter: KeyWaiter, @unchecked Sendable {
     let deliver: @Sendable (ByteBuffer) -> Void
     /// Set once, under the engine's serve lock, when served, timed out, unblocked or gone.
     var done = false
+    /// WAIT: the replication offset and how many replicas must acknowledge it.
+    var replicaWait: (offset: Int64, count: Int)? = nil
 
     init(client: Client, spec: CommandSpec, args: CommandArguments, dbIndex: Int, resp3: Bool,
          keys: [[UInt8]], nullArrayOnTimeout: Bool, deliver: @escaping @Sendable (ByteBuffer) -> Void) {
@@ -133,6 +135,10 @@ extension Engine {
 
     /// The blocking timeout passed: answer null.
     public func timeOut(_ w: Waiter) {
+        if let wait = w.replicaWait {
+            answerReplicaWait(w, acked: replicasAcked(upTo: wait.offset))
+            return
+        }
         blocking.byClient.withLock { byClient in
             guard !w.done else { return }
             finish(w, &byClient)
@@ -153,7 +159,12 @@ extension Engine {
 
     /// CLIENT UNBLOCK: answers as a timeout, or with the UNBLOCKED error. False if not blocked.
     func unblock(clientID: Int, withError: Bool) -> Bool {
-        blocking.byClient.withLock { byClient in
+        if !withError, let w = blocking.byClient.withLock({ $0[clientID] }), let wait = w.replicaWait {
+            // WAIT unblocked answers as on a timeout: the replicas that acknowledged so far.
+            answerReplicaWait(w, acked: replicasAcked(upTo: wait.offset))
+            return true
+        }
+        return blocking.byClient.withLock { byClient in
             guard let w = byClient[clientID], !w.done else { return false }
             finish(w, &byClient)
             var out = RESPWriter(buffer: ByteBuffer())

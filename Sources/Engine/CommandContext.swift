@@ -46,10 +46,14 @@ public struct CommandContext: Sendable {
     var changes = 0
     /// What the AOF gets instead of the command's own words (SPOP as SREM, a served BLPOP
     /// as LPOP, a float increment as the value it set); set by the handler (when
-    /// `aofOn`).
+    /// `propagating`).
     public var propagateAs: [[[UInt8]]]? = nil
     /// The sequence number of this client's last write in the AOF: its replies wait for it.
     public var aofSeq: UInt64 = 0
+    /// The replication offset just after this client's last write (what WAIT waits for).
+    var writeOffset: Int64 = 0
+    /// How the connection sends bytes outside its output buffer (a replica's RDB payload).
+    public var onPayload: (@Sendable (ByteBuffer) -> Void)? = nil
     /// CLIENT TRACKING is on for this client; CLIENT CACHING YES/NO applies to the next command.
     var tracking = false
     var cachingOverride = false
@@ -334,5 +338,5 @@ extension CommandContext {
 extension CommandContext {
     /// Whether the AOF is on: handlers build their `propagateAs` only then, so their hot paths
     /// pay nothing otherwise.
-    @inline(__always) var aofOn: Bool { engine.aof.on.load(ordering: .relaxed) }
+    @inline(__always) var propagating: Bool { engine.propagating }
 }

@@ -103,6 +103,9 @@ public final class Config: Sendable {
         .init("activerehashing", .bool, "yes"),
         .init("lua-time-limit", .int(min: 0, max: Int.max), "5000", aliases: ["busy-reply-threshold"]),
         .init("replica-read-only", .bool, "yes", aliases: ["slave-read-only"]),
+        .init("repl-backlog-size", .memory, "1048576"),
+        .init("repl-backlog-ttl", .int(min: 0, max: Int(Int32.max)), "3600"),
+        .init("repl-ping-replica-period", .int(min: 1, max: Int(Int32.max)), "10", aliases: ["repl-ping-slave-period"]),
         .init("cluster-enabled", .bool, "no", immutable: true),
         // Larder's own: event loops (0 = one per core) and keyspace shards per database.
         .init("threads", .int(min: 0, max: 256), "0", immutable: true),

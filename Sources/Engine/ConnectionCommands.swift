@@ -230,7 +230,7 @@ enum ConnectionCommands {
         var text = ""
         for client in c.engine.clients.all {
             if let ids, !ids.contains(client.id) { continue }
-            if let t = typeFilter, t != "normal" { continue }
+            if let t = typeFilter, Self.typeName(t) != client.typeName { continue }
             text += client.listLine(now: c.now) + "\n"
         }
         c.out.verbatim(text)
@@ -288,7 +288,7 @@ enum ConnectionCommands {
             if let id, cl.id != id { continue }
             if let addr, cl.address != addr { continue }
             if let laddr, cl.localAddress != laddr { continue }
-            if let type, type != "normal" { continue }
+            if let type, Self.typeName(type) != cl.typeName { continue }
             if let user, user != "default" { continue }
             if skipMe && cl === c.client { continue }
             victims.append(cl)
@@ -296,6 +296,9 @@ enum ConnectionCommands {
         c.out.integer(victims.count)
         for v in victims { closeClient(&c, v) }
     }
+
+    /// A TYPE argument as Client.typeName spells it ("replica" is "slave").
+    static func typeName(_ t: String) -> String { t == "replica" ? "slave" : t }
 
     static func closeClient(_ c: inout CommandContext, _ target: Client) {
         if target === c.client {

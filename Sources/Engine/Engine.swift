@@ -26,6 +26,9 @@ public final class Engine: Sendable {
     public let memcached = MemcachedState()
     let snapshots = SnapshotState()
     let aof = AOFState()
+    let repl = ReplicationState()
+    /// What a connection said in REPLCONF before its PSYNC: listening port and address.
+    let pendingLinks = Locked<[Int: (port: Int, ip: String?)]>([:])
     let logSink = Locked<(@Sendable (String) -> Void)?>(nil)
     let tracking = Tracking()
     let settings = Settings()
@@ -62,7 +65,7 @@ public final class Engine: Sendable {
 
     /// Every command family's table rows.
     static var allCommands: [CommandSpec] {
-        StringCommands.specs + BitmapCommands.specs + HyperLogLogCommands.specs + StreamCommands.specs + StreamGroupCommands.specs + GeoCommands.specs + KeyCommands.specs + DumpCommands.specs + SnapshotCommands.specs + AOFCommands.specs + TransactionCommands.specs + PubSubCommands.specs + ListCommands.specs + HashCommands.specs + SetCommands.specs
+        StringCommands.specs + BitmapCommands.specs + HyperLogLogCommands.specs + StreamCommands.specs + StreamGroupCommands.specs + GeoCommands.specs + KeyCommands.specs + DumpCommands.specs + SnapshotCommands.specs + AOFCommands.specs + ReplicationCommands.specs + TransactionCommands.specs + PubSubCommands.specs + ListCommands.specs + HashCommands.specs + SetCommands.specs
             + SortedSetCommands.specs + SortCommand.specs
             + ConnectionCommands.specs + ServerCommands.specs
             + IntrospectionCommands.specs
@@ -304,9 +307,9 @@ public final class Engine: Sendable {
 extension Engine {
     /// The `client-output-buffer-limit` of a class: hard and soft bytes, soft seconds; nil when
     /// the class has no limit.
-    public func outputLimit(pubsub: Bool) -> (hard: Int, soft: Int, seconds: Int)? {
+    public func outputLimit(for client: Client, subscribed: Bool) -> (hard: Int, soft: Int, seconds: Int)? {
         let words = config.get("client-output-buffer-limit").split(separator: " ").map(String.init)
-        let want = pubsub ? "pubsub" : "normal"
+        let want = client.isReplica ? "slave" : subscribed ? "pubsub" : "normal"
         var i = 0
         while i + 3 < words.count {
             if words[i] == want {

@@ -169,6 +169,9 @@ struct InfoReport {
             ("rejected_connections", v(s.rejectedConnections)),
             ("expired_keys", String(expired)),
             ("evicted_keys", v(s.evictedKeys)),
+            ("sync_full", v(s.syncFull)),
+            ("sync_partial_ok", v(s.syncPartialOK)),
+            ("sync_partial_err", v(s.syncPartialErr)),
             ("keyspace_hits", v(s.keyspaceHits)),
             ("keyspace_misses", v(s.keyspaceMisses)),
             ("pubsub_channels", String(engine.pubsub.channelCount)),
@@ -178,8 +181,7 @@ struct InfoReport {
     }
 
     func replication() -> [(String, String)] {
-        [("role", "master"), ("connected_slaves", "0"), ("master_failover_state", "no-failover"),
-         ("master_replid", engine.runID), ("master_repl_offset", "0")]
+        engine.replicationInfo()
     }
 
     func cpu() -> [(String, String)] {

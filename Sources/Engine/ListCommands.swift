@@ -127,7 +127,7 @@ enum ListCommands {
         case .replied: return
         case .found(let i, let shard, let slot):
             let v = popElements(&c, shard, slot, left: left, count: 1, arg: i)[0]
-            if c.aofOn { c.propagateAs = [[Array((left ? "LPOP" : "RPOP").utf8), c.args.owned(i)]] }
+            if c.propagating { c.propagateAs = [[Array((left ? "LPOP" : "RPOP").utf8), c.args.owned(i)]] }
             c.out.array(2)
             c.out.bulk(c.args[i])
             c.out.bulk(v)
@@ -147,7 +147,7 @@ enum ListCommands {
         case .replied: return
         case .found(let i, let shard, let slot):
             let items = popElements(&c, shard, slot, left: left, count: count, arg: i)
-            if c.aofOn { c.propagateAs = [[Array((left ? "LPOP" : "RPOP").utf8), c.args.owned(i), Array(String(items.count).utf8)]] }
+            if c.propagating { c.propagateAs = [[Array((left ? "LPOP" : "RPOP").utf8), c.args.owned(i), Array(String(items.count).utf8)]] }
             c.out.array(2)
             c.out.bulk(c.args[i])
             c.out.array(items.count)
@@ -209,7 +209,7 @@ enum ListCommands {
         }
         if let s = src.find(c.args[1], now: c.now) { c.dropIfEmpty(src, s) }
         c.dirty()
-        if c.aofOn { c.propagateAs = [[Array("LMOVE".utf8), c.args.owned(1), c.args.owned(2),
+        if c.propagating { c.propagateAs = [[Array("LMOVE".utf8), c.args.owned(1), c.args.owned(2),
                           Array((fromLeft ? "LEFT" : "RIGHT").utf8), Array((toLeft ? "LEFT" : "RIGHT").utf8)]] }
         c.notify(.list, toLeft ? "lpush" : "rpush", 2)   // Redis sends the push first
         c.notify(.list, fromLeft ? "lpop" : "rpop", 1)

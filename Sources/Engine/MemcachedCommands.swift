@@ -174,7 +174,7 @@ public struct MemcachedSession {
     /// commands have no Redis equivalent, and client flags and CAS are not kept there. Called
     /// with the key's shard locked.
     func propagate(_ key: ArraySlice<UInt8>) {
-        guard engine.aof.on.load(ordering: .relaxed) else { return }
+        guard engine.propagating else { return }
         let shard = db.shard(key)
         let k = Array(key)
         if let slot = shard.find(key, now: now), let bytes = shard.entry(at: slot).value.stringBytes {

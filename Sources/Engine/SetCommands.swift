@@ -134,7 +134,7 @@ enum SetCommands {
             c.dropIfEmpty(shard, slot)
             c.dirty(taken.count)
             // Which members went was chance: the AOF gets them by name.
-            if !taken.isEmpty && c.aofOn { c.propagateAs = [[Array("SREM".utf8), c.args.owned(1)] + taken] }
+            if !taken.isEmpty && c.propagating { c.propagateAs = [[Array("SREM".utf8), c.args.owned(1)] + taken] }
             if !taken.isEmpty { c.notify(.set, "spop", 1); c.notifyIfDeleted(shard, 1) }
             if count == nil {
                 c.out.bulk(taken[0])

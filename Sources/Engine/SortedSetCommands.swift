@@ -544,7 +544,7 @@ enum SortedSetCommands {
         case .replied: return
         case .found(let i, let shard, let slot):
             let el = popItems(&c, shard, slot, max: max, count: 1, arg: i)[0]
-            if c.aofOn { c.propagateAs = [[Array((max ? "ZPOPMAX" : "ZPOPMIN").utf8), c.args.owned(i)]] }
+            if c.propagating { c.propagateAs = [[Array((max ? "ZPOPMAX" : "ZPOPMIN").utf8), c.args.owned(i)]] }
             c.out.array(3)
             c.out.bulk(c.args[i])
             c.out.bulk(el.member)
@@ -564,7 +564,7 @@ enum SortedSetCommands {
         case .replied: return
         case .found(let i, let shard, let slot):
             let items = popItems(&c, shard, slot, max: max, count: count, arg: i)
-            if c.aofOn { c.propagateAs = [[Array((max ? "ZPOPMAX" : "ZPOPMIN").utf8), c.args.owned(i), Array(String(items.count).utf8)]] }
+            if c.propagating { c.propagateAs = [[Array((max ? "ZPOPMAX" : "ZPOPMIN").utf8), c.args.owned(i), Array(String(items.count).utf8)]] }
             c.out.array(2)
             c.out.bulk(c.args[i])
             replyPairs(&c, items, withScores: true, nested: true)

@@ -13,6 +13,9 @@ public final class Stats: Sendable {
     public let netOutputBytes = Atomic<Int>(0)
     public let expiredKeys = Atomic<Int>(0)
     public let evictedKeys = Atomic<Int>(0)
+    public let syncFull = Atomic<Int>(0)
+    public let syncPartialOK = Atomic<Int>(0)
+    public let syncPartialErr = Atomic<Int>(0)
     /// Writes since the last save, as Redis's server.dirty.
     public let dirty = Atomic<Int>(0)
     public let errorCodes = Locked<[String: Int]>([:])

@@ -343,7 +343,7 @@ enum StreamCommands {
             c.dirty()
             c.notify(.stream, "xadd", 1)
             if trimmed > 0 { c.notify(.stream, "xtrim", 1) }
-            if c.aofOn {
+            if c.propagating {
                 var cmd: [[UInt8]] = [Array("XADD".utf8), key, id.bytes]
                 cmd += fields
                 c.propagateAs = [cmd] + (effect.map { [$0] } ?? [])
@@ -369,7 +369,7 @@ enum StreamCommands {
         if deleted > 0 {
             c.notify(.stream, "xtrim", 1)
             c.dirty(deleted)
-            if c.aofOn { c.propagateAs = [effect] }
+            if c.propagating { c.propagateAs = [effect] }
         }
         c.out.integer(deleted)
     }

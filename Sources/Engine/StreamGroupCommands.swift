@@ -74,7 +74,7 @@ enum StreamGroupCommands {
     }
 
     static func addEffects(_ c: inout CommandContext, _ effects: [[[UInt8]]]) {
-        guard c.aofOn, !effects.isEmpty else { return }
+        guard c.propagating, !effects.isEmpty else { return }
         c.propagateAs = (c.propagateAs ?? []) + effects
     }
 
@@ -530,7 +530,7 @@ enum StreamGroupCommands {
             if justID { c.out.bulk(id.bytes) } else if let e { StreamCommands.writeEntry(&c, e) } else { c.out.null() }
         }
         if changes > 0 { c.dirty(changes) }
-        if c.aofOn { c.propagateAs = effects }
+        if c.propagating { c.propagateAs = effects }
     }
 
     /// XAUTOCLAIM key group consumer min-idle-time start [COUNT count] [JUSTID]
@@ -612,7 +612,7 @@ enum StreamGroupCommands {
         for id in deletedIDs { c.out.bulk(id.bytes) }
         let changes = claimed.count + deletedIDs.count
         if changes > 0 { c.dirty(changes) }
-        if c.aofOn { c.propagateAs = effects }
+        if c.propagating { c.propagateAs = effects }
     }
 
     // MARK: XINFO

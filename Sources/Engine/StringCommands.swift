@@ -446,7 +446,7 @@ enum StringCommands {
         }
         c.dirty()
         // As Redis: the AOF gets the value, so that float rounding cannot differ on replay.
-        if c.aofOn { c.propagateAs = [[Array("SET".utf8), c.args.owned(1), text, Array("KEEPTTL".utf8)]] }
+        if c.propagating { c.propagateAs = [[Array("SET".utf8), c.args.owned(1), text, Array("KEEPTTL".utf8)]] }
         c.notify(.string, "incrbyfloat", 1)
         c.out.bulk(text)
     }

@@ -155,7 +155,7 @@ extension Engine {
             }
             c.changes = 0
             spec.handler!(&c)
-            if !spec.flags.isDisjoint(with: [.write, .rewritesValue]) && c.changes > 0 && aof.on.load(ordering: .relaxed) && !aof.loading.load(ordering: .relaxed) {
+            if !spec.flags.isDisjoint(with: [.write, .rewritesValue]) && c.changes > 0 && propagating {
                 if !wroteMulti {
                     aofAppend(db: c.dbIndex, [Array("MULTI".utf8)])
                     wroteMulti = true

@@ -37,57 +37,8 @@ public enum RDBFile {
               let handle = FileHandle(forWritingAtPath: temp) else {
             throw RDBError("Failed opening the temp RDB file \(temp) for saving: \(String(cString: strerror(errno)))")
         }
-        var crc: UInt64 = 0
-        var w = RDBWriter(compress: options.compress)
-        func flush(force: Bool = false) throws {
-            guard force || w.bytes.count >= 1 << 20 else { return }
-            if options.checksum { crc = CRC64.update(crc, w.bytes) }
-            try handle.write(contentsOf: w.bytes)
-            w.bytes.removeAll(keepingCapacity: true)
-        }
         do {
-            w.bytes.append(contentsOf: Array(String(format: "REDIS%04d", version).utf8))
-            func aux(_ key: String, _ value: [UInt8]) {
-                w.byte(0xFA)
-                w.string(Array(key.utf8))
-                w.string(value)
-            }
-            aux("redis-ver", Array(options.redisVersion.utf8))
-            aux("redis-bits", Array(String(MemoryLayout<Int>.size * 8).utf8))
-            aux("ctime", Array(String(now / 1000).utf8))
-            aux("used-mem", Array(String(options.usedMemory).utf8))
-            aux("aof-base", Array("0".utf8))
-            for db in databases {
-                let size = db.tables.reduce(0) { $0 + $1.count }
-                guard size > 0 else { continue }
-                let expires = db.tables.reduce(0) { acc, t in acc + t.occupiedSlots.reduce(0) { $0 + (t.entries[$1].expireAt != 0 ? 1 : 0) } }
-                w.byte(0xFE)
-                w.length(db.index)
-                w.byte(0xFB)
-                w.length(size)
-                w.length(expires)
-                for table in db.tables {
-                    for slot in table.occupiedSlots {
-                        let e = table.entries[slot]
-                        if e.expireAt != 0 {
-                            if e.expireAt <= now { continue }
-                            w.byte(0xFC)
-                            w.uint64LE(UInt64(e.expireAt))
-                        }
-                        var value = RDBWriter(compress: options.compress)
-                        RDBValue.write(e.value, to: &value)
-                        // Type byte, then the key, then the value's payload.
-                        w.byte(value.bytes[0])
-                        w.string(table.keys[slot])
-                        w.bytes.append(contentsOf: value.bytes[1...])
-                        try flush()
-                    }
-                }
-            }
-            w.byte(0xFF)
-            try flush(force: true)
-            w.uint64LE(options.checksum ? crc : 0)
-            try handle.write(contentsOf: w.bytes)
+            try encode(databases, now: now, options: options) { try handle.write(contentsOf: $0) }
             try handle.synchronize()
             try handle.close()
             guard rename(temp, path) == 0 else {
@@ -98,6 +49,67 @@ public enum RDBFile {
             unlink(temp)
             throw error
         }
+    }
+
+    /// The snapshot as bytes in memory (a full resynchronization sends it to a replica).
+    public static func bytes(_ databases: [Database], now: Int64, options: Options) -> [UInt8] {
+        var out: [UInt8] = []
+        try? encode(databases, now: now, options: options) { out.append(contentsOf: $0) }
+        return out
+    }
+
+    /// Encodes the whole file, handing it to `sink` in pieces of about 1 MB.
+    static func encode(_ databases: [Database], now: Int64, options: Options, sink: ([UInt8]) throws -> Void) throws {
+        var crc: UInt64 = 0
+        var w = RDBWriter(compress: options.compress)
+        func flush(force: Bool = false) throws {
+            guard force || w.bytes.count >= 1 << 20 else { return }
+            if options.checksum { crc = CRC64.update(crc, w.bytes) }
+            try sink(w.bytes)
+            w.bytes.removeAll(keepingCapacity: true)
+        }
+        w.bytes.append(contentsOf: Array(String(format: "REDIS%04d", version).utf8))
+        func aux(_ key: String, _ value: [UInt8]) {
+            w.byte(0xFA)
+            w.string(Array(key.utf8))
+            w.string(value)
+        }
+        aux("redis-ver", Array(options.redisVersion.utf8))
+        aux("redis-bits", Array(String(MemoryLayout<Int>.size * 8).utf8))
+        aux("ctime", Array(String(now / 1000).utf8))
+        aux("used-mem", Array(String(options.usedMemory).utf8))
+        aux("aof-base", Array("0".utf8))
+        for db in databases {
+            let size = db.tables.reduce(0) { $0 + $1.count }
+            guard size > 0 else { continue }
+            let expires = db.tables.reduce(0) { acc, t in acc + t.occupiedSlots.reduce(0) { $0 + (t.entries[$1].expireAt != 0 ? 1 : 0) } }
+            w.byte(0xFE)
+            w.length(db.index)
+            w.byte(0xFB)
+            w.length(size)
+            w.length(expires)
+            for table in db.tables {
+                for slot in table.occupiedSlots {
+                    let e = table.entries[slot]
+                    if e.expireAt != 0 {
+                        if e.expireAt <= now { continue }
+                        w.byte(0xFC)
+                        w.uint64LE(UInt64(e.expireAt))
+                    }
+                    var value = RDBWriter(compress: options.compress)
+                    RDBValue.write(e.value, to: &value)
+                    // Type byte, then the key, then the value's payload.
+                    w.byte(value.bytes[0])
+                    w.string(table.keys[slot])
+                    w.bytes.append(contentsOf: value.bytes[1...])
+                    try flush()
+                }
+            }
+        }
+        w.byte(0xFF)
+        try flush(force: true)
+        w.uint64LE(options.checksum ? crc : 0)
+        try sink(w.bytes)
     }
 
     /// One key read from a file.

@@ -57,6 +57,9 @@ final class ConnectionHandler: ChannelInboundHandler {
         context.onPush = { bytes in
             handlerLoop.execute { bound.value.pushed(bytes) }
         }
+        context.onPayload = { bytes in
+            handlerLoop.execute { bound.value.sendOutsideBuffer(bytes) }
+        }
         c.setPushSink(context.onPush)
         engine.stats.add(engine.stats.connectionsReceived)
 
@@ -97,9 +100,13 @@ final class ConnectionHandler: ChannelInboundHandler {
             engine.releaseClientState(&context)
             context.onUnblock = nil   // the closures hold this handler
             context.onPush = nil
+            context.onPayload = nil
             client.setPushSink(nil)
         }
-        if let client { engine.clients.remove(client) }
+        if let client {
+            engine.clients.remove(client)
+            engine.replicaGone(client)
+        }
         ctx.fireChannelInactive()
     }
 
@@ -152,7 +159,7 @@ final class ConnectionHandler: ChannelInboundHandler {
         pendingOutput += n
         let bound = NIOLoopBound(self, eventLoop: ctx.eventLoop)
         ctx.writeAndFlush(wrapOutboundOut(bytes)).whenComplete { _ in bound.value.pendingOutput -= n }
-        if pendingOutput > 0 && !closed, let limit = engine.outputLimit(pubsub: context.subscribedForLimits) {
+        if pendingOutput > 0 && !closed, let limit = engine.outputLimit(for: client, subscribed: context.subscribedForLimits) {
             let now = unixMillis()
             if limit.hard > 0 && pendingOutput > limit.hard {
                 closeNow(ctx)
@@ -170,6 +177,14 @@ final class ConnectionHandler: ChannelInboundHandler {
     private func pushed(_ bytes: ByteBuffer) {
         guard let ctx = channelContext, !closed else { return }
         send(ctx, bytes)
+    }
+
+    /// Bytes that do not count against the output buffer limit (a replica's RDB, as in Redis,
+    /// where the snapshot is streamed apart from the client's reply buffer).
+    private func sendOutsideBuffer(_ bytes: ByteBuffer) {
+        guard let ctx = channelContext, !closed else { return }
+        engine.stats.add(engine.stats.netOutputBytes, bytes.readableBytes)
+        ctx.writeAndFlush(wrapOutboundOut(bytes), promise: nil)
     }
 
     /// Runs every complete command in the input, in order.

@@ -103,10 +103,11 @@ public final class LarderServer: Sendable {
         loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
             engine.snapshotCron()
             engine.aofCron()
+            let now = unixMillis()
+            engine.replicationCron(now: now)
             let timeout = engine.config.int("timeout")
             guard timeout > 0 else { return }
-            let now = unixMillis()
-            for c in engine.clients.all {
+            for c in engine.clients.all where !c.isReplica {
                 let idle = c.info.withLock { now - $0.lastInteraction }
                 if idle > Int64(timeout) * 1000 { c.close() }
             }

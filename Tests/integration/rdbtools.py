@@ -44,6 +44,8 @@ def snapshot(client, db=None):
             v = sorted(client.smembers(key))
         elif t == "zset":
             v = client.zrange(key, 0, -1, withscores=True)
+        elif t == "stream":
+            v = client.xrange(key)
         else:
             v = None
         out[key] = (t, v, client.ttl(key) > 0)

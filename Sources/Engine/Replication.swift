@@ -1,0 +1,473 @@
+import Dispatch
+import Foundation
+import NIOCore
+import Synchronization
+import DequeModule
+import Persistence
+import RESP
+import Storage
+
+/// The primary's side of Redis's replication protocol (PSYNC): a full resynchronization sends
+/// an RDB of a snapshot taken under every shard lock, then the stream of writes from that
+/// moment; a replica that lost its link continues from the backlog when it still holds the
+/// bytes the replica missed. The stream is what the AOF gets (effects, not commands, where
+/// they differ), with a SELECT whenever the database changes, so that a real redis-server can
+/// replicate from Larder.
+public final class ReplicationState: @unchecked Sendable {
+    /// True once a replica has connected (the backlog exists): every write is then fed to the
+    /// stream. Read on every write without the lock.
+    let active = Atomic<Bool>(false)
+
+    // Guarded by `lock`; taken while a command holds its shard locks, so the stream's order
+    // is the keyspace's. Never held while taking a shard lock.
+    let lock = ShardLock()
+    var replid: String = ReplicationState.newID()
+    /// master_repl_offset: every byte ever fed to the stream.
+    var offset: Int64 = 0
+    var selectedDb = -1
+    var backlog = Deque<UInt8>()
+    /// The offset of the backlog's first byte (Redis numbers stream bytes from 1).
+    var backlogFirst: Int64 = 1
+    var backlogSize = 1 << 20
+    var replicas: [ReplicaLink] = []
+    /// When the last replica went away (ms), for repl-backlog-ttl.
+    var noReplicasSince: Int64 = 0
+    let rdbQueue = DispatchQueue(label: "larder.replication")
+
+    static func newID() -> String {
+        (0..<40).map { _ in String("0123456789abcdef".randomElement()!) }.joined()
+    }
+}
+
+/// One connected replica.
+final class ReplicaLink: @unchecked Sendable {
+    enum State: String {
+        case waitBgsave = "wait_bgsave"
+        case sendBulk = "send_bulk"
+        case online
+    }
+
+    let client: Client
+    /// Stream bytes, counted against the replica's output buffer limit.
+    let push: @Sendable (ByteBuffer) -> Void
+    /// The RDB payload, which Redis sends outside the output buffer too.
+    let payload: @Sendable (ByteBuffer) -> Void
+    // Guarded by ReplicationState.lock.
+    var state: State
+    /// What the stream brought while the RDB was being made; sent right after it.
+    var held: [UInt8] = []
+    var ackOffset: Int64 = 0
+    var ackTime: Int64
+    var listeningPort = 0
+    var ipAddress: String? = nil
+
+    init(client: Client, push: @escaping @Sendable (ByteBuffer) -> Void, payload: @escaping @Sendable (ByteBuffer) -> Void,
+         state: State, now: Int64) {
+        self.client = client
+        self.push = push
+        self.payload = payload
+        self.state = state
+        self.ackTime = now
+    }
+
+    var ip: String {
+        ipAddress ?? String(client.address[..<(client.address.lastIndex(of: ":") ?? client.address.endIndex)])
+    }
+}
+
+enum ReplicationCommands {
+    static let specs: [CommandSpec] = [
+        CommandSpec("psync", arity: -3, flags: [.admin, .noscript, .noMulti], scope: .all, group: "server", since: "2.8.0",
+                    summary: "An internal command used in replication.", handler: psync),
+        CommandSpec("sync", arity: 1, flags: [.admin, .noscript, .noMulti], scope: .all, group: "server",
+                    summary: "An internal command used in replication.", handler: sync),
+        CommandSpec("replconf", arity: -1, flags: [.admin, .noscript, .loading, .stale, .allowBusy], group: "server", since: "3.0.0",
+                    summary: "An internal command for configuring the replication stream.", handler: replconf),
+        CommandSpec("wait", arity: 3, flags: [.noscript], group: "generic", since: "3.0.0",
+                    summary: "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed.",
+                    complexity: "O(1)", handler: wait),
+        CommandSpec("role", arity: 1, flags: [.noscript, .loading, .stale, .fast], group: "server", since: "2.8.12",
+                    summary: "Returns the replication role.", handler: role),
+    ]
+
+    /// PSYNC replicationid offset
+    static func psync(_ c: inout CommandContext) {
+        guard !c.client.isReplica else { return }
+        guard c.onPush != nil, c.onPayload != nil else {
+            c.error("ERR PSYNC is not possible on this connection")
+            return
+        }
+        let replid = c.args.string(1)
+        let wanted = parseCanonicalInt(c.args[2]).map(Int64.init)
+        if let wanted, c.engine.continueReplica(&c, replid: replid, from: wanted) { return }
+        c.engine.fullResync(&c, announce: true)
+    }
+
+    /// SYNC
+    static func sync(_ c: inout CommandContext) {
+        guard !c.client.isReplica else { return }
+        guard c.onPush != nil, c.onPayload != nil else {
+            c.error("ERR SYNC is not possible on this connection")
+            return
+        }
+        c.engine.fullResync(&c, announce: false)
+    }
+
+    /// REPLCONF <option> <value> <option> <value> ...
+    static func replconf(_ c: inout CommandContext) {
+        guard c.argc % 2 == 1 else {
+            c.error(Errors.syntax)
+            return
+        }
+        var j = 1
+        while j < c.argc {
+            let value = c.args[j + 1]
+            if c.args.matches(j, "listening-port") {
+                guard let port = parseCanonicalInt(value) else { c.error(Errors.notInteger); return }
+                c.engine.pendingReplicaPort(c.client, port: port)
+            } else if c.args.matches(j, "ip-address") {
+                c.engine.pendingReplicaIP(c.client, ip: c.args.string(j + 1))
+            } else if c.args.matches(j, "capa") || c.args.matches(j, "rdb-only") {
+                // Larder sends the RDB with its length first, which every replica reads.
+            } else if c.args.matches(j, "ack") {
+                // An acknowledgement gets no reply, and comes only from a replica.
+                guard c.client.isReplica, let offset = parseCanonicalInt(value) else { return }
+                c.engine.replicaAcked(c.client, offset: Int64(offset), now: c.now)
+                return
+            } else if c.args.matches(j, "getack") {
+                // Asked of a replica by its primary; Larder is never one.
+                return
+            } else {
+                c.error("ERR Unrecognized REPLCONF option: \(c.args.string(j))")
+                return
+            }
+            j += 2
+        }
+        c.ok()
+    }
+
+    /// WAIT numreplicas timeout
+    static func wait(_ c: inout CommandContext) {
+        guard let wanted = parseCanonicalInt(c.args[1]) else {
+            c.error(Errors.notInteger)
+            return
+        }
+        guard let timeout = parseCanonicalInt(c.args[2]) else {
+            c.error("ERR timeout is not an integer or out of range")
+            return
+        }
+        guard timeout >= 0 else {
+            c.error("ERR timeout is negative")
+            return
+        }
+        let target = c.writeOffset
+        let acked = c.engine.replicasAcked(upTo: target)
+        if acked >= wanted || c.noBlock || c.onUnblock == nil {
+            c.out.integer(acked)
+            return
+        }
+        c.blockForReplicas(offset: target, count: wanted, timeoutMs: Int64(timeout))
+        c.engine.requestAcks()
+    }
+
+    /// ROLE
+    static func role(_ c: inout CommandContext) {
+        let (offset, links) = c.engine.replicationSummary()
+        c.out.array(3)
+        c.out.bulk("master")
+        c.out.integer(Int(offset))
+        let online = links.filter { $0.state == .online }
+        c.out.array(online.count)
+        for l in online {
+            c.out.array(3)
+            c.out.bulk(l.ip)
+            c.out.bulk(String(l.port))
+            c.out.bulk(String(l.ack))
+        }
+    }
+}
+
+/// A replica as INFO and ROLE show it.
+struct ReplicaSummary {
+    let ip: String
+    let port: Int
+    let state: ReplicaLink.State
+    let ack: Int64
+    let lagSeconds: Int64
+}
+
+extension Engine {
+    // MARK: the stream
+
+    /// Feeds one command, as executed in database `db`, to the stream (called under the
+    /// command's shard locks, so replicas see writes in the keyspace's order).
+    func replicationFeed<C: Collection>(db: Int, _ args: C) where C.Element: Collection, C.Element.Element == UInt8 {
+        var bytes: [UInt8] = []
+        let r = repl
+        r.lock.lock()
+        defer { r.lock.unlock() }
+        if db >= 0 && r.selectedDb != db {
+            respCommand([Array("SELECT".utf8), Array(String(db).utf8)], into: &bytes)
+            r.selectedDb = db
+        }
+        respCommand(args, into: &bytes)
+        feedLocked(bytes)
+    }
+
+    func replicationFeed(db: Int, arguments args: CommandArguments) {
+        replicationFeed(db: db, (0..<args.count).lazy.map { args[$0] })
+    }
+
+    /// Appends to the backlog and hands the bytes to every replica (lock held).
+    private func feedLocked(_ bytes: [UInt8]) {
+        let r = repl
+        r.offset += Int64(bytes.count)
+        r.backlog.append(contentsOf: bytes)
+        if r.backlog.count > r.backlogSize {
+            let drop = r.backlog.count - r.backlogSize
+            r.backlog.removeFirst(drop)
+            r.backlogFirst += Int64(drop)
+        }
+        var buffer: ByteBuffer? = nil
+        for link in r.replicas {
+            switch link.state {
+            case .online:
+                if buffer == nil { buffer = ByteBuffer(bytes: bytes) }
+                link.push(buffer!)
+            case .waitBgsave, .sendBulk:
+                link.held.append(contentsOf: bytes)
+            }
+        }
+    }
+
+    /// The primary's master_repl_offset now.
+    var replicationOffset: Int64 {
+        repl.lock.withLock { repl.offset }
+    }
+
+    // MARK: synchronization
+
+    /// +FULLRESYNC, then the RDB of the keyspace as it is now (the command holds every shard
+    /// lock), then whatever the stream brought meanwhile.
+    func fullResync(_ c: inout CommandContext, announce: Bool) {
+        let r = repl
+        let now = c.now
+        let tables = snapshotTables()
+        let link = ReplicaLink(client: c.client, push: c.onPush!, payload: c.onPayload!, state: .waitBgsave, now: now)
+        let offset: Int64 = r.lock.withLock {
+            startBacklogIfNeeded()
+            link.listeningPort = pendingLinks.withLock { $0[c.client.id]?.port ?? 0 }
+            link.ipAddress = pendingLinks.withLock { $0[c.client.id]?.ip }
+            r.replicas.append(link)
+            // The replica's first command must say which database it is for.
+            r.selectedDb = -1
+            // Through the same path as the RDB that follows, so nothing comes between them.
+            if announce {
+                var line = ByteBuffer()
+                line.writeString("+FULLRESYNC \(r.replid) \(r.offset)\r\n")
+                link.payload(line)
+            }
+            return r.offset
+        }
+        c.client.info.withLock { $0.replica = true }
+        log("Replica \(link.ip):\(link.listeningPort) asks for synchronization; full resync from offset \(offset)")
+        stats.add(stats.syncFull)
+        let options = rdbOptions
+        r.rdbQueue.async { [self] in
+            r.lock.withLock { link.state = .sendBulk }
+            let rdb = RDBFile.bytes(tables, now: now, options: options)
+            var payload = ByteBuffer()
+            payload.writeString("$\(rdb.count)\r\n")
+            payload.writeBytes(rdb)
+            r.lock.withLock {
+                guard link.state != .online else { return }
+                link.payload(payload)
+                if !link.held.isEmpty { link.push(ByteBuffer(bytes: link.held)) }
+                link.held = []
+                link.state = .online
+            }
+            log("Synchronization with replica \(link.ip):\(link.listeningPort) succeeded")
+        }
+    }
+
+    /// +CONTINUE and the backlog from `from` when this is the stream the replica followed and
+    /// the backlog still holds what it missed.
+    func continueReplica(_ c: inout CommandContext, replid: String, from wanted: Int64) -> Bool {
+        let r = repl
+        let ok: Bool = r.lock.withLock {
+            guard r.active.load(ordering: .relaxed), replid == r.replid,
+                  wanted >= r.backlogFirst, wanted <= r.backlogFirst + Int64(r.backlog.count) else { return false }
+            let link = ReplicaLink(client: c.client, push: c.onPush!, payload: c.onPayload!, state: .online, now: c.now)
+            link.listeningPort = pendingLinks.withLock { $0[c.client.id]?.port ?? 0 }
+            link.ipAddress = pendingLinks.withLock { $0[c.client.id]?.ip }
+            link.ackOffset = wanted - 1
+            var reply = ByteBuffer()
+            reply.writeString("+CONTINUE \(r.replid)\r\n")
+            let skip = Int(wanted - r.backlogFirst)
+            reply.writeBytes(r.backlog.dropFirst(skip))
+            // The reply and the missed bytes go out in one piece, before anything fed later.
+            link.payload(reply)
+            r.replicas.append(link)
+            return true
+        }
+        guard ok else {
+            if replid != "?" { stats.add(stats.syncPartialErr) }
+            return false
+        }
+        c.client.info.withLock { $0.replica = true }
+        stats.add(stats.syncPartialOK)
+        log("Partial resynchronization request from \(c.client.address) accepted, offset \(wanted)")
+        return true
+    }
+
+    /// The backlog is made when the first replica comes (lock held).
+    private func startBacklogIfNeeded() {
+        let r = repl
+        guard !r.active.load(ordering: .relaxed) else { return }
+        r.backlogSize = max(16 * 1024, config.int("repl-backlog-size"))
+        r.backlog = Deque()
+        // As Redis: a new backlog starts a new history (no replica can have a part of it).
+        r.replid = ReplicationState.newID()
+        r.backlogFirst = r.offset + 1
+        r.active.store(true, ordering: .relaxed)
+    }
+
+    /// A replica's connection closed.
+    public func replicaGone(_ client: Client) {
+        pendingLinks.withLock { $0[client.id] = nil }
+        guard client.isReplica else { return }
+        repl.lock.withLock {
+            repl.replicas.removeAll { $0.client === client }
+            if repl.replicas.isEmpty { repl.noReplicasSince = unixMillis() }
+        }
+        serveReplicaWaits()
+    }
+
+    func pendingReplicaPort(_ client: Client, port: Int) {
+        pendingLinks.withLock { $0[client.id, default: (0, nil)].port = port }
+        repl.lock.withLock { repl.replicas.first { $0.client === client }?.listeningPort = port }
+    }
+
+    func pendingReplicaIP(_ client: Client, ip: String) {
+        pendingLinks.withLock { $0[client.id, default: (0, nil)].ip = ip }
+    }
+
+    func replicaAcked(_ client: Client, offset: Int64, now: Int64) {
+        repl.lock.withLock {
+            guard let link = repl.replicas.first(where: { $0.client === client }) else { return }
+            link.ackOffset = max(link.ackOffset, offset)
+            link.ackTime = now
+        }
+        serveReplicaWaits()
+    }
+
+    /// How many replicas acknowledged the stream up to `offset`.
+    func replicasAcked(upTo offset: Int64) -> Int {
+        repl.lock.withLock { repl.replicas.reduce(0) { $0 + ($1.state == .online && $1.ackOffset >= offset ? 1 : 0) } }
+    }
+
+    /// Asks every replica for its offset now (WAIT is waiting): REPLCONF GETACK *.
+    func requestAcks() {
+        repl.lock.withLock {
+            guard repl.active.load(ordering: .relaxed) else { return }
+            var bytes: [UInt8] = []
+            respCommand([Array("REPLCONF".utf8), Array("GETACK".utf8), Array("*".utf8)], into: &bytes)
+            feedLocked(bytes)
+        }
+    }
+
+    /// Once a second: a PING in the stream every repl-ping-replica-period seconds (a replica
+    /// that hears nothing for repl-timeout drops the link), and the backlog freed
+    /// repl-backlog-ttl seconds after the last replica left.
+    public func replicationCron(now: Int64) {
+        let r = repl
+        guard r.active.load(ordering: .relaxed) else { return }
+        r.lock.withLock {
+            let period = Int64(max(1, config.int("repl-ping-replica-period")))
+            if !r.replicas.isEmpty && (now / 1000) % period == 0 {
+                var bytes: [UInt8] = []
+                respCommand([Array("PING".utf8)], into: &bytes)
+                feedLocked(bytes)
+            }
+            let ttl = Int64(config.int("repl-backlog-ttl"))
+            if r.replicas.isEmpty && ttl > 0 && now - r.noReplicasSince > ttl * 1000 {
+                r.active.store(false, ordering: .relaxed)
+                r.backlog = Deque()
+            }
+            let size = max(16 * 1024, config.int("repl-backlog-size"))
+            if size != r.backlogSize {
+                r.backlogSize = size
+                if r.backlog.count > size {
+                    let drop = r.backlog.count - size
+                    r.backlog.removeFirst(drop)
+                    r.backlogFirst += Int64(drop)
+                }
+            }
+        }
+    }
+
+    func replicationSummary() -> (Int64, [ReplicaSummary]) {
+        let now = unixMillis()
+        return repl.lock.withLock {
+            (repl.offset, repl.replicas.map {
+                ReplicaSummary(ip: $0.ip, port: $0.listeningPort, state: $0.state, ack: $0.ackOffset,
+                               lagSeconds: (now - $0.ackTime) / 1000)
+            })
+        }
+    }
+
+    /// INFO replication, as a primary.
+    func replicationInfo() -> [(String, String)] {
+        let (offset, links) = replicationSummary()
+        var lines: [(String, String)] = [("role", "master"), ("connected_slaves", String(links.count))]
+        for (i, l) in links.enumerated() {
+            lines.append(("slave\(i)", "ip=\(l.ip),port=\(l.port),state=\(l.state.rawValue),offset=\(l.ack),lag=\(l.lagSeconds)"))
+        }
+        let (replid, active, first, histlen, size) = repl.lock.withLock {
+            (repl.replid, repl.active.load(ordering: .relaxed), repl.backlogFirst, repl.backlog.count, repl.backlogSize)
+        }
+        lines += [("master_failover_state", "no-failover"), ("master_replid", replid),
+                  ("master_replid2", String(repeating: "0", count: 40)), ("master_repl_offset", String(offset)),
+                  ("second_repl_offset", "-1"), ("repl_backlog_active", active ? "1" : "0"),
+                  ("repl_backlog_size", String(size)), ("repl_backlog_first_byte_offset", String(active ? first : 0)),
+                  ("repl_backlog_histlen", String(active ? histlen : 0))]
+        return lines
+    }
+
+    // MARK: WAIT
+
+    /// Answers every WAIT whose replicas have now acknowledged enough.
+    func serveReplicaWaits() {
+        let waiting: [Waiter] = blocking.byClient.withLock { $0.values.filter { $0.replicaWait != nil && !$0.done } }
+        for w in waiting {
+            let (offset, count) = w.replicaWait!
+            let acked = replicasAcked(upTo: offset)
+            if acked >= count { answerReplicaWait(w, acked: acked) }
+        }
+    }
+
+    /// WAIT's reply, whether enough replicas acknowledged or the timeout passed: how many did.
+    func answerReplicaWait(_ w: Waiter, acked: Int) {
+        blocking.byClient.withLock { byClient in
+            guard !w.done else { return }
+            w.done = true
+            if byClient[w.client.id] === w { byClient[w.client.id] = nil }
+            blocking.count.store(byClient.count, ordering: .relaxed)
+            var out = RESPWriter(buffer: ByteBuffer())
+            out.integer(acked)
+            w.deliver(out.buffer)
+        }
+    }
+}
+
+extension CommandContext {
+    /// Parks the client until `count` replicas acknowledged the stream up to `offset`.
+    mutating func blockForReplicas(offset: Int64, count: Int, timeoutMs: Int64) {
+        guard let spec = engine.table.lookup(args[0]) else { return }
+        let w = Waiter(client: client, spec: spec, args: args, dbIndex: dbIndex, resp3: out.resp3,
+                       keys: [], nullArrayOnTimeout: false, deliver: onUnblock!)
+        w.replicaWait = (offset, count)
+        blockedOn = w
+        blockTimeoutMs = timeoutMs
+    }
+}
