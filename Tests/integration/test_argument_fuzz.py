@@ -21,6 +21,9 @@ SKIP = {
     # Background jobs: whether one is "already in progress" depends on timing (test_rdb.py and
     # test_aof.py cover them).
     "save", "bgsave", "bgrewriteaof",
+    # Replication: PSYNC / SYNC turn the connection into a replica stream, REPLCONF ACK has no
+    # reply, and WAIT blocks for its timeout (test_replication.py covers them).
+    "psync", "sync", "replconf", "wait",
 }
 UNORDERED = {"keys", "smembers", "sinter", "sunion", "sdiff", "pubsub"}
 
