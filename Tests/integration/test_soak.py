@@ -1,7 +1,8 @@
 """Soak: 200 connections of mixed commands (strings, lists, hashes, streams, HyperLogLogs and
 cache traffic) against a maxmemory-limited server with active expiry and the AOF on. Memory
 stays bounded, no error but the expected ones, and the keys each connection owns agree with its
-model at the end, and again after a restart from the AOF.
+model at the end, on Larder, on a redis-server replicating from it all along, and again after a
+restart from the AOF.
 LARDER_SOAK_SECONDS sets the length (default 20)."""
 import os
 import random
@@ -12,7 +13,7 @@ import time
 import pytest
 import redis
 
-from conftest import start_larder
+from conftest import start_larder, start_redis
 
 pytestmark = pytest.mark.soak
 
@@ -88,7 +89,9 @@ def test_soak():
     data = tempfile.mkdtemp(prefix="larder-soak-")
     aof = ("--dir", data, "--appendonly", "yes", "--appendfsync", "everysec", "--save", "")
     s = start_larder("--maxmemory", str(LIMIT), "--maxmemory-policy", "volatile-lru", "--hz", "20", *aof)
+    replica = None
     try:
+        replica = start_redis("--replicaof", "127.0.0.1", str(s.port))
         conn_ids = list(range(200))
         models = {cid: {} for cid in conn_ids}
         errors = []
@@ -111,7 +114,20 @@ def test_soak():
         check_models(probe, models)
         assert probe.ping()
         assert s.alive()
+        # The replica followed every write, evictions and expiries included.
+        follower = redis.Redis(port=replica.port)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            ri = follower.info("replication")
+            if ri.get("master_link_status") == "up" and \
+                    ri["master_repl_offset"] == probe.info("replication")["master_repl_offset"]:
+                break
+            time.sleep(0.1)
+        check_models(follower, models)
+        assert probe.info("stats")["sync_full"] == 1
     finally:
+        if replica:
+            replica.stop()
         s.stop()
     # The AOF brings back the same keyspace.
     s2 = start_larder(*aof)
