@@ -281,9 +281,9 @@ extension Engine {
                     for slot in t.occupiedSlots {
                         let e = t.entries[slot]
                         if e.expireAt != 0 && e.expireAt <= now { continue }
-                        for cmd in Self.rebuildCommands(t.keys[slot], e.value) { respCommand(cmd, into: &out) }
+                        for cmd in Self.rebuildCommands(t.key(at: slot), e.value) { respCommand(cmd, into: &out) }
                         if e.expireAt != 0 {
-                            respCommand([Array("PEXPIREAT".utf8), t.keys[slot], Array(String(e.expireAt).utf8)], into: &out)
+                            respCommand([Array("PEXPIREAT".utf8), t.key(at: slot), Array(String(e.expireAt).utf8)], into: &out)
                         }
                     }
                 }

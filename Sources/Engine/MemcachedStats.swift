@@ -98,7 +98,7 @@ extension MemcachedSession {
             for slot in s.table.occupiedSlots {
                 let e = s.table.entries[slot]
                 guard e.value.isString else { continue }
-                let size = MemcacheParser.itemSize(key: s.table.keys[slot].count, value: e.value.stringLength)
+                let size = MemcacheParser.itemSize(key: s.table.keyLength(at: slot), value: e.value.stringLength)
                 let cls = which == "sizes" ? (size + 31) / 32 * 32 : SlabClasses.classOf(size)
                 perClass[cls, default: (0, 0)].count += 1
                 perClass[cls, default: (0, 0)].bytes += size

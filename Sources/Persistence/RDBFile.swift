@@ -100,7 +100,7 @@ public enum RDBFile {
                     RDBValue.write(e.value, to: &value)
                     // Type byte, then the key, then the value's payload.
                     w.byte(value.bytes[0])
-                    w.string(table.keys[slot])
+                    w.string(table.key(at: slot))
                     w.bytes.append(contentsOf: value.bytes[1...])
                     try flush()
                 }

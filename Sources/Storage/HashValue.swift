@@ -63,7 +63,7 @@ public struct HashValue: Sendable {
         guard count > 0 else { return nil }
         if isTable {
             let s = table.randomSlot(using: &rng)!
-            return (table.keys[s], table.entries[s])
+            return (table.key(at: s), table.entries[s])
         }
         return packed.pair(Int.random(in: 0..<(packed.count / 2), using: &rng))
     }
@@ -74,7 +74,7 @@ public struct HashValue: Sendable {
             for (f, v) in pairs { visit(f, v) }
             return 0
         }
-        return table.scan(cursor: cursor) { visit(table.keys[$0], table.entries[$0]) }
+        return table.scan(cursor: cursor) { visit(table.key(at: $0), table.entries[$0]) }
     }
 
     public var memoryUsage: Int {

@@ -9,11 +9,15 @@ import Glibc
 /// cursor that stays valid across resizes (Redis's reverse-binary cursor over home buckets),
 /// and O(1) random sampling for RANDOMKEY, expiry and eviction.
 ///
-/// Keys and entries are dense arrays (a "slot" is a position in them); the hash index is an
-/// array of 8-byte buckets, each the top half of the key's hash and its position. Empty
-/// buckets then cost 8 bytes rather than a whole entry, which is most of a key's memory at
-/// the index's load factor. Linear probing with backward-shift deletion (no tombstones), so
-/// every key sits in the run that starts at its home bucket `hash & mask`.
+/// Entries are a dense array (a "slot" is a position in it); the hash index is an array of
+/// 8-byte buckets, each the top half of the key's hash and its position. Empty buckets then
+/// cost 8 bytes rather than a whole entry. Linear probing with backward-shift deletion (no
+/// tombstones), so every key sits in the run that starts at its home bucket `hash & mask`.
+///
+/// The keys' bytes live back to back in one arena, each slot's span giving where: a key is
+/// then its length in bytes, not an array of its own (a 16-byte key as a [UInt8] takes a
+/// 64-byte allocation and an 8-byte reference). Removed keys leave dead bytes, reclaimed by
+/// copying the live ones once they are half the arena; spans change then, slots do not.
 ///
 /// A slot stays the same from its key's insertion to its removal: removing leaves a hole that
 /// a later insertion reuses, and only `compact()`, called outside commands, closes holes. So a
@@ -24,7 +28,12 @@ public struct ByteTable<Value: Sendable>: Sendable {
     private var buckets: [UInt64] = []
     /// Each key's full hash (with the top bit set), by slot; 0 for a hole.
     private var hashes: [UInt64] = []
-    public private(set) var keys: [[UInt8]] = []
+    /// Each key's place in the arena, by slot: offset << 24 | length; for a key of 16 MB or
+    /// more the length field is `longKey` and the bytes are in `longKeys`.
+    private var spans: [UInt64] = []
+    private var arena: [UInt8] = []
+    private var deadBytes = 0
+    private var longKeys: [Int: [UInt8]] = [:]
     public var entries: [Value] = []
     /// Holes left by removals, reused by insertions.
     private var holes: [Int] = []
@@ -32,10 +41,14 @@ public struct ByteTable<Value: Sendable>: Sendable {
     /// What a hole's entry holds.
     private let vacant: Value
 
+    private static var longKey: UInt64 { 0xFF_FFFF }
+
     public init(vacant: Value) { self.vacant = vacant }
 
-    public var count: Int { keys.count - holes.count }
+    public var count: Int { spans.count - holes.count }
     public var capacity: Int { buckets.count }
+    /// Slots in use or holes: every slot is below this.
+    public var slotCount: Int { spans.count }
 
     @inline(__always) public static func hash(_ key: UnsafeRawBufferPointer) -> UInt64 {
         var h = Hasher()
@@ -47,50 +60,120 @@ public struct ByteTable<Value: Sendable>: Sendable {
     @inline(__always) static func slot(_ bucket: UInt64) -> Int { Int(truncatingIfNeeded: bucket & 0xFFFF_FFFF) - 1 }
     @inline(__always) static func bucket(_ hash: UInt64, _ slot: Int) -> UInt64 { (hash & 0xFFFF_FFFF_0000_0000) | UInt64(slot + 1) }
 
+    // MARK: keys
+
+    /// The key at `slot`, borrowed for the duration of `body`.
+    @inline(__always)
+    public func withKey<T>(at slot: Int, _ body: (UnsafeRawBufferPointer) throws -> T) rethrows -> T {
+        let span = spans[slot]
+        let length = span & 0xFF_FFFF
+        if length == Self.longKey { return try longKeys[slot]!.withUnsafeBytes(body) }
+        let offset = Int(truncatingIfNeeded: span >> 24)
+        return try arena.withUnsafeBytes { a in
+            try body(UnsafeRawBufferPointer(rebasing: a[offset..<offset + Int(truncatingIfNeeded: length)]))
+        }
+    }
+
+    /// A copy of the key at `slot`.
+    public func key(at slot: Int) -> [UInt8] { withKey(at: slot) { Array($0) } }
+
+    public func keyLength(at slot: Int) -> Int { withKey(at: slot) { $0.count } }
+
+    /// Puts `key` in the arena (or with the long keys) for `slot`.
+    private mutating func store(_ key: UnsafeRawBufferPointer, slot: Int) -> UInt64 {
+        if UInt64(key.count) >= Self.longKey {
+            longKeys[slot] = Array(key)
+            return Self.longKey
+        }
+        if deadBytes > 4096 && deadBytes * 2 > arena.count { compactArena() }
+        let offset = UInt64(arena.count)
+        arena.append(contentsOf: key)
+        return offset << 24 | UInt64(key.count)
+    }
+
+    /// Frees the arena bytes of the key at `slot`.
+    private mutating func release(slot: Int) {
+        let length = spans[slot] & 0xFF_FFFF
+        if length == Self.longKey {
+            longKeys[slot] = nil
+        } else {
+            deadBytes += Int(length)
+        }
+    }
+
+    /// Copies the live keys to a new arena, back to back.
+    private mutating func compactArena() {
+        var fresh: [UInt8] = []
+        fresh.reserveCapacity(arena.count - deadBytes + 64)
+        arena.withUnsafeBytes { a in
+            for s in 0..<spans.count where hashes[s] != 0 {
+                let length = spans[s] & 0xFF_FFFF
+                guard length != Self.longKey else { continue }
+                let offset = Int(truncatingIfNeeded: spans[s] >> 24)
+                spans[s] = UInt64(fresh.count) << 24 | length
+                fresh.append(contentsOf: a[offset..<offset + Int(length)])
+            }
+        }
+        arena = fresh
+        deadBytes = 0
+    }
+
+    // MARK: lookups and changes
+
     /// The slot holding `key`, or nil.
     public func find(_ key: UnsafeRawBufferPointer, hash: UInt64) -> Int? {
         guard count > 0 else { return nil }
         let top = hash & 0xFFFF_FFFF_0000_0000
         var i = home(hash)
-        while true {
-            let b = buckets[i]
-            if b == 0 { return nil }
-            // The bucket's 32 hash bits decide before the key is read; the full hash is not
-            // read at all (one memory access fewer per lookup).
-            if b & 0xFFFF_FFFF_0000_0000 == top {
-                let s = Self.slot(b)
-                if keys[s].withUnsafeBytes({ k in
-                    k.count == key.count && (k.count == 0 || memcmp(k.baseAddress!, key.baseAddress!, k.count) == 0)
-                }) {
-                    return s
+        return arena.withUnsafeBytes { a in
+            while true {
+                let b = buckets[i]
+                if b == 0 { return nil }
+                // The bucket's 32 hash bits decide before the key is read; the full hash is
+                // not read at all (one memory access fewer per lookup).
+                if b & 0xFFFF_FFFF_0000_0000 == top {
+                    let s = Self.slot(b)
+                    let span = spans[s]
+                    let length = Int(truncatingIfNeeded: span & 0xFF_FFFF)
+                    if length == key.count {
+                        let offset = Int(truncatingIfNeeded: span >> 24)
+                        if length == 0 || memcmp(a.baseAddress! + offset, key.baseAddress!, length) == 0 { return s }
+                    } else if UInt64(length) == Self.longKey, longKeys[s]!.withUnsafeBytes({ $0.elementsEqual(key) }) {
+                        return s
+                    }
                 }
+                i = (i + 1) & mask
             }
-            i = (i + 1) & mask
         }
     }
 
-    public func isOccupied(_ slot: Int) -> Bool { slot >= 0 && slot < keys.count && hashes[slot] != 0 }
+    public func isOccupied(_ slot: Int) -> Bool { slot >= 0 && slot < spans.count && hashes[slot] != 0 }
 
     /// Inserts a key known to be absent; returns its slot.
     @discardableResult
-    public mutating func insert(key: [UInt8], hash: UInt64, entry: Value) -> Int {
+    public mutating func insert(key: UnsafeRawBufferPointer, hash: UInt64, entry: Value) -> Int {
         if (count + 1) * 4 > buckets.count * 3 { resize(Swift.max(8, buckets.count * 2)) }
         let s: Int
         if let hole = holes.popLast() {
             s = hole
             hashes[s] = hash
-            keys[s] = key
+            spans[s] = store(key, slot: s)
             entries[s] = entry
         } else {
-            s = keys.count
+            s = spans.count
             hashes.append(hash)
-            keys.append(key)
+            spans.append(store(key, slot: s))
             entries.append(entry)
         }
         var i = home(hash)
         while buckets[i] != 0 { i = (i + 1) & mask }
         buckets[i] = Self.bucket(hash, s)
         return s
+    }
+
+    @discardableResult
+    public mutating func insert(key: [UInt8], hash: UInt64, entry: Value) -> Int {
+        key.withUnsafeBytes { insert(key: $0, hash: hash, entry: entry) }
     }
 
     /// The bucket that points at `slot`.
@@ -102,7 +185,7 @@ public struct ByteTable<Value: Sendable>: Sendable {
 
     /// Removes the key at `slot`, returning its entry; the slot becomes a hole.
     @discardableResult
-    public mutating func remove(at slot: Int) -> (key: [UInt8], entry: Value) {
+    public mutating func remove(at slot: Int) -> Value {
         // Backward shift: pull later members of the run into the hole when their home allows.
         var hole = bucketIndex(of: slot)
         var j = (hole + 1) & mask
@@ -116,25 +199,32 @@ public struct ByteTable<Value: Sendable>: Sendable {
         }
         buckets[hole] = 0
         hashes[slot] = 0
-        var key: [UInt8] = []
+        release(slot: slot)
         var entry = vacant
-        swap(&key, &keys[slot])
         swap(&entry, &entries[slot])
-        if slot == keys.count - 1 {
+        if slot == spans.count - 1 {
             hashes.removeLast()
-            keys.removeLast()
+            spans.removeLast()
             entries.removeLast()
         } else {
             holes.append(slot)
         }
+        if count == 0 {
+            // An empty table gives its arena back at once.
+            arena = []
+            deadBytes = 0
+        }
         if buckets.count > 64 && count * 8 < buckets.count { resize(buckets.count / 2) }
-        return (key, entry)
+        return entry
     }
 
     public mutating func removeAll() {
         buckets = []
         hashes = []
-        keys = []
+        spans = []
+        arena = []
+        deadBytes = 0
+        longKeys = [:]
         entries = []
         holes = []
         mask = -1
@@ -143,27 +233,31 @@ public struct ByteTable<Value: Sendable>: Sendable {
     /// Closes the holes when they are a quarter of the slots or more. Moves keys to other
     /// slots: only for callers that hold no slot (the expiry cycle, between commands).
     public mutating func compact() {
-        guard holes.count > 16, holes.count * 4 >= keys.count else { return }
-        var h: [UInt64] = [], k: [[UInt8]] = [], e: [Value] = []
+        guard holes.count > 16, holes.count * 4 >= spans.count else { return }
+        var h: [UInt64] = [], sp: [UInt64] = [], e: [Value] = []
+        var long: [Int: [UInt8]] = [:]
         h.reserveCapacity(count)
-        k.reserveCapacity(count)
+        sp.reserveCapacity(count)
         e.reserveCapacity(count)
-        for s in 0..<keys.count where hashes[s] != 0 {
+        for s in 0..<spans.count where hashes[s] != 0 {
+            if let k = longKeys[s] { long[h.count] = k }
             h.append(hashes[s])
-            k.append(keys[s])
+            sp.append(spans[s])
             e.append(entries[s])
         }
         hashes = h
-        keys = k
+        spans = sp
         entries = e
+        longKeys = long
         holes = []
+        if deadBytes > 0 { compactArena() }
         resize(buckets.count)
     }
 
     private mutating func resize(_ newCapacity: Int) {
         buckets = Array(repeating: 0, count: newCapacity)
         mask = newCapacity - 1
-        for s in 0..<keys.count where hashes[s] != 0 {
+        for s in 0..<spans.count where hashes[s] != 0 {
             var i = home(hashes[s])
             while buckets[i] != 0 { i = (i + 1) & mask }
             buckets[i] = Self.bucket(hashes[s], s)
@@ -199,12 +293,12 @@ public struct ByteTable<Value: Sendable>: Sendable {
     public func randomSlot<G: RandomNumberGenerator>(using rng: inout G) -> Int? {
         guard count > 0 else { return nil }
         for _ in 0..<8 {
-            let s = Int.random(in: 0..<keys.count, using: &rng)
+            let s = Int.random(in: 0..<spans.count, using: &rng)
             if hashes[s] != 0 { return s }
         }
         // Mostly holes (compaction pending): walk on from a random point.
-        var s = Int.random(in: 0..<keys.count, using: &rng)
-        while hashes[s] == 0 { s = (s + 1) % keys.count }
+        var s = Int.random(in: 0..<spans.count, using: &rng)
+        while hashes[s] == 0 { s = (s + 1) % spans.count }
         return s
     }
 }
@@ -254,7 +348,7 @@ extension ByteTable {
     @discardableResult
     public mutating func remove(_ key: ArraySlice<UInt8>) -> Value? {
         guard let slot = find(key) else { return nil }
-        return remove(at: slot).entry
+        return remove(at: slot)
     }
 
     public func get(_ key: ArraySlice<UInt8>) -> Value? {
@@ -264,5 +358,8 @@ extension ByteTable {
     public func contains(_ key: ArraySlice<UInt8>) -> Bool { find(key) != nil }
 
     /// Every (key, value), in table order.
-    public var pairs: [([UInt8], Value)] { occupiedSlots.map { (keys[$0], entries[$0]) } }
+    public var pairs: [([UInt8], Value)] { occupiedSlots.map { (key(at: $0), entries[$0]) } }
+
+    /// Every key, in table order.
+    public var allKeys: [[UInt8]] { occupiedSlots.map { key(at: $0) } }
 }

@@ -60,13 +60,13 @@ public struct SetValue: Sendable {
 
     /// Every member: ascending for an intset, table order after.
     public var members: [[UInt8]] {
-        if isTable { return table.occupiedSlots.map { table.keys[$0] } }
+        if isTable { return table.occupiedSlots.map { table.key(at: $0) } }
         return ints.map { Array(String($0).utf8) }
     }
 
     public func randomMember<G: RandomNumberGenerator>(using rng: inout G) -> [UInt8]? {
         guard count > 0 else { return nil }
-        if isTable { return table.keys[table.randomSlot(using: &rng)!] }
+        if isTable { return table.key(at: table.randomSlot(using: &rng)!) }
         return Array(String(ints[Int.random(in: 0..<ints.count, using: &rng)]).utf8)
     }
 
@@ -75,7 +75,7 @@ public struct SetValue: Sendable {
             for m in members { visit(m) }
             return 0
         }
-        return table.scan(cursor: cursor) { visit(table.keys[$0]) }
+        return table.scan(cursor: cursor) { visit(table.key(at: $0)) }
     }
 
     public var memoryUsage: Int {

@@ -7,7 +7,9 @@ public final class Shard: @unchecked Sendable {
     public let lock = ShardLock()
     public let index: Int
     public private(set) var table = KeyTable()
-    private var volatileKeys: [[UInt8]] = []
+    /// The slots of the keys with a TTL (slots stay put until their key is removed; compact()
+    /// renumbers them).
+    private var volatileSlots: [Int32] = []
     public private(set) var expiredCount = 0
     /// Keys some client WATCHes: how many watchers, and the shard's modification count when
     /// the key last changed. Empty unless someone watches, so writes pay one isEmpty check.
@@ -26,10 +28,10 @@ public final class Shard: @unchecked Sendable {
     public init(index: Int) { self.index = index }
 
     public var count: Int { table.count }
-    public var volatileCount: Int { volatileKeys.count }
+    public var volatileCount: Int { volatileSlots.count }
 
     public func randomVolatileKey<G: RandomNumberGenerator>(using rng: inout G) -> [UInt8]? {
-        volatileKeys.isEmpty ? nil : volatileKeys[Int.random(in: 0..<volatileKeys.count, using: &rng)]
+        volatileSlots.isEmpty ? nil : table.key(at: Int(volatileSlots[Int.random(in: 0..<volatileSlots.count, using: &rng)]))
     }
 
     // MARK: lookups
@@ -50,13 +52,13 @@ public final class Shard: @unchecked Sendable {
         return slot
     }
 
-    public func key(at slot: Int) -> [UInt8] { table.keys[slot] }
+    public func key(at slot: Int) -> [UInt8] { table.key(at: slot) }
 
     public func entry(at slot: Int) -> Entry { table.entries[slot] }
 
     /// Mutable access to the entry at `slot`, in place; counts as a modification of the key.
     public func withEntry<T>(at slot: Int, _ body: (inout Entry) -> T) -> T {
-        if !watched.isEmpty { modified(table.keys[slot]) }
+        if !watched.isEmpty { modified(table.key(at: slot)) }
         table.entries[slot].cas = nextCas()
         return body(&table.entries[slot])
     }
@@ -122,12 +124,11 @@ public final class Shard: @unchecked Sendable {
                 if !keepTTL { setExpire(slot: slot, at: expireAt) }
                 return slot
             }
-            let owned = Array(raw)
             var e = Entry(value: value, access: access)
             e.cas = nextCas()
-            let slot = table.insert(key: owned, hash: h, entry: e)
+            let slot = table.insert(key: raw, hash: h, entry: e)
             if expireAt != 0 { setExpire(slot: slot, at: expireAt) }
-            onNewKey?(owned)
+            if let onNewKey { onNewKey(Array(raw)) }
             return slot
         }
     }
@@ -164,9 +165,9 @@ public final class Shard: @unchecked Sendable {
 
     @discardableResult
     public func remove(slot: Int) -> Entry {
-        if !watched.isEmpty { modified(table.keys[slot]) }
+        if !watched.isEmpty { modified(table.key(at: slot)) }
         if table.entries[slot].volatileIndex >= 0 { dropVolatile(slot: slot) }
-        return table.remove(at: slot).entry
+        return table.remove(at: slot)
     }
 
     public func removeAll() {
@@ -174,7 +175,7 @@ public final class Shard: @unchecked Sendable {
             for key in watched.keys where table.find(key) != nil { modified(key) }
         }
         table.removeAll()
-        volatileKeys.removeAll()
+        volatileSlots.removeAll()
     }
 
     /// Swaps contents with another shard (SWAPDB); both must be locked.
@@ -184,7 +185,7 @@ public final class Shard: @unchecked Sendable {
             for key in s.watched.keys where table.find(key) != nil || other.table.find(key) != nil { s.modified(key) }
         }
         swap(&table, &other.table)
-        swap(&volatileKeys, &other.volatileKeys)
+        swap(&volatileSlots, &other.volatileSlots)
     }
 
     /// Creates `key` with `value` (known absent) or returns the existing slot.
@@ -197,12 +198,12 @@ public final class Shard: @unchecked Sendable {
 
     /// Sets or clears (`at` 0) the TTL of the key at `slot`.
     public func setExpire(slot: Int, at: Int64) {
-        if !watched.isEmpty { modified(table.keys[slot]) }
+        if !watched.isEmpty { modified(table.key(at: slot)) }
         let wasVolatile = table.entries[slot].volatileIndex >= 0
         table.entries[slot].expireAt = at
         if at != 0 && !wasVolatile {
-            table.entries[slot].volatileIndex = Int32(volatileKeys.count)
-            volatileKeys.append(table.keys[slot])
+            table.entries[slot].volatileIndex = Int32(volatileSlots.count)
+            volatileSlots.append(Int32(slot))
         } else if at == 0 && wasVolatile {
             dropVolatile(slot: slot)
         }
@@ -211,21 +212,17 @@ public final class Shard: @unchecked Sendable {
     private func dropVolatile(slot: Int) {
         let idx = Int(table.entries[slot].volatileIndex)
         table.entries[slot].volatileIndex = -1
-        let last = volatileKeys.count - 1
+        let last = volatileSlots.count - 1
         if idx != last {
-            let moved = volatileKeys[last]
-            volatileKeys[idx] = moved
-            moved.withUnsafeBytes { raw in
-                if let s = table.find(raw, hash: KeyTable.hash(raw)) {
-                    table.entries[s].volatileIndex = Int32(idx)
-                }
-            }
+            let moved = volatileSlots[last]
+            volatileSlots[idx] = moved
+            table.entries[Int(moved)].volatileIndex = Int32(idx)
         }
-        volatileKeys.removeLast()
+        volatileSlots.removeLast()
     }
 
     private func expire(slot: Int) {
-        let key = table.keys[slot]
+        let key = table.key(at: slot)
         remove(slot: slot)
         expiredCount += 1
         onExpire?(key)
@@ -235,17 +232,25 @@ public final class Shard: @unchecked Sendable {
     /// with a TTL and delete the expired ones. Returns (sampled, expired) so the caller can
     /// repeat while more than a quarter of the sample had expired.
     /// Closes the holes removals left in the table; moves slots, so only between commands.
-    public func compact() { table.compact() }
+    public func compact() {
+        let before = table.slotCount
+        table.compact()
+        guard table.slotCount != before else { return }
+        volatileSlots.removeAll(keepingCapacity: true)
+        for s in table.occupiedSlots where table.entries[s].volatileIndex >= 0 {
+            table.entries[s].volatileIndex = Int32(volatileSlots.count)
+            volatileSlots.append(Int32(s))
+        }
+    }
 
     public func activeExpire(now: Int64, samples: Int = 20) -> (sampled: Int, expired: Int) {
-        let n = min(samples, volatileKeys.count)
+        let n = min(samples, volatileSlots.count)
         var expired = 0
         var rng = SystemRandomNumberGenerator()
         for _ in 0..<n {
-            guard !volatileKeys.isEmpty else { break }
-            let key = volatileKeys[Int.random(in: 0..<volatileKeys.count, using: &rng)]
-            let found: Int? = key.withUnsafeBytes { raw in table.find(raw, hash: KeyTable.hash(raw)) }
-            if let slot = found, table.entries[slot].expireAt != 0, table.entries[slot].expireAt <= now {
+            guard !volatileSlots.isEmpty else { break }
+            let slot = Int(volatileSlots[Int.random(in: 0..<volatileSlots.count, using: &rng)])
+            if table.entries[slot].expireAt != 0, table.entries[slot].expireAt <= now {
                 expire(slot: slot)
                 expired += 1
             }

@@ -123,7 +123,7 @@ public struct SortedSetValue: Sendable {
             for (s, m) in packed { visit(m, s) }
             return 0
         }
-        return dict.scan(cursor: cursor) { visit(dict.keys[$0], dict.entries[$0]) }
+        return dict.scan(cursor: cursor) { visit(dict.key(at: $0), dict.entries[$0]) }
     }
 
     public func randomElement<G: RandomNumberGenerator>(using rng: inout G) -> (score: Double, member: [UInt8])? {

@@ -20,7 +20,7 @@ import Testing
         }
         for step in 0..<6000 {
             if Bool.random(using: &rng), let (k, s) = slots.randomElement(using: &rng) {
-                #expect(table.keys[s] == k)
+                #expect(table.key(at: s) == k)
                 table.remove(at: s)
                 slots[k] = nil
             } else {
@@ -28,7 +28,7 @@ import Testing
                 slots[k] = k.withUnsafeBytes { table.insert(key: k, hash: KeyTable.hash($0), entry: Entry(value: .int(step))) }
             }
             if step % 500 == 0 {
-                for (k, s) in slots { #expect(table.keys[s] == k && find(table, k) == s) }
+                for (k, s) in slots { #expect(table.key(at: s) == k && find(table, k) == s) }
                 if let r = table.randomSlot(using: &rng) { #expect(table.isOccupied(r)) }
             }
         }
@@ -36,7 +36,7 @@ import Testing
         for (k, s) in slots where Bool.random(using: &rng) { table.remove(at: s); slots[k] = nil }
         table.compact()
         #expect(table.count == slots.count)
-        #expect(Set(table.occupiedSlots.map { table.keys[$0] }) == Set(slots.keys))
+        #expect(Set(table.occupiedSlots.map { table.key(at: $0) }) == Set(slots.keys))
         for k in slots.keys { #expect(find(table, k) != nil) }
     }
 
@@ -79,17 +79,43 @@ import Testing
         var cursor: UInt64 = 0
         var round = 0
         repeat {
-            cursor = table.scan(cursor: cursor) { seen.insert(table.keys[$0]) }
+            cursor = table.scan(cursor: cursor) { seen.insert(table.key(at: $0)) }
             // Grow, then shrink, while the scan is going on.
             if round < 30 { for j in 0..<50 { add("grow\(round)-\(j)") } }
             if round == 40 {
-                for s in table.occupiedSlots.map({ table.keys[$0] }) where String(decoding: s, as: UTF8.self).hasPrefix("grow") {
+                for s in table.occupiedSlots.map({ table.key(at: $0) }) where String(decoding: s, as: UTF8.self).hasPrefix("grow") {
                     if let slot = find(table, s) { table.remove(at: slot) }
                 }
             }
             round += 1
         } while cursor != 0
         for i in 0..<500 { #expect(seen.contains(key("orig\(i)"))) }
+    }
+
+    /// Keys live in one arena; removals leave dead bytes that later insertions reclaim by
+    /// copying the live keys, which must keep every key's bytes and slot. Keys of 16 MB or
+    /// more are kept apart.
+    @Test func arenaReclaimsDeadBytesAndKeepsLongKeys() {
+        var table = KeyTable()
+        var slots: [[UInt8]: Int] = [:]
+        let long = [UInt8](repeating: 7, count: 1 << 24) + [1]
+        let longSlot = long.withUnsafeBytes { table.insert(key: long, hash: KeyTable.hash($0), entry: Entry(value: .int(-1))) }
+        for round in 0..<20 {
+            for i in 0..<500 {
+                let k = key("round\(round)-key\(i)-" + String(repeating: "x", count: i % 40))
+                slots[k] = k.withUnsafeBytes { table.insert(key: k, hash: KeyTable.hash($0), entry: Entry(value: .int(i))) }
+            }
+            for (k, s) in slots where k.count % 3 != 0 {
+                table.remove(at: s)
+                slots[k] = nil
+            }
+        }
+        for (k, s) in slots { #expect(table.key(at: s) == k && find(table, k) == s) }
+        #expect(table.key(at: longSlot) == long && find(table, long) == longSlot)
+        #expect(find(table, Array(long.dropLast())) == nil)
+        table.remove(at: longSlot)
+        #expect(find(table, long) == nil)
+        #expect(table.count == slots.count)
     }
 
     @Test func randomSlotIsOccupied() {
@@ -121,6 +147,26 @@ import Testing
         let r = shard.activeExpire(now: now + 2000)
         #expect(r.expired == 1)
         #expect(shard.count == 1 && shard.volatileCount == 0)
+    }
+
+    /// Keys with a TTL are listed by slot; compaction moves slots, and active expiry must
+    /// still find exactly the expired keys afterwards.
+    @Test func volatileSlotsFollowCompaction() {
+        let shard = Shard(index: 0)
+        let now: Int64 = 1_000_000
+        for i in 0..<400 {
+            shard.set(Array("k\(i)".utf8)[...], .int(i), expireAt: i % 2 == 0 ? now + 10 : (i % 3 == 0 ? now + 100_000 : 0))
+        }
+        for i in stride(from: 1, to: 400, by: 4) { shard.delete(Array("k\(i)".utf8)[...], now: now) }
+        shard.compact()
+        let volatileLeft = (0..<400).filter { $0 % 2 == 0 || ($0 % 3 == 0 && $0 % 4 != 1) }.count
+        #expect(shard.volatileCount == volatileLeft)
+        while shard.activeExpire(now: now + 20).sampled > 0 && shard.volatileCount > volatileLeft - 200 {}
+        #expect(shard.volatileCount == volatileLeft - 200)
+        for i in 0..<400 {
+            let alive = shard.find(Array("k\(i)".utf8)[...], now: now + 20) != nil
+            #expect(alive == (i % 2 == 1 && i % 4 != 1), "k\(i)")
+        }
     }
 
     @Test func persistAndOverwriteClearTTL() {
