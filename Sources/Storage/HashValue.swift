@@ -5,7 +5,18 @@
 /// a small hash costs one allocation rather than one per field and value.
 public struct HashValue: Sendable {
     private var packed = PackedElements()
-    private var table = ByteTable<[UInt8]>(vacant: [])
+    /// The table form, boxed: nil while packed, so a small hash does not carry an empty table.
+    private var tableBox: CowBox<ByteTable<[UInt8]>>? = nil
+    private static let noTable = ByteTable<[UInt8]>(vacant: [])
+    private var table: ByteTable<[UInt8]> {
+        _read {
+            if tableBox != nil { yield tableBox!.value } else { yield Self.noTable }
+        }
+        _modify {
+            if tableBox == nil { tableBox = CowBox(ByteTable(vacant: [])) }
+            yield &tableBox!.value
+        }
+    }
     public private(set) var isTable = false
 
     public init() {}

@@ -2,7 +2,18 @@
 /// `set-max-intset-entries` (Redis's "intset"), a hash table otherwise.
 public struct SetValue: Sendable {
     private var ints: [Int] = []
-    private var table = ByteTable<Bool>(vacant: false)
+    /// The table form, boxed: nil while an intset, so a small set does not carry an empty table.
+    private var tableBox: CowBox<ByteTable<Bool>>? = nil
+    private static let noTable = ByteTable<Bool>(vacant: false)
+    private var table: ByteTable<Bool> {
+        _read {
+            if tableBox != nil { yield tableBox!.value } else { yield Self.noTable }
+        }
+        _modify {
+            if tableBox == nil { tableBox = CowBox(ByteTable(vacant: false)) }
+            yield &tableBox!.value
+        }
+    }
     public private(set) var isTable = false
 
     public init() {}

@@ -3,8 +3,32 @@
 /// (Redis's "skiplist"). Rank and range are O(log n) on the large form.
 public struct SortedSetValue: Sendable {
     private var packed: [(score: Double, member: [UInt8])] = []
-    private var dict = ByteTable<Double>(vacant: 0)
-    private var tree = OrderTree()
+    /// The skiplist form (member table and ordered tree), boxed: nil while packed, so a small
+    /// sorted set does not carry an empty table and tree.
+    private struct Large: Sendable {
+        var dict = ByteTable<Double>(vacant: 0)
+        var tree = OrderTree()
+    }
+    private var large: CowBox<Large>? = nil
+    private static let noLarge = Large()
+    private var dict: ByteTable<Double> {
+        _read {
+            if large != nil { yield large!.value.dict } else { yield Self.noLarge.dict }
+        }
+        _modify {
+            if large == nil { large = CowBox(Large()) }
+            yield &large!.value.dict
+        }
+    }
+    private var tree: OrderTree {
+        _read {
+            if large != nil { yield large!.value.tree } else { yield Self.noLarge.tree }
+        }
+        _modify {
+            if large == nil { large = CowBox(Large()) }
+            yield &large!.value.tree
+        }
+    }
     public private(set) var isSkiplist = false
 
     public init() {}
