@@ -210,8 +210,8 @@ public struct MemcachedSession {
                 let e = shard.entry(at: slot)
                 out.writeString("VALUE ")
                 out.writeBytes(key)
-                out.writeString(" \(e.clientFlags) ")
-                writeValue(e.value, header: withCas ? " \(e.cas)" : "", &out)
+                out.writeString(" \(shard.clientFlags(at: slot)) ")
+                writeValue(e.value, header: withCas ? " \(shard.cas(e))" : "", &out)
                 shard.touchAccess(slot: slot, now: now, policy: engine.accessPolicy)
                 shard.withEntryMetadata(at: slot) { $0.itemState.insert(.fetched) }
                 if touching {
@@ -285,7 +285,7 @@ public struct MemcachedSession {
                 count(.casMisses)
                 return "NOT_FOUND"
             }
-            guard shard.entry(at: slot).cas == cas else {
+            guard shard.cas(shard.entry(at: slot)) == cas else {
                 count(.casBadval)
                 return "EXISTS"
             }
@@ -306,7 +306,7 @@ public struct MemcachedSession {
             return
         }
         let slot = shard.set(key, .string(data), expireAt: at, access: engine.accessPolicy.initial(now: now))
-        shard.withEntryMetadata(at: slot) { $0.clientFlags = flags }
+        shard.setClientFlags(at: slot, flags)
         written(key, "set")
     }
 
@@ -354,11 +354,11 @@ public struct MemcachedSession {
         guard let slot = shard.find(key, now: now) else { return .notFound }
         let e = shard.entry(at: slot)
         guard let old = e.value.stringBytes, !old.isEmpty, let v = MemcacheNumber.unsigned64(old) else { return .nonNumeric }
-        if let compareCas, compareCas != 0, compareCas != e.cas { return .casMismatch }
+        if let compareCas, compareCas != 0, compareCas != shard.cas(e) { return .casMismatch }
         let result = incr ? v &+ delta : (delta > v ? 0 : v - delta)
         let text = String(result)
         var bytes = Array(text.utf8)
-        let inPlace = bytes.count <= old.count && !heldByReply.contains { $0.cas == e.cas && $0.key.elementsEqual(key) }
+        let inPlace = bytes.count <= old.count && !heldByReply.contains { $0.cas == shard.cas(e) && $0.key.elementsEqual(key) }
         if inPlace { bytes += [UInt8](repeating: 32, count: old.count - bytes.count) }
         shard.touchAccess(slot: slot, now: now, policy: engine.accessPolicy)
         let updated = shard.withEntry(at: slot) { e -> Entry in

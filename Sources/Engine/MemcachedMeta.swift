@@ -66,7 +66,7 @@ extension MemcachedSession {
         }
         count(.getHits)
         let before = shard.entry(at: slot)
-        heldByReply.append((key, before.cas))
+        heldByReply.append((key, shard.cas(before)))
         var won = false
         var flagsText = ByteBuffer()
         for (flag, token) in f.list {
@@ -86,9 +86,9 @@ extension MemcachedSession {
             case UInt8(ascii: "t"):
                 flagsText.writeString(" t\(ttlSeconds(e))")
             case UInt8(ascii: "c"):
-                flagsText.writeString(" c\(e.cas)")
+                flagsText.writeString(" c\(shard.cas(e))")
             case UInt8(ascii: "f"):
-                flagsText.writeString(" f\(e.clientFlags)")
+                flagsText.writeString(" f\(shard.clientFlags(at: slot))")
             case UInt8(ascii: "l"):
                 flagsText.writeString(" l\(engine.accessPolicy.lfu ? 0 : idleSeconds(access: before.access, nowMs: now))")
             case UInt8(ascii: "h"):
@@ -157,7 +157,7 @@ extension MemcachedSession {
             }
         case UInt8(ascii: "A"), UInt8(ascii: "P"):
             if let slot {
-                if let c = f.compareCas, c != shard.entry(at: slot).cas {
+                if let c = f.compareCas, c != shard.cas(shard.entry(at: slot)) {
                     status = "EX"
                 } else {
                     shard.withEntry(at: slot) { e in
@@ -175,11 +175,11 @@ extension MemcachedSession {
         case UInt8(ascii: "C"):
             if let slot {
                 let e = shard.entry(at: slot)
-                if e.cas == f.compareCas! {
+                if shard.cas(e) == f.compareCas! {
                     count(.casHits)
                     put(shard, k, data, flags: f.clientFlags ?? 0, exptime: f.ttl ?? 0)
                     status = "HD"
-                } else if f.invalidate && f.compareCas! < e.cas {
+                } else if f.invalidate && f.compareCas! < shard.cas(e) {
                     // I: a value older than the item is still stored, marked stale; whoever
                     // holds the win keeps it.
                     count(.casHits)
@@ -201,7 +201,7 @@ extension MemcachedSession {
             put(shard, k, data, flags: f.clientFlags ?? 0, exptime: f.ttl ?? 0)
             status = "HD"
         }
-        let cas = shard.find(k, now: now).map { shard.entry(at: $0).cas } ?? 0
+        let cas = shard.find(k, now: now).map { shard.cas(shard.entry(at: $0)) } ?? 0
         shard.lock.unlock()
         if f.quiet && status == "HD" { return }
         out.writeString(status)
@@ -221,7 +221,7 @@ extension MemcachedSession {
         var status = "NF"
         if let slot = item(shard, k) {
             let e = shard.entry(at: slot)
-            if let c = f.compareCas, c != e.cas {
+            if let c = f.compareCas, c != shard.cas(e) {
                 status = "EX"
             } else if f.invalidate {
                 // I: keep the item, stale, for stale-while-revalidate.
@@ -294,7 +294,7 @@ extension MemcachedSession {
             guard let slot = shard.find(k, now: now) else { break }
             let e = shard.entry(at: slot)
             switch flag {
-            case UInt8(ascii: "c"): flagsText.writeString(" c\(e.cas)")
+            case UInt8(ascii: "c"): flagsText.writeString(" c\(shard.cas(e))")
             case UInt8(ascii: "t"): flagsText.writeString(" t\(ttlSeconds(e))")
             case UInt8(ascii: "T"):
                 shard.setExpire(slot: slot, at: expiryForExisting(f.ttl!))
@@ -335,7 +335,7 @@ extension MemcachedSession {
         let idle = engine.accessPolicy.lfu ? 0 : idleSeconds(access: e.access, nowMs: now)
         out.writeString("ME ")
         out.writeBytes(key)
-        out.writeString(" exp=\(ttlSeconds(e)) la=\(idle) cas=\(e.cas) fetch=\(e.itemState.contains(.fetched) ? "yes" : "no") cls=\(SlabClasses.classOf(size)) size=\(size)\r\n")
+        out.writeString(" exp=\(ttlSeconds(e)) la=\(idle) cas=\(shard.cas(e)) fetch=\(e.itemState.contains(.fetched) ? "yes" : "no") cls=\(SlabClasses.classOf(size)) size=\(size)\r\n")
     }
 }
 

@@ -1,34 +1,51 @@
 /// One key's value and its metadata, stored inline in a shard's table.
 public struct Entry: Sendable {
-    // The fields are declared so that the small ones fill what the 17-byte value leaves of
-    // its last word: an Entry is 48 bytes (LayoutTests).
+    // Every key pays for an Entry, so it is packed into 40 bytes (LayoutTests): the value's
+    // 17 bytes, then 4-byte fields that fit what alignment leaves, the 24-bit access field
+    // and the flag bits share one word, and memcached's client flags, almost always 0, are
+    // kept by the shard apart.
     public var value: Value
-    /// Set when the string was grown in place (APPEND, SETRANGE): OBJECT ENCODING says "raw".
-    public var rawEncoding: Bool
-    /// memcached meta-protocol state (`ItemState`): fetched, stale, win token handed out.
-    public var itemState: ItemState
     /// Position of the key in the shard's list of keys with a TTL, or -1.
     var volatileIndex: Int32
-    /// 24 bits as Redis's `lru` field: the LRU clock, or under an LFU policy the minutes of
-    /// the last decrement (16 bits) and the logarithmic counter (8 bits).
-    public var access: UInt32
-    /// memcached's client flags, opaque to the server; 0 for values Redis commands write.
-    public var clientFlags: UInt32
     /// Absolute expiry in Unix milliseconds; 0 when the key has no TTL.
     public var expireAt: Int64
+    /// Bits 0-23: `access`; bit 24: `rawEncoding`; bits 25-27: `itemState`.
+    private var bits: UInt32
     /// memcached's CAS unique: changed by every write (the shard assigns it), kept by TTL-only
     /// changes, so that a memcached `cas` fails after any write, from either protocol.
-    public var cas: UInt64
+    private var cas32: UInt32
 
     public init(value: Value, expireAt: Int64 = 0, access: UInt32 = 0) {
         self.value = value
         self.expireAt = expireAt
         self.volatileIndex = -1
-        self.access = access
-        self.cas = 0
-        self.clientFlags = 0
-        self.rawEncoding = false
-        self.itemState = []
+        self.bits = access & 0xFF_FFFF
+        self.cas32 = 0
+    }
+
+    /// 24 bits as Redis's `lru` field: the LRU clock, or under an LFU policy the minutes of
+    /// the last decrement (16 bits) and the logarithmic counter (8 bits).
+    public var access: UInt32 {
+        @inline(__always) get { bits & 0xFF_FFFF }
+        @inline(__always) set { bits = (bits & 0xFF00_0000) | (newValue & 0xFF_FFFF) }
+    }
+
+    /// Set when the string was grown in place (APPEND, SETRANGE): OBJECT ENCODING says "raw".
+    public var rawEncoding: Bool {
+        get { bits & (1 << 24) != 0 }
+        set { bits = newValue ? bits | (1 << 24) : bits & ~(1 << 24) }
+    }
+
+    /// memcached meta-protocol state (`ItemState`): fetched, stale, win token handed out.
+    public var itemState: ItemState {
+        get { ItemState(rawValue: UInt8(truncatingIfNeeded: (bits >> 25) & 0x7)) }
+        set { bits = (bits & ~(0x7 << 25)) | (UInt32(newValue.rawValue & 0x7) << 25) }
+    }
+
+    /// The CAS unique as memcached clients see it.
+    public var cas: UInt64 {
+        get { UInt64(cas32) }
+        set { cas32 = UInt32(truncatingIfNeeded: newValue) }
     }
 
     /// Redis's OBJECT ENCODING name.

@@ -10,9 +10,11 @@ import Glibc
 /// and O(1) random sampling for RANDOMKEY, expiry and eviction.
 ///
 /// Entries are a dense array (a "slot" is a position in it); the hash index is an array of
-/// 8-byte buckets, each the top half of the key's hash and its position. Empty buckets then
-/// cost 8 bytes rather than a whole entry. Linear probing with backward-shift deletion (no
-/// tombstones), so every key sits in the run that starts at its home bucket `hash & mask`.
+/// 8-byte buckets, each the low half of the key's hash and its position. Empty buckets then
+/// cost 8 bytes rather than a whole entry, and the bucket alone gives a key's home (`hash &
+/// mask`), so no per-key hash is kept: removing a key hashes it again to find its bucket.
+/// Linear probing with backward-shift deletion (no tombstones), so every key sits in the run
+/// that starts at its home bucket.
 ///
 /// The keys' bytes live back to back in one arena, each slot's span giving where: a key is
 /// then its length in bytes, not an array of its own (a 16-byte key as a [UInt8] takes a
@@ -24,12 +26,10 @@ import Glibc
 /// command may hold one key's slot while it looks up, inserts or removes others in the same
 /// table (a lookup may remove an expired key).
 public struct ByteTable<Value: Sendable>: Sendable {
-    /// 0 for an empty bucket, else the key hash's top 32 bits and its slot + 1.
+    /// 0 for an empty bucket, else the key hash's low 32 bits and its slot + 1.
     private var buckets: [UInt64] = []
-    /// Each key's full hash (with the top bit set), by slot; 0 for a hole.
-    private var hashes: [UInt64] = []
-    /// Each key's place in the arena, by slot: offset << 24 | length; for a key of 16 MB or
-    /// more the length field is `longKey` and the bytes are in `longKeys`.
+    /// Each key's place in the arena, by slot: offset << 24 | length (`hole` for none); for a
+    /// key of 16 MB or more the length field is `longKey` and the bytes are in `longKeys`.
     private var spans: [UInt64] = []
     private var arena: [UInt8] = []
     private var deadBytes = 0
@@ -42,6 +42,7 @@ public struct ByteTable<Value: Sendable>: Sendable {
     private let vacant: Value
 
     private static var longKey: UInt64 { 0xFF_FFFF }
+    private static var hole: UInt64 { .max }
 
     public init(vacant: Value) { self.vacant = vacant }
 
@@ -56,9 +57,11 @@ public struct ByteTable<Value: Sendable>: Sendable {
         return UInt64(bitPattern: Int64(h.finalize())) | (1 << 63)
     }
 
-    @inline(__always) func home(_ hash: UInt64) -> Int { Int(truncatingIfNeeded: hash) & mask }
+    // A table never has 2^32 buckets, so the hash's low 32 bits hold every bit of its home.
+    @inline(__always) func home(_ hash: UInt64) -> Int { Int(truncatingIfNeeded: hash & 0xFFFF_FFFF) & mask }
+    @inline(__always) func home(bucket: UInt64) -> Int { Int(truncatingIfNeeded: bucket >> 32) & mask }
     @inline(__always) static func slot(_ bucket: UInt64) -> Int { Int(truncatingIfNeeded: bucket & 0xFFFF_FFFF) - 1 }
-    @inline(__always) static func bucket(_ hash: UInt64, _ slot: Int) -> UInt64 { (hash & 0xFFFF_FFFF_0000_0000) | UInt64(slot + 1) }
+    @inline(__always) static func bucket(_ hash: UInt64, _ slot: Int) -> UInt64 { (hash << 32) | UInt64(slot + 1) }
 
     // MARK: keys
 
@@ -106,7 +109,7 @@ public struct ByteTable<Value: Sendable>: Sendable {
         var fresh: [UInt8] = []
         fresh.reserveCapacity(arena.count - deadBytes + 64)
         arena.withUnsafeBytes { a in
-            for s in 0..<spans.count where hashes[s] != 0 {
+            for s in 0..<spans.count where spans[s] != Self.hole {
                 let length = spans[s] & 0xFF_FFFF
                 guard length != Self.longKey else { continue }
                 let offset = Int(truncatingIfNeeded: spans[s] >> 24)
@@ -123,15 +126,15 @@ public struct ByteTable<Value: Sendable>: Sendable {
     /// The slot holding `key`, or nil.
     public func find(_ key: UnsafeRawBufferPointer, hash: UInt64) -> Int? {
         guard count > 0 else { return nil }
-        let top = hash & 0xFFFF_FFFF_0000_0000
+        let low = hash & 0xFFFF_FFFF
         var i = home(hash)
         return arena.withUnsafeBytes { a in
             while true {
                 let b = buckets[i]
                 if b == 0 { return nil }
-                // The bucket's 32 hash bits decide before the key is read; the full hash is
-                // not read at all (one memory access fewer per lookup).
-                if b & 0xFFFF_FFFF_0000_0000 == top {
+                // The bucket's 32 hash bits decide before the key is read (the bits above
+                // the mask tell apart keys with the same home).
+                if b >> 32 == low {
                     let s = Self.slot(b)
                     let span = spans[s]
                     let length = Int(truncatingIfNeeded: span & 0xFF_FFFF)
@@ -147,7 +150,7 @@ public struct ByteTable<Value: Sendable>: Sendable {
         }
     }
 
-    public func isOccupied(_ slot: Int) -> Bool { slot >= 0 && slot < spans.count && hashes[slot] != 0 }
+    public func isOccupied(_ slot: Int) -> Bool { slot >= 0 && slot < spans.count && spans[slot] != Self.hole }
 
     /// Inserts a key known to be absent; returns its slot.
     @discardableResult
@@ -156,12 +159,10 @@ public struct ByteTable<Value: Sendable>: Sendable {
         let s: Int
         if let hole = holes.popLast() {
             s = hole
-            hashes[s] = hash
             spans[s] = store(key, slot: s)
             entries[s] = entry
         } else {
             s = spans.count
-            hashes.append(hash)
             spans.append(store(key, slot: s))
             entries.append(entry)
         }
@@ -176,9 +177,9 @@ public struct ByteTable<Value: Sendable>: Sendable {
         key.withUnsafeBytes { insert(key: $0, hash: hash, entry: entry) }
     }
 
-    /// The bucket that points at `slot`.
+    /// The bucket that points at `slot` (its key hashed again).
     private func bucketIndex(of slot: Int) -> Int {
-        var i = home(hashes[slot])
+        var i = home(withKey(at: slot) { Self.hash($0) })
         while Self.slot(buckets[i]) != slot { i = (i + 1) & mask }
         return i
     }
@@ -190,7 +191,7 @@ public struct ByteTable<Value: Sendable>: Sendable {
         var hole = bucketIndex(of: slot)
         var j = (hole + 1) & mask
         while buckets[j] != 0 {
-            let h = home(hashes[Self.slot(buckets[j])])
+            let h = home(bucket: buckets[j])
             if (hole - h) & mask <= (j - h) & mask {
                 buckets[hole] = buckets[j]
                 hole = j
@@ -198,12 +199,11 @@ public struct ByteTable<Value: Sendable>: Sendable {
             j = (j + 1) & mask
         }
         buckets[hole] = 0
-        hashes[slot] = 0
         release(slot: slot)
+        spans[slot] = Self.hole
         var entry = vacant
         swap(&entry, &entries[slot])
         if slot == spans.count - 1 {
-            hashes.removeLast()
             spans.removeLast()
             entries.removeLast()
         } else {
@@ -220,7 +220,6 @@ public struct ByteTable<Value: Sendable>: Sendable {
 
     public mutating func removeAll() {
         buckets = []
-        hashes = []
         spans = []
         arena = []
         deadBytes = 0
@@ -234,40 +233,43 @@ public struct ByteTable<Value: Sendable>: Sendable {
     /// slots: only for callers that hold no slot (the expiry cycle, between commands).
     public mutating func compact() {
         guard holes.count > 16, holes.count * 4 >= spans.count else { return }
-        var h: [UInt64] = [], sp: [UInt64] = [], e: [Value] = []
+        var sp: [UInt64] = [], e: [Value] = []
         var long: [Int: [UInt8]] = [:]
-        h.reserveCapacity(count)
+        var moved = [Int](repeating: -1, count: spans.count)
         sp.reserveCapacity(count)
         e.reserveCapacity(count)
-        for s in 0..<spans.count where hashes[s] != 0 {
-            if let k = longKeys[s] { long[h.count] = k }
-            h.append(hashes[s])
+        for s in 0..<spans.count where spans[s] != Self.hole {
+            if let k = longKeys[s] { long[sp.count] = k }
+            moved[s] = sp.count
             sp.append(spans[s])
             e.append(entries[s])
         }
-        hashes = h
         spans = sp
         entries = e
         longKeys = long
         holes = []
         if deadBytes > 0 { compactArena() }
-        resize(buckets.count)
+        // Same buckets, new slot numbers.
+        for i in buckets.indices where buckets[i] != 0 {
+            buckets[i] = (buckets[i] & 0xFFFF_FFFF_0000_0000) | UInt64(moved[Self.slot(buckets[i])] + 1)
+        }
     }
 
     private mutating func resize(_ newCapacity: Int) {
+        let old = buckets
         buckets = Array(repeating: 0, count: newCapacity)
         mask = newCapacity - 1
-        for s in 0..<spans.count where hashes[s] != 0 {
-            var i = home(hashes[s])
+        for b in old where b != 0 {
+            var i = home(bucket: b)
             while buckets[i] != 0 { i = (i + 1) & mask }
-            buckets[i] = Self.bucket(hashes[s], s)
+            buckets[i] = b
         }
     }
 
     /// Occupied slots, for whole-table walks (KEYS, FLUSHDB, snapshots).
     public var occupiedSlots: some Sequence<Int> {
-        let h = hashes
-        return h.indices.lazy.filter { h[$0] != 0 }
+        let sp = spans
+        return sp.indices.lazy.filter { sp[$0] != Self.hole }
     }
 
     /// Visits the keys whose home bucket is `cursor`'s bucket and returns the next cursor
@@ -280,7 +282,7 @@ public struct ByteTable<Value: Sendable>: Sendable {
         var i = bucket
         while buckets[i] != 0 {
             let s = Self.slot(buckets[i])
-            if home(hashes[s]) == bucket { visit(s) }
+            if home(bucket: buckets[i]) == bucket { visit(s) }
             i = (i + 1) & mask
         }
         var v = cursor | ~m
@@ -294,11 +296,11 @@ public struct ByteTable<Value: Sendable>: Sendable {
         guard count > 0 else { return nil }
         for _ in 0..<8 {
             let s = Int.random(in: 0..<spans.count, using: &rng)
-            if hashes[s] != 0 { return s }
+            if spans[s] != Self.hole { return s }
         }
         // Mostly holes (compaction pending): walk on from a random point.
         var s = Int.random(in: 0..<spans.count, using: &rng)
-        while hashes[s] == 0 { s = (s + 1) % spans.count }
+        while spans[s] == Self.hole { s = (s + 1) % spans.count }
         return s
     }
 }

@@ -15,9 +15,10 @@ public final class Shard: @unchecked Sendable {
     /// the key last changed. Empty unless someone watches, so writes pay one isEmpty check.
     private var watched: [[UInt8]: (watchers: Int, version: UInt64)] = [:]
     private var modifications: UInt64 = 0
-    /// Source of CAS uniques: the shard's own counter with its index in the low byte, so that
-    /// shards never hand out the same value and never share a counter.
-    private var casCounter: UInt64 = 0
+    /// Source of CAS uniques: the shard's own 32-bit counter (see `cas(_:)`).
+    private var casCounter: UInt32 = 0
+    /// memcached's client flags of the keys that have any, by slot (0 for every other key).
+    private var clientFlags: [Int32: UInt32] = [:]
     /// Clients blocked on keys of this shard, first come first served.
     fileprivate var waiters: [[UInt8]: [KeyWaiter]] = [:]
     /// Called with each key removed because its TTL passed (keyspace notifications, AOF DEL).
@@ -63,10 +64,28 @@ public final class Shard: @unchecked Sendable {
         return body(&table.entries[slot])
     }
 
-    /// The next CAS unique of this shard.
+    /// The next CAS unique of this shard; never 0 (memcached's "no CAS").
     @inline(__always) public func nextCas() -> UInt64 {
         casCounter &+= 1
-        return casCounter << 8 | UInt64(index & 0xff)
+        if casCounter == 0 { casCounter = 1 }
+        return UInt64(casCounter)
+    }
+
+    /// The CAS unique memcached clients see for `entry` of this shard: its 32-bit counter with
+    /// the shard's index below, so that no two items share one.
+    public func cas(_ entry: Entry) -> UInt64 { entry.cas << 8 | UInt64(index & 0xff) }
+
+    /// memcached's client flags of the key at `slot`.
+    public func clientFlags(at slot: Int) -> UInt32 {
+        clientFlags.isEmpty ? 0 : clientFlags[Int32(slot)] ?? 0
+    }
+
+    public func setClientFlags(at slot: Int, _ flags: UInt32) {
+        if flags != 0 {
+            clientFlags[Int32(slot)] = flags
+        } else if !clientFlags.isEmpty {
+            clientFlags[Int32(slot)] = nil
+        }
     }
 
     /// Changes an entry's metadata only (memcached touch, flags of state): the CAS stays.
@@ -119,7 +138,7 @@ public final class Shard: @unchecked Sendable {
                 table.entries[slot].rawEncoding = false
                 table.entries[slot].access = access
                 table.entries[slot].cas = nextCas()
-                table.entries[slot].clientFlags = 0
+                setClientFlags(at: slot, 0)
                 table.entries[slot].itemState = []
                 if !keepTTL { setExpire(slot: slot, at: expireAt) }
                 return slot
@@ -167,6 +186,7 @@ public final class Shard: @unchecked Sendable {
     public func remove(slot: Int) -> Entry {
         if !watched.isEmpty { modified(table.key(at: slot)) }
         if table.entries[slot].volatileIndex >= 0 { dropVolatile(slot: slot) }
+        if !clientFlags.isEmpty { clientFlags[Int32(slot)] = nil }
         return table.remove(at: slot)
     }
 
@@ -176,6 +196,7 @@ public final class Shard: @unchecked Sendable {
         }
         table.removeAll()
         volatileSlots.removeAll()
+        clientFlags.removeAll()
     }
 
     /// Swaps contents with another shard (SWAPDB); both must be locked.
@@ -186,6 +207,7 @@ public final class Shard: @unchecked Sendable {
         }
         swap(&table, &other.table)
         swap(&volatileSlots, &other.volatileSlots)
+        swap(&clientFlags, &other.clientFlags)
     }
 
     /// Creates `key` with `value` (known absent) or returns the existing slot.
@@ -234,8 +256,11 @@ public final class Shard: @unchecked Sendable {
     /// Closes the holes removals left in the table; moves slots, so only between commands.
     public func compact() {
         let before = table.slotCount
+        let flagged = clientFlags.map { (table.key(at: Int($0.key)), $0.value) }
         table.compact()
         guard table.slotCount != before else { return }
+        clientFlags.removeAll()
+        for (key, flags) in flagged { if let s = table.find(key) { clientFlags[Int32(s)] = flags } }
         volatileSlots.removeAll(keepingCapacity: true)
         for s in table.occupiedSlots where table.entries[s].volatileIndex >= 0 {
             table.entries[s].volatileIndex = Int32(volatileSlots.count)
