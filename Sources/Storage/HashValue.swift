@@ -8,6 +8,8 @@ public struct HashValue: Sendable {
     /// The table form, boxed: nil while packed, so a small hash does not carry an empty table.
     private var tableBox: CowBox<ByteTable<[UInt8]>>? = nil
     private static let noTable = ByteTable<[UInt8]>(vacant: [])
+    /// Two pointers wide, so that a hash fits in a Value without a box of its own.
+    public var isTable: Bool { tableBox != nil }
     private var table: ByteTable<[UInt8]> {
         _read {
             if tableBox != nil { yield tableBox!.value } else { yield Self.noTable }
@@ -17,7 +19,6 @@ public struct HashValue: Sendable {
             yield &tableBox!.value
         }
     }
-    public private(set) var isTable = false
 
     public init() {}
 
@@ -61,7 +62,6 @@ public struct HashValue: Sendable {
         for (f, v) in packed.pairs() { t.set(f, v) }
         table = t
         packed = PackedElements()
-        isTable = true
     }
 
     /// Every pair: insertion order while packed, table order after.

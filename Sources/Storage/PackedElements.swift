@@ -1,9 +1,26 @@
 /// Byte strings packed one after another in a single buffer, each as a LEB128 length and its
 /// bytes: the compact form of small hashes (pairs of field and value), scanned linearly as
-/// Redis scans a listpack.
+/// Redis scans a listpack. The element count is the buffer's first 4 bytes (none while
+/// empty), so the whole thing is one pointer wide.
 struct PackedElements: Sendable {
     private(set) var bytes: [UInt8] = []
-    private(set) var count = 0
+
+    /// Where the elements start, after the count.
+    static let start = 4
+
+    var count: Int {
+        get {
+            guard !bytes.isEmpty else { return 0 }
+            return Int(bytes[0]) | Int(bytes[1]) << 8 | Int(bytes[2]) << 16 | Int(bytes[3]) << 24
+        }
+        set {
+            if bytes.isEmpty { bytes = [0, 0, 0, 0] }
+            bytes[0] = UInt8(truncatingIfNeeded: newValue)
+            bytes[1] = UInt8(truncatingIfNeeded: newValue >> 8)
+            bytes[2] = UInt8(truncatingIfNeeded: newValue >> 16)
+            bytes[3] = UInt8(truncatingIfNeeded: newValue >> 24)
+        }
+    }
 
     /// The element starting at `offset`: where its bytes are and where the next one starts.
     @inline(__always) func element(at offset: Int) -> (range: Range<Int>, next: Int) {
@@ -31,15 +48,15 @@ struct PackedElements: Sendable {
     }
 
     mutating func append<C: Collection>(_ element: C) where C.Element == UInt8 {
+        count += 1
         bytes += Self.header(element.count)
         bytes += element
-        count += 1
     }
 
     /// For pairs: the value whose field equals `field`, as the offset its element starts at
     /// and the range of its bytes.
     func pairValue(of field: ArraySlice<UInt8>) -> (start: Int, range: Range<Int>)? {
-        var offset = 0
+        var offset = Self.start
         while offset < bytes.count {
             let f = element(at: offset)
             let v = element(at: f.next)
@@ -56,7 +73,7 @@ struct PackedElements: Sendable {
 
     /// Removes a field and its value; whether the field was there.
     mutating func removePair(_ field: ArraySlice<UInt8>) -> Bool {
-        var offset = 0
+        var offset = Self.start
         while offset < bytes.count {
             let f = element(at: offset)
             let v = element(at: f.next)
@@ -73,7 +90,7 @@ struct PackedElements: Sendable {
     func pairs() -> [([UInt8], [UInt8])] {
         var out: [([UInt8], [UInt8])] = []
         out.reserveCapacity(count / 2)
-        var offset = 0
+        var offset = Self.start
         while offset < bytes.count {
             let f = element(at: offset)
             let v = element(at: f.next)
@@ -85,7 +102,7 @@ struct PackedElements: Sendable {
 
     /// The `n`th pair.
     func pair(_ n: Int) -> ([UInt8], [UInt8]) {
-        var offset = 0
+        var offset = Self.start
         for _ in 0..<n { offset = element(at: element(at: offset).next).next }
         let f = element(at: offset)
         let v = element(at: f.next)

@@ -15,7 +15,8 @@ public enum Value: Sendable {
     case bytes([UInt8])
     /// A list (Redis 7.0 calls every list a "quicklist").
     case list(Deque<[UInt8]>)
-    indirect case hash(HashValue)
+    /// Not boxed: a HashValue is two pointers (the packed pairs or the boxed table).
+    case hash(HashValue)
     indirect case set(SetValue)
     indirect case zset(SortedSetValue)
     indirect case stream(StreamValue)
