@@ -8,6 +8,15 @@ size_t larder_malloc_in_use(void) {
 
 #include <stdio.h>
 
+/* The keyspace's tables are a few large arrays per shard that grow by reallocation. glibc
+   raises its mmap threshold (up to 32 MB) each time such a block is freed, after which the
+   next generation comes from the heap, and the freed ones stay resident as holes. A fixed
+   threshold keeps every large block mapped on its own and unmapped when freed, so resident
+   memory follows what is live. */
+void larder_configure_malloc(void) {
+    mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+}
+
 void larder_line_buffer_stdout(void) {
     setvbuf(stdout, NULL, _IOLBF, 0);
 }

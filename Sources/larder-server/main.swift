@@ -56,6 +56,7 @@ struct LarderCommand: ParsableCommand {
         default: .notice
         }
         larder_line_buffer_stdout()
+        larder_configure_malloc()
         LoggingSystem.bootstrap { label in
             var h = StreamLogHandler.standardOutput(label: label)
             h.logLevel = level

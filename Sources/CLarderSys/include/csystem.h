@@ -7,6 +7,9 @@ size_t larder_malloc_in_use(void);
 
 
 
+/// Fixes glibc's mmap threshold (see csystem.c).
+void larder_configure_malloc(void);
+
 /// Makes stdout line-buffered, so log lines reach a file or pipe as they are written.
 void larder_line_buffer_stdout(void);
 #endif
