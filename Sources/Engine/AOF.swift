@@ -304,7 +304,7 @@ extension Engine {
             }
         }
         switch value {
-        case .int, .small, .bytes:
+        case .int, .small, .compact, .bytes:
             return [[Array("SET".utf8), key, value.stringBytes!]]
         case .list(let l):
             return chunks("RPUSH", Array(l), per: 64)

@@ -31,7 +31,7 @@ enum HyperLogLogCommands {
     static func check(_ c: inout CommandContext, _ shard: Shard, _ slot: Int) -> Bool {
         let value = shard.entry(at: slot).value
         guard value.isString else { c.error(Errors.wrongType); return false }
-        guard case .bytes(let b) = value, HyperLogLog.isValid(b) else { c.error(notHLL); return false }
+        guard let b = value.stringBytes, HyperLogLog.isValid(b) else { c.error(notHLL); return false }
         return true
     }
 
@@ -39,7 +39,8 @@ enum HyperLogLogCommands {
     /// Redis unshares the string first, so it is "raw" afterwards whatever happens.
     static func mutate<R>(_ shard: Shard, _ slot: Int, _ body: (inout [UInt8]) -> R) -> R {
         shard.withEntryMetadata(at: slot) { e in
-            guard case .bytes(var b) = e.value else { preconditionFailure("checked before") }
+            var b: [UInt8]
+            if case .bytes(let raw) = e.value { b = raw } else { b = e.value.stringBytes! }
             e.value = .int(0)
             let r = body(&b)
             e.value = .bytes(b)
@@ -105,7 +106,7 @@ enum HyperLogLogCommands {
                 let (shard, slot) = c.lookupRead(i)
                 guard let slot else { continue }
                 guard check(&c, shard, slot) else { return }
-                guard case .bytes(let b) = shard.entry(at: slot).value,
+                guard let b = shard.entry(at: slot).value.stringBytes,
                       (try? HyperLogLog.merge(b, into: &maxima)) != nil else { c.error(invalid); return }
             }
             c.out.integer(HyperLogLog.estimate(HyperLogLog.histogram(raw: maxima)))
@@ -137,7 +138,7 @@ enum HyperLogLogCommands {
             let (shard, slot) = c.lookupRead(i)
             guard let slot else { continue }
             guard check(&c, shard, slot) else { return }
-            guard case .bytes(let b) = shard.entry(at: slot).value else { return }
+            guard let b = shard.entry(at: slot).value.stringBytes else { return }
             if !HyperLogLog.isSparse(b) { useDense = true }
             guard (try? HyperLogLog.merge(b, into: &maxima)) != nil else { c.error(invalid); return }
         }

@@ -239,6 +239,10 @@ public struct MemcachedSession {
             out.writeString("\(s.count)\(header)\r\n")
             s.withUnsafeBytes { out.writeBytes($0) }
             out.writeString("\r\n")
+        case .compact(let s):
+            out.writeString("\(s.count)\(header)\r\n")
+            s.withUnsafeBytes { out.writeBytes($0) }
+            out.writeString("\r\n")
         case .bytes(let b):
             out.writeString("\(b.count)\(header)\r\n")
             out.writeBytes(b)

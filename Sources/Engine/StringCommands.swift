@@ -82,6 +82,7 @@ enum StringCommands {
         switch value {
         case .int(let v): c.out.bulkDecimal(v)
         case .small(let s): s.withUnsafeBytes { c.out.bulk($0) }
+        case .compact(let s): s.withUnsafeBytes { c.out.bulk($0) }
         case .bytes(let b): c.out.bulk(b)
         default: c.error(Errors.wrongType)
         }
@@ -320,6 +321,7 @@ enum StringCommands {
         switch shard.entry(at: slot).value {
         case .int(let v): c.out.integer(String(v).utf8.count)
         case .small(let s): c.out.integer(s.count)
+        case .compact(let s): c.out.integer(s.count)
         case .bytes(let b): c.out.integer(b.count)
         default: c.error(Errors.wrongType)
         }
@@ -399,6 +401,9 @@ enum StringCommands {
             switch shard.entry(at: slot).value {
             case .int(let v): current = v
             case .small(let s):
+                guard let v = s.withUnsafeBytes({ parseCanonicalInt($0) }) else { c.error(Errors.notInteger); return }
+                current = v
+            case .compact(let s):
                 guard let v = s.withUnsafeBytes({ parseCanonicalInt($0) }) else { c.error(Errors.notInteger); return }
                 current = v
             case .bytes(let b):

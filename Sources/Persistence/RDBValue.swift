@@ -41,6 +41,9 @@ public enum RDBValue {
         case .small(let s):
             w.byte(typeString)
             w.string(s.array)
+        case .compact(let s):
+            w.byte(typeString)
+            w.string(s.array)
         case .bytes(let b):
             w.byte(typeString)
             w.string(b)

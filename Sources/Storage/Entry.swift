@@ -53,6 +53,7 @@ public struct Entry: Sendable {
         switch value {
         case .int: return "int"
         case .small: return rawEncoding ? "raw" : "embstr"
+        case .compact(let s): return (s.count <= 44 && !rawEncoding) ? "embstr" : "raw"
         case .bytes(let b): return (b.count <= 44 && !rawEncoding) ? "embstr" : "raw"
         case .list: return "quicklist"
         case .hash(let h): return h.encodingName

@@ -11,7 +11,9 @@ public enum Value: Sendable {
     case int(Int)
     /// A string of up to 15 bytes that is not an integer, stored inline.
     case small(InlineBytes)
-    /// Any other string.
+    /// A string of 16 to 256 bytes, as SET and friends store it (Redis's embstr).
+    case compact(CompactString)
+    /// Any other string, and every string changed in place.
     case bytes([UInt8])
     /// A list (Redis 7.0 calls every list a "quicklist").
     case list(Deque<[UInt8]>)
@@ -23,7 +25,7 @@ public enum Value: Sendable {
 
     public var typeName: String {
         switch self {
-        case .int, .small, .bytes: return "string"
+        case .int, .small, .compact, .bytes: return "string"
         case .list: return "list"
         case .hash: return "hash"
         case .set: return "set"
@@ -37,6 +39,7 @@ public enum Value: Sendable {
         switch self {
         case .int(let v): return Array(String(v).utf8)
         case .small(let s): return s.array
+        case .compact(let s): return s.array
         case .bytes(let b): return b
         default: return nil
         }
@@ -51,6 +54,7 @@ public enum Value: Sendable {
             while m >= 10 { m /= 10; n += 1 }
             return n
         case .small(let s): return s.count
+        case .compact(let s): return s.count
         case .bytes(let b): return b.count
         default: return 0
         }
@@ -58,7 +62,7 @@ public enum Value: Sendable {
 
     public var isString: Bool {
         switch self {
-        case .int, .small, .bytes: return true
+        case .int, .small, .compact, .bytes: return true
         default: return false
         }
     }
@@ -67,6 +71,7 @@ public enum Value: Sendable {
     public static func string<C: Collection>(_ bytes: C) -> Value where C.Element == UInt8 {
         if bytes.count <= 20, let v = parseCanonicalInt(bytes) { return .int(v) }
         if let s = InlineBytes(bytes) { return .small(s) }
+        if let s = CompactString(bytes) { return .compact(s) }
         return .bytes(Array(bytes))
     }
 
@@ -74,6 +79,7 @@ public enum Value: Sendable {
     public var memoryUsage: Int {
         switch self {
         case .int, .small: return 0
+        case .compact(let s): return s.count + 24
         case .bytes(let b): return b.count + 32
         case .list(let l): return l.reduce(48) { $0 + $1.count + 32 }
         case .hash(let h): return h.memoryUsage
@@ -86,7 +92,7 @@ public enum Value: Sendable {
     /// Elements of a collection (0 for strings), for lazy-free decisions and MEMORY USAGE.
     public var elementCount: Int {
         switch self {
-        case .int, .small, .bytes: return 0
+        case .int, .small, .compact, .bytes: return 0
         case .list(let l): return l.count
         case .hash(let h): return h.count
         case .set(let s): return s.count
