@@ -3,7 +3,7 @@
 /// Redis scans a listpack. The element count is the buffer's first 4 bytes (none while
 /// empty), so the whole thing is one pointer wide.
 struct PackedElements: Sendable {
-    private(set) var bytes: [UInt8] = []
+    private(set) var bytes = PackedBytes()
 
     /// Where the elements start, after the count.
     static let start = 4
@@ -14,7 +14,7 @@ struct PackedElements: Sendable {
             return Int(bytes[0]) | Int(bytes[1]) << 8 | Int(bytes[2]) << 16 | Int(bytes[3]) << 24
         }
         set {
-            if bytes.isEmpty { bytes = [0, 0, 0, 0] }
+            if bytes.isEmpty { bytes.append(contentsOf: [0, 0, 0, 0]) }
             bytes[0] = UInt8(truncatingIfNeeded: newValue)
             bytes[1] = UInt8(truncatingIfNeeded: newValue >> 8)
             bytes[2] = UInt8(truncatingIfNeeded: newValue >> 16)
@@ -49,8 +49,7 @@ struct PackedElements: Sendable {
 
     mutating func append<C: Collection>(_ element: C) where C.Element == UInt8 {
         count += 1
-        bytes += Self.header(element.count)
-        bytes += element
+        bytes.append(contentsOf: Self.header(element.count) + Array(element))
     }
 
     /// For pairs: the value whose field equals `field`, as the offset its element starts at
