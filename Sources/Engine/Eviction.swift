@@ -71,7 +71,7 @@ extension Engine {
     /// the best of `maxmemory-samples` keys sampled per database, as Redis's evictionPoolPopulate.
     func pickVictim(_ policy: EvictionPolicy, _ dbIndexes: [Int], _ pool: inout [Candidate]) -> Candidate? {
         guard !dbIndexes.isEmpty else { return nil }
-        var rng = SystemRandomNumberGenerator()
+        var rng = RandomSource()
         let now = unixMillis()
         let access = accessPolicy
         let samples = max(1, settings.samples.load(ordering: .relaxed))

@@ -220,7 +220,7 @@ enum HashCommands {
             if c.argc == 4 && c.args.matches(3, "withvalues") { withValues = true }
             else if c.argc > 3 { c.error(Errors.syntax); return }
         }
-        var rng = SystemRandomNumberGenerator()
+        var rng = RandomSource()
         switch c.find(1, c.isHash) {
         case .wrongType: c.error(Errors.wrongType)
         case .missing:

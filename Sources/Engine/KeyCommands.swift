@@ -277,7 +277,7 @@ enum KeyCommands {
 
     /// RANDOMKEY
     static func randomkey(_ c: inout CommandContext) {
-        var rng = SystemRandomNumberGenerator()
+        var rng = RandomSource()
         let shards = c.db.shards
         for _ in 0..<100 {
             let total = shards.reduce(0) { $0 + $1.count }

@@ -108,7 +108,7 @@ enum SetCommands {
             guard let n = c.positiveCount(2) else { return }
             count = n
         }
-        var rng = SystemRandomNumberGenerator()
+        var rng = RandomSource()
         switch c.find(1, c.isSet) {
         case .wrongType: c.error(Errors.wrongType)
         case .missing:
@@ -153,7 +153,7 @@ enum SetCommands {
             guard n >= -Int.max / 2 && n <= Int.max / 2 else { c.error("ERR value is out of range"); return }
             count = n
         }
-        var rng = SystemRandomNumberGenerator()
+        var rng = RandomSource()
         switch c.find(1, c.isSet) {
         case .wrongType: c.error(Errors.wrongType)
         case .missing:

@@ -586,7 +586,7 @@ enum SortedSetCommands {
             if c.argc == 4 && c.args.matches(3, "withscores") { withScores = true }
             else if c.argc > 3 { c.error(Errors.syntax); return }
         }
-        var rng = SystemRandomNumberGenerator()
+        var rng = RandomSource()
         switch c.find(1, c.isZSet) {
         case .wrongType: c.error(Errors.wrongType)
         case .missing: if count == nil { c.out.null() } else { c.out.array(0) }

@@ -3,7 +3,7 @@
 public enum HyperLogLogSelfTest {
     /// nil when everything holds, else what failed.
     public static func run() -> String? {
-        var rng = SystemRandomNumberGenerator()
+        var rng = RandomSource()
         // Every register written with random values reads back, neighbours untouched.
         var dense = [UInt8](repeating: 0, count: HyperLogLog.denseSize)
         var expected = [UInt8](repeating: 0, count: HyperLogLog.registers)

@@ -271,7 +271,7 @@ public final class Shard: @unchecked Sendable {
     public func activeExpire(now: Int64, samples: Int = 20) -> (sampled: Int, expired: Int) {
         let n = min(samples, volatileSlots.count)
         var expired = 0
-        var rng = SystemRandomNumberGenerator()
+        var rng = RandomSource()
         for _ in 0..<n {
             guard !volatileSlots.isEmpty else { break }
             let slot = Int(volatileSlots[Int.random(in: 0..<volatileSlots.count, using: &rng)])
