@@ -49,10 +49,13 @@ def start_replica_of(primary):
 
 
 def in_sync(primary, replica):
+    """The replica has loaded the RDB and caught up, and the primary counts it online (Redis
+    marks a diskless-synced replica online only at its first ACK)."""
     p, r = primary.client(), replica.client()
     ri = info(r, "replication")
-    return ri.get("master_link_status") == "up" and \
-        ri["master_repl_offset"] == info(p, "replication")["master_repl_offset"]
+    pi = info(p, "replication")
+    return ri.get("master_link_status") == "up" and ri["master_repl_offset"] == pi["master_repl_offset"] \
+        and pi.get("slave0", {}).get("state") == "online"
 
 
 @pytest.fixture(params=["larder", "redis"])
