@@ -14,7 +14,9 @@ public final class Waiter: KeyWaiter, @unchecked Sendable {
     let dbIndex: Int
     let resp3: Bool
     let keys: [[UInt8]]
-    let nullArrayOnTimeout: Bool
+    /// What the client gets when the timeout passes or CLIENT UNBLOCK ends the wait: a null
+    /// (array) for the blocking pops, the count of acknowledging replicas for WAIT.
+    let timeoutReply: @Sendable (inout RESPWriter) -> Void
     let deliver: @Sendable (ByteBuffer) -> Void
     /// Set once, under the engine's serve lock, when served, timed out, unblocked or gone.
     var done = false
@@ -22,14 +24,15 @@ public final class Waiter: KeyWaiter, @unchecked Sendable {
     var replicaWait: (offset: Int64, count: Int)? = nil
 
     init(client: Client, spec: CommandSpec, args: CommandArguments, dbIndex: Int, resp3: Bool,
-         keys: [[UInt8]], nullArrayOnTimeout: Bool, deliver: @escaping @Sendable (ByteBuffer) -> Void) {
+         keys: [[UInt8]], timeoutReply: @escaping @Sendable (inout RESPWriter) -> Void,
+         deliver: @escaping @Sendable (ByteBuffer) -> Void) {
         self.client = client
         self.spec = spec
         self.args = args
         self.dbIndex = dbIndex
         self.resp3 = resp3
         self.keys = keys
-        self.nullArrayOnTimeout = nullArrayOnTimeout
+        self.timeoutReply = timeoutReply
         self.deliver = deliver
     }
 }
@@ -44,6 +47,9 @@ final class BlockingState: Sendable {
 }
 
 extension CommandContext {
+    static let nullReply: @Sendable (inout RESPWriter) -> Void = { $0.null() }
+    static let nullArrayReply: @Sendable (inout RESPWriter) -> Void = { $0.nullArray() }
+
     /// Parks the client on `keys` (their shards are locked by the dispatcher), or answers null
     /// at once inside MULTI, as Redis does. `timeout` is in ms, 0 for ever.
     mutating func block(on keyIndexes: [Int], timeoutMs: Int64, nullArray: Bool) {
@@ -54,7 +60,7 @@ extension CommandContext {
         guard let spec = engine.table.lookup(args[0]) else { return }
         let keys = keyIndexes.map { args.owned($0) }
         let w = Waiter(client: client, spec: spec, args: args, dbIndex: dbIndex, resp3: out.resp3,
-                       keys: keys, nullArrayOnTimeout: nullArray, deliver: onUnblock!)
+                       keys: keys, timeoutReply: nullArray ? Self.nullArrayReply : Self.nullReply, deliver: onUnblock!)
         for k in keys { db.shard(k[...]).park(w, on: k) }
         // Listed by client id once the shard locks are released (Engine.execute): the serve
         // lock must never be taken while holding a shard lock.
@@ -133,18 +139,14 @@ extension Engine {
         }
     }
 
-    /// The blocking timeout passed: answer null.
+    /// The blocking timeout passed (or WAIT has its acknowledgements): the timeout reply.
     public func timeOut(_ w: Waiter) {
-        if let wait = w.replicaWait {
-            answerReplicaWait(w, acked: replicasAcked(upTo: wait.offset))
-            return
-        }
         blocking.byClient.withLock { byClient in
             guard !w.done else { return }
             finish(w, &byClient)
             var out = RESPWriter(buffer: ByteBuffer())
             out.resp3 = w.resp3
-            if w.nullArrayOnTimeout { out.nullArray() } else { out.null() }
+            w.timeoutReply(&out)
             w.deliver(out.buffer)
         }
     }
@@ -159,12 +161,7 @@ extension Engine {
 
     /// CLIENT UNBLOCK: answers as a timeout, or with the UNBLOCKED error. False if not blocked.
     func unblock(clientID: Int, withError: Bool) -> Bool {
-        if !withError, let w = blocking.byClient.withLock({ $0[clientID] }), let wait = w.replicaWait {
-            // WAIT unblocked answers as on a timeout: the replicas that acknowledged so far.
-            answerReplicaWait(w, acked: replicasAcked(upTo: wait.offset))
-            return true
-        }
-        return blocking.byClient.withLock { byClient in
+        blocking.byClient.withLock { byClient in
             guard let w = byClient[clientID], !w.done else { return false }
             finish(w, &byClient)
             var out = RESPWriter(buffer: ByteBuffer())
@@ -172,7 +169,9 @@ extension Engine {
             if withError {
                 stats.countError("UNBLOCKED")
                 out.error("UNBLOCKED client unblocked via CLIENT UNBLOCK")
-            } else if w.nullArrayOnTimeout { out.nullArray() } else { out.null() }
+            } else {
+                w.timeoutReply(&out)
+            }
             w.deliver(out.buffer)
             return true
         }

@@ -253,11 +253,9 @@ extension Engine {
         let r = repl
         let now = c.now
         let tables = snapshotTables()
-        let link = ReplicaLink(client: c.client, push: c.onPush!, payload: c.onPayload!, state: .waitBgsave, now: now)
+        let link = newLink(c, state: .waitBgsave)
         let offset: Int64 = r.lock.withLock {
             startBacklogIfNeeded()
-            link.listeningPort = pendingLinks.withLock { $0[c.client.id]?.port ?? 0 }
-            link.ipAddress = pendingLinks.withLock { $0[c.client.id]?.ip }
             r.replicas.append(link)
             // The replica's first command must say which database it is for.
             r.selectedDb = -1
@@ -297,9 +295,7 @@ extension Engine {
         let ok: Bool = r.lock.withLock {
             guard r.active.load(ordering: .relaxed), replid == r.replid,
                   wanted >= r.backlogFirst, wanted <= r.backlogFirst + Int64(r.backlog.count) else { return false }
-            let link = ReplicaLink(client: c.client, push: c.onPush!, payload: c.onPayload!, state: .online, now: c.now)
-            link.listeningPort = pendingLinks.withLock { $0[c.client.id]?.port ?? 0 }
-            link.ipAddress = pendingLinks.withLock { $0[c.client.id]?.ip }
+            let link = newLink(c, state: .online)
             link.ackOffset = wanted - 1
             var reply = ByteBuffer()
             reply.writeString("+CONTINUE \(r.replid)\r\n")
@@ -318,6 +314,16 @@ extension Engine {
         stats.add(stats.syncPartialOK)
         log("Partial resynchronization request from \(c.client.address) accepted, offset \(wanted)")
         return true
+    }
+
+    /// The link of the connection running PSYNC/SYNC, with what its REPLCONF said.
+    private func newLink(_ c: CommandContext, state: ReplicaLink.State) -> ReplicaLink {
+        let link = ReplicaLink(client: c.client, push: c.onPush!, payload: c.onPayload!, state: state, now: c.now)
+        if let said = pendingLinks.withLock({ $0[c.client.id] }) {
+            link.listeningPort = said.port
+            link.ipAddress = said.ip
+        }
+        return link
     }
 
     /// The backlog is made when the first replica comes (lock held).
@@ -439,23 +445,8 @@ extension Engine {
     /// Answers every WAIT whose replicas have now acknowledged enough.
     func serveReplicaWaits() {
         let waiting: [Waiter] = blocking.byClient.withLock { $0.values.filter { $0.replicaWait != nil && !$0.done } }
-        for w in waiting {
-            let (offset, count) = w.replicaWait!
-            let acked = replicasAcked(upTo: offset)
-            if acked >= count { answerReplicaWait(w, acked: acked) }
-        }
-    }
-
-    /// WAIT's reply, whether enough replicas acknowledged or the timeout passed: how many did.
-    func answerReplicaWait(_ w: Waiter, acked: Int) {
-        blocking.byClient.withLock { byClient in
-            guard !w.done else { return }
-            w.done = true
-            if byClient[w.client.id] === w { byClient[w.client.id] = nil }
-            blocking.count.store(byClient.count, ordering: .relaxed)
-            var out = RESPWriter(buffer: ByteBuffer())
-            out.integer(acked)
-            w.deliver(out.buffer)
+        for w in waiting where replicasAcked(upTo: w.replicaWait!.offset) >= w.replicaWait!.count {
+            timeOut(w)   // its timeout reply is the count, which is now enough
         }
     }
 }
@@ -464,8 +455,9 @@ extension CommandContext {
     /// Parks the client until `count` replicas acknowledged the stream up to `offset`.
     mutating func blockForReplicas(offset: Int64, count: Int, timeoutMs: Int64) {
         guard let spec = engine.table.lookup(args[0]) else { return }
-        let w = Waiter(client: client, spec: spec, args: args, dbIndex: dbIndex, resp3: out.resp3,
-                       keys: [], nullArrayOnTimeout: false, deliver: onUnblock!)
+        let engine = self.engine
+        let w = Waiter(client: client, spec: spec, args: args, dbIndex: dbIndex, resp3: out.resp3, keys: [],
+                       timeoutReply: { $0.integer(engine.replicasAcked(upTo: offset)) }, deliver: onUnblock!)
         w.replicaWait = (offset, count)
         blockedOn = w
         blockTimeoutMs = timeoutMs

@@ -372,7 +372,4 @@ extension ByteTable {
 
     /// Every (key, value), in table order.
     public var pairs: [([UInt8], Value)] { occupiedSlots.map { (key(at: $0), entries[$0]) } }
-
-    /// Every key, in table order.
-    public var allKeys: [[UInt8]] { occupiedSlots.map { key(at: $0) } }
 }

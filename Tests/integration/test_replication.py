@@ -3,32 +3,21 @@ stream, partial resync from the backlog), WAIT counts acknowledgements, and a re
 does not read is cut off at its output buffer limit. Each behaviour is checked against a
 redis-server primary too, so the test shows what Redis does, not what Larder thinks it does."""
 import socket
-import threading
 import time
 
 import pytest
 import redis
 
 from conftest import start_larder, start_redis
-from rdbtools import snapshot
 from resp import Conn, encode
 from test_aof import workload
-from test_rdb import fill_two_dbs
+from test_rdb import all_dbs as dbs_of, fill_two_dbs
 
 DBS = (0, 3, 5)
 
 
 def all_dbs(client):
-    out = {}
-    for db in DBS:
-        client.execute_command("SELECT", db)
-        out[db] = snapshot(client)
-    client.execute_command("SELECT", 0)
-    return out
-
-
-def info(client, section):
-    return client.info(section)
+    return dbs_of(client, DBS)
 
 
 def wait_until(predicate, timeout=20, what="condition"):
@@ -52,23 +41,27 @@ def in_sync(primary, replica):
     """The replica has loaded the RDB and caught up, and the primary counts it online (Redis
     marks a diskless-synced replica online only at its first ACK)."""
     p, r = primary.client(), replica.client()
-    ri = info(r, "replication")
-    pi = info(p, "replication")
+    ri = r.info("replication")
+    pi = p.info("replication")
     return ri.get("master_link_status") == "up" and ri["master_repl_offset"] == pi["master_repl_offset"] \
         and pi.get("slave0", {}).get("state") == "online"
 
 
 @pytest.fixture(params=["larder", "redis"])
-def pair(request):
+def lone(request):
+    """A primary without replicas: Larder, and redis-server to show what Redis does."""
     primary = start_primary(request.param)
-    replica = None
-    try:
-        replica = start_replica_of(primary)
-        yield request.param, primary, replica
-    finally:
-        if replica:
-            replica.stop()
-        primary.stop()
+    yield request.param, primary
+    primary.stop()
+
+
+@pytest.fixture
+def pair(lone):
+    """The same primaries, each followed by a redis-server replica."""
+    kind, primary = lone
+    replica = start_replica_of(primary)
+    yield kind, primary, replica
+    replica.stop()
 
 
 def test_redis_replica_gets_the_keyspace_and_the_stream(pair):
@@ -94,26 +87,22 @@ def test_redis_replica_gets_the_keyspace_and_the_stream(pair):
     assert int(roles[2][0][1]) == replica.port
 
 
-def test_full_sync_carries_what_was_there_before(request):
-    for kind in ("larder", "redis"):
-        primary = start_primary(kind)
-        replica = None
-        try:
-            p = primary.client()
-            fill_two_dbs(p)
-            p.set("with-ttl", "v", ex=1000)
-            p.execute_command("SELECT", 3)
-            p.xadd("events", {"a": "1"}, id="7-1")
-            p.execute_command("SELECT", 0)
-            replica = start_replica_of(primary)
-            wait_until(lambda: in_sync(primary, replica), what=f"{kind}: first sync")
-            assert all_dbs(replica.client()) == all_dbs(p), kind
-            assert 990 <= replica.client().ttl("with-ttl") <= 1000
-            assert info(p, "stats")["sync_full"] == 1
-        finally:
-            if replica:
-                replica.stop()
-            primary.stop()
+def test_full_sync_carries_what_was_there_before(lone):
+    kind, primary = lone
+    p = primary.client()
+    fill_two_dbs(p)
+    p.set("with-ttl", "v", ex=1000)
+    p.execute_command("SELECT", 3)
+    p.xadd("events", {"a": "1"}, id="7-1")
+    p.execute_command("SELECT", 0)
+    replica = start_replica_of(primary)
+    try:
+        wait_until(lambda: in_sync(primary, replica), what=f"{kind}: first sync")
+        assert all_dbs(replica.client()) == all_dbs(p), kind
+        assert 990 <= replica.client().ttl("with-ttl") <= 1000
+        assert p.info("stats")["sync_full"] == 1
+    finally:
+        replica.stop()
 
 
 def test_a_broken_link_continues_from_the_backlog(pair):
@@ -126,32 +115,28 @@ def test_a_broken_link_continues_from_the_backlog(pair):
     for i in range(200):
         p.rpush("after", i)
     wait_until(lambda: in_sync(primary, replica), what="partial resync")
-    stats = info(p, "stats")
+    stats = p.info("stats")
     assert stats["sync_full"] == 1
     assert stats["sync_partial_ok"] == 1
     assert replica.client().lrange("after", 0, -1) == [str(i).encode() for i in range(200)]
 
 
-def test_psync_with_another_history_gets_a_full_resync(request):
-    for kind in ("larder", "redis"):
-        primary = start_primary(kind)
-        try:
-            p = primary.client()
-            p.set("k", "v")
-            before = info(p, "replication")["master_replid"]
-            s = socket.create_connection(("127.0.0.1", primary.port), timeout=5)
-            s.sendall(encode("PSYNC", before, "100"))
-            line = b""
-            while not line.endswith(b"\r\n"):
-                line += s.recv(1)
-            # The first replica starts the backlog, and with it a new replication ID.
-            replid = info(p, "replication")["master_replid"]
-            assert replid != before
-            assert line == b"+FULLRESYNC " + replid.encode() + b" 0\r\n", (kind, line)
-            s.close()
-            assert info(p, "stats")["sync_partial_err"] == 1
-        finally:
-            primary.stop()
+def test_psync_with_another_history_gets_a_full_resync(lone):
+    kind, primary = lone
+    p = primary.client()
+    p.set("k", "v")
+    before = p.info("replication")["master_replid"]
+    s = socket.create_connection(("127.0.0.1", primary.port), timeout=5)
+    s.sendall(encode("PSYNC", before, "100"))
+    line = b""
+    while not line.endswith(b"\r\n"):
+        line += s.recv(1)
+    # The first replica starts the backlog, and with it a new replication ID.
+    replid = p.info("replication")["master_replid"]
+    assert replid != before
+    assert line == b"+FULLRESYNC " + replid.encode() + b" 0\r\n", (kind, line)
+    s.close()
+    assert p.info("stats")["sync_partial_err"] == 1
 
 
 def test_wait_counts_acknowledging_replicas(pair):
@@ -168,74 +153,62 @@ def test_wait_counts_acknowledging_replicas(pair):
         p.wait(1, -1)
 
 
-def test_wait_without_replicas():
-    for kind in ("larder", "redis"):
-        primary = start_primary(kind)
-        try:
-            p = primary.client()
-            p.set("k", "v")
-            assert p.wait(0, 0) == 0
-            assert p.wait(1, 100) == 0
-        finally:
-            primary.stop()
+def test_wait_without_replicas(lone):
+    kind, primary = lone
+    p = primary.client()
+    p.set("k", "v")
+    assert p.wait(0, 0) == 0
+    assert p.wait(1, 100) == 0
 
 
-def test_sync_sends_an_rdb_then_the_stream():
-    for kind in ("larder", "redis"):
-        primary = start_primary(kind)
-        try:
-            p = primary.client()
-            p.set("k", "v")
-            c = Conn(primary.port)
-            c.send_raw(encode("SYNC"))
-            while True:
-                line = c._line()
-                if line:       # Redis may send empty lines while it prepares the RDB
-                    break
-            assert line.startswith(b"$"), (kind, line)
-            n = int(line[1:])
-            while len(c.buf) < n:
-                c._fill()
-            rdb, c.buf = c.buf[:n], c.buf[n:]
-            assert rdb.startswith(b"REDIS00") and b"k" in rdb
-            p.set("later", "x")
-            # The stream: SELECT 0, then the SET (Redis may put a PING first).
-            seen = []
-            while len(seen) < 3:
-                cmd = c.read()
-                seen.append([a.value for a in cmd.value])
-                if seen[-1][0] == b"SET":
-                    break
-            assert [b"SELECT", b"0"] in seen and [b"SET", b"later", b"x"] in seen, (kind, seen)
-            c.close()
-        finally:
-            primary.stop()
+def test_sync_sends_an_rdb_then_the_stream(lone):
+    kind, primary = lone
+    p = primary.client()
+    p.set("k", "v")
+    c = Conn(primary.port)
+    c.send_raw(encode("SYNC"))
+    while True:
+        line = c._line()
+        if line:       # Redis may send empty lines while it prepares the RDB
+            break
+    assert line.startswith(b"$"), (kind, line)
+    n = int(line[1:])
+    while len(c.buf) < n:
+        c._fill()
+    rdb, c.buf = c.buf[:n], c.buf[n:]
+    assert rdb.startswith(b"REDIS00") and b"k" in rdb
+    p.set("later", "x")
+    # The stream: SELECT 0, then the SET (Redis may put a PING first).
+    seen = []
+    while len(seen) < 3:
+        cmd = c.read()
+        seen.append([a.value for a in cmd.value])
+        if seen[-1][0] == b"SET":
+            break
+    assert [b"SELECT", b"0"] in seen and [b"SET", b"later", b"x"] in seen, (kind, seen)
+    c.close()
 
 
-@pytest.mark.parametrize("kind", ["larder", "redis"])
-def test_a_replica_that_does_not_read_is_cut_off(kind):
-    primary = start_primary(kind)
-    try:
-        p = primary.client()
-        p.config_set("client-output-buffer-limit", "replica 1mb 0 0")
-        s = socket.socket()
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        s.connect(("127.0.0.1", primary.port))
-        s.sendall(encode("PSYNC", "?", "-1"))
-        wait_until(lambda: info(p, "replication")["connected_slaves"] == 1, what=f"{kind}: replica listed")
-        # The replica reads nothing more; 40 MB of writes fill its output buffer.
-        value = "x" * 10000
-        pipe = p.pipeline(transaction=False)
-        for i in range(4000):
-            pipe.set(f"k{i}", value)
-            if i % 200 == 199:
-                pipe.execute()
-        pipe.execute()
-        wait_until(lambda: info(p, "replication")["connected_slaves"] == 0, what=f"{kind}: replica cut off")
-        assert p.dbsize() == 4000
-        s.close()
-    finally:
-        primary.stop()
+def test_a_replica_that_does_not_read_is_cut_off(lone):
+    kind, primary = lone
+    p = primary.client()
+    p.config_set("client-output-buffer-limit", "replica 1mb 0 0")
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(("127.0.0.1", primary.port))
+    s.sendall(encode("PSYNC", "?", "-1"))
+    wait_until(lambda: p.info("replication")["connected_slaves"] == 1, what=f"{kind}: replica listed")
+    # The replica reads nothing more; 40 MB of writes fill its output buffer.
+    value = "x" * 10000
+    pipe = p.pipeline(transaction=False)
+    for i in range(4000):
+        pipe.set(f"k{i}", value)
+        if i % 200 == 199:
+            pipe.execute()
+    pipe.execute()
+    wait_until(lambda: p.info("replication")["connected_slaves"] == 0, what=f"{kind}: replica cut off")
+    assert p.dbsize() == 4000
+    s.close()
 
 
 def test_replicas_show_in_client_list_and_info(pair):
@@ -245,7 +218,7 @@ def test_replicas_show_in_client_list_and_info(pair):
     listed = p.client_list(_type="replica")
     assert len(listed) == 1 and "S" in listed[0]["flags"]
     assert all("S" not in c["flags"] for c in p.client_list(_type="normal"))
-    ri = info(p, "replication")
+    ri = p.info("replication")
     assert ri["role"] == "master" and ri["connected_slaves"] == 1
     assert ri["slave0"]["port"] == replica.port and ri["slave0"]["state"] == "online"
     assert ri["repl_backlog_active"] == 1
