@@ -4,7 +4,8 @@ import PackageDescription
 // Release builds drop Swift's run-time exclusivity checks (swift_beginAccess on every access
 // to a class's stored property): they showed as 3-4% of CPU under load in perf, and the
 // compile-time checks still apply. Debug and test builds keep them.
-let releaseSettings: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
+let releaseSettings: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked", "-cross-module-optimization"],
+                                                                   .when(configuration: .release))]
 
 let package = Package(
     name: "Larder",

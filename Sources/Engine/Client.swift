@@ -56,7 +56,7 @@ public final class Client: Sendable {
     public func setPushSink(_ f: (@Sendable (ByteBuffer) -> Void)?) { sink.withLock { $0 = f } }
     public var pushSink: (@Sendable (ByteBuffer) -> Void)? { sink.withLock { $0 } }
 
-    public func setCloser(_ f: @escaping @Sendable () -> Void) { closer.withLock { $0 = f } }
+    public func setCloser(_ f: (@Sendable () -> Void)?) { closer.withLock { $0 = f } }
 
     public func close() {
         info.withLock { $0.closing = true }

@@ -61,10 +61,11 @@ public struct CommandContext: Sendable {
     var ownInvalidations: [ByteBuffer] = []
     /// Statistics counted by this connection and added to the shared ones once per read batch,
     /// so that commands on different cores do not fight over the same cache lines.
-    var counters = Counters()
+    public var counters = Counters()
 
-    struct Counters {
+    public struct Counters: Sendable {
         var commands = 0, hits = 0, misses = 0, errors = 0
+        public var netInput = 0, netOutput = 0
     }
 
     var inMulti: Bool { multiQueue != nil }
@@ -85,7 +86,15 @@ public struct CommandContext: Sendable {
     public var newAccess: UInt32 { engine.accessPolicy.initial(now: now) }
 
     /// The shard of argument `i`, already locked by the dispatcher.
-    @inline(__always) public func shard(_ i: Int) -> Shard { db.shard(args[i]) }
+    @inline(__always) public func shard(_ i: Int) -> Shard {
+        if i == lockedKeyArgument, let s = lockedKeyShard { return s }
+        return db.shard(args[i])
+    }
+
+    /// The shard the dispatcher locked for a one-key command and which argument named it, so
+    /// that the handler does not hash the key to its slot a second time.
+    var lockedKeyArgument = -1
+    var lockedKeyShard: Shard? = nil
 
     // MARK: replies
 

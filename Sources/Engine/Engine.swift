@@ -223,7 +223,11 @@ public final class Engine: Sendable {
             if spec.keyFinder == nil && spec.firstKey == spec.lastKey && spec.firstKey < ctx.argc {
                 let shard = ctx.db.shard(ctx.args[spec.firstKey])
                 shard.lock.lock()
+                ctx.lockedKeyArgument = spec.firstKey
+                ctx.lockedKeyShard = shard
                 body(&ctx)
+                ctx.lockedKeyArgument = -1
+                ctx.lockedKeyShard = nil
                 shard.lock.unlock()
                 return
             }
@@ -307,7 +311,14 @@ public final class Engine: Sendable {
 extension Engine {
     /// The `client-output-buffer-limit` of a class: hard and soft bytes, soft seconds; nil when
     /// the class has no limit.
+    /// Whether the client's class has an output buffer limit (normal clients have none by default).
+    public func hasOutputLimit(_ client: Client, subscribed: Bool) -> Bool {
+        let cls: OutputClass = client.isReplica ? .replica : subscribed ? .pubsub : .normal
+        return settings.limitedOutputClasses.load(ordering: .relaxed) & cls.rawValue != 0
+    }
+
     public func outputLimit(for client: Client, subscribed: Bool) -> (hard: Int, soft: Int, seconds: Int)? {
+        guard hasOutputLimit(client, subscribed: subscribed) else { return nil }
         let words = config.get("client-output-buffer-limit").split(separator: " ").map(String.init)
         let want = client.isReplica ? "slave" : subscribed ? "pubsub" : "normal"
         var i = 0
@@ -330,6 +341,8 @@ extension Engine {
         if c.commands > 0 { stats.add(stats.commands, c.commands) }
         if c.hits > 0 { stats.add(stats.keyspaceHits, c.hits) }
         if c.misses > 0 { stats.add(stats.keyspaceMisses, c.misses) }
+        if c.netInput > 0 { stats.add(stats.netInputBytes, c.netInput) }
+        if c.netOutput > 0 { stats.add(stats.netOutputBytes, c.netOutput) }
         ctx.counters = .init(commands: 0, hits: 0, misses: 0, errors: ctx.counters.errors)
     }
 }

@@ -22,6 +22,27 @@ final class Settings: Sendable {
     let hllSparseMaxBytes = Atomic<Int>(3000)
     let streamNodeMaxBytes = Atomic<Int>(4096)
     let streamNodeMaxEntries = Atomic<Int>(100)
+    /// The classes of `client-output-buffer-limit` that have a limit (OutputClass bits), so that
+    /// a connection need not count its unsent bytes when nothing would be enforced.
+    let limitedOutputClasses = Atomic<Int>(7)
+}
+
+/// The client classes of `client-output-buffer-limit`, as bits.
+struct OutputClass: OptionSet {
+    let rawValue: Int
+    static let normal = OutputClass(rawValue: 1)
+    static let replica = OutputClass(rawValue: 2)
+    static let pubsub = OutputClass(rawValue: 4)
+
+    init(rawValue: Int) { self.rawValue = rawValue }
+    init<S: StringProtocol>(_ name: S) {
+        switch name.lowercased() {
+        case "normal": self = .normal
+        case "slave", "replica": self = .replica
+        case "pubsub": self = .pubsub
+        default: self = []
+        }
+    }
 }
 
 /// `maxmemory-policy`, as Redis names them.
@@ -67,6 +88,13 @@ extension Engine {
         s.streamNodeMaxBytes.store(config.int("stream-node-max-bytes"), ordering: .relaxed)
         s.streamNodeMaxEntries.store(config.int("stream-node-max-entries"), ordering: .relaxed)
         s.hllSparseMaxBytes.store(config.int("hll-sparse-max-bytes"), ordering: .relaxed)
+        let limits = config.get("client-output-buffer-limit").split(separator: " ")
+        var limited = 0
+        for i in stride(from: 0, to: limits.count - 3, by: 4)
+        where (parseMemory(String(limits[i + 1])) ?? 0) > 0 || (parseMemory(String(limits[i + 2])) ?? 0) > 0 {
+            limited |= OutputClass(limits[i]).rawValue
+        }
+        s.limitedOutputClasses.store(limited, ordering: .relaxed)
         s.notifyFlags.store((NotifyClass.parse(config.get("notify-keyspace-events")) ?? []).rawValue, ordering: .relaxed)
     }
 

@@ -76,8 +76,10 @@ final class ConnectionHandler: ChannelInboundHandler {
         }
         engine.clients.add(c)
         let loop = ctx.eventLoop
-        c.setCloser { [weak channel] in
-            loop.execute { channel?.close(promise: nil) }
+        // A strong reference, dropped in channelInactive: a weak one would give the channel a
+        // side table, and every retain of it on the hot path would take the slow path.
+        c.setCloser {
+            loop.execute { channel.close(promise: nil) }
         }
         ctx.fireChannelActive()
     }
@@ -104,6 +106,7 @@ final class ConnectionHandler: ChannelInboundHandler {
             client.setPushSink(nil)
         }
         if let client {
+            client.setCloser(nil)
             engine.clients.remove(client)
             engine.replicaGone(client)
         }
@@ -113,7 +116,7 @@ final class ConnectionHandler: ChannelInboundHandler {
     func channelRead(context ctx: ChannelHandlerContext, data: NIOAny) {
         var bytes = unwrapInboundIn(data)
         guard !closed else { return }
-        engine.stats.add(engine.stats.netInputBytes, bytes.readableBytes)
+        context.counters.netInput += bytes.readableBytes
         if input == nil || input!.readableBytes == 0 {
             input = bytes
         } else {
@@ -123,8 +126,8 @@ final class ConnectionHandler: ChannelInboundHandler {
     }
 
     func channelReadComplete(context ctx: ChannelHandlerContext) {
-        if context != nil { engine.flushCounters(&context) }
         flush(ctx)
+        if context != nil { engine.flushCounters(&context) }
         ctx.fireChannelReadComplete()
     }
 
@@ -143,6 +146,7 @@ final class ConnectionHandler: ChannelInboundHandler {
                 me.waitingOnGate = false
                 guard !me.closed else { return }
                 me.send(boundCtx.value, reply)
+                me.engine.flushCounters(&me.context)
             }
             return
         }
@@ -155,7 +159,13 @@ final class ConnectionHandler: ChannelInboundHandler {
     /// whose output buffer passes its class's `client-output-buffer-limit`.
     private func send(_ ctx: ChannelHandlerContext, _ bytes: ByteBuffer) {
         let n = bytes.readableBytes
-        engine.stats.add(engine.stats.netOutputBytes, n)
+        context.counters.netOutput += n
+        // Unsent bytes are counted only where a limit can close the client: the normal class has
+        // none by default, and a write without a promise costs no allocation.
+        guard pendingOutput > 0 || engine.hasOutputLimit(client, subscribed: context.subscribedForLimits) else {
+            ctx.writeAndFlush(wrapOutboundOut(bytes), promise: nil)
+            return
+        }
         pendingOutput += n
         let bound = NIOLoopBound(self, eventLoop: ctx.eventLoop)
         ctx.writeAndFlush(wrapOutboundOut(bytes)).whenComplete { _ in bound.value.pendingOutput -= n }
@@ -177,13 +187,15 @@ final class ConnectionHandler: ChannelInboundHandler {
     private func pushed(_ bytes: ByteBuffer) {
         guard let ctx = channelContext, !closed else { return }
         send(ctx, bytes)
+        engine.flushCounters(&context)
     }
 
     /// Bytes that do not count against the output buffer limit (a replica's RDB, as in Redis,
     /// where the snapshot is streamed apart from the client's reply buffer).
     private func sendOutsideBuffer(_ bytes: ByteBuffer) {
         guard let ctx = channelContext, !closed else { return }
-        engine.stats.add(engine.stats.netOutputBytes, bytes.readableBytes)
+        context.counters.netOutput += bytes.readableBytes
+        engine.flushCounters(&context)
         ctx.writeAndFlush(wrapOutboundOut(bytes), promise: nil)
     }
 
@@ -248,6 +260,7 @@ final class ConnectionHandler: ChannelInboundHandler {
         context.out.buffer.writeBuffer(&r)
         process(ctx)
         flush(ctx)
+        engine.flushCounters(&context)
     }
 
     private func scheduleResume(_ ctx: ChannelHandlerContext, at until: Int64) {
@@ -258,6 +271,7 @@ final class ConnectionHandler: ChannelInboundHandler {
             resumeScheduled = false
             process(ctx)
             flush(ctx)
+            engine.flushCounters(&self.context)
         }
     }
 

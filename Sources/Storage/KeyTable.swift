@@ -125,6 +125,7 @@ public struct ByteTable<Value: Sendable>: Sendable {
     // MARK: lookups and changes
 
     /// The slot holding `key`, or nil.
+    @inline(__always)
     public func find(_ key: UnsafeRawBufferPointer, hash: UInt64) -> Int? {
         guard count > 0 else { return nil }
         let low = hash & 0xFFFF_FFFF
@@ -149,6 +150,14 @@ public struct ByteTable<Value: Sendable>: Sendable {
                 i = (i + 1) & mask
             }
         }
+    }
+
+    /// `find` for a table held in a class's stored property (a shard's). Calling a non-mutating
+    /// method there makes Swift copy the whole struct first, a retain and a release of each of
+    /// its arrays per lookup (seen in profiles); an inout access reads the table in place.
+    @inline(__always)
+    public mutating func findInPlace(_ key: UnsafeRawBufferPointer, hash: UInt64) -> Int? {
+        find(key, hash: hash)
     }
 
     public func isOccupied(_ slot: Int) -> Bool { slot >= 0 && slot < spans.count && spans[slot] != Self.hole }

@@ -44,7 +44,7 @@ public final class Shard: @unchecked Sendable {
 
     public func find(_ key: UnsafeRawBufferPointer, now: Int64) -> Int? {
         let h = KeyTable.hash(key)
-        guard let slot = table.find(key, hash: h) else { return nil }
+        guard let slot = table.findInPlace(key, hash: h) else { return nil }
         let exp = table.entries[slot].expireAt
         if exp != 0 && exp <= now {
             expire(slot: slot)
@@ -133,7 +133,7 @@ public final class Shard: @unchecked Sendable {
         if !watched.isEmpty { modified(Array(key)) }
         return key.withUnsafeBytes { raw in
             let h = KeyTable.hash(raw)
-            if let slot = table.find(raw, hash: h) {
+            if let slot = table.findInPlace(raw, hash: h) {
                 table.entries[slot].value = value
                 table.entries[slot].rawEncoding = false
                 table.entries[slot].access = access
@@ -163,7 +163,7 @@ public final class Shard: @unchecked Sendable {
         e.volatileIndex = -1
         let slot: Int = key.withUnsafeBytes { raw in
             let h = KeyTable.hash(raw)
-            if let old = table.find(raw, hash: h) {
+            if let old = table.findInPlace(raw, hash: h) {
                 remove(slot: old)
             } else {
                 onNewKey?(key)
