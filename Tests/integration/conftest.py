@@ -80,6 +80,9 @@ def start_larder(*extra, workdir=None):
             # No snapshot points unless a test asks: a stop would otherwise save whatever a
             # test left (a fuzzed 512 MB bitmap takes long to write in a debug build).
             "--save", "",
+            # Two event loops whatever the machine (the default is one on 2 cores), so that
+            # commands from connections on different loops meet on the shard locks.
+            "--threads", "2",
             *os.environ.get("LARDER_ARGS", "").split(), *extra]
     return Server(argv, port, workdir, log)
 
