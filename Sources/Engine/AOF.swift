@@ -157,8 +157,8 @@ extension Engine {
         }
         if Self.relativeTTLCommands.contains(spec.name), c.argc > 1 {
             let shard = c.shard(1)
-            if let slot = shard.find(c.args[1], now: c.now), shard.entry(at: slot).expireAt != 0 {
-                let at = shard.entry(at: slot).expireAt
+            if let slot = shard.find(c.args[1], now: c.now), shard.expireAt(slot: slot) != 0 {
+                let at = shard.expireAt(slot: slot)
                 c.aofSeq = aofAppend(db: c.dbIndex, [Array("PEXPIREAT".utf8), Array(c.args[1]), Array(String(at).utf8)])
             }
         }
@@ -275,15 +275,17 @@ extension Engine {
             try RDBFile.write(tables, to: path, now: now, options: rdbOptions)
         } else {
             var out: [UInt8] = []
-            for db in tables where db.tables.contains(where: { $0.count > 0 }) {
+            for db in tables where db.tables.contains(where: { $0.table.count > 0 }) {
                 respCommand([Array("SELECT".utf8), Array(String(db.index).utf8)], into: &out)
-                for t in db.tables {
+                for image in db.tables {
+                    let t = image.table
                     for slot in t.occupiedSlots {
                         let e = t.entries[slot]
-                        if e.expireAt != 0 && e.expireAt <= now { continue }
+                        let at = image.expireAt(slot: slot)
+                        if at != 0 && at <= now { continue }
                         for cmd in Self.rebuildCommands(t.key(at: slot), e.value) { respCommand(cmd, into: &out) }
-                        if e.expireAt != 0 {
-                            respCommand([Array("PEXPIREAT".utf8), t.key(at: slot), Array(String(e.expireAt).utf8)], into: &out)
+                        if at != 0 {
+                            respCommand([Array("PEXPIREAT".utf8), t.key(at: slot), Array(String(at).utf8)], into: &out)
                         }
                     }
                 }

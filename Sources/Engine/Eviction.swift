@@ -101,7 +101,9 @@ extension Engine {
                     let score: UInt64
                     switch policy {
                     case .allkeysLFU, .volatileLFU: score = 255 - UInt64(access.decayedCounter(e.access, now: now))
-                    case .volatileTTL: score = e.expireAt == 0 ? 0 : UInt64.max - UInt64(e.expireAt)
+                    case .volatileTTL:
+                        let at = shard.expireAt(slot: slot)
+                        score = at == 0 ? 0 : UInt64.max - UInt64(at)
                     default: score = UInt64(idleSeconds(access: e.access, nowMs: now))
                     }
                     return Candidate(score: score, db: db.index, key: key)

@@ -142,7 +142,7 @@ enum KeyCommands {
         when += base
         let shard = c.shard(1)
         guard let slot = shard.find(c.args[1], now: c.now) else { c.out.integer(0); return }
-        let current = shard.entry(at: slot).expireAt
+        let current = shard.expireAt(slot: slot)
         if (nx && current != 0) || (xx && current == 0) || (gt && (current == 0 || when <= Int(current)))
             || (lt && current != 0 && when >= Int(current)) {
             c.out.integer(0)
@@ -163,7 +163,7 @@ enum KeyCommands {
     static func ttl(_ c: inout CommandContext, ms: Bool, absolute: Bool) {
         let shard = c.shard(1)
         guard let slot = shard.find(c.args[1], now: c.now) else { c.out.integer(-2); return }
-        let at = shard.entry(at: slot).expireAt
+        let at = shard.expireAt(slot: slot)
         guard at != 0 else { c.out.integer(-1); return }
         let t = max(0, Int(absolute ? at : at - c.now))
         c.out.integer(ms ? t : (t + 500) / 1000)
@@ -172,7 +172,7 @@ enum KeyCommands {
     /// PERSIST key
     static func persist(_ c: inout CommandContext) {
         let shard = c.shard(1)
-        guard let slot = shard.find(c.args[1], now: c.now), shard.entry(at: slot).expireAt != 0 else {
+        guard let slot = shard.find(c.args[1], now: c.now), shard.expireAt(slot: slot) != 0 else {
             c.out.integer(0)
             return
         }
@@ -191,8 +191,9 @@ enum KeyCommands {
             return
         }
         if nx && dst.find(c.args[2], now: c.now) != nil { c.out.integer(0); return }
+        let at = src.expireAt(slot: slot)
         let entry = src.remove(slot: slot)
-        dst.insert(key: c.args.owned(2), entry: entry)
+        dst.insert(key: c.args.owned(2), entry: entry, expireAt: at)
         c.dirty()
         c.notify(.generic, "rename_from", 1)
         c.notify(.generic, "rename_to", 2)
@@ -208,8 +209,8 @@ enum KeyCommands {
         pattern.withUnsafeBytes { p in
             for shard in c.db.shards {
                 for slot in shard.table.occupiedSlots {
-                    let e = shard.entry(at: slot)
-                    if e.expireAt != 0 && e.expireAt <= c.now { continue }
+                    let at = shard.expireAt(slot: slot)
+                    if at != 0 && at <= c.now { continue }
                     let key = shard.key(at: slot)
                     if all || key.withUnsafeBytes({ globMatch(p, $0) }) { found.append(key) }
                 }
@@ -385,8 +386,9 @@ enum KeyCommands {
         guard let slot = src.find(c.args[1], now: c.now) else { c.out.integer(0); return }
         let dst = c.engine.keyspace.databases[target].shard(c.args[1])
         if dst.find(c.args[1], now: c.now) != nil { c.out.integer(0); return }
+        let at = src.expireAt(slot: slot)
         let entry = src.remove(slot: slot)
-        dst.insert(key: c.args.owned(1), entry: entry)
+        dst.insert(key: c.args.owned(1), entry: entry, expireAt: at)
         c.dirty()
         c.notify(.generic, "move_from", 1)
         c.notify(.generic, "move_to", key: c.args.owned(1), db: target)
@@ -422,7 +424,7 @@ enum KeyCommands {
         }
         var entry = src.entry(at: slot)
         entry.access = c.newAccess
-        dst.insert(key: c.args.owned(2), entry: entry)
+        dst.insert(key: c.args.owned(2), entry: entry, expireAt: src.expireAt(slot: slot))
         c.dirty()
         c.notify(.generic, "copy_to", key: c.args.owned(2), db: target)
         c.signalReady(dst, c.args[2], db: target)

@@ -178,7 +178,7 @@ public struct MemcachedSession {
         let shard = db.shard(key)
         let k = Array(key)
         if let slot = shard.find(key, now: now), let bytes = shard.entry(at: slot).value.stringBytes {
-            let at = shard.entry(at: slot).expireAt
+            let at = shard.expireAt(slot: slot)
             var cmd: [[UInt8]] = [Array("SET".utf8), k, bytes]
             if at != 0 { cmd += [Array("PXAT".utf8), Array(String(at).utf8)] }
             aofMark.seq = max(aofMark.seq, engine.aofPropagate(db: dbIndex, cmd))

@@ -7,8 +7,9 @@ import Storage
 /// first reader is handed the right to recache it (W), the others told it is taken (Z).
 extension MemcachedSession {
     /// Seconds left before the item expires, -1 without a TTL.
-    func ttlSeconds(_ e: Entry) -> Int64 {
-        e.expireAt == 0 ? -1 : max(0, (e.expireAt - now + 999) / 1000)
+    func ttlSeconds(_ shard: Shard, _ slot: Int) -> Int64 {
+        let at = shard.expireAt(slot: slot)
+        return at == 0 ? -1 : max(0, (at - now + 999) / 1000)
     }
 
     /// The return flags every meta command can echo: opaque and key (as the client sent it,
@@ -80,11 +81,11 @@ extension MemcachedSession {
                     shard.setExpire(slot: slot, at: expiryForExisting(f.vivify!))
                 }
             case UInt8(ascii: "R"):
-                if !e.itemState.contains(.won) && !created && e.expireAt != 0 && ttlSeconds(e) < Int64(f.recache!) { won = true }
+                if !e.itemState.contains(.won) && !created && shard.expireAt(slot: slot) != 0 && ttlSeconds(shard, slot) < Int64(f.recache!) { won = true }
             case UInt8(ascii: "s"):
                 flagsText.writeString(" s\(e.value.stringLength)")
             case UInt8(ascii: "t"):
-                flagsText.writeString(" t\(ttlSeconds(e))")
+                flagsText.writeString(" t\(ttlSeconds(shard, slot))")
             case UInt8(ascii: "c"):
                 flagsText.writeString(" c\(shard.cas(e))")
             case UInt8(ascii: "f"):
@@ -295,7 +296,7 @@ extension MemcachedSession {
             let e = shard.entry(at: slot)
             switch flag {
             case UInt8(ascii: "c"): flagsText.writeString(" c\(shard.cas(e))")
-            case UInt8(ascii: "t"): flagsText.writeString(" t\(ttlSeconds(e))")
+            case UInt8(ascii: "t"): flagsText.writeString(" t\(ttlSeconds(shard, slot))")
             case UInt8(ascii: "T"):
                 shard.setExpire(slot: slot, at: expiryForExisting(f.ttl!))
                 propagate(k)
@@ -335,7 +336,7 @@ extension MemcachedSession {
         let idle = engine.accessPolicy.lfu ? 0 : idleSeconds(access: e.access, nowMs: now)
         out.writeString("ME ")
         out.writeBytes(key)
-        out.writeString(" exp=\(ttlSeconds(e)) la=\(idle) cas=\(shard.cas(e)) fetch=\(e.itemState.contains(.fetched) ? "yes" : "no") cls=\(SlabClasses.classOf(size)) size=\(size)\r\n")
+        out.writeString(" exp=\(ttlSeconds(shard, slot)) la=\(idle) cas=\(shard.cas(e)) fetch=\(e.itemState.contains(.fetched) ? "yes" : "no") cls=\(SlabClasses.classOf(size)) size=\(size)\r\n")
     }
 }
 

@@ -65,7 +65,7 @@ extension Engine {
 
     /// The tables of every database; the caller holds every shard lock.
     func snapshotTables() -> [RDBFile.Database] {
-        keyspace.databases.map { db in RDBFile.Database(index: db.index, tables: db.shards.map { $0.table }) }
+        keyspace.databases.map { db in RDBFile.Database(index: db.index, tables: db.shards.map { $0.image }) }
     }
 
     /// Takes every shard lock (ascending, as any command) for the copy.

@@ -275,7 +275,7 @@ enum StringCommands {
                 c.notify(.generic, "expire", 1)
             }
             c.dirty()
-        } else if o.persist && shard.entry(at: slot).expireAt != 0 {
+        } else if o.persist && shard.expireAt(slot: slot) != 0 {
             shard.setExpire(slot: slot, at: 0)
             c.dirty()
             c.notify(.generic, "persist", 1)

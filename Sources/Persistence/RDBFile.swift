@@ -12,8 +12,8 @@ public enum RDBFile {
     /// One database's contents at the moment of the snapshot: copies of its shards' tables.
     public struct Database: Sendable {
         public let index: Int
-        public let tables: [KeyTable]
-        public init(index: Int, tables: [KeyTable]) {
+        public let tables: [ShardImage]
+        public init(index: Int, tables: [ShardImage]) {
             self.index = index
             self.tables = tables
         }
@@ -80,21 +80,23 @@ public enum RDBFile {
         aux("used-mem", Array(String(options.usedMemory).utf8))
         aux("aof-base", Array("0".utf8))
         for db in databases {
-            let size = db.tables.reduce(0) { $0 + $1.count }
+            let size = db.tables.reduce(0) { $0 + $1.table.count }
             guard size > 0 else { continue }
-            let expires = db.tables.reduce(0) { acc, t in acc + t.occupiedSlots.reduce(0) { $0 + (t.entries[$1].expireAt != 0 ? 1 : 0) } }
+            let expires = db.tables.reduce(0) { acc, t in acc + t.table.occupiedSlots.reduce(0) { $0 + (t.expireAt(slot: $1) != 0 ? 1 : 0) } }
             w.byte(0xFE)
             w.length(db.index)
             w.byte(0xFB)
             w.length(size)
             w.length(expires)
-            for table in db.tables {
+            for image in db.tables {
+                let table = image.table
                 for slot in table.occupiedSlots {
                     let e = table.entries[slot]
-                    if e.expireAt != 0 {
-                        if e.expireAt <= now { continue }
+                    let at = image.expireAt(slot: slot)
+                    if at != 0 {
+                        if at <= now { continue }
                         w.byte(0xFC)
-                        w.uint64LE(UInt64(e.expireAt))
+                        w.uint64LE(UInt64(at))
                     }
                     var value = RDBWriter(compress: options.compress)
                     RDBValue.write(e.value, to: &value)

@@ -1,23 +1,22 @@
 /// One key's value and its metadata, stored inline in a shard's table.
 public struct Entry: Sendable {
-    // Every key pays for an Entry, so it is packed into 40 bytes (LayoutTests): the value's
-    // 17 bytes, then 4-byte fields that fit what alignment leaves, the 24-bit access field
-    // and the flag bits share one word, and memcached's client flags, almost always 0, are
-    // kept by the shard apart.
+    // Every key pays for an Entry, so it is packed into 32 bytes (LayoutTests): the value's
+    // 17 bytes, then three 4-byte fields in what alignment leaves. The 24-bit access field and
+    // the flag bits share one word; a key's expiry time is kept by its shard, next to the list
+    // of keys with a TTL (most keys have none: as Redis's separate `expires` dict), and
+    // memcached's client flags, almost always 0, are kept by the shard apart too.
     public var value: Value
-    /// Position of the key in the shard's list of keys with a TTL, or -1.
+    /// Position of the key in the shard's list of keys with a TTL (and of its expiry time
+    /// there), or -1.
     var volatileIndex: Int32
-    /// Absolute expiry in Unix milliseconds; 0 when the key has no TTL.
-    public var expireAt: Int64
     /// Bits 0-23: `access`; bit 24: `rawEncoding`; bits 25-27: `itemState`.
     private var bits: UInt32
     /// memcached's CAS unique: changed by every write (the shard assigns it), kept by TTL-only
     /// changes, so that a memcached `cas` fails after any write, from either protocol.
     private var cas32: UInt32
 
-    public init(value: Value, expireAt: Int64 = 0, access: UInt32 = 0) {
+    public init(value: Value, access: UInt32 = 0) {
         self.value = value
-        self.expireAt = expireAt
         self.volatileIndex = -1
         self.bits = access & 0xFF_FFFF
         self.cas32 = 0

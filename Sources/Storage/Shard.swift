@@ -8,8 +8,10 @@ public final class Shard: @unchecked Sendable {
     public let index: Int
     public private(set) var table = KeyTable()
     /// The slots of the keys with a TTL (slots stay put until their key is removed; compact()
-    /// renumbers them).
+    /// renumbers them), and each one's expiry time in Unix milliseconds, at the same position
+    /// (an entry's `volatileIndex`). Keys without a TTL pay nothing for it.
     private var volatileSlots: [Int32] = []
+    private var volatileExpireAt: [Int64] = []
     public private(set) var expiredCount = 0
     /// Keys some client WATCHes: how many watchers, and the shard's modification count when
     /// the key last changed. Empty unless someone watches, so writes pay one isEmpty check.
@@ -28,6 +30,15 @@ public final class Shard: @unchecked Sendable {
 
     public init(index: Int) { self.index = index }
 
+    /// The expiry time of the key at `slot` (Unix milliseconds), 0 for none.
+    @inline(__always) public func expireAt(slot: Int) -> Int64 {
+        let i = table.entries[slot].volatileIndex
+        return i < 0 ? 0 : volatileExpireAt[Int(i)]
+    }
+
+    /// A copy of the table and the keys' expiry times, for a snapshot (copy-on-write, O(1)).
+    public var image: ShardImage { ShardImage(table: table, expireAts: volatileExpireAt) }
+
     public var count: Int { table.count }
     public var volatileCount: Int { volatileSlots.count }
 
@@ -45,8 +56,8 @@ public final class Shard: @unchecked Sendable {
     public func find(_ key: UnsafeRawBufferPointer, now: Int64) -> Int? {
         let h = KeyTable.hash(key)
         guard let slot = table.findInPlace(key, hash: h) else { return nil }
-        let exp = table.entries[slot].expireAt
-        if exp != 0 && exp <= now {
+        let v = table.entries[slot].volatileIndex
+        if v >= 0 && volatileExpireAt[Int(v)] <= now {
             expire(slot: slot)
             return nil
         }
@@ -152,13 +163,12 @@ public final class Shard: @unchecked Sendable {
         }
     }
 
-    /// Inserts an entry under an owned key (RENAME, MOVE, COPY, SWAPDB-less moves).
+    /// Inserts an entry under an owned key (RENAME, MOVE, COPY, SWAPDB-less moves), with the
+    /// expiry time it had (0: none).
     @discardableResult
-    public func insert(key: [UInt8], entry: Entry) -> Int {
+    public func insert(key: [UInt8], entry: Entry, expireAt exp: Int64) -> Int {
         if !watched.isEmpty { modified(key) }
         var e = entry
-        let exp = e.expireAt
-        e.expireAt = 0
         e.cas = nextCas()
         e.volatileIndex = -1
         let slot: Int = key.withUnsafeBytes { raw in
@@ -196,6 +206,7 @@ public final class Shard: @unchecked Sendable {
         }
         table.removeAll()
         volatileSlots.removeAll()
+        volatileExpireAt.removeAll()
         clientFlags.removeAll()
     }
 
@@ -207,6 +218,7 @@ public final class Shard: @unchecked Sendable {
         }
         swap(&table, &other.table)
         swap(&volatileSlots, &other.volatileSlots)
+        swap(&volatileExpireAt, &other.volatileExpireAt)
         swap(&clientFlags, &other.clientFlags)
     }
 
@@ -221,12 +233,14 @@ public final class Shard: @unchecked Sendable {
     /// Sets or clears (`at` 0) the TTL of the key at `slot`.
     public func setExpire(slot: Int, at: Int64) {
         if !watched.isEmpty { modified(table.key(at: slot)) }
-        let wasVolatile = table.entries[slot].volatileIndex >= 0
-        table.entries[slot].expireAt = at
-        if at != 0 && !wasVolatile {
+        let idx = table.entries[slot].volatileIndex
+        if at != 0 && idx >= 0 {
+            volatileExpireAt[Int(idx)] = at
+        } else if at != 0 {
             table.entries[slot].volatileIndex = Int32(volatileSlots.count)
             volatileSlots.append(Int32(slot))
-        } else if at == 0 && wasVolatile {
+            volatileExpireAt.append(at)
+        } else if idx >= 0 {
             dropVolatile(slot: slot)
         }
     }
@@ -238,9 +252,11 @@ public final class Shard: @unchecked Sendable {
         if idx != last {
             let moved = volatileSlots[last]
             volatileSlots[idx] = moved
+            volatileExpireAt[idx] = volatileExpireAt[last]
             table.entries[Int(moved)].volatileIndex = Int32(idx)
         }
         volatileSlots.removeLast()
+        volatileExpireAt.removeLast()
     }
 
     private func expire(slot: Int) {
@@ -261,8 +277,11 @@ public final class Shard: @unchecked Sendable {
         guard table.slotCount != before else { return }
         clientFlags.removeAll()
         for (key, flags) in flagged { if let s = table.find(key) { clientFlags[Int32(s)] = flags } }
+        let expireAts = volatileExpireAt
         volatileSlots.removeAll(keepingCapacity: true)
+        volatileExpireAt.removeAll(keepingCapacity: true)
         for s in table.occupiedSlots where table.entries[s].volatileIndex >= 0 {
+            volatileExpireAt.append(expireAts[Int(table.entries[s].volatileIndex)])
             table.entries[s].volatileIndex = Int32(volatileSlots.count)
             volatileSlots.append(Int32(s))
         }
@@ -274,9 +293,9 @@ public final class Shard: @unchecked Sendable {
         var rng = RandomSource()
         for _ in 0..<n {
             guard !volatileSlots.isEmpty else { break }
-            let slot = Int(volatileSlots[Int.random(in: 0..<volatileSlots.count, using: &rng)])
-            if table.entries[slot].expireAt != 0, table.entries[slot].expireAt <= now {
-                expire(slot: slot)
+            let i = Int.random(in: 0..<volatileSlots.count, using: &rng)
+            if volatileExpireAt[i] <= now {
+                expire(slot: Int(volatileSlots[i]))
                 expired += 1
             }
         }
@@ -284,6 +303,23 @@ public final class Shard: @unchecked Sendable {
     }
 
     public func resetStats() { expiredCount = 0 }
+}
+
+/// A shard's keys as of one moment, for a snapshot: its table and its keys' expiry times.
+public struct ShardImage: Sendable {
+    public let table: KeyTable
+    let expireAts: [Int64]
+
+    public init(table: KeyTable = KeyTable(), expireAts: [Int64] = []) {
+        self.table = table
+        self.expireAts = expireAts
+    }
+
+    /// The expiry time of the key at `slot`, 0 for none.
+    public func expireAt(slot: Int) -> Int64 {
+        let i = table.entries[slot].volatileIndex
+        return i < 0 ? 0 : expireAts[Int(i)]
+    }
 }
 
 /// A client parked on keys of a shard by a blocking command (BLPOP and friends). The engine

@@ -178,7 +178,7 @@ import Testing
         shard.set(k, .int(2), expireAt: 6000)
         shard.set(k, .int(3))
         #expect(shard.volatileCount == 0)
-        #expect(shard.entry(at: shard.find(k, now: 0)!).expireAt == 0)
+        #expect(shard.expireAt(slot: shard.find(k, now: 0)!) == 0)
     }
 }
 

@@ -6,7 +6,7 @@ import Testing
 @Suite struct LayoutTests {
     @Test func valueAndEntryStaySmall() {
         #expect(MemoryLayout<Value>.size <= 17)   // an inline string: 15 bytes and a count
-        #expect(MemoryLayout<Entry>.stride <= 40)
+        #expect(MemoryLayout<Entry>.stride <= 32)
     }
 
     /// A small collection's box holds its packed form and one pointer for the large form,
