@@ -1,3 +1,5 @@
+import Synchronization
+
 /// The 24-bit access field of an entry, as Redis's `lru` field: under an LRU policy the LRU
 /// clock (seconds); under an LFU policy the minutes of the last decrement (16 bits) and a
 /// logarithmic access counter (8 bits).
@@ -13,6 +15,15 @@ public struct AccessPolicy: Sendable {
     }
 
     static let lfuInitialCounter: UInt32 = 5
+
+    /// Random bits for the counter's coin flips: one SplitMix64 sequence shared by all
+    /// threads, one atomic add per read of a key. The system generator would make a
+    /// getrandom system call each time.
+    private static let coinState = Atomic<UInt64>(UInt64(bitPattern: unixMillis()) &* RandomSource.increment)
+
+    @inline(__always) static func coin() -> UInt64 {
+        RandomSource.mix(coinState.wrappingAdd(RandomSource.increment, ordering: .relaxed).newValue)
+    }
 
     @inline(__always) public static func minutes(_ nowMs: Int64) -> UInt32 {
         UInt32(truncatingIfNeeded: nowMs / 60_000) & 0xFFFF
@@ -30,7 +41,7 @@ public struct AccessPolicy: Sendable {
         if counter < 255 {
             let base = Double(max(0, Int(counter) - Int(Self.lfuInitialCounter)))
             let p = 1.0 / (base * Double(logFactor) + 1)
-            if Double.random(in: 0..<1) < p { counter += 1 }
+            if Double(Self.coin() >> 11) * 0x1p-53 < p { counter += 1 }
         }
         return (Self.minutes(now) << 8) | UInt32(counter)
     }

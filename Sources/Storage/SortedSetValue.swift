@@ -53,6 +53,16 @@ public struct SortedSetValue: Sendable {
     /// Adds or updates a member; returns true when it is new.
     @discardableResult
     public mutating func set(_ member: [UInt8], _ score: Double, maxEntries: Int, maxValue: Int) -> Bool {
+        // A new score for a member of the large form: its table slot is updated in place (one
+        // lookup, where removing and adding it again would take three) and it moves in the tree.
+        if isSkiplist, let slot = dict.find(member) {
+            let old = dict.entries[slot]
+            if old == score { return false }
+            dict.entries[slot] = score
+            tree.remove(old, member)
+            tree.insert(score, member)
+            return false
+        }
         if let old = self.score(member[...]) {
             if old == score { return false }
             removeKnown(member, old)
