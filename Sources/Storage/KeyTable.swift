@@ -19,7 +19,7 @@ import Glibc
 /// The keys' bytes live back to back in one arena, each slot's span giving where: a key is
 /// then its length in bytes, not an array of its own (a 16-byte key as a [UInt8] takes a
 /// 64-byte allocation and an 8-byte reference). Removed keys leave dead bytes, reclaimed by
-/// copying the live ones once they are half the arena; spans change then, slots do not.
+/// copying the live ones once they are a quarter of the arena; spans change then, slots do not.
 ///
 /// A slot stays the same from its key's insertion to its removal: removing leaves a hole that
 /// a later insertion reuses, and only `compact()`, called outside commands, closes holes. So a
@@ -88,7 +88,7 @@ public struct ByteTable<Value: Sendable>: Sendable {
             longKeys[slot] = Array(key)
             return Self.longKey
         }
-        if deadBytes > 4096 && deadBytes * 2 > arena.count { compactArena() }
+        if deadBytes > 1024 && deadBytes * 4 > arena.count { compactArena() }
         let offset = UInt64(arena.count)
         if arena.count + key.count > arena.capacity { arena.reserveCapacity(Self.grown(arena.count + key.count)) }
         arena.append(contentsOf: key)
@@ -192,10 +192,11 @@ public struct ByteTable<Value: Sendable>: Sendable {
         key.withUnsafeBytes { insert(key: $0, hash: hash, entry: entry) }
     }
 
-    /// The capacity to grow a dense array to: a quarter more rather than Array's double, so
-    /// that the unused tail (counted in used_memory, and so against maxmemory) averages an
-    /// eighth of the array rather than a third; still amortized O(1) per insertion.
-    @inline(__always) static func grown(_ needed: Int) -> Int { Swift.max(8, needed + needed / 4) }
+    /// The capacity to grow a dense array to: an eighth more rather than Array's double, so
+    /// that the unused tail (counted in used_memory, and so against maxmemory) averages a
+    /// sixteenth of the array rather than a third; still amortized O(1) per insertion (each
+    /// element is copied about eight times over the array's growth).
+    @inline(__always) static func grown(_ needed: Int) -> Int { Swift.max(8, needed + needed / 8) }
 
     /// The bucket that points at `slot` (its key hashed again).
     private func bucketIndex(of slot: Int) -> Int {
