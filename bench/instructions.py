@@ -1,0 +1,131 @@
+#!/usr/bin/env python3
+"""Instructions per request of Larder and redis-server, counted by valgrind's callgrind.
+
+Instruction counts do not depend on what else the machine is doing, so they compare builds
+and servers where timings cannot. Each server runs under `valgrind --tool=callgrind` with
+instrumentation off; it is switched on around a redis-benchmark run of `-n` requests and the
+total divided by `-n` (the kernel's share of each read and write is not counted: callgrind
+sees user space only).
+
+valgrind 3.19 cannot read the DWARF 5 debug information Swift 6.3 emits, so the Larder binary
+and the Swift runtime libraries it loads are copied with their debug sections stripped
+(`objcopy --strip-debug`) into a temporary folder first; symbols stay, so a profile still
+names functions.
+
+    bench/instructions.py                          # SET and GET, -P 1 and -P 16
+    bench/instructions.py --binary /tmp/old-larder-server --no-build
+"""
+import argparse
+import glob
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from bench.common import ROOT, build_release, free_port, write_csv  # noqa: E402
+
+
+def stripped_larder(binary, folder):
+    """A copy of `binary` and of the Swift libraries it links, without debug sections."""
+    libs = os.path.join(folder, "libs")
+    os.makedirs(libs, exist_ok=True)
+    target = os.path.join(folder, "larder-server")
+    shutil.copy(binary, target)
+    subprocess.run(["objcopy", "--strip-debug", target], check=True)
+    for line in subprocess.run(["ldd", binary], capture_output=True, text=True, check=True).stdout.splitlines():
+        parts = line.split("=>")
+        if len(parts) == 2 and "/swift/" in parts[1]:
+            lib = parts[1].split()[0]
+            copy = os.path.join(libs, os.path.basename(lib))
+            shutil.copy(lib, copy)
+            subprocess.run(["objcopy", "--strip-debug", copy], check=True)
+    return target, libs
+
+
+def wait_ready(port, seconds=120):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        r = subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True, text=True)
+        if r.stdout.strip() == "PONG":
+            return
+        time.sleep(0.5)
+    sys.exit("server under valgrind did not start")
+
+
+def count(name, argv, env, folder, tests, pipelines, requests):
+    port = free_port()
+    out = os.path.join(folder, f"callgrind.{name}")
+    vg = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}"]
+    proc = subprocess.Popen(vg + argv + ["--port", str(port)], env=env, cwd=folder,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    results = {}
+    try:
+        wait_ready(port)
+        # The keys GET reads, written before counting starts.
+        subprocess.run(["redis-benchmark", "-p", str(port), "-t", "set", "-n", "20000", "-r", "10000", "-q"],
+                       check=True, capture_output=True)
+        for pipeline in pipelines:
+            for test in tests:
+                subprocess.run(["callgrind_control", "-z", str(proc.pid)], check=True, capture_output=True)
+                subprocess.run(["callgrind_control", "-i", "on", str(proc.pid)], check=True, capture_output=True)
+                subprocess.run(["redis-benchmark", "-p", str(port), "-t", test, "-n", str(requests), "-c", "50",
+                                "-P", str(pipeline), "-r", "10000", "-q"], check=True, capture_output=True)
+                subprocess.run(["callgrind_control", "-i", "off", str(proc.pid)], check=True, capture_output=True)
+                for f in glob.glob(out + "*"):
+                    os.remove(f)
+                subprocess.run(["callgrind_control", "-d", str(proc.pid)], check=True, capture_output=True)
+                total = 0
+                for f in glob.glob(out + "*"):
+                    with open(f) as fh:
+                        # "totals:" (the file's last line) is the count; "summary:" can be 0
+                        # in a dump taken with instrumentation off.
+                        for line in fh:
+                            m = re.match(r"totals: (\d+)", line)
+                            if m:
+                                total += int(m.group(1))
+                results[(test, pipeline)] = total / requests
+    finally:
+        proc.terminate()
+        proc.wait(60)
+    return results
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--tests", default="set,get")
+    p.add_argument("--pipelines", default="1,16")
+    p.add_argument("--requests", "-n", type=int, default=20000)
+    p.add_argument("--binary", default=os.path.join(ROOT, ".build", "release", "larder-server"))
+    p.add_argument("--no-build", action="store_true")
+    args = p.parse_args()
+    for tool in ("valgrind", "callgrind_control", "objcopy", "redis-server", "redis-benchmark"):
+        if not shutil.which(tool):
+            sys.exit(f"{tool} is missing")
+    if not args.no_build:
+        build_release()
+    tests = args.tests.split(",")
+    pipelines = [int(x) for x in args.pipelines.split(",")]
+    folder = tempfile.mkdtemp(prefix="bench-instr-")
+    binary, libs = stripped_larder(args.binary, folder)
+    env = dict(os.environ, LD_LIBRARY_PATH=libs)
+    larder = count("larder", [binary, "--save", "", "--dir", folder], env, folder, tests, pipelines, args.requests)
+    redis = count("redis", ["redis-server", "--save", "", "--appendonly", "no", "--bind", "127.0.0.1", "--dir", folder],
+                  dict(os.environ), folder, tests, pipelines, args.requests)
+    rows = []
+    print(f"{'test':<8}{'P':>4}{'larder Ir':>12}{'redis Ir':>12}{'ratio':>8}")
+    for pipeline in pipelines:
+        for test in tests:
+            lv, rv = larder[(test, pipeline)], redis[(test, pipeline)]
+            print(f"{test:<8}{pipeline:>4}{lv:>12.0f}{rv:>12.0f}{lv / rv:>8.2f}")
+            rows.append({"test": test, "pipeline": pipeline, "larder_instructions": round(lv),
+                         "redis_instructions": round(rv), "ratio": round(lv / rv, 3)})
+    write_csv("instructions", rows)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
