@@ -295,7 +295,7 @@ extension Engine {
             if fd >= 0 { fsync(fd); close(fd) }
         }
         let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
-        return (name, size ?? 0)
+        return (name, size)
     }
 
     /// Commands that rebuild a value, at most 64 elements each (Redis's AOF_REWRITE_ITEMS_PER_CMD).

@@ -104,7 +104,7 @@ extension Engine {
                     case .volatileTTL:
                         let at = shard.expireAt(slot: slot)
                         score = at == 0 ? 0 : UInt64.max - UInt64(at)
-                    default: score = UInt64(idleSeconds(access: e.access, nowMs: now))
+                    default: score = UInt64(idleSixteenths(access: e.access, nowMs: now))
                     }
                     return Candidate(score: score, db: db.index, key: key)
                 }

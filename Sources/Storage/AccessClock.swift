@@ -31,12 +31,12 @@ public struct AccessPolicy: Sendable {
 
     /// The access field of a key just created.
     @inline(__always) public func initial(now: Int64) -> UInt32 {
-        lfu ? (Self.minutes(now) << 8) | Self.lfuInitialCounter : lruClock(now)
+        lfu ? (Self.minutes(now) << 8) | Self.lfuInitialCounter : lruAccess(now)
     }
 
     /// The access field after a read or write of the key.
     @inline(__always) public func touched(_ old: UInt32, now: Int64) -> UInt32 {
-        guard lfu else { return lruClock(now) }
+        guard lfu else { return lruAccess(now) }
         var counter = decayedCounter(old, now: now)
         if counter < 255 {
             let base = Double(max(0, Int(counter) - Int(Self.lfuInitialCounter)))

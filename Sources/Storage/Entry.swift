@@ -9,7 +9,7 @@ public struct Entry: Sendable {
     /// Position of the key in the shard's list of keys with a TTL (and of its expiry time
     /// there), or -1.
     var volatileIndex: Int32
-    /// Bits 0-23: `access`; bit 24: `rawEncoding`; bits 25-27: `itemState`.
+    /// Bits 0-27: `access`; bit 28: `rawEncoding`; bits 29-31: `itemState`.
     private var bits: UInt32
     /// memcached's CAS unique: changed by every write (the shard assigns it), kept by TTL-only
     /// changes, so that a memcached `cas` fails after any write, from either protocol.
@@ -18,27 +18,29 @@ public struct Entry: Sendable {
     public init(value: Value, access: UInt32 = 0) {
         self.value = value
         self.volatileIndex = -1
-        self.bits = access & 0xFF_FFFF
+        self.bits = access & 0x0FFF_FFFF
         self.cas32 = 0
     }
 
-    /// 24 bits as Redis's `lru` field: the LRU clock, or under an LFU policy the minutes of
-    /// the last decrement (16 bits) and the logarithmic counter (8 bits).
+    /// Redis's 24-bit `lru` field in the low bits: the LRU clock (seconds), or under an LFU
+    /// policy the minutes of the last decrement (16 bits) and the logarithmic counter (8 bits).
+    /// Under LRU, 4 more bits above it hold sixteenths of the second (`lruAccess`), so that
+    /// eviction tells apart keys last used in the same second.
     public var access: UInt32 {
-        @inline(__always) get { bits & 0xFF_FFFF }
-        @inline(__always) set { bits = (bits & 0xFF00_0000) | (newValue & 0xFF_FFFF) }
+        @inline(__always) get { bits & 0x0FFF_FFFF }
+        @inline(__always) set { bits = (bits & 0xF000_0000) | (newValue & 0x0FFF_FFFF) }
     }
 
     /// Set when the string was grown in place (APPEND, SETRANGE): OBJECT ENCODING says "raw".
     public var rawEncoding: Bool {
-        get { bits & (1 << 24) != 0 }
-        set { bits = newValue ? bits | (1 << 24) : bits & ~(1 << 24) }
+        get { bits & (1 << 28) != 0 }
+        set { bits = newValue ? bits | (1 << 28) : bits & ~(1 << 28) }
     }
 
     /// memcached meta-protocol state (`ItemState`): fetched, stale, win token handed out.
     public var itemState: ItemState {
-        get { ItemState(rawValue: UInt8(truncatingIfNeeded: (bits >> 25) & 0x7)) }
-        set { bits = (bits & ~(0x7 << 25)) | (UInt32(newValue.rawValue & 0x7) << 25) }
+        get { ItemState(rawValue: UInt8(truncatingIfNeeded: (bits >> 29) & 0x7)) }
+        set { bits = (bits & ~(0x7 << 29)) | (UInt32(newValue.rawValue & 0x7) << 29) }
     }
 
     /// The CAS unique as memcached clients see it.

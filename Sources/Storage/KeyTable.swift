@@ -10,26 +10,28 @@ import Glibc
 /// and O(1) random sampling for RANDOMKEY, expiry and eviction.
 ///
 /// Entries are a dense array (a "slot" is a position in it); the hash index is an array of
-/// 8-byte buckets, each the low half of the key's hash and its position. Empty buckets then
-/// cost 8 bytes rather than a whole entry, and the bucket alone gives a key's home (`hash &
-/// mask`), so no per-key hash is kept: removing a key hashes it again to find its bucket.
-/// Linear probing with backward-shift deletion (no tombstones), so every key sits in the run
-/// that starts at its home bucket.
+/// 4-byte buckets, each a slot + 1 (0: empty). Empty buckets then cost 4 bytes rather than a
+/// whole entry. Linear probing with backward-shift deletion (no tombstones), so every key
+/// sits in the run that starts at its home bucket.
 ///
-/// The keys' bytes live back to back in one arena, each slot's span giving where: a key is
-/// then its length in bytes, not an array of its own (a 16-byte key as a [UInt8] takes a
-/// 64-byte allocation and an 8-byte reference). Removed keys leave dead bytes, reclaimed by
-/// copying the live ones once they are a quarter of the arena; spans change then, slots do not.
+/// Each slot's span holds the low 32 bits of its key's hash (its home is `hash & mask`, and a
+/// probe compares them before it reads the key) and where the key is: its bytes live back to
+/// back in one arena, each after its length (LEB128, one byte below 128), so a key costs its
+/// length plus one rather than an array of its own (a 16-byte key as a [UInt8] takes a 64-byte
+/// allocation and an 8-byte reference). Removed keys leave dead bytes, reclaimed by copying
+/// the live ones once they are a quarter of the arena; spans change then, slots do not. Keys of
+/// 16 MB or more, and any key once the arena would pass 4 GB, are kept apart (`longKeys`).
 ///
 /// A slot stays the same from its key's insertion to its removal: removing leaves a hole that
 /// a later insertion reuses, and only `compact()`, called outside commands, closes holes. So a
 /// command may hold one key's slot while it looks up, inserts or removes others in the same
 /// table (a lookup may remove an expired key).
 public struct ByteTable<Value: Sendable>: Sendable {
-    /// 0 for an empty bucket, else the key hash's low 32 bits and its slot + 1.
-    private var buckets: [UInt64] = []
-    /// Each key's place in the arena, by slot: offset << 24 | length (`hole` for none); for a
-    /// key of 16 MB or more the length field is `longKey` and the bytes are in `longKeys`.
+    /// 0 for an empty bucket, else a slot + 1.
+    private var buckets: [UInt32] = []
+    /// By slot: the key hash's low 32 bits << 32 | the key's offset in the arena, where its
+    /// length comes first; the offset is `longKey` for a key kept in `longKeys`, `hole` for a
+    /// slot without a key.
     private var spans: [UInt64] = []
     private var arena: [UInt8] = []
     private var deadBytes = 0
@@ -41,12 +43,16 @@ public struct ByteTable<Value: Sendable>: Sendable {
     /// What a hole's entry holds.
     private let vacant: Value
 
-    private static var longKey: UInt64 { 0xFF_FFFF }
-    private static var hole: UInt64 { .max }
+    private static var longKey: UInt64 { 0xFFFF_FFFF }
+    private static var hole: UInt64 { 0xFFFF_FFFE }
+    /// Keys this long go to `longKeys`, whatever room the arena has.
+    private static var longKeyLength: Int { 1 << 24 }
 
     public init(vacant: Value) { self.vacant = vacant }
 
     public var count: Int { spans.count - holes.count }
+    @inline(__always) private static func offset(_ span: UInt64) -> UInt64 { span & 0xFFFF_FFFF }
+    @inline(__always) private func isHole(_ slot: Int) -> Bool { Self.offset(spans[slot]) == Self.hole }
     public var capacity: Int { buckets.count }
     /// Slots in use or holes: every slot is below this.
     public var slotCount: Int { spans.count }
@@ -59,21 +65,39 @@ public struct ByteTable<Value: Sendable>: Sendable {
 
     // A table never has 2^32 buckets, so the hash's low 32 bits hold every bit of its home.
     @inline(__always) func home(_ hash: UInt64) -> Int { Int(truncatingIfNeeded: hash & 0xFFFF_FFFF) & mask }
-    @inline(__always) func home(bucket: UInt64) -> Int { Int(truncatingIfNeeded: bucket >> 32) & mask }
-    @inline(__always) static func slot(_ bucket: UInt64) -> Int { Int(truncatingIfNeeded: bucket & 0xFFFF_FFFF) - 1 }
-    @inline(__always) static func bucket(_ hash: UInt64, _ slot: Int) -> UInt64 { (hash << 32) | UInt64(slot + 1) }
+    /// The home of the key a bucket points at, from the hash bits in its span.
+    @inline(__always) func home(bucket: UInt32) -> Int { Int(truncatingIfNeeded: spans[Self.slot(bucket)] >> 32) & mask }
+    @inline(__always) static func slot(_ bucket: UInt32) -> Int { Int(bucket) - 1 }
+    @inline(__always) static func bucket(_ slot: Int) -> UInt32 { UInt32(truncatingIfNeeded: slot + 1) }
+
+    /// The length written before a key in the arena (LEB128) and the bytes it took.
+    @inline(__always)
+    private static func readLength(_ a: UnsafeRawBufferPointer, _ offset: Int) -> (length: Int, size: Int) {
+        let first = Int(a[offset])
+        if first < 0x80 { return (first, 1) }
+        var length = first & 0x7F, shift = 7, i = offset + 1
+        while true {
+            let b = Int(a[i])
+            length |= (b & 0x7F) << shift
+            i += 1
+            if b < 0x80 { return (length, i - offset) }
+            shift += 7
+        }
+    }
+
+    private static func lengthSize(_ n: Int) -> Int { n < 1 << 7 ? 1 : n < 1 << 14 ? 2 : n < 1 << 21 ? 3 : 4 }
 
     // MARK: keys
 
     /// The key at `slot`, borrowed for the duration of `body`.
     @inline(__always)
     public func withKey<T>(at slot: Int, _ body: (UnsafeRawBufferPointer) throws -> T) rethrows -> T {
-        let span = spans[slot]
-        let length = span & 0xFF_FFFF
-        if length == Self.longKey { return try longKeys[slot]!.withUnsafeBytes(body) }
-        let offset = Int(truncatingIfNeeded: span >> 24)
+        let offset = Self.offset(spans[slot])
+        if offset == Self.longKey { return try longKeys[slot]!.withUnsafeBytes(body) }
         return try arena.withUnsafeBytes { a in
-            try body(UnsafeRawBufferPointer(rebasing: a[offset..<offset + Int(truncatingIfNeeded: length)]))
+            let o = Int(truncatingIfNeeded: offset)
+            let (length, size) = Self.readLength(a, o)
+            return try body(UnsafeRawBufferPointer(rebasing: a[(o + size)..<(o + size + length)]))
         }
     }
 
@@ -82,26 +106,35 @@ public struct ByteTable<Value: Sendable>: Sendable {
 
     public func keyLength(at slot: Int) -> Int { withKey(at: slot) { $0.count } }
 
-    /// Puts `key` in the arena (or with the long keys) for `slot`.
-    private mutating func store(_ key: UnsafeRawBufferPointer, slot: Int) -> UInt64 {
-        if UInt64(key.count) >= Self.longKey {
-            longKeys[slot] = Array(key)
-            return Self.longKey
-        }
+    /// Puts `key` in the arena (or with the long keys) for `slot`; returns its span.
+    private mutating func store(_ key: UnsafeRawBufferPointer, hash: UInt64, slot: Int) -> UInt64 {
+        let hashBits = (hash & 0xFFFF_FFFF) << 32
         if deadBytes > 1024 && deadBytes * 4 > arena.count { compactArena() }
+        let size = Self.lengthSize(key.count)
+        guard key.count < Self.longKeyLength, UInt64(arena.count + size + key.count) < Self.hole else {
+            longKeys[slot] = Array(key)
+            return hashBits | Self.longKey
+        }
         let offset = UInt64(arena.count)
-        if arena.count + key.count > arena.capacity { arena.reserveCapacity(Self.grown(arena.count + key.count)) }
+        let needed = arena.count + size + key.count
+        if needed > arena.capacity { arena.reserveCapacity(Self.grown(needed)) }
+        var n = key.count
+        while n >= 0x80 {
+            arena.append(UInt8(truncatingIfNeeded: n & 0x7F) | 0x80)
+            n >>= 7
+        }
+        arena.append(UInt8(truncatingIfNeeded: n))
         arena.append(contentsOf: key)
-        return offset << 24 | UInt64(key.count)
+        return hashBits | offset
     }
 
     /// Frees the arena bytes of the key at `slot`.
     private mutating func release(slot: Int) {
-        let length = spans[slot] & 0xFF_FFFF
-        if length == Self.longKey {
+        if Self.offset(spans[slot]) == Self.longKey {
             longKeys[slot] = nil
         } else {
-            deadBytes += Int(length)
+            let length = keyLength(at: slot)
+            deadBytes += length + Self.lengthSize(length)
         }
     }
 
@@ -110,12 +143,13 @@ public struct ByteTable<Value: Sendable>: Sendable {
         var fresh: [UInt8] = []
         fresh.reserveCapacity(arena.count - deadBytes + 64)
         arena.withUnsafeBytes { a in
-            for s in 0..<spans.count where spans[s] != Self.hole {
-                let length = spans[s] & 0xFF_FFFF
-                guard length != Self.longKey else { continue }
-                let offset = Int(truncatingIfNeeded: spans[s] >> 24)
-                spans[s] = UInt64(fresh.count) << 24 | length
-                fresh.append(contentsOf: a[offset..<offset + Int(length)])
+            for s in 0..<spans.count {
+                let offset = Self.offset(spans[s])
+                guard offset != Self.hole, offset != Self.longKey else { continue }
+                let o = Int(truncatingIfNeeded: offset)
+                let (length, size) = Self.readLength(a, o)
+                spans[s] = (spans[s] & 0xFFFF_FFFF_0000_0000) | UInt64(fresh.count)
+                fresh.append(contentsOf: a[o..<(o + size + length)])
             }
         }
         arena = fresh
@@ -128,23 +162,27 @@ public struct ByteTable<Value: Sendable>: Sendable {
     @inline(__always)
     public func find(_ key: UnsafeRawBufferPointer, hash: UInt64) -> Int? {
         guard count > 0 else { return nil }
-        let low = hash & 0xFFFF_FFFF
+        let bits = (hash & 0xFFFF_FFFF) << 32
         var i = home(hash)
         return arena.withUnsafeBytes { a in
             while true {
                 let b = buckets[i]
                 if b == 0 { return nil }
-                // The bucket's 32 hash bits decide before the key is read (the bits above
-                // the mask tell apart keys with the same home).
-                if b >> 32 == low {
-                    let s = Self.slot(b)
-                    let span = spans[s]
-                    let length = Int(truncatingIfNeeded: span & 0xFF_FFFF)
-                    if length == key.count {
-                        let offset = Int(truncatingIfNeeded: span >> 24)
-                        if length == 0 || memcmp(a.baseAddress! + offset, key.baseAddress!, length) == 0 { return s }
-                    } else if UInt64(length) == Self.longKey, longKeys[s]!.withUnsafeBytes({ $0.elementsEqual(key) }) {
-                        return s
+                let s = Self.slot(b)
+                let span = spans[s]
+                // The span's 32 hash bits decide before the key is read (the bits above the
+                // mask tell apart keys with the same home).
+                if span & 0xFFFF_FFFF_0000_0000 == bits {
+                    let offset = Self.offset(span)
+                    if offset == Self.longKey {
+                        if longKeys[s]!.withUnsafeBytes({ $0.elementsEqual(key) }) { return s }
+                    } else {
+                        let o = Int(truncatingIfNeeded: offset)
+                        let (length, size) = Self.readLength(a, o)
+                        if length == key.count
+                            && (length == 0 || memcmp(a.baseAddress! + o + size, key.baseAddress!, length) == 0) {
+                            return s
+                        }
                     }
                 }
                 i = (i + 1) & mask
@@ -160,7 +198,7 @@ public struct ByteTable<Value: Sendable>: Sendable {
         find(key, hash: hash)
     }
 
-    public func isOccupied(_ slot: Int) -> Bool { slot >= 0 && slot < spans.count && spans[slot] != Self.hole }
+    public func isOccupied(_ slot: Int) -> Bool { slot >= 0 && slot < spans.count && !isHole(slot) }
 
     /// Inserts a key known to be absent; returns its slot.
     @discardableResult
@@ -169,7 +207,7 @@ public struct ByteTable<Value: Sendable>: Sendable {
         let s: Int
         if let hole = holes.popLast() {
             s = hole
-            spans[s] = store(key, slot: s)
+            spans[s] = store(key, hash: hash, slot: s)
             entries[s] = entry
         } else {
             s = spans.count
@@ -178,12 +216,12 @@ public struct ByteTable<Value: Sendable>: Sendable {
                 spans.reserveCapacity(n)
                 entries.reserveCapacity(n)
             }
-            spans.append(store(key, slot: s))
+            spans.append(store(key, hash: hash, slot: s))
             entries.append(entry)
         }
         var i = home(hash)
         while buckets[i] != 0 { i = (i + 1) & mask }
-        buckets[i] = Self.bucket(hash, s)
+        buckets[i] = Self.bucket(s)
         return s
     }
 
@@ -198,10 +236,11 @@ public struct ByteTable<Value: Sendable>: Sendable {
     /// element is copied about eight times over the array's growth).
     @inline(__always) static func grown(_ needed: Int) -> Int { Swift.max(8, needed + needed / 8) }
 
-    /// The bucket that points at `slot` (its key hashed again).
+    /// The bucket that points at `slot`.
     private func bucketIndex(of slot: Int) -> Int {
-        var i = home(withKey(at: slot) { Self.hash($0) })
-        while Self.slot(buckets[i]) != slot { i = (i + 1) & mask }
+        var i = home(spans[slot] >> 32)
+        let b = Self.bucket(slot)
+        while buckets[i] != b { i = (i + 1) & mask }
         return i
     }
 
@@ -259,7 +298,7 @@ public struct ByteTable<Value: Sendable>: Sendable {
         var moved = [Int](repeating: -1, count: spans.count)
         sp.reserveCapacity(count)
         e.reserveCapacity(count)
-        for s in 0..<spans.count where spans[s] != Self.hole {
+        for s in 0..<spans.count where !isHole(s) {
             if let k = longKeys[s] { long[sp.count] = k }
             moved[s] = sp.count
             sp.append(spans[s])
@@ -272,7 +311,7 @@ public struct ByteTable<Value: Sendable>: Sendable {
         if deadBytes > 0 { compactArena() }
         // Same buckets, new slot numbers.
         for i in buckets.indices where buckets[i] != 0 {
-            buckets[i] = (buckets[i] & 0xFFFF_FFFF_0000_0000) | UInt64(moved[Self.slot(buckets[i])] + 1)
+            buckets[i] = Self.bucket(moved[Self.slot(buckets[i])])
         }
     }
 
@@ -290,7 +329,7 @@ public struct ByteTable<Value: Sendable>: Sendable {
     /// Occupied slots, for whole-table walks (KEYS, FLUSHDB, snapshots).
     public var occupiedSlots: some Sequence<Int> {
         let sp = spans
-        return sp.indices.lazy.filter { sp[$0] != Self.hole }
+        return sp.indices.lazy.filter { Self.offset(sp[$0]) != Self.hole }
     }
 
     /// Visits the keys whose home bucket is `cursor`'s bucket and returns the next cursor
@@ -317,11 +356,11 @@ public struct ByteTable<Value: Sendable>: Sendable {
         guard count > 0 else { return nil }
         for _ in 0..<8 {
             let s = Int.random(in: 0..<spans.count, using: &rng)
-            if spans[s] != Self.hole { return s }
+            if !isHole(s) { return s }
         }
         // Mostly holes (compaction pending): walk on from a random point.
         var s = Int.random(in: 0..<spans.count, using: &rng)
-        while spans[s] == Self.hole { s = (s + 1) % spans.count }
+        while isHole(s) { s = (s + 1) % spans.count }
         return s
     }
 }
