@@ -118,6 +118,33 @@ import Testing
         #expect(table.count == slots.count)
     }
 
+    /// Keys carry their length in the arena, one to four bytes: lengths on both sides of each
+    /// step read back, and survive removals around them and the arena's compaction.
+    @Test func keyLengthsOfEveryPrefixSize() {
+        var table = KeyTable()
+        let lengths = [0, 1, 127, 128, 129, 16383, 16384, 16385, 2_097_151, 2_097_152]
+        var slots: [[UInt8]: Int] = [:]
+        for (i, n) in lengths.enumerated() {
+            let k = [UInt8](repeating: UInt8(i), count: n)
+            slots[k] = k.withUnsafeBytes { table.insert(key: k, hash: KeyTable.hash($0), entry: Entry(value: .int(n))) }
+        }
+        for (k, s) in slots {
+            #expect(table.key(at: s) == k && table.keyLength(at: s) == k.count && find(table, k) == s)
+        }
+        // Remove every other key, then churn small keys until the arena is compacted.
+        for (k, s) in slots where k.count % 2 == 1 {
+            table.remove(at: s)
+            slots[k] = nil
+        }
+        for i in 0..<5000 {
+            let k = key("churn\(i)")
+            let s = k.withUnsafeBytes { table.insert(key: k, hash: KeyTable.hash($0), entry: Entry(value: .int(i))) }
+            table.remove(at: s)
+        }
+        for (k, s) in slots { #expect(table.key(at: s) == k && find(table, k) == s) }
+        #expect(find(table, [UInt8](repeating: 2, count: 126)) == nil)
+    }
+
     @Test func randomSlotIsOccupied() {
         var table = KeyTable()
         var rng = SystemRandomNumberGenerator()

@@ -30,3 +30,33 @@ import Testing
         #expect(h.get(Array("f1".utf8)[...]) == Array("changed".utf8) && h.count == 599)
     }
 }
+
+/// Under LRU an entry's access field keeps sixteenths of a second above Redis's 24-bit
+/// seconds clock; what Redis shows (the clock, idle seconds) is unchanged, and the flag bits
+/// beside it are kept apart.
+@Suite struct AccessFieldTests {
+    @Test func sixteenthsRankWithinASecondAndIdleSecondsIgnoreThem() {
+        let base: Int64 = 1_700_000_000_000   // a whole second
+        let early = lruAccess(base + 100), late = lruAccess(base + 900)
+        #expect(early & lruClockMax == late & lruClockMax)
+        let now = base + 950
+        #expect(idleSeconds(access: early, nowMs: now) == 0 && idleSeconds(access: late, nowMs: now) == 0)
+        #expect(idleSixteenths(access: early, nowMs: now) > idleSixteenths(access: late, nowMs: now))
+        // Across a second boundary, and after 10 s.
+        #expect(idleSixteenths(access: late, nowMs: base + 1_050) == 2)
+        #expect(idleSeconds(access: early, nowMs: base + 10_100) == 10)
+    }
+
+    @Test func flagBitsDoNotTouchTheAccessField() {
+        var e = Entry(value: .int(1), access: lruAccess(1_700_000_000_937))
+        let access = e.access
+        e.rawEncoding = true
+        e.itemState = [.fetched, .stale, .won]
+        #expect(e.access == access && e.rawEncoding && e.itemState == [.fetched, .stale, .won])
+        e.access = 0x0FFF_FFFF
+        #expect(e.rawEncoding && e.itemState == [.fetched, .stale, .won])
+        e.rawEncoding = false
+        e.itemState = []
+        #expect(e.access == 0x0FFF_FFFF)
+    }
+}
