@@ -47,6 +47,8 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // The load generator of bench/mixed.py (a SET:GET mix redis-benchmark cannot make).
+        .executableTarget(name: "bench-load", dependencies: ["Storage"], swiftSettings: releaseSettings),
         // The RESP reader under libFuzzer (see Tests/fuzz/README.md), or a corpus replayer.
         .executableTarget(name: "resp-fuzz", dependencies: ["RESP"]),
         .testTarget(name: "RESPTests", dependencies: ["RESP"]),

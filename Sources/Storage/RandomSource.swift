@@ -13,6 +13,9 @@ public struct RandomSource: RandomNumberGenerator, Sendable {
         state = system.next()
     }
 
+    /// A sequence that repeats: the same numbers for the same seed (benchmark loads).
+    public init(seed: UInt64) { state = seed }
+
     /// SplitMix64's step between two states.
     public static let increment: UInt64 = 0x9E37_79B9_7F4A_7C15
 
