@@ -33,6 +33,17 @@ def wait_port(port, proc):
 RELEASE_FLAGS = ["-Xswiftc", "-enforce-exclusivity=unchecked"]
 
 
+def load_arguments(parser, requests):
+    """The options every side-by-side load run shares: connections, requests, value size,
+    rounds, Larder's event loops, and skipping the build."""
+    parser.add_argument("--clients", "-c", type=int, default=50)
+    parser.add_argument("--requests", "-n", type=int, default=requests)
+    parser.add_argument("--size", "-d", type=int, default=3, help="value size in bytes")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=0, help="Larder event loops (0: its default)")
+    parser.add_argument("--no-build", action="store_true")
+
+
 def build_release():
     subprocess.run(["swift", "build", "-c", "release", "--product", "larder-server", *RELEASE_FLAGS], cwd=ROOT, check=True)
 

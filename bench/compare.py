@@ -23,7 +23,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from bench.common import ROOT, build_release, free_port, wait_port  # noqa: E402
+from bench.common import ROOT, build_release, free_port, load_arguments, wait_port  # noqa: E402
 
 DEFAULT_TESTS = "ping,set,get,incr,lpush,rpop,sadd,hset,zadd,lrange_100,mset"
 
@@ -60,15 +60,10 @@ def run_benchmark(port, test, args):
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--tests", default=DEFAULT_TESTS)
-    p.add_argument("--clients", "-c", type=int, default=50)
+    load_arguments(p, requests=100000)
     p.add_argument("--pipeline", "-P", type=int, default=1)
-    p.add_argument("--requests", "-n", type=int, default=100000)
     p.add_argument("--keyspace", "-r", type=int, default=100000)
-    p.add_argument("--size", "-d", type=int, default=3, help="value size in bytes")
-    p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--threads", type=int, default=0, help="Larder event loops (0: one per core)")
     p.add_argument("--quick", action="store_true")
-    p.add_argument("--no-build", action="store_true")
     args = p.parse_args()
     if args.quick:
         args.requests, args.rounds = 20000, 1

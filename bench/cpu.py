@@ -16,7 +16,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from bench.common import build_release, write_csv  # noqa: E402
+from bench.common import build_release, load_arguments, write_csv  # noqa: E402
 from bench.compare import start  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -40,12 +40,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--tests", default="set,get")
     p.add_argument("--pipelines", default="1,16")
-    p.add_argument("--clients", "-c", type=int, default=50)
-    p.add_argument("--requests", "-n", type=int, default=300000)
-    p.add_argument("--size", "-d", type=int, default=3)
-    p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--threads", type=int, default=0, help="Larder event loops (0: the default)")
-    p.add_argument("--no-build", action="store_true")
+    load_arguments(p, requests=300000)
     args = p.parse_args()
     if not args.no_build:
         build_release()

@@ -18,7 +18,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from bench.common import RELEASE_FLAGS, ROOT, build_release, write_csv  # noqa: E402
+from bench.common import RELEASE_FLAGS, ROOT, build_release, load_arguments, write_csv  # noqa: E402
 from bench.compare import start  # noqa: E402
 
 
@@ -33,15 +33,10 @@ def load(port, args):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--clients", "-c", type=int, default=50)
+    load_arguments(p, requests=200000)
     p.add_argument("--pipeline", "-P", type=int, default=1)
-    p.add_argument("--requests", "-n", type=int, default=200000)
     p.add_argument("--gets-per-set", type=int, default=10)
     p.add_argument("--keyspace", "-r", type=int, default=100000)
-    p.add_argument("--size", "-d", type=int, default=3)
-    p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--threads", type=int, default=0, help="Larder event loops (0: the default)")
-    p.add_argument("--no-build", action="store_true")
     args = p.parse_args()
     if not args.no_build:
         build_release()

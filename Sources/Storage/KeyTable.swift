@@ -57,10 +57,11 @@ public struct ByteTable<Value: Sendable>: Sendable {
     /// Slots in use or holes: every slot is below this.
     public var slotCount: Int { spans.count }
 
+    /// The key's hash; the table keeps its low 32 bits (a slot's span, a key's home).
     @inline(__always) public static func hash(_ key: UnsafeRawBufferPointer) -> UInt64 {
         var h = Hasher()
         h.combine(bytes: key)
-        return UInt64(bitPattern: Int64(h.finalize())) | (1 << 63)
+        return UInt64(bitPattern: Int64(h.finalize()))
     }
 
     // A table never has 2^32 buckets, so the hash's low 32 bits hold every bit of its home.
