@@ -14,6 +14,7 @@ names functions.
 
     bench/instructions.py                          # SET and GET, -P 1 and -P 16
     bench/instructions.py --binary /tmp/old-larder-server --no-build
+    bench/instructions.py --larder-only --tests get --pipelines 1 --keep /tmp/prof
 """
 import argparse
 import glob
@@ -56,7 +57,7 @@ def wait_ready(port, seconds=120):
     sys.exit("server under valgrind did not start")
 
 
-def count(name, argv, env, folder, tests, pipelines, requests):
+def count(name, argv, env, folder, tests, pipelines, requests, keep=None):
     port = free_port()
     out = os.path.join(folder, f"callgrind.{name}")
     vg = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}"]
@@ -88,6 +89,10 @@ def count(name, argv, env, folder, tests, pipelines, requests):
                             if m:
                                 total += int(m.group(1))
                 results[(test, pipeline)] = total / requests
+                if keep:
+                    os.makedirs(keep, exist_ok=True)
+                    for f in glob.glob(out + "*"):
+                        shutil.copy(f, os.path.join(keep, f"{name}-{test}-P{pipeline}.callgrind"))
     finally:
         proc.terminate()
         proc.wait(60)
@@ -101,6 +106,9 @@ def main():
     p.add_argument("--requests", "-n", type=int, default=20000)
     p.add_argument("--binary", default=os.path.join(ROOT, ".build", "release", "larder-server"))
     p.add_argument("--no-build", action="store_true")
+    p.add_argument("--keep", metavar="FOLDER",
+                   help="keep each run's callgrind profile there (read it with callgrind_annotate)")
+    p.add_argument("--larder-only", action="store_true", help="count Larder alone")
     args = p.parse_args()
     for tool in ("valgrind", "callgrind_control", "objcopy", "redis-server", "redis-benchmark"):
         if not shutil.which(tool):
@@ -112,9 +120,14 @@ def main():
     folder = tempfile.mkdtemp(prefix="bench-instr-")
     binary, libs = stripped_larder(args.binary, folder)
     env = dict(os.environ, LD_LIBRARY_PATH=libs)
-    larder = count("larder", [binary, "--save", "", "--dir", folder], env, folder, tests, pipelines, args.requests)
+    larder = count("larder", [binary, "--save", "", "--dir", folder], env, folder, tests, pipelines, args.requests,
+                   args.keep)
+    if args.larder_only:
+        for key, value in larder.items():
+            print(f"{key[0]:<8}{key[1]:>4}{value:>12.0f}")
+        return
     redis = count("redis", ["redis-server", "--save", "", "--appendonly", "no", "--bind", "127.0.0.1", "--dir", folder],
-                  dict(os.environ), folder, tests, pipelines, args.requests)
+                  dict(os.environ), folder, tests, pipelines, args.requests, args.keep)
     rows = []
     print(f"{'test':<8}{'P':>4}{'larder Ir':>12}{'redis Ir':>12}{'ratio':>8}")
     for pipeline in pipelines:

@@ -499,10 +499,15 @@ enum BitmapCommands {
                 }
             }
         }
-        if let shard, changes > 0 {
+        // Redis creates or grows the string before running the operations, so the key exists
+        // (zero-filled) even when every SET or INCRBY failed on OVERFLOW FAIL; only changes
+        // are notified and counted.
+        if let shard, changes > 0 || grew {
             store(&c, shard, bytes)
-            c.dirty(changes)
-            c.notify(.string, "setbit", 1)
+            if changes > 0 {
+                c.dirty(changes)
+                c.notify(.string, "setbit", 1)
+            }
         }
     }
 }

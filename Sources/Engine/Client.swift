@@ -19,7 +19,6 @@ public final class Client: Sendable {
         public var resp = 2
         public var lastCommand = "NULL"
         public var lastInteraction: Int64 = 0
-        public var replyMode: ReplyMode = .on
         public var noEvict = false
         public var libName = ""
         public var libVersion = ""

@@ -88,11 +88,21 @@ public struct CommandContext: Sendable {
     /// The shard of argument `i`, already locked by the dispatcher.
     @inline(__always) public func shard(_ i: Int) -> Shard {
         if i == lockedKeyArgument, let s = lockedKeyShard { return s }
+        if i < argumentShards.count, argumentShards[i] >= 0 { return db.shards[argumentShards[i]] }
         return db.shard(args[i])
     }
 
+    /// For a multi-key command, each key argument's shard index as the dispatcher locked it
+    /// (-1 for other arguments); empty otherwise.
+    var argumentShards: [Int] = []
+
     /// The shard the dispatcher locked for a one-key command and which argument named it, so
     /// that the handler does not hash the key to its slot a second time.
+    /// CLIENT REPLY's mode; only this connection's commands read or change it.
+    public var replyMode: ReplyMode = .on
+    /// The command and time last published to the client's info (see Engine.execute).
+    var publishedCommand: CommandSpec? = nil
+    var publishedAt: Int64 = 0
     var lockedKeyArgument = -1
     var lockedKeyShard: Shard? = nil
 
@@ -155,17 +165,30 @@ public func strtodWhole<C: Collection>(_ bytes: C) -> Double? where C.Element ==
 private func strtodChecked<C: Collection>(_ bytes: C) -> (Double, Bool)? where C.Element == UInt8 {
     guard bytes.count <= 5000 else { return nil }
     if bytes.contains(0) { return nil }
+    // strtod needs a terminator: scores are short, so they are copied to the stack, not to a
+    // new array per argument.
+    if bytes.count < 64 {
+        var scratch: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0)
+        return withUnsafeMutableBytes(of: &scratch) { raw in
+            raw.copyBytes(from: bytes)   // the rest stays 0: the terminator
+            return strtodTerminated(raw.baseAddress!.assumingMemoryBound(to: CChar.self), count: bytes.count)
+        }
+    }
     var buf = Array(bytes)
     buf.append(0)
-    return buf.withUnsafeBufferPointer { p -> (Double, Bool)? in
-        let base = UnsafeRawPointer(p.baseAddress!).assumingMemoryBound(to: CChar.self)
-        var end: UnsafeMutablePointer<CChar>? = nil
-        errno = 0
-        let v = strtod(base, &end)
-        let rangeError = errno == ERANGE
-        guard let e = end, e - UnsafeMutablePointer(mutating: base) == bytes.count else { return nil }
-        return (v, rangeError)
+    return buf.withUnsafeMutableBufferPointer { p in
+        strtodTerminated(UnsafeMutableRawPointer(p.baseAddress!).assumingMemoryBound(to: CChar.self), count: bytes.count)
     }
+}
+
+/// strtod over a NUL-terminated string of `count` bytes; nil unless it reads all of them.
+private func strtodTerminated(_ base: UnsafeMutablePointer<CChar>, count: Int) -> (Double, Bool)? {
+    var end: UnsafeMutablePointer<CChar>? = nil
+    errno = 0
+    let v = strtod(base, &end)
+    let rangeError = errno == ERANGE
+    guard let e = end, e - base == count else { return nil }
+    return (v, rangeError)
 }
 
 extension CommandContext {
@@ -234,10 +257,12 @@ extension CommandContext {
         return v
     }
 
-    public func isList(_ v: Value) -> Bool { if case .list = v { return true } else { return false } }
-    public func isHash(_ v: Value) -> Bool { if case .hash = v { return true } else { return false } }
-    public func isSet(_ v: Value) -> Bool { if case .set = v { return true } else { return false } }
-    public func isZSet(_ v: Value) -> Bool { if case .zset = v { return true } else { return false } }
+    // Type tests for find(_:_:). Properties returning closures that capture nothing: a method
+    // passed as `c.isZSet` would capture, and so copy, the whole context (seen in profiles).
+    public var isList: (Value) -> Bool { { if case .list = $0 { return true } else { return false } } }
+    public var isHash: (Value) -> Bool { { if case .hash = $0 { return true } else { return false } } }
+    public var isSet: (Value) -> Bool { { if case .set = $0 { return true } else { return false } } }
+    public var isZSet: (Value) -> Bool { { if case .zset = $0 { return true } else { return false } } }
 }
 
 /// The arguments LMPOP, BLMPOP, ZMPOP and BZMPOP share: a timeout (blocking forms), numkeys,

@@ -77,10 +77,10 @@ enum ConnectionCommands {
             i.db = 0
             i.resp = 2
             i.name = ""
-            i.replyMode = .on
             i.noEvict = false
 
         }
+        c.replyMode = .on
         c.out.simple("RESET")
     }
 
@@ -344,12 +344,12 @@ enum ConnectionCommands {
     /// CLIENT REPLY ON | OFF | SKIP
     static func reply(_ c: inout CommandContext) {
         if c.args.matches(2, "on") {
-            c.client.info.withLock { $0.replyMode = .on }
+            c.replyMode = .on
             c.ok()
         } else if c.args.matches(2, "off") {
-            c.client.info.withLock { $0.replyMode = .off }
+            c.replyMode = .off
         } else if c.args.matches(2, "skip") {
-            c.client.info.withLock { if $0.replyMode == .on { $0.replyMode = .skip } }
+            if c.replyMode == .on { c.replyMode = .skip }
         } else {
             c.error(Errors.syntax)
         }

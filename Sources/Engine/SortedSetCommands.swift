@@ -226,26 +226,22 @@ enum SortedSetCommands {
         shard.withEntry(at: slot) { e in
             _ = e.value.withZSet { z in
                 for (k, i) in stride(from: idx, to: args.count, by: 2).enumerated() {
-                    let member = args[i + 1]
-                    var score = scores[k]
-                    if let cur = z.score(member) {
-                        if nx { continue }
+                    let given = scores[k]
+                    let (old, new) = z.update(args[i + 1], maxEntries: maxEntries, maxValue: maxValue) { cur in
+                        guard let cur else { return xx ? nil : given }
+                        if nx { return nil }
+                        var score = given
                         if incr {
                             score += cur
-                            if score.isNaN { nan = true; return }
+                            if score.isNaN { nan = true; return nil }
                         }
-                        if (gt && score <= cur) || (lt && score >= cur) { continue }
-                        incrResult = score
-                        if score != cur {
-                            z.set(Array(member), score, maxEntries: maxEntries, maxValue: maxValue)
-                            updated += 1
-                        }
-                    } else {
-                        if xx { continue }
-                        z.set(Array(member), score, maxEntries: maxEntries, maxValue: maxValue)
-                        added += 1
-                        incrResult = score
+                        if (gt && score <= cur) || (lt && score >= cur) { return nil }
+                        return score
                     }
+                    if nan { return }
+                    guard let new else { continue }
+                    incrResult = new
+                    if old == nil { added += 1 } else if new != old { updated += 1 }
                 }
             }
         }

@@ -166,12 +166,14 @@ enum StringCommands {
         guard var o = parseSetOptions(&c, from: 3, forSet: true), o.resolveExpire(&c, command: "set") else { return }
         if o.get && !replyGet(&c) { return }
         let shard = c.shard(1)
-        let found = shard.find(c.args[1], now: c.now) != nil
+        let lookup = shard.findForWrite(c.args[1], now: c.now)
+        let found = lookup.slot != nil
         if (o.nx && found) || (o.xx && !found) {
             if !o.get { c.out.null() }
             return
         }
-        shard.set(c.args[1], .string(c.args[2]), expireAt: o.expireAt, keepTTL: o.keepTTL, access: c.newAccess)
+        shard.set(c.args[1], found: lookup, .string(c.args[2]), expireAt: o.expireAt, keepTTL: o.keepTTL,
+                  access: c.newAccess)
         c.dirty()
         c.notify(.string, "set", 1)
         if o.hasExpire { c.notify(.generic, "expire", 1) }

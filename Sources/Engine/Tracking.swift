@@ -130,7 +130,7 @@ extension Engine {
     /// invalidate what a write changed.
     func trackAfterCommand(_ spec: CommandSpec, _ c: inout CommandContext) {
         let caching = c.cachingOverride
-        if spec.name != "client|caching" { c.cachingOverride = false }
+        if caching && spec.name != "client|caching" { c.cachingOverride = false }
         guard trackingOn else { return }
         if spec.flags.contains(.write) && c.changes > 0 {
             // A client's own invalidations are written right after the command's reply.

@@ -3,8 +3,12 @@
 /// A connection keeps one of these and the reader refills it for every command, keeping its
 /// capacity, so parsing a command allocates nothing once the connection has warmed up.
 public struct CommandArguments: Sendable {
-    public private(set) var storage: [UInt8] = []
-    @usableFromInline var bounds: [Int] = []   // start, end pairs into storage
+    /// Argument bytes; only the first `used` are current (the rest is kept capacity).
+    @usableFromInline var storage: [UInt8] = []
+    @usableFromInline var used = 0
+    /// Start, end pairs into storage; only the first `2 * count` are current.
+    @usableFromInline var bounds: [Int] = []
+    public private(set) var count = 0
 
     public init() {}
 
@@ -16,11 +20,11 @@ public struct CommandArguments: Sendable {
         for s in strings { append(Array(s.utf8)[...]) }
     }
 
-    @inlinable public var count: Int { bounds.count >> 1 }
-    @inlinable public var isEmpty: Bool { bounds.isEmpty }
+    @inlinable public var isEmpty: Bool { count == 0 }
 
     @inlinable public subscript(i: Int) -> ArraySlice<UInt8> {
-        storage[bounds[2 * i] ..< bounds[2 * i + 1]]
+        precondition(i < count)
+        return storage[bounds[2 * i] ..< bounds[2 * i + 1]]
     }
 
     /// A copy of argument `i` that the caller may keep.
@@ -28,23 +32,38 @@ public struct CommandArguments: Sendable {
 
     public func string(_ i: Int) -> String { String(decoding: self[i], as: UTF8.self) }
 
+    /// Forgets the arguments and keeps the arrays for the next command: resetting two counters
+    /// costs nothing, where removeAll(keepingCapacity:) walked both arrays' buffers. A buffer
+    /// grown past a megabyte by one large argument is let go, as Redis frees a big query buffer.
     public mutating func removeAll() {
-        storage.removeAll(keepingCapacity: true)
-        bounds.removeAll(keepingCapacity: true)
+        count = 0
+        used = 0
+        if storage.count > 1 << 20 { storage = [] }
     }
 
     public mutating func append<C: Collection>(_ bytes: C) where C.Element == UInt8 {
-        let start = storage.count
-        storage.append(contentsOf: bytes)
-        bounds.append(start)
-        bounds.append(storage.count)
+        let done: Void? = bytes.withContiguousStorageIfAvailable { append(UnsafeRawBufferPointer($0)) }
+        if done == nil { append(Array(bytes)[...]) }
     }
 
     mutating func append(_ raw: UnsafeRawBufferPointer) {
-        let start = storage.count
-        storage.append(contentsOf: raw)
-        bounds.append(start)
-        bounds.append(storage.count)
+        let start = used
+        let end = start + raw.count
+        if storage.count < end {
+            storage.append(contentsOf: repeatElement(0, count: max(end, 2 * storage.count, 64) - storage.count))
+        }
+        if raw.count > 0 {
+            storage.withUnsafeMutableBytes { $0.baseAddress!.advanced(by: start).copyMemory(from: raw.baseAddress!, byteCount: raw.count) }
+        }
+        used = end
+        if bounds.count < 2 * count + 2 {
+            bounds.append(start)
+            bounds.append(end)
+        } else {
+            bounds[2 * count] = start
+            bounds[2 * count + 1] = end
+        }
+        count += 1
     }
 
     /// Arguments `from...` as a new list (MULTI queues, sub-commands).

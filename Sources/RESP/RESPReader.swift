@@ -70,11 +70,18 @@ public struct RESPReader: Sendable {
             guard b[pos] == UInt8(ascii: "$") else {
                 return .error("Protocol error: expected '$', got '\(printable(b[pos]))'")
             }
-            guard let le = findCRLF(b, from: pos + 1) else {
-                if b.count - pos > limits.maxInlineLength { return .error("Protocol error: too big bulk count string") }
-                return .incomplete
+            let le: Int, len: Int
+            if let quick = quickLength(b, pos + 1) {
+                (len, le) = quick
+            } else {
+                guard let end = findCRLF(b, from: pos + 1) else {
+                    if b.count - pos > limits.maxInlineLength { return .error("Protocol error: too big bulk count string") }
+                    return .incomplete
+                }
+                guard let l = parseInt(b, pos + 1, end) else { return .error("Protocol error: invalid bulk length") }
+                (len, le) = (l, end)
             }
-            guard let len = parseInt(b, pos + 1, le), len >= 0, len <= limits.maxBulkLength else {
+            guard len >= 0, len <= limits.maxBulkLength else {
                 return .error("Protocol error: invalid bulk length")
             }
             if len > 16384 && limits.unauthenticated {
@@ -87,6 +94,26 @@ public struct RESPReader: Sendable {
             pos = start + len + 2
         }
         return .command(consumed: pos)
+    }
+
+    /// A bulk length and the index of its CRLF in one pass, for the common line: 1 to 18
+    /// digits, no sign, no leading zero, CRLF present. Anything else is nil and takes the
+    /// general path (findCRLF, then parseInt), which tells incomplete from invalid.
+    @inline(__always)
+    private func quickLength(_ b: UnsafeRawBufferPointer, _ from: Int) -> (Int, Int)? {
+        var i = from
+        var v = 0
+        let end = b.count
+        while i < end {
+            let d = Int(b[i]) &- 48
+            guard d >= 0 && d <= 9 else { break }
+            v = v &* 10 &+ d
+            i += 1
+        }
+        let digits = i - from
+        guard digits > 0, digits <= 18, i + 1 < end, b[i] == 13, b[i + 1] == 10 else { return nil }
+        if digits > 1 && b[from] == UInt8(ascii: "0") { return nil }
+        return (v, i)
     }
 
     private func parseInline(_ b: UnsafeRawBufferPointer, into args: inout CommandArguments) -> ParseResult {

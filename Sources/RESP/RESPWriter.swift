@@ -12,29 +12,42 @@ public struct RESPWriter: Sendable {
 
     @inlinable mutating func crlf() { buffer.writeInteger(UInt16(0x0D0A)) }
 
+    // The framing writers below reserve once and store through a pointer: ByteBuffer's
+    // writeInteger/writeBytes check capacity and uniqueness on every call, which made a
+    // 3-byte GET reply cost four of those checks.
+
+    /// Writes `value` in decimal at `p`; returns the number of bytes (at most 20).
+    @inlinable static func putDecimal(_ p: UnsafeMutableRawPointer, _ value: Int) -> Int {
+        var m = value.magnitude
+        var digits = 1
+        var t = m
+        while t >= 10 { t /= 10; digits += 1 }
+        let sign = value < 0 ? 1 : 0
+        if sign == 1 { p.storeBytes(of: UInt8(ascii: "-"), as: UInt8.self) }
+        var i = sign + digits
+        repeat {
+            i -= 1
+            p.storeBytes(of: UInt8(truncatingIfNeeded: 48 + m % 10), toByteOffset: i, as: UInt8.self)
+            m /= 10
+        } while m > 0
+        return sign + digits
+    }
+
+    /// Writes `type`, `n` and CRLF at `p`; returns the number of bytes (at most 23).
+    @inlinable static func putHeader(_ p: UnsafeMutableRawPointer, _ type: UInt8, _ n: Int) -> Int {
+        p.storeBytes(of: type, as: UInt8.self)
+        let end = 1 + putDecimal(p + 1, n)
+        p.storeBytes(of: 13, toByteOffset: end, as: UInt8.self)
+        p.storeBytes(of: 10, toByteOffset: end + 1, as: UInt8.self)
+        return end + 2
+    }
+
     @inlinable mutating func writeDecimal(_ value: Int) {
-        if value >= 0 && value < 10 {
-            buffer.writeInteger(UInt8(48 + value))
-            return
-        }
-        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)   // 24 bytes of scratch
-        withUnsafeMutableBytes(of: &digits) { scratch in
-            var v = value.magnitude
-            var i = scratch.count
-            repeat {
-                i -= 1
-                scratch[i] = UInt8(48 + v % 10)
-                v /= 10
-            } while v > 0
-            if value < 0 { i -= 1; scratch[i] = UInt8(ascii: "-") }
-            buffer.writeBytes(UnsafeRawBufferPointer(rebasing: scratch[i...]))
-        }
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 20) { Self.putDecimal($0.baseAddress!, value) }
     }
 
     @inlinable mutating func header(_ type: UInt8, _ n: Int) {
-        buffer.writeInteger(type)
-        writeDecimal(n)
-        crlf()
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 23) { Self.putHeader($0.baseAddress!, type, n) }
     }
 
     public mutating func simple(_ s: String) {
@@ -56,21 +69,42 @@ public struct RESPWriter: Sendable {
     public mutating func integer(_ v: Int) { header(UInt8(ascii: ":"), v) }
 
     public mutating func bulk<C: Collection>(_ bytes: C) where C.Element == UInt8 {
+        let done: Void? = bytes.withContiguousStorageIfAvailable { bulk(UnsafeRawBufferPointer($0)) }
+        guard done == nil else { return }
         header(UInt8(ascii: "$"), bytes.count)
         buffer.writeBytes(bytes)
         crlf()
+    }
+
+    /// A bulk string: header, payload and CRLF in one reservation.
+    public mutating func bulk(_ bytes: UnsafeRawBufferPointer) {
+        let n = bytes.count
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: n + 25) { out in
+            let p = out.baseAddress!
+            var w = Self.putHeader(p, UInt8(ascii: "$"), n)
+            if n > 0 { (p + w).copyMemory(from: bytes.baseAddress!, byteCount: n) }
+            w += n
+            p.storeBytes(of: 13, toByteOffset: w, as: UInt8.self)
+            p.storeBytes(of: 10, toByteOffset: w + 1, as: UInt8.self)
+            return w + 2
+        }
     }
 
     public mutating func bulk(_ s: String) { bulk(s.utf8) }
 
     /// An integer written as a bulk string (GET of a value stored as an integer).
     public mutating func bulkDecimal(_ v: Int) {
-        var digits = v < 0 ? 2 : 1
-        var m = v.magnitude
-        while m >= 10 { m /= 10; digits += 1 }
-        header(UInt8(ascii: "$"), digits)
-        writeDecimal(v)
-        crlf()
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 2 * 23) { out in
+            let p = out.baseAddress!
+            // The digits go after a header sized for 20 of them, then move back if shorter.
+            let n = Self.putDecimal(p + 24, v)
+            var w = Self.putHeader(p, UInt8(ascii: "$"), n)
+            (p + w).copyMemory(from: p + 24, byteCount: n)
+            w += n
+            p.storeBytes(of: 13, toByteOffset: w, as: UInt8.self)
+            p.storeBytes(of: 10, toByteOffset: w + 1, as: UInt8.self)
+            return w + 2
+        }
     }
 
     /// The null reply: `$-1` in RESP2, `_` in RESP3.

@@ -223,7 +223,7 @@ final class ConnectionHandler: ChannelInboundHandler {
                 closeNow(ctx)
                 return
             case .command(let n):
-                if engine.pauseActive(now: unixMillis()),
+                if engine.pauseEverSet, engine.pauseActive(now: unixMillis()),
                    let until = engine.pausedUntil(flags: engine.flags(of: context.args), now: unixMillis()) {
                     input = buf
                     scheduleResume(ctx, at: until)

@@ -15,6 +15,17 @@ struct CowBox<T: Sendable>: Sendable {
 
     init(_ value: T) { ref = Ref(value) }
 
+    /// Reads the value in place. A read of `value` through the class copies the struct (a
+    /// retain per array it holds) and, where the accessor is not inlined, allocates a
+    /// coroutine frame; hot lookups come here instead. `body` must not write.
+    @inline(__always) func peek<R>(_ body: (inout T) -> R) -> R { body(&ref.value) }
+
+    /// Writes the value in place, copying it first if it is shared.
+    @inline(__always) mutating func modify<R>(_ body: (inout T) -> R) -> R {
+        if !isKnownUniquelyReferenced(&ref) { ref = Ref(ref.value) }
+        return body(&ref.value)
+    }
+
     var value: T {
         _read { yield ref.value }
         _modify {

@@ -22,16 +22,16 @@ public struct HashValue: Sendable {
 
     public init() {}
 
-    public var count: Int { isTable ? table.count : packed.count / 2 }
+    public var count: Int { isTable ? tableBox!.peek { $0.count } : packed.count / 2 }
     public var encodingName: String { isTable ? "hashtable" : "listpack" }
 
     public func get(_ field: ArraySlice<UInt8>) -> [UInt8]? {
-        if isTable { return table.get(field) }
+        if isTable { return tableBox!.peek { $0.getInPlace(field) } }
         return packed.pairValue(of: field).map { Array(packed.bytes[$0.range]) }
     }
 
     public func contains(_ field: ArraySlice<UInt8>) -> Bool {
-        isTable ? table.get(field) != nil : packed.pairValue(of: field) != nil
+        isTable ? tableBox!.peek { $0.getInPlace(field) != nil } : packed.pairValue(of: field) != nil
     }
 
     /// Sets a field; returns true when it is new. Converts to a table past the limits.
@@ -48,12 +48,12 @@ public struct HashValue: Sendable {
             if count > maxEntries || field.count > maxValue || value.count > maxValue { convertToTable() }
             return true
         }
-        return table.set(field, value)
+        return tableBox!.modify { $0.set(field, value) }
     }
 
     @discardableResult
     public mutating func remove(_ field: ArraySlice<UInt8>) -> Bool {
-        if isTable { return table.remove(field) != nil }
+        if isTable { return tableBox!.modify { $0.remove(field) != nil } }
         return packed.removePair(field)
     }
 

@@ -59,9 +59,7 @@ public struct ByteTable<Value: Sendable>: Sendable {
 
     /// The key's hash; the table keeps its low 32 bits (a slot's span, a key's home).
     @inline(__always) public static func hash(_ key: UnsafeRawBufferPointer) -> UInt64 {
-        var h = Hasher()
-        h.combine(bytes: key)
-        return UInt64(bitPattern: Int64(h.finalize()))
+        KeyHash.hash(key)
     }
 
     // A table never has 2^32 buckets, so the hash's low 32 bits hold every bit of its home.
@@ -398,20 +396,35 @@ extension ByteTable {
     /// Inserts or replaces; returns true when the key was new.
     @discardableResult
     public mutating func set(_ key: [UInt8], _ value: Value) -> Bool {
-        let h = key.withUnsafeBytes { Self.hash($0) }
-        if let slot = key.withUnsafeBytes({ find($0, hash: h) }) {
-            entries[slot] = value
-            return false
+        set(key[...], value)
+    }
+
+    /// As set(_:_:), from a slice (a member argument), copying the key only into the arena.
+    /// Mutating paths look up in place: a non-mutating find called here copies the table
+    /// struct (a retain and release per array; seen in profiles).
+    @discardableResult
+    public mutating func set(_ key: ArraySlice<UInt8>, _ value: Value) -> Bool {
+        key.withUnsafeBytes { raw in
+            let h = Self.hash(raw)
+            if let slot = findInPlace(raw, hash: h) {
+                entries[slot] = value
+                return false
+            }
+            insert(key: raw, hash: h, entry: value)
+            return true
         }
-        insert(key: key, hash: h, entry: value)
-        return true
     }
 
     /// Removes `key`; returns its value when it was there.
     @discardableResult
     public mutating func remove(_ key: ArraySlice<UInt8>) -> Value? {
-        guard let slot = find(key) else { return nil }
+        guard let slot = key.withUnsafeBytes({ findInPlace($0, hash: Self.hash($0)) }) else { return nil }
         return remove(at: slot)
+    }
+
+    /// get, reading the table in place.
+    public mutating func getInPlace(_ key: ArraySlice<UInt8>) -> Value? {
+        key.withUnsafeBytes { raw in findInPlace(raw, hash: Self.hash(raw)).map { entries[$0] } }
     }
 
     public func get(_ key: ArraySlice<UInt8>) -> Value? {

@@ -37,6 +37,19 @@ struct PackedBytes: RandomAccessCollection, MutableCollection, RangeReplaceableC
         }
     }
 
+    /// The bytes in place: element access through the subscript costs an optional unwrap, a
+    /// bounds check and a closure per byte, which made scanning a small hash slow.
+    func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        guard let s = storage else { return try body(UnsafeRawBufferPointer(start: nil, count: 0)) }
+        return try s.withUnsafeMutablePointerToElements {
+            try body(UnsafeRawBufferPointer(start: $0, count: Int(s.header.count)))
+        }
+    }
+
+    func withContiguousStorageIfAvailable<R>(_ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R? {
+        try withUnsafeBytes { try body($0.bindMemory(to: UInt8.self)) }
+    }
+
     private static func make(capacity: Int) -> Storage {
         unsafeDowncast(Storage.create(minimumCapacity: capacity) { _ in
             Header(count: 0, capacity: UInt32(capacity))

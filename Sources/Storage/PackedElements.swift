@@ -1,3 +1,5 @@
+import Glibc
+
 /// Byte strings packed one after another in a single buffer, each as a LEB128 length and its
 /// bytes: the compact form of small hashes (pairs of field and value), scanned linearly as
 /// Redis scans a listpack. The element count is the buffer's first 4 bytes (none while
@@ -10,8 +12,9 @@ struct PackedElements: Sendable {
 
     var count: Int {
         get {
-            guard !bytes.isEmpty else { return 0 }
-            return Int(bytes[0]) | Int(bytes[1]) << 8 | Int(bytes[2]) << 16 | Int(bytes[3]) << 24
+            bytes.withUnsafeBytes { p in
+                p.count < 4 ? 0 : Int(UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 0, as: UInt32.self)))
+            }
         }
         set {
             if bytes.isEmpty { bytes.append(contentsOf: [0, 0, 0, 0]) }
@@ -24,9 +27,14 @@ struct PackedElements: Sendable {
 
     /// The element starting at `offset`: where its bytes are and where the next one starts.
     @inline(__always) func element(at offset: Int) -> (range: Range<Int>, next: Int) {
+        bytes.withUnsafeBytes { Self.element($0, at: offset) }
+    }
+
+    @inline(__always)
+    static func element(_ p: UnsafeRawBufferPointer, at offset: Int) -> (range: Range<Int>, next: Int) {
         var length = 0, shift = 0, i = offset
         while true {
-            let b = bytes[i]
+            let b = p[i]
             length |= Int(b & 0x7F) << shift
             i += 1
             if b < 0x80 { break }
@@ -55,14 +63,27 @@ struct PackedElements: Sendable {
     /// For pairs: the value whose field equals `field`, as the offset its element starts at
     /// and the range of its bytes.
     func pairValue(of field: ArraySlice<UInt8>) -> (start: Int, range: Range<Int>)? {
-        var offset = Self.start
-        while offset < bytes.count {
-            let f = element(at: offset)
-            let v = element(at: f.next)
-            if bytes[f.range].elementsEqual(field) { return (f.next, v.range) }
-            offset = v.next
+        findPair(field).map { (start: $0.value, range: $0.range) }
+    }
+
+    /// The pair whose field is `field`: where the field's element and the value's element
+    /// start, and the value's bytes. One pass over the raw bytes, memcmp per same-length field.
+    private func findPair(_ field: ArraySlice<UInt8>) -> (field: Int, value: Int, range: Range<Int>, end: Int)? {
+        field.withUnsafeBytes { f in
+            bytes.withUnsafeBytes { p in
+                var offset = Self.start
+                while offset < p.count {
+                    let k = Self.element(p, at: offset)
+                    let v = Self.element(p, at: k.next)
+                    if k.range.count == f.count
+                        && (f.count == 0 || memcmp(p.baseAddress! + k.range.lowerBound, f.baseAddress!, f.count) == 0) {
+                        return (offset, k.next, v.range, v.next)
+                    }
+                    offset = v.next
+                }
+                return nil
+            }
         }
-        return nil
     }
 
     /// Replaces the element found by pairValue.
@@ -72,18 +93,10 @@ struct PackedElements: Sendable {
 
     /// Removes a field and its value; whether the field was there.
     mutating func removePair(_ field: ArraySlice<UInt8>) -> Bool {
-        var offset = Self.start
-        while offset < bytes.count {
-            let f = element(at: offset)
-            let v = element(at: f.next)
-            if bytes[f.range].elementsEqual(field) {
-                bytes.removeSubrange(offset..<v.next)
-                count -= 2
-                return true
-            }
-            offset = v.next
-        }
-        return false
+        guard let found = findPair(field) else { return false }
+        bytes.removeSubrange(found.field..<found.end)
+        count -= 2
+        return true
     }
 
     func pairs() -> [([UInt8], [UInt8])] {

@@ -18,7 +18,7 @@ public struct SetValue: Sendable {
 
     public init() {}
 
-    public var count: Int { isTable ? table.count : ints.count }
+    public var count: Int { isTable ? tableBox!.peek { $0.count } : ints.count }
     public var encodingName: String { isTable ? "hashtable" : "intset" }
 
     private func intIndex(_ v: Int) -> (found: Bool, index: Int) {
@@ -31,7 +31,7 @@ public struct SetValue: Sendable {
     }
 
     public func contains(_ member: ArraySlice<UInt8>) -> Bool {
-        if isTable { return table.contains(member) }
+        if isTable { return tableBox!.peek { $0.getInPlace(member) != nil } }
         guard let v = parseCanonicalInt(member) else { return false }
         return intIndex(v).found
     }
@@ -49,12 +49,12 @@ public struct SetValue: Sendable {
             }
             convertToTable()
         }
-        return table.set(Array(member), true)
+        return tableBox!.modify { $0.set(member, true) }
     }
 
     @discardableResult
     public mutating func remove(_ member: ArraySlice<UInt8>) -> Bool {
-        if isTable { return table.remove(member) != nil }
+        if isTable { return tableBox!.modify { $0.remove(member) != nil } }
         guard let v = parseCanonicalInt(member) else { return false }
         let (found, i) = intIndex(v)
         if found { ints.remove(at: i) }

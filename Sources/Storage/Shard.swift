@@ -54,7 +54,11 @@ public final class Shard: @unchecked Sendable {
     }
 
     public func find(_ key: UnsafeRawBufferPointer, now: Int64) -> Int? {
-        let h = KeyTable.hash(key)
+        find(key, hash: KeyTable.hash(key), now: now)
+    }
+
+    @inline(__always)
+    private func find(_ key: UnsafeRawBufferPointer, hash h: UInt64, now: Int64) -> Int? {
         guard let slot = table.findInPlace(key, hash: h) else { return nil }
         let v = table.entries[slot].volatileIndex
         if v >= 0 && volatileExpireAt[Int(v)] <= now {
@@ -62,6 +66,14 @@ public final class Shard: @unchecked Sendable {
             return nil
         }
         return slot
+    }
+
+    /// As find, keeping the key's hash for the write that follows (`set(_:found:_:)`).
+    public func findForWrite(_ key: ArraySlice<UInt8>, now: Int64) -> KeyLookup {
+        key.withUnsafeBytes { raw in
+            let h = KeyTable.hash(raw)
+            return KeyLookup(slot: find(raw, hash: h, now: now), hash: h)
+        }
     }
 
     public func key(at slot: Int) -> [UInt8] { table.key(at: slot) }
@@ -141,26 +153,40 @@ public final class Shard: @unchecked Sendable {
     @discardableResult
     public func set(_ key: ArraySlice<UInt8>, _ value: Value, expireAt: Int64 = 0, keepTTL: Bool = false,
                     access: UInt32 = 0) -> Int {
-        if !watched.isEmpty { modified(Array(key)) }
-        return key.withUnsafeBytes { raw in
+        key.withUnsafeBytes { raw in
             let h = KeyTable.hash(raw)
-            if let slot = table.findInPlace(raw, hash: h) {
-                table.entries[slot].value = value
-                table.entries[slot].rawEncoding = false
-                table.entries[slot].access = access
-                table.entries[slot].cas = nextCas()
-                setClientFlags(at: slot, 0)
-                table.entries[slot].itemState = []
-                if !keepTTL { setExpire(slot: slot, at: expireAt) }
-                return slot
-            }
-            var e = Entry(value: value, access: access)
-            e.cas = nextCas()
-            let slot = table.insert(key: raw, hash: h, entry: e)
-            if expireAt != 0 { setExpire(slot: slot, at: expireAt) }
-            if let onNewKey { onNewKey(Array(raw)) }
+            return set(raw, KeyLookup(slot: table.findInPlace(raw, hash: h), hash: h), value,
+                       expireAt: expireAt, keepTTL: keepTTL, access: access)
+        }
+    }
+
+    /// A write after the command's own lookup (`findForWrite`): the key is neither hashed nor
+    /// searched again. Nothing may have changed the shard in between.
+    @discardableResult
+    public func set(_ key: ArraySlice<UInt8>, found: KeyLookup, _ value: Value, expireAt: Int64 = 0,
+                    keepTTL: Bool = false, access: UInt32 = 0) -> Int {
+        key.withUnsafeBytes { set($0, found, value, expireAt: expireAt, keepTTL: keepTTL, access: access) }
+    }
+
+    private func set(_ raw: UnsafeRawBufferPointer, _ found: KeyLookup, _ value: Value, expireAt: Int64,
+                     keepTTL: Bool, access: UInt32) -> Int {
+        if !watched.isEmpty { modified(Array(raw)) }
+        if let slot = found.slot {
+            table.entries[slot].value = value
+            table.entries[slot].rawEncoding = false
+            table.entries[slot].access = access
+            table.entries[slot].cas = nextCas()
+            setClientFlags(at: slot, 0)
+            table.entries[slot].itemState = []
+            if !keepTTL { setExpire(slot: slot, at: expireAt) }
             return slot
         }
+        var e = Entry(value: value, access: access)
+        e.cas = nextCas()
+        let slot = table.insert(key: raw, hash: found.hash, entry: e)
+        if expireAt != 0 { setExpire(slot: slot, at: expireAt) }
+        if let onNewKey { onNewKey(Array(raw)) }
+        return slot
     }
 
     /// Inserts an entry under an owned key (RENAME, MOVE, COPY, SWAPDB-less moves), with the
@@ -345,4 +371,10 @@ extension Shard {
     public func waiters(on key: [UInt8]) -> [KeyWaiter] { waiters[key] ?? [] }
 
     public var keysWithWaiters: [[UInt8]] { Array(waiters.keys) }
+}
+
+/// Where a key is (or is not) in a shard, and its hash: a lookup a write can reuse.
+public struct KeyLookup: Sendable {
+    public let slot: Int?
+    let hash: UInt64
 }

@@ -33,12 +33,25 @@ public struct SortedSetValue: Sendable {
 
     public init() {}
 
-    public var count: Int { isSkiplist ? dict.count : packed.count }
+    /// The large form, read in place (see CowBox.peek); `body` must not write.
+    @inline(__always) private func peekLarge<R>(_ body: (inout Large) -> R) -> R { large!.peek(body) }
+
+    /// The large form, written in place (created on first use).
+    @inline(__always) private mutating func modifyLarge<R>(_ body: (inout Large) -> R) -> R {
+        if large == nil { large = CowBox(Large()) }
+        return large!.modify(body)
+    }
+
+    public var count: Int { isSkiplist ? peekLarge { $0.dict.count } : packed.count }
     public var encodingName: String { isSkiplist ? "skiplist" : "listpack" }
 
     public func score(_ member: ArraySlice<UInt8>) -> Double? {
-        if isSkiplist { return dict.get(member) }
-        return packed.first { $0.member.elementsEqual(member) }?.score
+        if isSkiplist {
+            return member.withUnsafeBytes { m in
+                peekLarge { l in l.dict.findInPlace(m, hash: ByteTable<Double>.hash(m)).map { l.dict.entries[$0] } }
+            }
+        }
+        return packed.first { $0.member.count == member.count && $0.member.elementsEqual(member) }?.score
     }
 
     private func packedRank(_ s: Double, _ m: [UInt8]) -> Int {
@@ -53,33 +66,83 @@ public struct SortedSetValue: Sendable {
     /// Adds or updates a member; returns true when it is new.
     @discardableResult
     public mutating func set(_ member: [UInt8], _ score: Double, maxEntries: Int, maxValue: Int) -> Bool {
-        // A new score for a member of the large form: its table slot is updated in place (one
-        // lookup, where removing and adding it again would take three) and it moves in the tree.
-        if isSkiplist, let slot = dict.find(member) {
-            let old = dict.entries[slot]
-            if old == score { return false }
-            dict.entries[slot] = score
-            tree.remove(old, member)
-            tree.insert(score, member)
+        if isSkiplist { return setLarge(member, score) }
+        if let i = packed.firstIndex(where: { $0.member == member }) {
+            if packed[i].score == score { return false }
+            packed.remove(at: i)
+            packed.insert((score, member), at: packedRank(score, member))
             return false
         }
-        if let old = self.score(member[...]) {
-            if old == score { return false }
-            removeKnown(member, old)
-            insertNew(member, score)
-            return false
+        if packed.count + 1 > maxEntries || member.count > maxValue {
+            convertToSkiplist()
+            return setLarge(member, score)
         }
-        if !isSkiplist && (packed.count + 1 > maxEntries || member.count > maxValue) { convertToSkiplist() }
-        insertNew(member, score)
+        packed.insert((score, member), at: packedRank(score, member))
         return true
     }
 
-    private mutating func insertNew(_ m: [UInt8], _ s: Double) {
-        if isSkiplist {
-            dict.set(m, s)
-            tree.insert(s, m)
-        } else {
-            packed.insert((s, m), at: packedRank(s, m))
+    /// ZADD's step for one member, with one lookup: `decide` gets the member's score (nil when
+    /// absent) and returns the score to store, or nil to leave things as they are. Returns the
+    /// score before and the score stored (nil when nothing was stored).
+    public mutating func update(_ member: ArraySlice<UInt8>, maxEntries: Int, maxValue: Int,
+                                _ decide: (Double?) -> Double?) -> (old: Double?, new: Double?) {
+        if !isSkiplist {
+            if let i = packed.firstIndex(where: { $0.member.count == member.count && $0.member.elementsEqual(member) }) {
+                let old = packed[i].score
+                guard let s = decide(old) else { return (old, nil) }
+                if s != old {
+                    let m = packed.remove(at: i).member
+                    packed.insert((s, m), at: packedRank(s, m))
+                }
+                return (old, s)
+            }
+            guard let s = decide(nil) else { return (nil, nil) }
+            set(Array(member), s, maxEntries: maxEntries, maxValue: maxValue)
+            return (nil, s)
+        }
+        return member.withUnsafeBytes { raw in
+            let h = ByteTable<Double>.hash(raw)
+            // Looked up through a read, so that a shared large form (a snapshot's) is copied
+            // only when something is written.
+            let found = peekLarge { l in l.dict.findInPlace(raw, hash: h).map { (slot: $0, score: l.dict.entries[$0]) } }
+            guard let s = decide(found?.score) else { return (found?.score, nil) }
+            if let found {
+                if s != found.score {
+                    modifyLarge { l in
+                        l.dict.entries[found.slot] = s
+                        let m = Array(member)
+                        l.tree.remove(found.score, m)
+                        l.tree.insert(s, m)
+                    }
+                }
+                return (found.score, s)
+            }
+            modifyLarge { l in
+                l.dict.insert(key: raw, hash: h, entry: s)
+                l.tree.insert(s, Array(member))
+            }
+            return (nil, s)
+        }
+    }
+
+    /// set() on the large form: one table lookup whether the member is new or not; a new score
+    /// updates the table slot in place and moves the member in the tree.
+    private mutating func setLarge(_ member: [UInt8], _ score: Double) -> Bool {
+        member.withUnsafeBytes { m in
+            let h = ByteTable<Double>.hash(m)
+            return modifyLarge { l in
+                if let slot = l.dict.findInPlace(m, hash: h) {
+                    let old = l.dict.entries[slot]
+                    if old == score { return false }
+                    l.dict.entries[slot] = score
+                    l.tree.remove(old, member)
+                    l.tree.insert(score, member)
+                    return false
+                }
+                l.dict.insert(key: m, hash: h, entry: score)
+                l.tree.insert(score, member)
+                return true
+            }
         }
     }
 
@@ -114,16 +177,16 @@ public struct SortedSetValue: Sendable {
     public func rank(_ member: ArraySlice<UInt8>) -> Int? {
         guard let s = score(member) else { return nil }
         let m = Array(member)
-        return isSkiplist ? tree.rank(s, m) : packedRank(s, m)
+        return isSkiplist ? peekLarge { $0.tree.rank(s, m) } : packedRank(s, m)
     }
 
     public func element(at rank: Int) -> (score: Double, member: [UInt8]) {
-        isSkiplist ? tree.element(at: rank) : packed[rank]
+        isSkiplist ? peekLarge { $0.tree.element(at: rank) } : packed[rank]
     }
 
     /// Rank of the first element with score >= min (> min when exclusive).
     public func firstRank(score min: Double, exclusive: Bool) -> Int {
-        if isSkiplist { return tree.countBelow(score: min, exclusive: exclusive) }
+        if isSkiplist { return peekLarge { $0.tree.countBelow(score: min, exclusive: exclusive) } }
         var lo = 0, hi = packed.count
         while lo < hi {
             let mid = (lo + hi) / 2
@@ -135,7 +198,7 @@ public struct SortedSetValue: Sendable {
 
     /// Rank of the first element with member >= min (> min when exclusive), for lex ranges.
     public func firstRank(member min: [UInt8], exclusive: Bool) -> Int {
-        if isSkiplist { return tree.countBelow(member: min, exclusive: exclusive) }
+        if isSkiplist { return peekLarge { $0.tree.countBelow(member: min, exclusive: exclusive) } }
         var lo = 0, hi = packed.count
         while lo < hi {
             let mid = (lo + hi) / 2
@@ -149,7 +212,7 @@ public struct SortedSetValue: Sendable {
     public func range(_ start: Int, _ end: Int) -> [(score: Double, member: [UInt8])] {
         guard start <= end else { return [] }
         if !isSkiplist { return Array(packed[start...end]) }
-        return (start...end).map { tree.element(at: $0) }
+        return peekLarge { l in (start...end).map { l.tree.element(at: $0) } }
     }
 
     public func scan(cursor: UInt64, _ visit: ([UInt8], Double) -> Void) -> UInt64 {

@@ -75,6 +75,10 @@ def test_bitmap_edges(diff):
         ("BITFIELD", "bf", "SET", "i64", "#1", "-9223372036854775808", "INCRBY", "i64", "#1", "-1"),
         ("BITFIELD", "bf", "GET", "u63", "3", "GET", "i64", "1"), ("BITFIELD_RO", "bf", "SET", "u8", "0", "1"),
         ("BITFIELD", "bf"), ("BITFIELD", "missing", "GET", "u8", "0"), ("EXISTS", "missing"),
+        # Found by the random sequences: a write that fails on OVERFLOW FAIL still creates
+        # (or grows) the zero-filled string.
+        ("BITFIELD", "failed", "OVERFLOW", "FAIL", "SET", "i1", "0", "1"), ("STRLEN", "failed"),
+        ("BITFIELD", "failed", "OVERFLOW", "FAIL", "SET", "i8", "100", "1000"), ("STRLEN", "failed"),
         ("RPUSH", "list", "a"), ("BITFIELD", "list", "GET", "u8", "0"), ("SETBIT", "list", "0", "1"), ("BITCOUNT", "list"),
     ]
     for args in cases:
