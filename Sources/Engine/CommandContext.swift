@@ -92,6 +92,13 @@ public struct CommandContext: Sendable {
         return db.shard(args[i])
     }
 
+    /// The table hash of argument `i`: computed already when it is the key the dispatcher
+    /// located (and it has no hash tag).
+    @inline(__always) public func keyHash(_ i: Int) -> UInt64 {
+        if i == lockedKeyArgument, let h = lockedKeyHash { return h }
+        return args[i].withUnsafeBytes { KeyTable.hash($0) }
+    }
+
     /// For a multi-key command, each key argument's shard index as the dispatcher locked it
     /// (-1 for other arguments); empty otherwise.
     var argumentShards: [Int] = []
@@ -105,6 +112,7 @@ public struct CommandContext: Sendable {
     var publishedAt: Int64 = 0
     var lockedKeyArgument = -1
     var lockedKeyShard: Shard? = nil
+    var lockedKeyHash: UInt64? = nil
 
     // MARK: replies
 
@@ -136,7 +144,7 @@ public struct CommandContext: Sendable {
     /// A lookup that counts keyspace hits and misses.
     public mutating func lookupRead(_ i: Int) -> (Shard, Int?) {
         let s = shard(i)
-        let slot = s.find(args[i], now: now)
+        let slot = s.find(args[i], hash: keyHash(i), now: now)
         if slot == nil {
             counters.misses += 1
             notify(.keyMiss, "keymiss", i)
@@ -229,7 +237,7 @@ extension CommandContext {
     /// Looks up argument `i` expecting a value for which `isA` holds (lazy expiry applies).
     public func find(_ i: Int, _ isA: (Value) -> Bool) -> Found {
         let s = shard(i)
-        guard let slot = s.find(args[i], now: now) else { return .missing(s) }
+        guard let slot = s.find(args[i], hash: keyHash(i), now: now) else { return .missing(s) }
         guard isA(s.entry(at: slot).value) else { return .wrongType }
         s.touchAccess(slot: slot, now: now, policy: engine.accessPolicy)
         return .found(s, slot)

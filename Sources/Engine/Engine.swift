@@ -225,13 +225,17 @@ public final class Engine: Sendable {
         case .keys:
             // Most commands name one key at a fixed place: lock its shard without building a list.
             if spec.keyFinder == nil && spec.firstKey == spec.lastKey && spec.firstKey < ctx.argc {
-                let shard = ctx.db.shard(ctx.args[spec.firstKey])
+                let db = ctx.db
+                let (index, hash) = db.locate(ctx.args[spec.firstKey])
+                let shard = db.shards[index]
                 shard.lock.lock()
                 ctx.lockedKeyArgument = spec.firstKey
                 ctx.lockedKeyShard = shard
+                ctx.lockedKeyHash = hash
                 body(&ctx)
                 ctx.lockedKeyArgument = -1
                 ctx.lockedKeyShard = nil
+                ctx.lockedKeyHash = nil
                 shard.lock.unlock()
                 return
             }

@@ -166,7 +166,7 @@ enum StringCommands {
         guard var o = parseSetOptions(&c, from: 3, forSet: true), o.resolveExpire(&c, command: "set") else { return }
         if o.get && !replyGet(&c) { return }
         let shard = c.shard(1)
-        let lookup = shard.findForWrite(c.args[1], now: c.now)
+        let lookup = shard.findForWrite(c.args[1], hash: c.keyHash(1), now: c.now)
         let found = lookup.slot != nil
         if (o.nx && found) || (o.xx && !found) {
             if !o.get { c.out.null() }
@@ -398,7 +398,8 @@ enum StringCommands {
     static func incrBy(_ c: inout CommandContext, by: Int) {
         let shard = c.shard(1)
         var current = 0
-        let found = shard.find(c.args[1], now: c.now)
+        let lookup = shard.findForWrite(c.args[1], hash: c.keyHash(1), now: c.now)
+        let found = lookup.slot
         if let slot = found {
             switch shard.entry(at: slot).value {
             case .int(let v): current = v
@@ -421,7 +422,7 @@ enum StringCommands {
         if let slot = found {
             shard.withEntry(at: slot) { $0.value = .int(r); $0.rawEncoding = false }
         } else {
-            shard.set(c.args[1], .int(r), access: c.newAccess)
+            shard.set(c.args[1], found: lookup, .int(r), access: c.newAccess)
         }
         c.dirty()
         c.notify(.string, "incrby", 1)

@@ -11,8 +11,22 @@ public final class Database: Sendable {
         self.shardMask = shardCount - 1
     }
 
+    /// A key's shard, from the top half of its SipHash (of its `{hash tag}` when it has one, so
+    /// that keys sharing a tag share a shard, as they share a node in Redis Cluster), and the
+    /// hash the shard's table uses for the key when it has no tag: the lookup that follows
+    /// need not hash the key again. The table uses the low 32 bits, the shard the high ones.
+    @inline(__always) public func locate(_ key: ArraySlice<UInt8>) -> (shard: Int, hash: UInt64?) {
+        key.withUnsafeBytes { raw in
+            if let tag = KeySlot.hashTag(raw) {
+                return (Int(truncatingIfNeeded: KeyHash.hash(tag) >> 32) & shardMask, nil)
+            }
+            let h = KeyHash.hash(raw)
+            return (Int(truncatingIfNeeded: h >> 32) & shardMask, h)
+        }
+    }
+
     @inline(__always) public func shardIndex(_ key: ArraySlice<UInt8>) -> Int {
-        KeySlot.of(key) & shardMask
+        locate(key).shard
     }
 
     @inline(__always) public func shard(_ key: ArraySlice<UInt8>) -> Shard {

@@ -42,11 +42,18 @@ enum KeyHash {
             i += 8
         }
         var last = UInt64(truncatingIfNeeded: n) << 56
-        var shift: UInt64 = 0
-        while i < n {
-            last |= UInt64(bytes[i]) << shift
-            shift += 8
-            i += 1
+        let tail = n - i
+        if tail > 0 && n >= 8 {
+            // The tail bytes are the top of the key's last 8 bytes: one load, no byte loop.
+            let word = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self))
+            last |= word >> UInt64(8 * (8 - tail))
+        } else {
+            var shift: UInt64 = 0
+            while i < n {
+                last |= UInt64(bytes[i]) << shift
+                shift += 8
+                i += 1
+            }
         }
         v3 ^= last
         for _ in 0..<compression { round(&v0, &v1, &v2, &v3) }

@@ -30,19 +30,19 @@ public enum KeySlot {
     }
 
     public static func of(_ key: UnsafeRawBufferPointer) -> Int {
-        guard let base = key.baseAddress, !key.isEmpty else { return 0 }
-        // memchr: most keys have no hash tag, and the search for one must not cost more than
-        // the CRC itself.
-        if let open = memchr(base, Int32(UInt8(ascii: "{")), key.count) {
-            let from = base.distance(to: UnsafeRawPointer(open)) + 1
-            if from < key.count, let close = memchr(base + from, Int32(UInt8(ascii: "}")), key.count - from) {
-                let length = (base + from).distance(to: UnsafeRawPointer(close))
-                if length > 0 {
-                    return Int(crc16(UnsafeRawBufferPointer(start: base + from, count: length))) & (count - 1)
-                }
-            }
-        }
-        return Int(crc16(key)) & (count - 1)
+        Int(crc16(hashTag(key) ?? key)) & (count - 1)
+    }
+
+    /// The bytes between the first `{` and the next `}` when there are some, as Redis Cluster
+    /// hashes them. memchr: most keys have no hash tag, and looking for one must cost little.
+    @inline(__always)
+    public static func hashTag(_ key: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
+        guard let base = key.baseAddress, !key.isEmpty,
+              let open = memchr(base, Int32(UInt8(ascii: "{")), key.count) else { return nil }
+        let from = base.distance(to: UnsafeRawPointer(open)) + 1
+        guard from < key.count, let close = memchr(base + from, Int32(UInt8(ascii: "}")), key.count - from) else { return nil }
+        let length = (base + from).distance(to: UnsafeRawPointer(close))
+        return length > 0 ? UnsafeRawBufferPointer(start: base + from, count: length) : nil
     }
 
     public static func of(_ key: ArraySlice<UInt8>) -> Int {

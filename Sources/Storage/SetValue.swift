@@ -31,7 +31,7 @@ public struct SetValue: Sendable {
     }
 
     public func contains(_ member: ArraySlice<UInt8>) -> Bool {
-        if isTable { return tableBox!.peek { $0.getInPlace(member) != nil } }
+        if isTable { return tableBox!.peek { $0.containsInPlace(member) } }
         guard let v = parseCanonicalInt(member) else { return false }
         return intIndex(v).found
     }
@@ -49,7 +49,7 @@ public struct SetValue: Sendable {
             }
             convertToTable()
         }
-        return tableBox!.modify { $0.set(member, true) }
+        return tableBox!.modify { $0.insertIfAbsent(member, true) }
     }
 
     @discardableResult

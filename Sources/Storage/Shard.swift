@@ -57,6 +57,11 @@ public final class Shard: @unchecked Sendable {
         find(key, hash: KeyTable.hash(key), now: now)
     }
 
+    /// As find, with the key's hash already known (Database.locate).
+    public func find(_ key: ArraySlice<UInt8>, hash: UInt64, now: Int64) -> Int? {
+        key.withUnsafeBytes { find($0, hash: hash, now: now) }
+    }
+
     @inline(__always)
     private func find(_ key: UnsafeRawBufferPointer, hash h: UInt64, now: Int64) -> Int? {
         guard let slot = table.findInPlace(key, hash: h) else { return nil }
@@ -70,10 +75,15 @@ public final class Shard: @unchecked Sendable {
 
     /// As find, keeping the key's hash for the write that follows (`set(_:found:_:)`).
     public func findForWrite(_ key: ArraySlice<UInt8>, now: Int64) -> KeyLookup {
-        key.withUnsafeBytes { raw in
-            let h = KeyTable.hash(raw)
-            return KeyLookup(slot: find(raw, hash: h, now: now), hash: h)
-        }
+        key.withUnsafeBytes { findForWrite($0, hash: KeyTable.hash($0), now: now) }
+    }
+
+    public func findForWrite(_ key: ArraySlice<UInt8>, hash: UInt64, now: Int64) -> KeyLookup {
+        key.withUnsafeBytes { findForWrite($0, hash: hash, now: now) }
+    }
+
+    private func findForWrite(_ raw: UnsafeRawBufferPointer, hash: UInt64, now: Int64) -> KeyLookup {
+        KeyLookup(slot: find(raw, hash: hash, now: now), hash: hash)
     }
 
     public func key(at slot: Int) -> [UInt8] { table.key(at: slot) }

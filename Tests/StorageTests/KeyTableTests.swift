@@ -13,9 +13,13 @@ import Testing
         func sip24(_ n: Int) -> UInt64 {
             message[0..<n].withUnsafeBytes { KeyHash.hash($0, seed: (k0, k1), compression: 2, finalization: 4) }
         }
-        #expect(sip24(0) == 0x726f_db47_dd0e_0e31)
-        #expect(sip24(8) == 0x93f5_f579_9a93_2462)
-        #expect(sip24(15) == 0xa129_ca61_49be_45e5)
+        let expected: [UInt64] = [
+            0x726f_db47_dd0e_0e31, 0x74f8_39c5_93dc_67fd, 0x0d6c_8009_d9a9_4f5a, 0x8567_6696_d7fb_7e2d,
+            0xcf27_94e0_2771_87b7, 0x1876_5564_cd99_a68d, 0xcbc9_466e_58fe_e3ce, 0xab02_00f5_8b01_d137,
+            0x93f5_f579_9a93_2462, 0x9e00_82df_0ba9_e4b0, 0x7a5d_bbc5_94dd_b9f3, 0xf4b3_2f46_226b_ada7,
+            0x751e_8fbc_860e_e5fb, 0x14ea_5627_c084_3d90, 0xf723_ca90_8e7a_f2ee, 0xa129_ca61_49be_45e5,
+        ]
+        for n in 0..<16 { #expect(sip24(n) == expected[n], "length \(n)") }
         var seen = Set<UInt64>()
         for i in 0..<1000 { seen.insert(key("key:\(i)").withUnsafeBytes { KeyTable.hash($0) }) }
         #expect(seen.count == 1000)
@@ -245,5 +249,22 @@ import Testing
         #expect(KeySlot.of(Array("123456789".utf8)[...]) == 0x31C3 & 16383)
         #expect(KeySlot.of(Array("{user1000}.following".utf8)[...]) == KeySlot.of(Array("{user1000}.followers".utf8)[...]))
         #expect(KeySlot.of(Array("foo{}{bar}".utf8)[...]) == KeySlot.of(Array("foo{}{bar}".utf8)[...]))
+    }
+
+    /// Keys sharing a hash tag share a shard, whatever else they hold; a key without a tag
+    /// hands its table hash to the lookup that follows; keys spread over every shard.
+    @Test func databaseLocatesKeysByHashTag() {
+        let db = Database(index: 0, shardCount: 16)
+        func locate(_ s: String) -> (shard: Int, hash: UInt64?) { db.locate(Array(s.utf8)[...]) }
+        for i in 0..<200 {
+            #expect(locate("{user\(i)}.following").shard == locate("{user\(i)}.followers").shard)
+            #expect(locate("x{user\(i)}").shard == locate("{user\(i)}").shard)
+            #expect(locate("{user\(i)}").hash == nil)
+        }
+        // An empty tag is no tag: the whole key is hashed, as Redis Cluster does.
+        let plain = locate("foo{}{bar}")
+        let key = Array("foo{}{bar}".utf8)
+        #expect(plain.hash == key.withUnsafeBytes { KeyTable.hash($0) })
+        #expect(Set((0..<1000).map { locate("key:\($0)").shard }).count == 16)
     }
 }
