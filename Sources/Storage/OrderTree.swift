@@ -151,6 +151,25 @@ public struct OrderTree: Sendable {
         freeList.append(t)
     }
 
+    /// Removes (s, m), which must be present (its table said so): one walk down, shrinking
+    /// each subtree on the way, where remove() walks once to find it and again to shrink.
+    public mutating func removePresent(_ s: Double, _ m: [UInt8]) {
+        var parent: Int32 = -1, goLeft = false
+        var t = root
+        while t >= 0 {
+            let i = Int(t)
+            if nodes[i].score == s && member[i] == m { break }
+            nodes[i].size -= 1
+            parent = t
+            goLeft = before(s, m, i)
+            t = goLeft ? nodes[i].left : nodes[i].right
+        }
+        precondition(t >= 0, "OrderTree.removePresent: the pair is not in the tree")
+        attach(merge(nodes[Int(t)].left, nodes[Int(t)].right), under: parent, left: goLeft)
+        member[Int(t)] = []
+        freeList.append(t)
+    }
+
     /// 0-based rank of (s, m): how many pairs order before it.
     public func rank(_ s: Double, _ m: [UInt8]) -> Int {
         var t = root

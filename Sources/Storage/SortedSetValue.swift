@@ -111,7 +111,7 @@ public struct SortedSetValue: Sendable {
                     modifyLarge { l in
                         l.dict.entries[found.slot] = s
                         let m = Array(member)
-                        l.tree.remove(found.score, m)
+                        l.tree.removePresent(found.score, m)
                         l.tree.insert(s, m)
                     }
                 }
@@ -135,7 +135,7 @@ public struct SortedSetValue: Sendable {
                     let old = l.dict.entries[slot]
                     if old == score { return false }
                     l.dict.entries[slot] = score
-                    l.tree.remove(old, member)
+                    l.tree.removePresent(old, member)
                     l.tree.insert(score, member)
                     return false
                 }

@@ -13,7 +13,8 @@ func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }
             let m = bytes("m\(Int.random(in: 0..<300, using: &rng))")
             if let i = model.firstIndex(where: { $0.1 == m }) {
                 if Bool.random(using: &rng) {
-                    tree.remove(model[i].0, m)
+                    // Both removals: the searching one and the one-walk one for known pairs.
+                    if Bool.random(using: &rng) { tree.remove(model[i].0, m) } else { tree.removePresent(model[i].0, m) }
                     model.remove(at: i)
                 } else {
                     #expect(tree.rank(model[i].0, m) == i)
@@ -48,11 +49,18 @@ func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }
             if Int.random(in: 0..<4, using: &rng) == 0 {
                 let a = small.remove(m[...]), b = large.remove(m[...])
                 #expect(a == b)
-            } else {
+            } else if Bool.random(using: &rng) {
                 let s = Double(Int.random(in: 0..<20, using: &rng))
                 let a = small.set(m, s, maxEntries: Int.max, maxValue: Int.max)
                 let b = large.set(m, s, maxEntries: 0, maxValue: 0)
                 #expect(a == b)
+            } else {
+                // ZADD's path: one lookup, the new score decided from the old one.
+                let delta = Double(Int.random(in: -3...3, using: &rng))
+                let decide: (Double?) -> Double? = { old in old.map { $0 + delta } ?? (delta == 0 ? nil : delta) }
+                let a = small.update(m[...], maxEntries: Int.max, maxValue: Int.max, decide)
+                let b = large.update(m[...], maxEntries: 0, maxValue: 0, decide)
+                #expect(a.old == b.old && a.new == b.new)
             }
         }
         #expect(small.encodingName == "listpack" && large.encodingName == "skiplist")
