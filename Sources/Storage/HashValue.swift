@@ -37,8 +37,15 @@ public struct HashValue: Sendable {
     /// Sets a field; returns true when it is new. Converts to a table past the limits.
     @discardableResult
     public mutating func set(_ field: [UInt8], _ value: [UInt8], maxEntries: Int, maxValue: Int) -> Bool {
+        set(field[...], value, maxEntries: maxEntries, maxValue: maxValue)
+    }
+
+    /// As above with the field as an argument slice: it is copied only into the packed bytes
+    /// or the table's key arena, not into an array of its own first.
+    @discardableResult
+    public mutating func set(_ field: ArraySlice<UInt8>, _ value: [UInt8], maxEntries: Int, maxValue: Int) -> Bool {
         if !isTable {
-            if let r = packed.pairValue(of: field[...]) {
+            if let r = packed.pairValue(of: field) {
                 packed.replace(r, with: value)
                 if value.count > maxValue { convertToTable() }
                 return false

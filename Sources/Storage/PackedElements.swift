@@ -57,7 +57,9 @@ struct PackedElements: Sendable {
 
     mutating func append<C: Collection>(_ element: C) where C.Element == UInt8 {
         count += 1
-        bytes.append(contentsOf: Self.header(element.count) + Array(element))
+        var chunk = Self.header(element.count)
+        chunk.append(contentsOf: element)
+        bytes.append(contentsOf: chunk)
     }
 
     /// For pairs: the value whose field equals `field`, as the offset its element starts at
