@@ -128,7 +128,8 @@ final class ConnectionHandler: ChannelInboundHandler {
     func channelReadComplete(context ctx: ChannelHandlerContext) {
         flush(ctx)
         if context != nil { engine.flushCounters(&context) }
-        ctx.fireChannelReadComplete()
+        // Not passed on: this is the pipeline's only handler, and the walk to the tail's no-op
+        // cost about 140 instructions per read (callgrind).
     }
 
     private func flush(_ ctx: ChannelHandlerContext) {
