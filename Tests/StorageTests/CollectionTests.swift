@@ -4,8 +4,9 @@ import Testing
 func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }
 
 @Suite struct OrderTreeTests {
-    @Test func randomOperationsAgreeWithSortedArray() {
-        var tree = OrderTree()
+    /// Capacity 4 splits and merges blocks all the time; 128 is the one the server uses.
+    @Test(arguments: [4, 128]) func randomOperationsAgreeWithSortedArray(capacity: Int) {
+        var tree = OrderTree(capacity: capacity)
         var model: [(Double, [UInt8])] = []
         var rng = SystemRandomNumberGenerator()
         func sortModel() { model.sort { OrderTree.less($0.0, $0.1, $1.0, $1.1) } }

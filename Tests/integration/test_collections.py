@@ -192,6 +192,14 @@ def test_large_sorted_set_rank_and_ranges(r, diff):
                 ("ZREMRANGEBYRANK", "big", "0", "99"), ("ZRANGE", "big", "0", "9", "WITHSCORES"), ("ZPOPMAX", "big", "3"),
                 ("OBJECT", "ENCODING", "big")]:
         diff.check(*cmd)
+    # Lex ranges over a large set of equal scores (they search by member across many blocks).
+    for d in (diff.larder, diff.redis):
+        d.call("ZADD", "lex", *[x for i in range(1500) for x in ("0", f"w{i:05d}")])
+    for cmd in [("ZRANGEBYLEX", "lex", "[w00700", "(w00720"), ("ZLEXCOUNT", "lex", "(w00100", "[w01400"),
+                ("ZRANGEBYLEX", "lex", "-", "(w00003"), ("ZRANGEBYLEX", "lex", "(w01497", "+"),
+                ("ZREMRANGEBYLEX", "lex", "[w00200", "[w00899"), ("ZLEXCOUNT", "lex", "-", "+"),
+                ("ZRANK", "lex", "w01000"), ("ZRANGE", "lex", "195", "205")]:
+        diff.check(*cmd)
 
 
 def test_random_member_count_semantics(r):
