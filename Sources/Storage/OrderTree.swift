@@ -215,18 +215,7 @@ public struct OrderTree: Sendable {
     /// of the first pair inside a range that starts at `min`.
     public func countBelow(score min: Double, exclusive: Bool) -> Int {
         func below(_ x: Double) -> Bool { x < min || (exclusive && x == min) }
-        var lo = 0, hi = blocks.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if below(lastScores[mid]) { lo = mid + 1 } else { hi = mid }
-        }
-        if lo == blocks.count { return total }
-        var l = 0, h = blocks[lo].scores.count
-        while l < h {
-            let mid = (l + h) / 2
-            if below(blocks[lo].scores[mid]) { l = mid + 1 } else { h = mid }
-        }
-        return pairsBefore(lo) + l
+        return countWhile(lastOf: { below(lastScores[$0]) }, at: { below(blocks[$0].scores[$1]) })
     }
 
     /// As countBelow, comparing members only (lex ranges assume equal scores, as Redis).
@@ -235,16 +224,23 @@ public struct OrderTree: Sendable {
             let c = compareBytes(m, min)
             return c < 0 || (exclusive && c == 0)
         }
+        return countWhile(lastOf: { below(blocks[$0].members[blocks[$0].members.count - 1]) },
+                          at: { below(blocks[$0].members[$1]) })
+    }
+
+    /// How many pairs, in order, satisfy a test that holds for a prefix of the order: blocks
+    /// are skipped by their last pair (`lastOf`), then one block is searched (`at`).
+    private func countWhile(lastOf: (Int) -> Bool, at: (Int, Int) -> Bool) -> Int {
         var lo = 0, hi = blocks.count
         while lo < hi {
             let mid = (lo + hi) / 2
-            if below(blocks[mid].members[blocks[mid].members.count - 1]) { lo = mid + 1 } else { hi = mid }
+            if lastOf(mid) { lo = mid + 1 } else { hi = mid }
         }
         if lo == blocks.count { return total }
-        var l = 0, h = blocks[lo].members.count
+        var l = 0, h = blocks[lo].scores.count
         while l < h {
             let mid = (l + h) / 2
-            if below(blocks[lo].members[mid]) { l = mid + 1 } else { h = mid }
+            if at(lo, mid) { l = mid + 1 } else { h = mid }
         }
         return pairsBefore(lo) + l
     }
