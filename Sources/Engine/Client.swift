@@ -64,7 +64,16 @@ public final class Client: Sendable {
     }
 
     public var isClosing: Bool { info.withLock { $0.closing } }
-    public var isReplica: Bool { info.withLock { $0.replica } }
+    /// Read on every write to the socket (the output-buffer limit's class): an atomic, not the
+    /// info lock, which cost a lock and unlock per reply.
+    private let replicaFlag = Atomic<Bool>(false)
+    public var isReplica: Bool { replicaFlag.load(ordering: .relaxed) }
+
+    /// The connection became a replica (SYNC, PSYNC); for good.
+    public func markReplica() {
+        info.withLock { $0.replica = true }
+        replicaFlag.store(true, ordering: .relaxed)
+    }
 
     /// The class CLIENT LIST TYPE and CLIENT KILL TYPE filter on: normal, slave or pubsub.
     public var typeName: String {

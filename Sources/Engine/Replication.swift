@@ -267,7 +267,7 @@ extension Engine {
             }
             return r.offset
         }
-        c.client.info.withLock { $0.replica = true }
+        c.client.markReplica()
         log("Replica \(link.ip):\(link.listeningPort) asks for synchronization; full resync from offset \(offset)")
         stats.add(stats.syncFull)
         let options = rdbOptions
@@ -310,7 +310,7 @@ extension Engine {
             if replid != "?" { stats.add(stats.syncPartialErr) }
             return false
         }
-        c.client.info.withLock { $0.replica = true }
+        c.client.markReplica()
         stats.add(stats.syncPartialOK)
         log("Partial resynchronization request from \(c.client.address) accepted, offset \(wanted)")
         return true

@@ -14,6 +14,12 @@ import Glibc
 /// whole entry. Linear probing with backward-shift deletion (no tombstones), so every key
 /// sits in the run that starts at its home bucket.
 ///
+/// While the table has fewer than 2^24 slots, a bucket's top byte holds the top byte of its
+/// key's 32 hash bits: a probe passes over a bucket of another key without reading that key's
+/// span, which sits at a random place in memory (a cache miss per probe, seen as most of the
+/// time of SADD and HSET on a big set or hash). A table that outgrows 24-bit slots drops the
+/// tags and keeps working without them.
+///
 /// Each slot's span holds the low 32 bits of its key's hash (its home is `hash & mask`, and a
 /// probe compares them before it reads the key) and where the key is: its bytes live back to
 /// back in one arena, each after its length (LEB128, one byte below 128), so a key costs its
@@ -40,6 +46,9 @@ public struct ByteTable<Value: Sendable>: Sendable {
     /// Holes left by removals, reused by insertions.
     private var holes: [Int] = []
     private var mask = -1
+    /// The bits of a bucket that hold its slot + 1; the rest (`~slotMask`) hold the hash tag.
+    private var slotMask: UInt32 = Self.taggedSlotMask
+    private static var taggedSlotMask: UInt32 { 0x00FF_FFFF }
     /// What a hole's entry holds.
     private let vacant: Value
 
@@ -65,9 +74,12 @@ public struct ByteTable<Value: Sendable>: Sendable {
     // A table never has 2^32 buckets, so the hash's low 32 bits hold every bit of its home.
     @inline(__always) func home(_ hash: UInt64) -> Int { Int(truncatingIfNeeded: hash & 0xFFFF_FFFF) & mask }
     /// The home of the key a bucket points at, from the hash bits in its span.
-    @inline(__always) func home(bucket: UInt32) -> Int { Int(truncatingIfNeeded: spans[Self.slot(bucket)] >> 32) & mask }
-    @inline(__always) static func slot(_ bucket: UInt32) -> Int { Int(bucket) - 1 }
-    @inline(__always) static func bucket(_ slot: Int) -> UInt32 { UInt32(truncatingIfNeeded: slot + 1) }
+    @inline(__always) func home(bucket: UInt32) -> Int { Int(truncatingIfNeeded: spans[slot(bucket)] >> 32) & mask }
+    @inline(__always) func slot(_ bucket: UInt32) -> Int { Int(bucket & slotMask) - 1 }
+    /// The bucket for `slot`, whose key's hash has `hash32` as its low 32 bits.
+    @inline(__always) func bucket(_ slot: Int, hash32: UInt32) -> UInt32 {
+        UInt32(truncatingIfNeeded: slot + 1) | (hash32 & ~slotMask)
+    }
 
     /// The length written before a key in the arena (LEB128) and the bytes it took.
     @inline(__always)
@@ -162,12 +174,17 @@ public struct ByteTable<Value: Sendable>: Sendable {
     public func find(_ key: UnsafeRawBufferPointer, hash: UInt64) -> Int? {
         guard count > 0 else { return nil }
         let bits = (hash & 0xFFFF_FFFF) << 32
+        let tag = UInt32(truncatingIfNeeded: hash) & ~slotMask
         var i = home(hash)
         return arena.withUnsafeBytes { a in
             while true {
                 let b = buckets[i]
                 if b == 0 { return nil }
-                let s = Self.slot(b)
+                if b & ~slotMask != tag {
+                    i = (i + 1) & mask
+                    continue
+                }
+                let s = slot(b)
                 let span = spans[s]
                 // The span's 32 hash bits decide before the key is read (the bits above the
                 // mask tell apart keys with the same home).
@@ -218,9 +235,10 @@ public struct ByteTable<Value: Sendable>: Sendable {
             spans.append(store(key, hash: hash, slot: s))
             entries.append(entry)
         }
+        if s + 1 > Int(slotMask) { dropTags() }
         var i = home(hash)
         while buckets[i] != 0 { i = (i + 1) & mask }
-        buckets[i] = Self.bucket(s)
+        buckets[i] = bucket(s, hash32: UInt32(truncatingIfNeeded: hash))
         return s
     }
 
@@ -235,10 +253,18 @@ public struct ByteTable<Value: Sendable>: Sendable {
     /// element is copied about eight times over the array's growth).
     @inline(__always) static func grown(_ needed: Int) -> Int { Swift.max(8, needed + needed / 8) }
 
+    /// Slot numbers no longer fit beside a tag: buckets hold the whole slot + 1 from now on.
+    /// (Internal rather than private so that the tests can run a small table in this form.)
+    mutating func dropTags() {
+        guard slotMask == Self.taggedSlotMask else { return }
+        for i in buckets.indices { buckets[i] &= slotMask }
+        slotMask = 0xFFFF_FFFF
+    }
+
     /// The bucket that points at `slot`.
     private func bucketIndex(of slot: Int) -> Int {
         var i = home(spans[slot] >> 32)
-        let b = Self.bucket(slot)
+        let b = bucket(slot, hash32: UInt32(truncatingIfNeeded: spans[slot] >> 32))
         while buckets[i] != b { i = (i + 1) & mask }
         return i
     }
@@ -286,6 +312,7 @@ public struct ByteTable<Value: Sendable>: Sendable {
         entries = []
         holes = []
         mask = -1
+        slotMask = Self.taggedSlotMask
     }
 
     /// Closes the holes when they are a quarter of the slots or more. Moves keys to other
@@ -310,7 +337,7 @@ public struct ByteTable<Value: Sendable>: Sendable {
         if deadBytes > 0 { compactArena() }
         // Same buckets, new slot numbers.
         for i in buckets.indices where buckets[i] != 0 {
-            buckets[i] = Self.bucket(moved[Self.slot(buckets[i])])
+            buckets[i] = (buckets[i] & ~slotMask) | UInt32(truncatingIfNeeded: moved[slot(buckets[i])] + 1)
         }
     }
 
@@ -340,7 +367,7 @@ public struct ByteTable<Value: Sendable>: Sendable {
         let bucket = Int(cursor & m)
         var i = bucket
         while buckets[i] != 0 {
-            let s = Self.slot(buckets[i])
+            let s = slot(buckets[i])
             if home(bucket: buckets[i]) == bucket { visit(s) }
             i = (i + 1) & mask
         }

@@ -14,7 +14,8 @@ public struct SetValue: Sendable {
             yield &tableBox!.value
         }
     }
-    public private(set) var isTable = false
+    /// Derived from the box, so that a SetValue is two pointers and fits in a Value unboxed.
+    public var isTable: Bool { tableBox != nil }
 
     public init() {}
 
@@ -66,7 +67,6 @@ public struct SetValue: Sendable {
         for v in ints { t.set(Array(String(v).utf8), true) }
         table = t
         ints = []
-        isTable = true
     }
 
     /// Every member: ascending for an intset, table order after.

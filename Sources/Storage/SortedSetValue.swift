@@ -29,7 +29,8 @@ public struct SortedSetValue: Sendable {
             yield &large!.value.tree
         }
     }
-    public private(set) var isSkiplist = false
+    /// Derived from the box, so that a SortedSetValue is two pointers and fits in a Value unboxed.
+    public var isSkiplist: Bool { large != nil }
 
     public init() {}
 
@@ -170,7 +171,6 @@ public struct SortedSetValue: Sendable {
             tree.insert(s, m)
         }
         packed = []
-        isSkiplist = true
     }
 
     /// 0-based rank in ascending order.

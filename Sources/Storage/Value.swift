@@ -3,9 +3,10 @@ import DequeModule
 /// A value in the keyspace. Each type keeps its data structure in its own file; every one is a
 /// value type (copy-on-write), so copying a shard's table for a snapshot is O(1).
 ///
-/// Every table slot holds an Entry and so a Value, whatever its type: the collection cases are
-/// `indirect` (boxed) so that a Value is one pointer wide. Unboxed, the largest (a sorted set,
-/// 117 bytes) made every slot of every key 150 bytes, strings included.
+/// Every table slot holds an Entry and so a Value, whatever its type, so no case is wider than
+/// two pointers: collections keep their large form behind a CowBox. A stream is `indirect`
+/// (boxed). Sets and sorted sets are not: an indirect case cannot be changed in place, so every
+/// SADD or ZADD freed the box and allocated a new one.
 public enum Value: Sendable {
     /// A string that is a 64-bit integer in canonical form, stored as the integer (Redis "int").
     case int(Int)
@@ -19,8 +20,8 @@ public enum Value: Sendable {
     case list(Deque<[UInt8]>)
     /// Not boxed: a HashValue is two pointers (the packed pairs or the boxed table).
     case hash(HashValue)
-    indirect case set(SetValue)
-    indirect case zset(SortedSetValue)
+    case set(SetValue)
+    case zset(SortedSetValue)
     indirect case stream(StreamValue)
 
     public var typeName: String {

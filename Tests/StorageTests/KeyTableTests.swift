@@ -61,11 +61,14 @@ import Testing
         for k in slots.keys { #expect(find(table, k) != nil) }
     }
 
-    @Test func randomOperationsAgreeWithDictionary() {
+    /// Also with the buckets' hash tags dropped halfway, as a table past 2^24 slots does.
+    @Test(arguments: [false, true]) func randomOperationsAgreeWithDictionary(dropTags: Bool) {
         var rng = SystemRandomNumberGenerator()
         var table = KeyTable()
         var model: [[UInt8]: Int] = [:]
         for step in 0..<20_000 {
+            if dropTags && step == 10_000 { table.dropTags() }
+            if step % 2_500 == 0 { table.compact() }
             let k = key("k\(Int.random(in: 0..<2000, using: &rng))")
             if Bool.random(using: &rng) || step % 7 == 0 {
                 if let slot = find(table, k) {
