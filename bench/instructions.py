@@ -15,6 +15,11 @@ names functions.
     bench/instructions.py                          # SET and GET, -P 1 and -P 16
     bench/instructions.py --binary /tmp/old-larder-server --no-build
     bench/instructions.py --larder-only --tests get --pipelines 1 --keep /tmp/prof
+    bench/instructions.py --tests sadd,hset --pipelines 16 --keys 100000 --cache-sim
+
+`--cache-sim` has callgrind simulate the caches too (as sized on this machine) and adds the
+first-level and last-level data read misses per request: where a change is about cache
+misses, the count shows what timings on this machine cannot.
 """
 import argparse
 import glob
@@ -57,38 +62,48 @@ def wait_ready(port, seconds=120):
     sys.exit("server under valgrind did not start")
 
 
-def count(name, argv, env, folder, tests, pipelines, requests, keep=None):
+def count(name, argv, env, folder, tests, pipelines, requests, keep=None, keys=10000, cache_sim=False):
+    """{(test, pipeline): [events per request]}: instructions, then (with cache_sim) D1 and LL
+    data read misses."""
     port = free_port()
     out = os.path.join(folder, f"callgrind.{name}")
     vg = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}"]
+    if cache_sim:
+        vg.append("--cache-sim=yes")
     proc = subprocess.Popen(vg + argv + ["--port", str(port)], env=env, cwd=folder,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     results = {}
     try:
         wait_ready(port)
         # The keys GET reads, written before counting starts.
-        subprocess.run(["redis-benchmark", "-p", str(port), "-t", "set", "-n", "20000", "-r", "10000", "-q"],
+        subprocess.run(["redis-benchmark", "-p", str(port), "-t", "set", "-n", str(2 * keys), "-r", str(keys), "-q"],
                        check=True, capture_output=True)
         for pipeline in pipelines:
             for test in tests:
                 subprocess.run(["callgrind_control", "-z", str(proc.pid)], check=True, capture_output=True)
                 subprocess.run(["callgrind_control", "-i", "on", str(proc.pid)], check=True, capture_output=True)
                 subprocess.run(["redis-benchmark", "-p", str(port), "-t", test, "-n", str(requests), "-c", "50",
-                                "-P", str(pipeline), "-r", "10000", "-q"], check=True, capture_output=True)
+                                "-P", str(pipeline), "-r", str(keys), "-q"], check=True, capture_output=True)
                 subprocess.run(["callgrind_control", "-i", "off", str(proc.pid)], check=True, capture_output=True)
                 for f in glob.glob(out + "*"):
                     os.remove(f)
                 subprocess.run(["callgrind_control", "-d", str(proc.pid)], check=True, capture_output=True)
-                total = 0
+                totals = None
+                events = []
                 for f in glob.glob(out + "*"):
                     with open(f) as fh:
                         # "totals:" (the file's last line) is the count; "summary:" can be 0
                         # in a dump taken with instrumentation off.
                         for line in fh:
-                            m = re.match(r"totals: (\d+)", line)
+                            if line.startswith("events:"):
+                                events = line.split()[1:]
+                            m = re.match(r"totals: ([\d ]+)", line)
                             if m:
-                                total += int(m.group(1))
-                results[(test, pipeline)] = total / requests
+                                values = [int(x) for x in m.group(1).split()]
+                                totals = values if totals is None else [a + b for a, b in zip(totals, values)]
+                named = dict(zip(events, totals or []))
+                wanted = ["Ir", "D1mr", "DLmr"] if cache_sim else ["Ir"]
+                results[(test, pipeline)] = [named.get(e, 0) / requests for e in wanted]
                 if keep:
                     os.makedirs(keep, exist_ok=True)
                     for f in glob.glob(out + "*"):
@@ -109,6 +124,8 @@ def main():
     p.add_argument("--keep", metavar="FOLDER",
                    help="keep each run's callgrind profile there (read it with callgrind_annotate)")
     p.add_argument("--larder-only", action="store_true", help="count Larder alone")
+    p.add_argument("--keys", type=int, default=10000, help="redis-benchmark -r: keys (and members) in play")
+    p.add_argument("--cache-sim", action="store_true", help="also count simulated data cache read misses")
     args = p.parse_args()
     for tool in ("valgrind", "callgrind_control", "objcopy", "redis-server", "redis-benchmark"):
         if not shutil.which(tool):
@@ -121,21 +138,30 @@ def main():
     binary, libs = stripped_larder(args.binary, folder)
     env = dict(os.environ, LD_LIBRARY_PATH=libs)
     larder = count("larder", [binary, "--save", "", "--dir", folder], env, folder, tests, pipelines, args.requests,
-                   args.keep)
+                   args.keep, args.keys, args.cache_sim)
     if args.larder_only:
-        for key, value in larder.items():
-            print(f"{key[0]:<8}{key[1]:>4}{value:>12.0f}")
+        for key, values in larder.items():
+            print(f"{key[0]:<8}{key[1]:>4}" + "".join(f"{v:>12.2f}" if i else f"{v:>12.0f}" for i, v in enumerate(values)))
         return
     redis = count("redis", ["redis-server", "--save", "", "--appendonly", "no", "--bind", "127.0.0.1", "--dir", folder],
-                  dict(os.environ), folder, tests, pipelines, args.requests, args.keep)
+                  dict(os.environ), folder, tests, pipelines, args.requests, args.keep, args.keys, args.cache_sim)
     rows = []
-    print(f"{'test':<8}{'P':>4}{'larder Ir':>12}{'redis Ir':>12}{'ratio':>8}")
+    header = f"{'test':<8}{'P':>4}{'larder Ir':>12}{'redis Ir':>12}{'ratio':>8}"
+    if args.cache_sim:
+        header += f"{'larder D1mr':>13}{'redis D1mr':>12}{'larder LLmr':>13}{'redis LLmr':>12}"
+    print(header)
     for pipeline in pipelines:
         for test in tests:
             lv, rv = larder[(test, pipeline)], redis[(test, pipeline)]
-            print(f"{test:<8}{pipeline:>4}{lv:>12.0f}{rv:>12.0f}{lv / rv:>8.2f}")
-            rows.append({"test": test, "pipeline": pipeline, "larder_instructions": round(lv),
-                         "redis_instructions": round(rv), "ratio": round(lv / rv, 3)})
+            line = f"{test:<8}{pipeline:>4}{lv[0]:>12.0f}{rv[0]:>12.0f}{lv[0] / rv[0]:>8.2f}"
+            row = {"test": test, "pipeline": pipeline, "keys": args.keys, "larder_instructions": round(lv[0]),
+                   "redis_instructions": round(rv[0]), "ratio": round(lv[0] / rv[0], 3)}
+            if args.cache_sim:
+                line += f"{lv[1]:>13.2f}{rv[1]:>12.2f}{lv[2]:>13.2f}{rv[2]:>12.2f}"
+                row.update({"larder_d1_read_misses": round(lv[1], 2), "redis_d1_read_misses": round(rv[1], 2),
+                            "larder_ll_read_misses": round(lv[2], 2), "redis_ll_read_misses": round(rv[2], 2)})
+            print(line)
+            rows.append(row)
     write_csv("instructions", rows)
     shutil.rmtree(folder, ignore_errors=True)
 
