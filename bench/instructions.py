@@ -19,7 +19,8 @@ names functions.
 
 `--cache-sim` has callgrind simulate the caches too (as sized on this machine) and adds the
 first-level and last-level data read misses per request: where a change is about cache
-misses, the count shows what timings on this machine cannot.
+misses, the count shows what timings on this machine cannot. BENCH_LL=524288,8,64 in the
+environment simulates this machine's 512 KB L2 as the last level instead of its L3.
 """
 import argparse
 import glob
@@ -62,7 +63,7 @@ def wait_ready(port, seconds=120):
     sys.exit("server under valgrind did not start")
 
 
-def count(name, argv, env, folder, tests, pipelines, requests, keep=None, keys=10000, cache_sim=False):
+def count(name, argv, env, folder, tests, pipelines, requests, keep=None, keys=10000, cache_sim=False, warm=False):
     """{(test, pipeline): [events per request]}: instructions, then (with cache_sim) D1 and LL
     data read misses."""
     port = free_port()
@@ -70,6 +71,8 @@ def count(name, argv, env, folder, tests, pipelines, requests, keep=None, keys=1
     vg = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}"]
     if cache_sim:
         vg.append("--cache-sim=yes")
+        if os.environ.get("BENCH_LL"):
+            vg.append(f"--LL={os.environ['BENCH_LL']}")
     proc = subprocess.Popen(vg + argv + ["--port", str(port)], env=env, cwd=folder,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     results = {}
@@ -80,6 +83,11 @@ def count(name, argv, env, folder, tests, pipelines, requests, keep=None, keys=1
                        check=True, capture_output=True)
         for pipeline in pipelines:
             for test in tests:
+                if warm:
+                    # The same load once uncounted: a set or hash at its full size, as in
+                    # compare.py's later rounds, rather than one that grows while counted.
+                    subprocess.run(["redis-benchmark", "-p", str(port), "-t", test, "-n", str(requests), "-c", "50",
+                                    "-P", str(pipeline), "-r", str(keys), "-q"], check=True, capture_output=True)
                 subprocess.run(["callgrind_control", "-z", str(proc.pid)], check=True, capture_output=True)
                 subprocess.run(["callgrind_control", "-i", "on", str(proc.pid)], check=True, capture_output=True)
                 subprocess.run(["redis-benchmark", "-p", str(port), "-t", test, "-n", str(requests), "-c", "50",
@@ -126,6 +134,7 @@ def main():
     p.add_argument("--larder-only", action="store_true", help="count Larder alone")
     p.add_argument("--keys", type=int, default=10000, help="redis-benchmark -r: keys (and members) in play")
     p.add_argument("--cache-sim", action="store_true", help="also count simulated data cache read misses")
+    p.add_argument("--warm", action="store_true", help="run each test once uncounted first (steady state)")
     args = p.parse_args()
     for tool in ("valgrind", "callgrind_control", "objcopy", "redis-server", "redis-benchmark"):
         if not shutil.which(tool):
@@ -138,13 +147,14 @@ def main():
     binary, libs = stripped_larder(args.binary, folder)
     env = dict(os.environ, LD_LIBRARY_PATH=libs)
     larder = count("larder", [binary, "--save", "", "--dir", folder], env, folder, tests, pipelines, args.requests,
-                   args.keep, args.keys, args.cache_sim)
+                   args.keep, args.keys, args.cache_sim, args.warm)
     if args.larder_only:
         for key, values in larder.items():
             print(f"{key[0]:<8}{key[1]:>4}" + "".join(f"{v:>12.2f}" if i else f"{v:>12.0f}" for i, v in enumerate(values)))
         return
     redis = count("redis", ["redis-server", "--save", "", "--appendonly", "no", "--bind", "127.0.0.1", "--dir", folder],
-                  dict(os.environ), folder, tests, pipelines, args.requests, args.keep, args.keys, args.cache_sim)
+                  dict(os.environ), folder, tests, pipelines, args.requests, args.keep, args.keys, args.cache_sim,
+                  args.warm)
     rows = []
     header = f"{'test':<8}{'P':>4}{'larder Ir':>12}{'redis Ir':>12}{'ratio':>8}"
     if args.cache_sim:
