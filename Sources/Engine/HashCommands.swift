@@ -55,7 +55,7 @@ enum HashCommands {
         let added = s.withEntry(at: slot) { e in
             e.value.withHash { h in
                 var n = 0
-                for i in stride(from: 2, to: args.count, by: 2) where h.set(args[i], args.owned(i + 1), maxEntries: maxEntries, maxValue: maxValue) {
+                for i in stride(from: 2, to: args.count, by: 2) where h.set(args[i], args[i + 1], maxEntries: maxEntries, maxValue: maxValue) {
                     n += 1
                 }
                 return n

@@ -44,6 +44,13 @@ public struct HashValue: Sendable {
     /// or the table's key arena, not into an array of its own first.
     @discardableResult
     public mutating func set(_ field: ArraySlice<UInt8>, _ value: [UInt8], maxEntries: Int, maxValue: Int) -> Bool {
+        set(field, value[...], maxEntries: maxEntries, maxValue: maxValue)
+    }
+
+    /// As above with the value as an argument slice too: a table's existing value is rewritten
+    /// in its own array (ByteTable.setBytes), so overwriting a field allocates nothing.
+    @discardableResult
+    public mutating func set(_ field: ArraySlice<UInt8>, _ value: ArraySlice<UInt8>, maxEntries: Int, maxValue: Int) -> Bool {
         if !isTable {
             if let r = packed.pairValue(of: field) {
                 packed.replace(r, with: value)
@@ -55,7 +62,7 @@ public struct HashValue: Sendable {
             if count > maxEntries || field.count > maxValue || value.count > maxValue { convertToTable() }
             return true
         }
-        return tableBox!.modify { $0.set(field, value) }
+        return tableBox!.modify { $0.setBytes(field, value) }
     }
 
     @discardableResult

@@ -89,7 +89,7 @@ struct PackedElements: Sendable {
     }
 
     /// Replaces the element found by pairValue.
-    mutating func replace(_ found: (start: Int, range: Range<Int>), with value: [UInt8]) {
+    mutating func replace<C: Collection>(_ found: (start: Int, range: Range<Int>), with value: C) where C.Element == UInt8 {
         bytes.replaceSubrange(found.start..<found.range.upperBound, with: Self.header(value.count) + value)
     }
 

@@ -33,4 +33,24 @@ import Testing
         }
         #expect(Set(h.pairs.map(\.0)) == Set(model.keys))
     }
+
+    /// A field overwritten in place (ByteTable.setBytes) must not show through a copy of the
+    /// hash (a snapshot's) or a value read before the write.
+    @Test func overwritesLeaveCopiesAlone() {
+        var h = HashValue()
+        for i in 0..<100 { h.set(Array("f\(i)".utf8), Array("v\(i)".utf8), maxEntries: 8, maxValue: 64) }
+        #expect(h.isTable)
+        let snapshot = h
+        let read = h.get(Array("f7".utf8)[...])
+        for i in 0..<100 { h.set(Array("f\(i)".utf8)[...], Array("w\(i)".utf8)[...], maxEntries: 8, maxValue: 64) }
+        #expect(read == Array("v7".utf8))
+        for i in 0..<100 {
+            #expect(snapshot.get(Array("f\(i)".utf8)[...]) == Array("v\(i)".utf8))
+            #expect(h.get(Array("f\(i)".utf8)[...]) == Array("w\(i)".utf8))
+        }
+        // A long value replaced by a short one gets an array of its own size again.
+        h.set(Array("f1".utf8)[...], [UInt8](repeating: 120, count: 4000)[...], maxEntries: 8, maxValue: 1 << 20)
+        h.set(Array("f1".utf8)[...], Array("x".utf8)[...], maxEntries: 8, maxValue: 1 << 20)
+        #expect(h.get(Array("f1".utf8)[...]) == Array("x".utf8))
+    }
 }
