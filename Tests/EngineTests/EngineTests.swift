@@ -100,6 +100,13 @@ final class Harness {
         for spec in h.engine.table.commands {
             #expect(h.engine.table.lookup(spec.name) === spec)
             #expect(h.engine.table.lookup(spec.name.uppercased()) === spec)
+            // Names are compared as words of 8 bytes and, past 16, byte by byte: a name one
+            // byte short, one byte longer or with its last byte changed is another name.
+            let name = Array(spec.name.utf8)
+            for other in [Array(name.dropLast()), name + [UInt8(ascii: "x")], Array(name.dropLast()) + [UInt8(ascii: "_")]] {
+                let found = h.engine.table.lookup(other[...])
+                #expect(found == nil || found!.name == String(decoding: other, as: UTF8.self), "\(spec.name)")
+            }
             #expect(spec.handler != nil || !spec.subcommands.isEmpty, "\(spec.name)")
             if spec.firstKey > 0 { #expect(spec.keyStep > 0) }
         }
