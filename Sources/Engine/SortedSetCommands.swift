@@ -184,6 +184,8 @@ enum SortedSetCommands {
         var nx = false, xx = false, gt = false, lt = false, ch = false, incr = alwaysIncr
         var idx = 2
         while idx < c.argc {
+            // A score (digits, a sign, a point) is no option: most calls stop here at once.
+            if let first = c.args[idx].first, first < UInt8(ascii: "A") { break }
             if c.args.matches(idx, "nx") { nx = true }
             else if c.args.matches(idx, "xx") { xx = true }
             else if c.args.matches(idx, "gt") { gt = true }
@@ -201,10 +203,13 @@ enum SortedSetCommands {
             c.error("ERR GT, LT, and/or NX options at the same time are not compatible")
             return
         }
-        var scores: [Double] = []
+        // Every score is checked before anything changes, as in Redis. One pair (the usual
+        // call) keeps its score in a local: an array here was an allocation per ZADD.
+        var firstScore = 0.0
+        var moreScores: [Double] = []
         for i in stride(from: idx, to: c.argc, by: 2) {
             guard let s = c.double(i) else { return }
-            scores.append(s)
+            if i == idx { firstScore = s } else { moreScores.append(s) }
         }
         let shard: Shard, slot: Int
         switch c.find(1, c.isZSet) {
@@ -226,7 +231,7 @@ enum SortedSetCommands {
         shard.withEntry(at: slot) { e in
             _ = e.value.withZSet { z in
                 for (k, i) in stride(from: idx, to: args.count, by: 2).enumerated() {
-                    let given = scores[k]
+                    let given = k == 0 ? firstScore : moreScores[k - 1]
                     let (old, new) = z.update(args[i + 1], maxEntries: maxEntries, maxValue: maxValue) { cur in
                         guard let cur else { return xx ? nil : given }
                         if nx { return nil }

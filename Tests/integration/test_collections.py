@@ -73,6 +73,7 @@ ZSET = [
     ("ZADD", "z", "INCR", "1", "a", "2", "b"), ("ZADD", "z", "1", "a", "2"), ("ZADD", "z", "x", "a"), ("ZADD", "z"),
     ("ZADD", "z", "inf", "top", "-inf", "bottom"), ("ZADD", "z", "INCR", "-inf", "top"), ("ZADD", "nokey", "XX", "1", "a"),
     ("ZADD", "nokey", "XX", "INCR", "1", "a"), ("ZADD", "z", "1.1", "frac", "0.30000000000000004", "tiny"),
+    ("ZADD", "z", "5", "p", "bad", "q"), ("ZSCORE", "z", "p"), ("ZADD", "z", "+5", "plus", ".5", "dot", "-.5", "neg"),
     ("ZCARD", "z"), ("ZSCORE", "z", "a"), ("ZSCORE", "z", "frac"), ("ZSCORE", "z", "top"), ("ZSCORE", "z", "nope"),
     ("ZMSCORE", "z", "a", "nope", "tiny"), ("ZINCRBY", "z", "1.5", "b"), ("ZINCRBY", "z", "x", "b"), ("ZINCRBY", "znew", "1", "m"),
     ("ZRANK", "z", "a"), ("ZREVRANK", "z", "a"), ("ZRANK", "z", "nope"), ("ZRANK", "nokey", "a"),
