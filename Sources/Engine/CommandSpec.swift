@@ -103,11 +103,15 @@ public final class CommandSpec: Sendable {
     /// Key argument indexes of a call, from the key finder or (first, last, step).
     func keyIndexes(_ args: CommandArguments) -> [Int] {
         if let keyFinder { return keyFinder(args).filter { $0 > 0 && $0 < args.count } }
-        let argc = args.count
-        guard firstKey > 0, firstKey < argc else { return [] }
+        return keyStride(argc: args.count).map(Array.init) ?? []
+    }
+
+    /// The key arguments of a command without a key finder, as a stride (no array to build).
+    func keyStride(argc: Int) -> StrideThrough<Int>? {
+        guard firstKey > 0, firstKey < argc else { return nil }
         let last = lastKey >= 0 ? min(lastKey, argc - 1) : argc + lastKey
-        guard last >= firstKey else { return [] }
-        return Array(stride(from: firstKey, through: last, by: keyStep))
+        guard last >= firstKey else { return nil }
+        return stride(from: firstKey, through: last, by: keyStep)
     }
 
     /// Keys that follow a count argument at `countIndex` (LMPOP 1, BLMPOP 2, ZUNIONSTORE 2).

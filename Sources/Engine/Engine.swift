@@ -239,39 +239,13 @@ public final class Engine: Sendable {
                 shard.lock.unlock()
                 return
             }
-            let keys = spec.keyIndexes(ctx.args)
-            guard !keys.isEmpty else { body(&ctx); return }
-            let db = ctx.db
-            if keys.count == 1 {
-                let shard = db.shard(ctx.args[keys[0]])
-                shard.lock.lock()
-                body(&ctx)
-                shard.lock.unlock()
-                return
+            if spec.keyFinder == nil {
+                // MSET and the like: the keys' places as a stride, not an array per command.
+                guard let keys = spec.keyStride(argc: ctx.argc) else { body(&ctx); return }
+                withKeyLocks(keys, &ctx, body)
+            } else {
+                withKeyLocks(spec.keyIndexes(ctx.args), &ctx, body)
             }
-            var idx = ctx.shardScratch
-            ctx.shardScratch = []
-            idx.removeAll(keepingCapacity: true)
-            // Each key's shard is kept by argument too, so that the handler's ctx.shard(i) does
-            // not hash the key to its slot a second time (MSET: ten CRC16s per command).
-            var byArgument = ctx.argumentShards
-            ctx.argumentShards = []
-            byArgument.removeAll(keepingCapacity: true)
-            byArgument.append(contentsOf: repeatElement(-1, count: ctx.argc))
-            for k in keys {
-                let s = db.shardIndex(ctx.args[k])
-                idx.append(s)
-                byArgument[k] = s
-            }
-            ctx.argumentShards = byArgument
-            idx.sort()
-            var prev = -1
-            for i in idx where i != prev { db.shards[i].lock.lock(); prev = i }
-            body(&ctx)
-            prev = -1
-            for i in idx.reversed() where i != prev { db.shards[i].lock.unlock(); prev = i }
-            ctx.shardScratch = idx
-            ctx.argumentShards.removeAll(keepingCapacity: true)
         case .database:
             let db = ctx.db
             db.lockAll()
@@ -282,6 +256,54 @@ public final class Engine: Sendable {
             body(&ctx)
             for db in keyspace.databases.reversed() { db.unlockAll() }
         }
+    }
+
+    /// Locks the shards of the keys at `keys` (argument places) in ascending order, once each.
+    private func withKeyLocks<S: Sequence<Int>>(_ keys: S, _ ctx: inout CommandContext, _ body: (inout CommandContext) -> Void) {
+        var it = keys.makeIterator()
+        guard let firstKey = it.next() else { body(&ctx); return }
+        let db = ctx.db
+        if it.next() == nil {
+            let shard = db.shard(ctx.args[firstKey])
+            shard.lock.lock()
+            body(&ctx)
+            shard.lock.unlock()
+            return
+        }
+        var idx = ctx.shardScratch
+        ctx.shardScratch = []
+        idx.removeAll(keepingCapacity: true)
+        // Each key's shard is kept by argument too, so that the handler's ctx.shard(i) does
+        // not hash the key a second time.
+        var byArgument = ctx.argumentShards
+        ctx.argumentShards = []
+        byArgument.removeAll(keepingCapacity: true)
+        byArgument.append(contentsOf: repeatElement(-1, count: ctx.argc))
+        for k in keys {
+            let s = db.shardIndex(ctx.args[k])
+            idx.append(s)
+            byArgument[k] = s
+        }
+        // Swapped in, not copied: a second reference would make the removeAll below copy.
+        swap(&ctx.argumentShards, &byArgument)
+        // Insertion sort for the usual few keys: sort() allocated a buffer per call.
+        if idx.count <= 32 {
+            for i in 1..<idx.count {
+                let v = idx[i]
+                var j = i
+                while j > 0 && idx[j - 1] > v { idx[j] = idx[j - 1]; j -= 1 }
+                idx[j] = v
+            }
+        } else {
+            idx.sort()
+        }
+        var prev = -1
+        for i in idx where i != prev { db.shards[i].lock.lock(); prev = i }
+        body(&ctx)
+        prev = -1
+        for i in idx.reversed() where i != prev { db.shards[i].lock.unlock(); prev = i }
+        ctx.shardScratch = idx
+        ctx.argumentShards.removeAll(keepingCapacity: true)
     }
 
     // MARK: background work

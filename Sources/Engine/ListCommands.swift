@@ -81,6 +81,19 @@ enum ListCommands {
     }
 
     /// Pops up to `count` elements from the list at `slot`, deleting it when emptied.
+    /// One element from a list known to hold one (found, and lists are never empty): LPOP and
+    /// RPOP without a count, without the array popElements returns (an allocation per call).
+    static func popOne(_ c: inout CommandContext, _ shard: Shard, _ slot: Int, left: Bool, arg: Int = 1) -> [UInt8] {
+        let element = shard.withEntry(at: slot) { e in
+            e.value.withList { l in l.isEmpty ? [] : left ? l.removeFirst() : l.removeLast() } ?? []
+        }
+        c.dropIfEmpty(shard, slot)
+        c.dirty(1)
+        c.notify(.list, left ? "lpop" : "rpop", arg)
+        c.notifyIfDeleted(shard, arg)
+        return element
+    }
+
     static func popElements(_ c: inout CommandContext, _ shard: Shard, _ slot: Int, left: Bool, count: Int, arg: Int = 1) -> [[UInt8]] {
         let out = shard.withEntry(at: slot) { e in
             e.value.withList { l -> [[UInt8]] in
@@ -110,7 +123,7 @@ enum ListCommands {
             if count == nil { c.out.null() } else { c.out.nullArray() }
         case .found(let shard, let slot):
             guard let n = count else {
-                c.out.bulk(popElements(&c, shard, slot, left: left, count: 1)[0])
+                c.out.bulk(popOne(&c, shard, slot, left: left))
                 return
             }
             if n == 0 { c.out.array(0); return }
