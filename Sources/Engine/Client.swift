@@ -27,8 +27,6 @@ public final class Client: Sendable {
         public var closing = false
         public var sub = 0, psub = 0, ssub = 0
         public var multi = -1
-        /// Set once the connection became a replica (SYNC, PSYNC).
-        public var replica = false
     }
 
     public let info: Locked<Info>
@@ -64,21 +62,18 @@ public final class Client: Sendable {
     }
 
     public var isClosing: Bool { info.withLock { $0.closing } }
-    /// Read on every write to the socket (the output-buffer limit's class): an atomic, not the
-    /// info lock, which cost a lock and unlock per reply.
+    /// Set once the connection became a replica (SYNC, PSYNC). Read on every write to the
+    /// socket (the output-buffer limit's class): an atomic, not a field behind the info lock,
+    /// which cost a lock and unlock per reply.
     private let replicaFlag = Atomic<Bool>(false)
     public var isReplica: Bool { replicaFlag.load(ordering: .relaxed) }
 
-    /// The connection became a replica (SYNC, PSYNC); for good.
-    public func markReplica() {
-        info.withLock { $0.replica = true }
-        replicaFlag.store(true, ordering: .relaxed)
-    }
+    public func markReplica() { replicaFlag.store(true, ordering: .relaxed) }
 
     /// The class CLIENT LIST TYPE and CLIENT KILL TYPE filter on: normal, slave or pubsub.
     public var typeName: String {
         let i = info.withLock { $0 }
-        return i.replica ? "slave" : (i.sub + i.psub + i.ssub > 0 ? "pubsub" : "normal")
+        return isReplica ? "slave" : (i.sub + i.psub + i.ssub > 0 ? "pubsub" : "normal")
     }
 
     /// The line CLIENT LIST and CLIENT INFO print, with Redis 7.0's fields.
@@ -86,7 +81,7 @@ public final class Client: Sendable {
         let i = info.withLock { $0 }
         let age = (now - createdAt) / 1000
         let idle = (now - i.lastInteraction) / 1000
-        let flags = i.replica ? "S" : i.sub + i.psub + i.ssub > 0 ? "P" : (i.multi >= 0 ? "x" : "N")
+        let flags = isReplica ? "S" : i.sub + i.psub + i.ssub > 0 ? "P" : (i.multi >= 0 ? "x" : "N")
         return "id=\(id) addr=\(address) laddr=\(localAddress) fd=\(fd) name=\(i.name) age=\(age) idle=\(idle) flags=\(flags) db=\(i.db) sub=\(i.sub) psub=\(i.psub) ssub=\(i.ssub) multi=\(i.multi) qbuf=\(i.queryBufferLength) qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=\(i.outputBufferLength) tot-mem=\(1024 + i.queryBufferLength + i.outputBufferLength) events=r cmd=\(i.lastCommand) user=default redir=-1 resp=\(i.resp)"
     }
 }

@@ -87,11 +87,16 @@ enum ListCommands {
         let element = shard.withEntry(at: slot) { e in
             e.value.withList { l in l.isEmpty ? [] : left ? l.removeFirst() : l.removeLast() } ?? []
         }
+        afterPop(&c, shard, slot, left: left, popped: 1, arg: arg)
+        return element
+    }
+
+    /// What follows a pop: the key goes when the list is empty, then dirty and the events.
+    private static func afterPop(_ c: inout CommandContext, _ shard: Shard, _ slot: Int, left: Bool, popped: Int, arg: Int) {
         c.dropIfEmpty(shard, slot)
-        c.dirty(1)
+        c.dirty(popped)
         c.notify(.list, left ? "lpop" : "rpop", arg)
         c.notifyIfDeleted(shard, arg)
-        return element
     }
 
     static func popElements(_ c: inout CommandContext, _ shard: Shard, _ slot: Int, left: Bool, count: Int, arg: Int = 1) -> [[UInt8]] {
@@ -102,10 +107,7 @@ enum ListCommands {
                 return taken
             } ?? []
         }
-        c.dropIfEmpty(shard, slot)
-        c.dirty(out.count)
-        c.notify(.list, left ? "lpop" : "rpop", arg)
-        c.notifyIfDeleted(shard, arg)
+        afterPop(&c, shard, slot, left: left, popped: out.count, arg: arg)
         return out
     }
 

@@ -37,18 +37,12 @@ public struct HashValue: Sendable {
     /// Sets a field; returns true when it is new. Converts to a table past the limits.
     @discardableResult
     public mutating func set(_ field: [UInt8], _ value: [UInt8], maxEntries: Int, maxValue: Int) -> Bool {
-        set(field[...], value, maxEntries: maxEntries, maxValue: maxValue)
+        set(field[...], value[...], maxEntries: maxEntries, maxValue: maxValue)
     }
 
-    /// As above with the field as an argument slice: it is copied only into the packed bytes
-    /// or the table's key arena, not into an array of its own first.
-    @discardableResult
-    public mutating func set(_ field: ArraySlice<UInt8>, _ value: [UInt8], maxEntries: Int, maxValue: Int) -> Bool {
-        set(field, value[...], maxEntries: maxEntries, maxValue: maxValue)
-    }
-
-    /// As above with the value as an argument slice too: a table's existing value is rewritten
-    /// in its own array (ByteTable.setBytes), so overwriting a field allocates nothing.
+    /// As above from argument slices: the field is copied only into the packed bytes or the
+    /// table's key arena, and a table's existing value is rewritten in its own array
+    /// (ByteTable.setBytes), so overwriting a field allocates nothing.
     @discardableResult
     public mutating func set(_ field: ArraySlice<UInt8>, _ value: ArraySlice<UInt8>, maxEntries: Int, maxValue: Int) -> Bool {
         if !isTable {
