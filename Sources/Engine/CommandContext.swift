@@ -87,7 +87,7 @@ public struct CommandContext: Sendable {
 
     /// The shard of argument `i`, already locked by the dispatcher.
     @inline(__always) public func shard(_ i: Int) -> Shard {
-        if i == lockedKeyArgument, let s = lockedKeyShard { return s }
+        if i == lockedKeyArgument { return db.shards[lockedKeyShardIndex] }
         if i < argumentShards.count, argumentShards[i] >= 0 { return db.shards[argumentShards[i]] }
         return db.shard(args[i])
     }
@@ -111,7 +111,7 @@ public struct CommandContext: Sendable {
     var publishedCommand: CommandSpec? = nil
     var publishedAt: Int64 = 0
     var lockedKeyArgument = -1
-    var lockedKeyShard: Shard? = nil
+    var lockedKeyShardIndex = 0
     var lockedKeyHash: UInt64? = nil
 
     // MARK: replies
@@ -144,7 +144,9 @@ public struct CommandContext: Sendable {
     /// A lookup that counts keyspace hits and misses.
     public mutating func lookupRead(_ i: Int) -> (Shard, Int?) {
         let s = shard(i)
-        let slot = s.find(args[i], hash: keyHash(i), now: now)
+        let hash = keyHash(i), now = now
+        // The key's bytes borrowed, not sliced: a slice retains the argument buffer.
+        let slot = args.withBytes(i) { s.find($0, hash: hash, now: now) }
         if slot == nil {
             counters.misses += 1
             notify(.keyMiss, "keymiss", i)

@@ -70,6 +70,8 @@ public final class CommandSpec: Sendable {
     public let subcommands: [CommandSpec]
     /// For commands whose keys follow a count (LMPOP numkeys key ...): the key indexes.
     public let keyFinder: (@Sendable (CommandArguments) -> [Int])?
+    /// One key at a fixed place (GET, SET, HSET...): the dispatcher's shortest path.
+    let hasOneKey: Bool
     /// Calls and errors for INFO commandstats.
     let calls = Atomic<Int>(0)
     let failedCalls = Atomic<Int>(0)
@@ -80,6 +82,7 @@ public final class CommandSpec: Sendable {
                 subcommands: [CommandSpec] = [], keyFinder: (@Sendable (CommandArguments) -> [Int])? = nil,
                 handler: CommandHandler?) {
         self.keyFinder = keyFinder
+        self.hasOneKey = keyFinder == nil && keys.0 > 0 && keys.0 == keys.1 && (scope ?? .keys) == .keys
         self.name = name
         self.arity = arity
         self.flags = flags

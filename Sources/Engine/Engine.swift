@@ -142,9 +142,18 @@ public final class Engine: Sendable {
         let replyStart = ctx.out.buffer.writerIndex
         let errorsBefore = ctx.counters.errors
         ctx.changes = 0
-        withLocks(spec, &ctx) { c in
-            spec.handler!(&c)
-            if !spec.flags.isDisjoint(with: [.write, .rewritesValue]) { propagate(spec, &c) }
+        if spec.hasOneKey && spec.firstKey < ctx.argc {
+            // Most commands: no closure, whose captures (spec, the engine) were retained and
+            // released around every command (callgrind).
+            let mutex = lockOneKey(spec.firstKey, &ctx)
+            spec.handler!(&ctx)
+            if !spec.flags.isDisjoint(with: [.write, .rewritesValue]) { propagate(spec, &ctx) }
+            unlockOneKey(mutex, &ctx)
+        } else {
+            withLocks(spec, &ctx) { c in
+                spec.handler!(&c)
+                if !spec.flags.isDisjoint(with: [.write, .rewritesValue]) { propagate(spec, &c) }
+            }
         }
         afterCommand(spec, &ctx, errorsBefore: errorsBefore)
         // A client's invalidations of its own writes follow the command's reply, as in Redis 7.
@@ -223,20 +232,10 @@ public final class Engine: Sendable {
         case .none:
             body(&ctx)
         case .keys:
-            // Most commands name one key at a fixed place: lock its shard without building a list.
-            if spec.keyFinder == nil && spec.firstKey == spec.lastKey && spec.firstKey < ctx.argc {
-                let db = ctx.db
-                let (index, hash) = db.locate(ctx.args[spec.firstKey])
-                let shard = db.shards[index]
-                shard.lock.lock()
-                ctx.lockedKeyArgument = spec.firstKey
-                ctx.lockedKeyShard = shard
-                ctx.lockedKeyHash = hash
+            if spec.hasOneKey && spec.firstKey < ctx.argc {
+                let mutex = lockOneKey(spec.firstKey, &ctx)
                 body(&ctx)
-                ctx.lockedKeyArgument = -1
-                ctx.lockedKeyShard = nil
-                ctx.lockedKeyHash = nil
-                shard.lock.unlock()
+                unlockOneKey(mutex, &ctx)
                 return
             }
             if spec.keyFinder == nil {
@@ -256,6 +255,28 @@ public final class Engine: Sendable {
             body(&ctx)
             for db in keyspace.databases.reversed() { db.unlockAll() }
         }
+    }
+
+    /// Locks the shard of the key at argument `i` and notes it (and the key's hash) in the
+    /// context, so that the handler neither hashes the key again nor locates its shard. The
+    /// shard is noted as its index, and neither the database nor the shard is retained for the
+    /// command: both live as long as the server, and their retains and releases were about a
+    /// tenth of a GET's instructions (callgrind).
+    @inline(__always)
+    private func lockOneKey(_ i: Int, _ ctx: inout CommandContext) -> MutexRef {
+        let db = Unmanaged.passUnretained(ctx.db)
+        let (index, hash, mutex) = ctx.args.withBytes(i) { raw in db._withUnsafeGuaranteedRef { $0.lockKey(raw) } }
+        ctx.lockedKeyArgument = i
+        ctx.lockedKeyShardIndex = index
+        ctx.lockedKeyHash = hash
+        return mutex
+    }
+
+    @inline(__always)
+    private func unlockOneKey(_ mutex: MutexRef, _ ctx: inout CommandContext) {
+        ctx.lockedKeyArgument = -1
+        ctx.lockedKeyHash = nil
+        mutex.unlock()
     }
 
     /// Locks the shards of the keys at `keys` (argument places) in ascending order, once each.

@@ -27,6 +27,13 @@ public struct CommandArguments: Sendable {
         return storage[bounds[2 * i] ..< bounds[2 * i + 1]]
     }
 
+    /// Argument `i`'s bytes, borrowed for `body`: unlike the slice, no retain of the storage.
+    @inlinable public func withBytes<T>(_ i: Int, _ body: (UnsafeRawBufferPointer) throws -> T) rethrows -> T {
+        precondition(i < count)
+        let start = bounds[2 * i], end = bounds[2 * i + 1]
+        return try storage.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[start..<end])) }
+    }
+
     /// A copy of argument `i` that the caller may keep.
     public func owned(_ i: Int) -> [UInt8] { Array(self[i]) }
 

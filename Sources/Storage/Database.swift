@@ -3,12 +3,23 @@ public final class Database: Sendable {
     public let index: Int
     public let shards: [Shard]
     private let shardMask: Int
+    /// The shards' mutexes, by shard index (see `lockKey`).
+    private let mutexes: [MutexRef]
 
     public init(index: Int, shardCount: Int) {
         precondition(shardCount > 0 && shardCount & (shardCount - 1) == 0, "shard count must be a power of two")
         self.index = index
         self.shards = (0..<shardCount).map { Shard(index: $0) }
         self.shardMask = shardCount - 1
+        self.mutexes = shards.map { $0.lock.ref }
+    }
+
+    /// Locates a key (as `locate`) and locks its shard; the mutex comes back for the unlock.
+    public func lockKey(_ raw: UnsafeRawBufferPointer) -> (shard: Int, hash: UInt64?, mutex: MutexRef) {
+        let (shard, hash) = locate(raw)
+        let mutex = mutexes[shard]
+        mutex.lock()
+        return (shard, hash, mutex)
     }
 
     /// A key's shard, from the top half of its SipHash (of its `{hash tag}` when it has one, so
@@ -16,13 +27,15 @@ public final class Database: Sendable {
     /// hash the shard's table uses for the key when it has no tag: the lookup that follows
     /// need not hash the key again. The table uses the low 32 bits, the shard the high ones.
     @inline(__always) public func locate(_ key: ArraySlice<UInt8>) -> (shard: Int, hash: UInt64?) {
-        key.withUnsafeBytes { raw in
-            if let tag = KeySlot.hashTag(raw) {
-                return (Int(truncatingIfNeeded: KeyHash.hash(tag) >> 32) & shardMask, nil)
-            }
-            let h = KeyHash.hash(raw)
-            return (Int(truncatingIfNeeded: h >> 32) & shardMask, h)
+        key.withUnsafeBytes { locate($0) }
+    }
+
+    public func locate(_ raw: UnsafeRawBufferPointer) -> (shard: Int, hash: UInt64?) {
+        if let tag = KeySlot.hashTag(raw) {
+            return (Int(truncatingIfNeeded: KeyHash.hash(tag) >> 32) & shardMask, nil)
         }
+        let h = KeyHash.hash(raw)
+        return (Int(truncatingIfNeeded: h >> 32) & shardMask, h)
     }
 
     @inline(__always) public func shardIndex(_ key: ArraySlice<UInt8>) -> Int {

@@ -1,6 +1,6 @@
-/// The hash of a key (or member) for the byte tables: SipHash-1-3, the function Swift's Hasher
-/// computes and Redis's dict uses, keyed with a random seed per process so that clients cannot
-/// choose keys that collide.
+/// The hash of a key (or member) for the byte tables: SipHash-1-2, the reduced-round variant
+/// Redis's dict uses (Swift's Hasher computes 1-3), keyed with a random seed per process so
+/// that clients cannot choose keys that collide.
 ///
 /// One call over the bytes rather than Hasher's streaming interface: Hasher buffers its input
 /// and finalizes through a resilient call, about 300 instructions for a 16-byte key where this
@@ -22,7 +22,7 @@ enum KeyHash {
     }
 
     static func hash(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
-        hash(bytes, seed: seed, compression: 1, finalization: 3)
+        hash(bytes, seed: seed, compression: 1, finalization: 2)
     }
 
     /// SipHash-c-d of `bytes` under `seed` (the tests check 2-4 against the paper's vectors).

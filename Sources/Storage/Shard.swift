@@ -63,7 +63,7 @@ public final class Shard: @unchecked Sendable {
     }
 
     @inline(__always)
-    private func find(_ key: UnsafeRawBufferPointer, hash h: UInt64, now: Int64) -> Int? {
+    public func find(_ key: UnsafeRawBufferPointer, hash h: UInt64, now: Int64) -> Int? {
         guard let slot = table.findInPlace(key, hash: h) else { return nil }
         let v = table.entries[slot].volatileIndex
         if v >= 0 && volatileExpireAt[Int(v)] <= now {

@@ -48,3 +48,18 @@ public final class Locked<Value>: @unchecked Sendable {
         return try body(&value)
     }
 }
+
+extension ShardLock {
+    /// The mutex by address, for a path that must not retain the lock (see MutexRef).
+    public var ref: MutexRef { MutexRef(pointer: mutex) }
+}
+
+/// A shard's mutex held by address: the dispatcher's one-key path locks and unlocks through
+/// this, where reaching the mutex through the Shard and its ShardLock cost a retain and a
+/// release of each per command (callgrind). Valid as long as its ShardLock, which lives as
+/// long as its database, that is, as long as the server.
+public struct MutexRef: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<pthread_mutex_t>
+    @inline(__always) public func lock() { pthread_mutex_lock(pointer) }
+    @inline(__always) public func unlock() { pthread_mutex_unlock(pointer) }
+}

@@ -107,9 +107,40 @@ final class Harness {
                 let found = h.engine.table.lookup(other[...])
                 #expect(found == nil || found!.name == String(decoding: other, as: UTF8.self), "\(spec.name)")
             }
+            // A byte of 0x80 or above is not a letter: "GET" with its high bits set is no name.
+            #expect(h.engine.table.lookup(name.map { $0 | 0x80 }[...]) == nil, "\(spec.name)")
             #expect(spec.handler != nil || !spec.subcommands.isEmpty, "\(spec.name)")
             if spec.firstKey > 0 { #expect(spec.keyStep > 0) }
         }
+    }
+
+    @Test func commandNamesFoldCaseAsRedis() {
+        // Every byte value beside and between the letters, in every place of a 16-byte word.
+        for b in 0...255 {
+            let c = UInt8(b)
+            for place in 0..<16 {
+                var bytes = [UInt8](repeating: UInt8(ascii: "a"), count: 16)
+                bytes[place] = c
+                var expected = bytes
+                expected[place] = asciiLower(c)
+                let got = bytes.withUnsafeBytes { CommandTable.words($0) }
+                let want = expected.withUnsafeBytes { ($0.loadUnaligned(as: UInt64.self), $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self)) }
+                #expect(got == want, "byte \(b) at \(place)")
+            }
+        }
+        // Every length a name can be loaded at, 0 to 20 bytes, of distinct bytes.
+        for length in 0...20 {
+            let bytes = (0..<length).map { UInt8(ascii: "A") + UInt8($0) }
+            var want: (UInt64, UInt64) = (0, 0)
+            for (i, b) in bytes.prefix(16).enumerated() {
+                if i < 8 { want.0 |= UInt64(asciiLower(b)) << UInt64(8 * i) } else { want.1 |= UInt64(asciiLower(b)) << UInt64(8 * (i - 8)) }
+            }
+            #expect(bytes.withUnsafeBytes { CommandTable.words($0) } == want, "length \(length)")
+        }
+        let h = Harness()
+        #expect(h.run("gEt", "k") == "$-1\r\n")
+        #expect(h.run("CLIENT", "GETNAME") == "$-1\r\n")
+        #expect(h.run("gEtX", "k").hasPrefix("-ERR unknown command 'gEtX'"))
     }
 
     @Test func configParsing() throws {
