@@ -236,11 +236,12 @@ public enum Found {
 }
 
 extension CommandContext {
-    /// Looks up argument `i` expecting a value for which `isA` holds (lazy expiry applies).
-    public func find(_ i: Int, _ isA: (Value) -> Bool) -> Found {
+    /// Looks up argument `i` expecting a value of type `kind` (lazy expiry applies).
+    public func find(_ i: Int, _ kind: Value.Kind) -> Found {
         let s = shard(i)
-        guard let slot = s.find(args[i], hash: keyHash(i), now: now) else { return .missing(s) }
-        guard isA(s.entry(at: slot).value) else { return .wrongType }
+        let hash = keyHash(i), now = now
+        guard let slot = args.withBytes(i, { s.find($0, hash: hash, now: now) }) else { return .missing(s) }
+        guard s.kind(at: slot) == kind else { return .wrongType }
         s.touchAccess(slot: slot, now: now, policy: engine.accessPolicy)
         return .found(s, slot)
     }
@@ -267,12 +268,11 @@ extension CommandContext {
         return v
     }
 
-    // Type tests for find(_:_:). Properties returning closures that capture nothing: a method
-    // passed as `c.isZSet` would capture, and so copy, the whole context (seen in profiles).
-    public var isList: (Value) -> Bool { { if case .list = $0 { return true } else { return false } } }
-    public var isHash: (Value) -> Bool { { if case .hash = $0 { return true } else { return false } } }
-    public var isSet: (Value) -> Bool { { if case .set = $0 { return true } else { return false } } }
-    public var isZSet: (Value) -> Bool { { if case .zset = $0 { return true } else { return false } } }
+    // The types find(_:_:) is asked for, by the names the handlers use.
+    public var isList: Value.Kind { .list }
+    public var isHash: Value.Kind { .hash }
+    public var isSet: Value.Kind { .set }
+    public var isZSet: Value.Kind { .zset }
 }
 
 /// The arguments LMPOP, BLMPOP, ZMPOP and BZMPOP share: a timeout (blocking forms), numkeys,
@@ -340,12 +340,12 @@ enum FirstFound {
 }
 
 extension CommandContext {
-    /// The first of `keys` holding a value `isA` accepts (BLPOP, LMPOP, BZPOPMIN, ZMPOP ...).
+    /// The first of `keys` holding a value of type `kind` (BLPOP, LMPOP, BZPOPMIN, ZMPOP ...).
     /// A key of another type is WRONGTYPE at once, except while serving a blocked client,
     /// where it only means that key is not ready.
-    mutating func firstFound(_ keys: [Int], _ isA: (Value) -> Bool) -> FirstFound {
+    mutating func firstFound(_ keys: [Int], _ kind: Value.Kind) -> FirstFound {
         for i in keys {
-            switch find(i, isA) {
+            switch find(i, kind) {
             case .wrongType:
                 if serving { continue }
                 error(Errors.wrongType)
@@ -361,9 +361,9 @@ extension CommandContext {
 extension CommandContext {
     /// HDEL / SREM / ZREM key member [member ...]: removes each member from the collection at
     /// args[1], deletes the key once it is empty, sends `event` (and "del"), replies the count.
-    mutating func removeMembers(_ isA: (Value) -> Bool, _ type: NotifyClass, _ event: String,
+    mutating func removeMembers(_ kind: Value.Kind, _ type: NotifyClass, _ event: String,
                                 _ remove: (inout Value, ArraySlice<UInt8>) -> Bool) {
-        switch find(1, isA) {
+        switch find(1, kind) {
         case .wrongType: error(Errors.wrongType)
         case .missing: out.integer(0)
         case .found(let shard, let slot):

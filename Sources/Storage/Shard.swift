@@ -90,6 +90,10 @@ public final class Shard: @unchecked Sendable {
 
     public func entry(at slot: Int) -> Entry { table.entries[slot] }
 
+    /// The type of the value at `slot`, read in place: `entry(at:)` copies the entry, a retain
+    /// and a release of a collection's storage (callgrind, on every collection command).
+    public func kind(at slot: Int) -> Value.Kind { table.entries[slot].value.kind }
+
     /// Mutable access to the entry at `slot`, in place; counts as a modification of the key.
     public func withEntry<T>(at slot: Int, _ body: (inout Entry) -> T) -> T {
         if !watched.isEmpty { modified(table.key(at: slot)) }

@@ -24,6 +24,20 @@ public enum Value: Sendable {
     case zset(SortedSetValue)
     indirect case stream(StreamValue)
 
+    /// The type without the payload: what a type check needs, read without copying the value.
+    public enum Kind: Sendable { case string, list, hash, set, zset, stream }
+
+    public var kind: Kind {
+        switch self {
+        case .int, .small, .compact, .bytes: return .string
+        case .list: return .list
+        case .hash: return .hash
+        case .set: return .set
+        case .zset: return .zset
+        case .stream: return .stream
+        }
+    }
+
     public var typeName: String {
         switch self {
         case .int, .small, .compact, .bytes: return "string"
