@@ -162,9 +162,28 @@ public struct CommandContext: Sendable {
 /// space, no NaN, and no overflow or underflow (ERANGE); "inf" spelled out is fine.
 public func parseRedisDouble<C: Collection>(_ bytes: C) -> Double? where C.Element == UInt8 {
     guard !bytes.isEmpty, bytes.count <= 5000, let f = bytes.first, !(f == 32 || (f >= 9 && f <= 13)) else { return nil }
+    if let d = wholeNumber(bytes) { return d }
     guard let (d, rangeError) = strtodChecked(bytes), !d.isNaN else { return nil }
     if rangeError && (d.isInfinite || d == 0) { return nil }
     return d
+}
+
+/// The usual score, up to 15 digits after an optional '-', without strtod (about 500
+/// instructions a ZADD in callgrind): below 10^15 every integer is a Double exactly, so this is
+/// strtod's answer, -0 included. nil for anything else, which goes to strtod.
+@inline(__always)
+private func wholeNumber<C: Collection>(_ bytes: C) -> Double? where C.Element == UInt8 {
+    guard bytes.count <= 16 else { return nil }
+    var v = 0, digits = 0, negative = false
+    for (i, b) in bytes.enumerated() {
+        if i == 0 && b == UInt8(ascii: "-") { negative = true; continue }
+        let d = Int(b) &- 48
+        guard d >= 0 && d <= 9 else { return nil }
+        v = v &* 10 &+ d
+        digits += 1
+    }
+    guard digits > 0 && digits <= 15 else { return nil }
+    return negative ? -Double(v) : Double(v)
 }
 
 /// strtod over the whole string (an empty string is 0, as strtod leaves it); nil if it stops early.

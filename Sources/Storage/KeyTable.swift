@@ -415,30 +415,6 @@ extension UInt64 {
     }
 }
 
-extension ByteTable where Value == [UInt8] {
-    /// Sets `key` to a copy of `value`. An existing value is rewritten in its own array when
-    /// that array is not shared (Array's copy-on-write decides) and not far larger than the new
-    /// value: overwriting a hash field then costs no allocation and no free (a free touched the
-    /// old array's cold header, a cache miss per HSET). Returns true when the key was new.
-    @discardableResult
-    public mutating func setBytes(_ key: ArraySlice<UInt8>, _ value: ArraySlice<UInt8>) -> Bool {
-        key.withUnsafeBytes { raw in
-            let h = Self.hash(raw)
-            if let slot = findInPlace(raw, hash: h) {
-                let old = entries[slot].count, room = entries[slot].capacity
-                if room <= 2 * value.count + 32 {
-                    entries[slot].replaceSubrange(0..<old, with: value)
-                } else {
-                    entries[slot] = Array(value)
-                }
-                return false
-            }
-            insert(key: raw, hash: h, entry: Array(value))
-            return true
-        }
-    }
-}
-
 /// The keyspace's table: key to entry.
 public typealias KeyTable = ByteTable<Entry>
 

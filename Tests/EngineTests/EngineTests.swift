@@ -3,6 +3,9 @@ import Testing
 @testable import Engine
 import RESP
 import Storage
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Commands run on a bare engine: no sockets, replies read from the writer's buffer.
 final class Harness {
@@ -141,6 +144,23 @@ final class Harness {
         #expect(h.run("gEt", "k") == "$-1\r\n")
         #expect(h.run("CLIENT", "GETNAME") == "$-1\r\n")
         #expect(h.run("gEtX", "k").hasPrefix("-ERR unknown command 'gEtX'"))
+    }
+
+    @Test func scoresParseAsStrtod() {
+        // Digit strings take a path of their own; every answer must still be strtod's.
+        let cases = ["0", "-0", "7", "000123", "-123456789012345", "999999999999999", "1234567890123456",
+                     "-9999999999999999", "12345678901234567890", "+5", "1e3", "1.5", "-", "--1", "12a", "0x10", "inf", "-inf"]
+        for text in cases {
+            var end: UnsafeMutablePointer<CChar>? = nil
+            let expected: Double? = text.withCString { p in
+                let v = strtod(p, &end)
+                return end! - UnsafeMutablePointer(mutating: p) == text.utf8.count ? v : nil
+            }
+            let got = parseRedisDouble(Array(text.utf8))
+            #expect(got?.bitPattern == expected?.bitPattern, "\(text)")
+        }
+        #expect(parseRedisDouble(Array("".utf8)) == nil)
+        #expect(parseRedisDouble(Array(" 1".utf8)) == nil)
     }
 
     @Test func configParsing() throws {

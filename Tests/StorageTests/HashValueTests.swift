@@ -34,19 +34,25 @@ import Testing
         #expect(Set(h.pairs.map(\.0)) == Set(model.keys))
     }
 
-    /// A field overwritten in place (ByteTable.setBytes) must not show through a copy of the
-    /// hash (a snapshot's) or a value read before the write.
-    @Test func overwritesLeaveCopiesAlone() {
+    /// A field overwritten in place (FieldValue.assign) must not show through a copy of the
+    /// hash (a snapshot's) or a value read before the write; short values (kept in the
+    /// table) and long ones (rewritten in their arrays) both, and one turning into the other.
+    @Test(arguments: [0, 20, 100])
+    func overwritesLeaveCopiesAlone(padding: Int) {
+        let pad = String(repeating: "p", count: padding)
         var h = HashValue()
-        for i in 0..<100 { h.set(Array("f\(i)".utf8), Array("v\(i)".utf8), maxEntries: 8, maxValue: 64) }
+        for i in 0..<100 { h.set(Array("f\(i)".utf8), Array("v\(i)\(pad)".utf8), maxEntries: 8, maxValue: 1024) }
         #expect(h.isTable)
         let snapshot = h
         let read = h.get(Array("f7".utf8)[...])
-        for i in 0..<100 { h.set(Array("f\(i)".utf8)[...], Array("w\(i)".utf8)[...], maxEntries: 8, maxValue: 64) }
-        #expect(read == Array("v7".utf8))
         for i in 0..<100 {
-            #expect(snapshot.get(Array("f\(i)".utf8)[...]) == Array("v\(i)".utf8))
-            #expect(h.get(Array("f\(i)".utf8)[...]) == Array("w\(i)".utf8))
+            let v = i % 3 == 0 ? "w\(i)" : "w\(i)\(pad)"
+            h.set(Array("f\(i)".utf8)[...], Array(v.utf8)[...], maxEntries: 8, maxValue: 1024)
+        }
+        #expect(read == Array("v7\(pad)".utf8))
+        for i in 0..<100 {
+            #expect(snapshot.get(Array("f\(i)".utf8)[...]) == Array("v\(i)\(pad)".utf8))
+            #expect(h.get(Array("f\(i)".utf8)[...]) == Array((i % 3 == 0 ? "w\(i)" : "w\(i)\(pad)").utf8))
         }
         // A long value replaced by a short one gets an array of its own size again.
         h.set(Array("f1".utf8)[...], [UInt8](repeating: 120, count: 4000)[...], maxEntries: 8, maxValue: 1 << 20)
