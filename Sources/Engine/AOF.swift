@@ -309,7 +309,7 @@ extension Engine {
         case .int, .small, .compact, .bytes:
             return [[Array("SET".utf8), key, value.stringBytes!]]
         case .list(let l):
-            return chunks("RPUSH", Array(l), per: 64)
+            return chunks("RPUSH", l.map(\.bytes), per: 64)
         case .set(let s):
             return chunks("SADD", s.members, per: 64)
         case .hash(let h):

@@ -2,7 +2,12 @@ import DequeModule
 import RESP
 import Storage
 
-/// The list family, blocking pops included. Lists are deques of byte strings.
+/// The list family, blocking pops included. Lists are deques of elements (ElementBytes).
+
+extension RESPWriter {
+    mutating func bulk(_ e: ElementBytes) { e.withUnsafeBytes { bulk($0) } }
+}
+
 enum ListCommands {
     static let specs: [CommandSpec] = [
         spec("lpush", -3, [.write, .denyoom, .fast], (1, 1, 1), "Prepends one or more elements to a list. Creates the key if it doesn't exist.",
@@ -69,7 +74,7 @@ enum ListCommands {
         let n = shard.withEntry(at: slot) { e in
             e.value.withList { l in
                 for i in 2..<args.count {
-                    if left { l.prepend(Array(args[i])) } else { l.append(Array(args[i])) }
+                    if left { l.prepend(ElementBytes(args[i])) } else { l.append(ElementBytes(args[i])) }
                 }
                 return l.count
             } ?? 0
@@ -83,9 +88,9 @@ enum ListCommands {
     /// Pops up to `count` elements from the list at `slot`, deleting it when emptied.
     /// One element from a list known to hold one (found, and lists are never empty): LPOP and
     /// RPOP without a count, without the array popElements returns (an allocation per call).
-    static func popOne(_ c: inout CommandContext, _ shard: Shard, _ slot: Int, left: Bool, arg: Int = 1) -> [UInt8] {
+    static func popOne(_ c: inout CommandContext, _ shard: Shard, _ slot: Int, left: Bool, arg: Int = 1) -> ElementBytes {
         let element = shard.withEntry(at: slot) { e in
-            e.value.withList { l in l.isEmpty ? [] : left ? l.removeFirst() : l.removeLast() } ?? []
+            e.value.withList { l in l.isEmpty ? .empty : left ? l.removeFirst() : l.removeLast() } ?? .empty
         }
         afterPop(&c, shard, slot, left: left, popped: 1, arg: arg)
         return element
@@ -99,10 +104,10 @@ enum ListCommands {
         c.notifyIfDeleted(shard, arg)
     }
 
-    static func popElements(_ c: inout CommandContext, _ shard: Shard, _ slot: Int, left: Bool, count: Int, arg: Int = 1) -> [[UInt8]] {
+    static func popElements(_ c: inout CommandContext, _ shard: Shard, _ slot: Int, left: Bool, count: Int, arg: Int = 1) -> [ElementBytes] {
         let out = shard.withEntry(at: slot) { e in
-            e.value.withList { l -> [[UInt8]] in
-                var taken: [[UInt8]] = []
+            e.value.withList { l -> [ElementBytes] in
+                var taken: [ElementBytes] = []
                 for _ in 0..<min(count, l.count) { taken.append(left ? l.removeFirst() : l.removeLast()) }
                 return taken
             } ?? []
@@ -214,7 +219,7 @@ enum ListCommands {
         }
         // Looked up again: creating the destination may have moved the source's slot.
         let srcSlot = src.find(c.args[1], now: c.now)!
-        let value: [UInt8] = src.withEntry(at: srcSlot) { e in
+        let value: ElementBytes = src.withEntry(at: srcSlot) { e in
             e.value.withList { l in fromLeft ? l.removeFirst() : l.removeLast() }!
         }
         let dst = c.shard(2)
@@ -244,7 +249,7 @@ enum ListCommands {
         }
     }
 
-    static func list(_ s: Shard, _ slot: Int) -> Deque<[UInt8]> {
+    static func list(_ s: Shard, _ slot: Int) -> Deque<ElementBytes> {
         if case .list(let l) = s.entry(at: slot).value { return l }
         return []
     }
@@ -284,7 +289,7 @@ enum ListCommands {
         case .missing: c.error(Errors.noSuchKey)
         case .found(let s, let slot):
             guard let index = c.integer(2) else { return }
-            let value = c.args.owned(3)
+            let value = ElementBytes(c.args[3])
             let ok = s.withEntry(at: slot) { e in
                 e.value.withList { l -> Bool in
                     let i = index < 0 ? index + l.count : index
@@ -309,7 +314,7 @@ enum ListCommands {
         case .missing: c.out.integer(0)
         case .found(let s, let slot):
             let pivot = c.args[3]
-            let value = c.args.owned(4)
+            let value = ElementBytes(c.args[4])
             let n = s.withEntry(at: slot) { e in
                 e.value.withList { l -> Int in
                     guard let i = l.firstIndex(where: { $0.elementsEqual(pivot) }) else { return -1 }

@@ -80,7 +80,7 @@ enum SortCommand {
         let shard = c.shard(1)
         if let slot = shard.find(c.args[1], now: c.now) {
             switch shard.entry(at: slot).value {
-            case .list(let l): elements = Array(l)
+            case .list(let l): elements = l.map(\.bytes)
             case .set(let s): elements = s.members; isSet = true
             case .zset(let z):
                 elements = z.count == 0 ? [] : z.range(0, z.count - 1).map(\.member)
@@ -144,7 +144,7 @@ enum SortCommand {
             let dst = c.db.shard(storeKey[...])
             dst.delete(storeKey[...], now: c.now)
             if !outputs.isEmpty {
-                dst.set(storeKey[...], .list(Deque(outputs.map { $0 ?? [] })), access: c.newAccess)
+                dst.set(storeKey[...], .list(Deque(outputs.map { ElementBytes($0 ?? []) })), access: c.newAccess)
                 c.notify(.list, "sortstore", key: storeKey)
                 c.signalReady(dst, storeKey[...])
             }

@@ -50,7 +50,7 @@ public enum RDBValue {
         case .list(let l):
             w.byte(typeList)
             w.length(l.count)
-            for e in l { w.string(e) }
+            for e in l { w.string(e.bytes) }
         case .set(let s):
             w.byte(typeSet)
             let members = s.members
@@ -83,8 +83,8 @@ public enum RDBValue {
             return .string(try r.string())
         case typeList:
             let n = try r.length()
-            var l = Deque<[UInt8]>()
-            for _ in 0..<n { l.append(try r.string()) }
+            var l = Deque<ElementBytes>()
+            for _ in 0..<n { l.append(ElementBytes(try r.string())) }
             return try nonEmpty(.list(l), l.count)
         case typeListZiplist:
             return try list(try CompactEncodings.ziplist(try r.string()))
@@ -169,7 +169,7 @@ public enum RDBValue {
     }
 
     static func list(_ elements: [[UInt8]]) throws -> Value {
-        try nonEmpty(.list(Deque(elements)), elements.count)
+        try nonEmpty(.list(Deque(elements.map { ElementBytes($0) })), elements.count)
     }
 
     static func set(_ members: [[UInt8]], _ limits: EncodingLimits) throws -> Value {

@@ -6,11 +6,11 @@
 public struct HashValue: Sendable {
     private var packed = PackedElements()
     /// The table form, boxed: nil while packed, so a small hash does not carry an empty table.
-    private var tableBox: CowBox<ByteTable<FieldValue>>? = nil
-    private static let noTable = ByteTable<FieldValue>(vacant: .empty)
+    private var tableBox: CowBox<ByteTable<ElementBytes>>? = nil
+    private static let noTable = ByteTable<ElementBytes>(vacant: .empty)
     /// Two pointers wide, so that a hash fits in a Value without a box of its own.
     public var isTable: Bool { tableBox != nil }
-    private var table: ByteTable<FieldValue> {
+    private var table: ByteTable<ElementBytes> {
         _read {
             if tableBox != nil { yield tableBox!.value } else { yield Self.noTable }
         }
@@ -41,7 +41,7 @@ public struct HashValue: Sendable {
     }
 
     /// As above from argument slices: the field is copied only into the packed bytes or the
-    /// table's key arena, and a table's value is kept in the table (FieldValue), so
+    /// table's key arena, and a table's value is kept in the table's entry (ElementBytes), so
     /// overwriting a field allocates nothing.
     @discardableResult
     public mutating func set(_ field: ArraySlice<UInt8>, _ value: ArraySlice<UInt8>, maxEntries: Int, maxValue: Int) -> Bool {
@@ -66,8 +66,8 @@ public struct HashValue: Sendable {
     }
 
     private mutating func convertToTable() {
-        var t = ByteTable<FieldValue>(vacant: .empty)
-        for (f, v) in packed.pairs() { t.set(f, FieldValue(v[...])) }
+        var t = ByteTable<ElementBytes>(vacant: .empty)
+        for (f, v) in packed.pairs() { t.set(f, ElementBytes(v)) }
         table = t
         packed = PackedElements()
     }
@@ -101,43 +101,7 @@ public struct HashValue: Sendable {
     }
 }
 
-/// A field's value in a hash's table form: up to 15 bytes in the table's own entry, longer in
-/// an array of its own. An array for every value cost a malloc per new field and, on every
-/// HSET, a cache miss on the array's header at a random address (perf: a tenth of HSET's time
-/// on a 100k-field hash); short values, the usual ones, now cost neither, and take 24 bytes
-/// in the entry where the reference and its allocation took about 56.
-enum FieldValue: Sendable {
-    case short(InlineBytes)
-    case long([UInt8])
-
-    static var empty: FieldValue { .short(InlineBytes([UInt8]())!) }
-
-    init(_ value: ArraySlice<UInt8>) {
-        if let s = InlineBytes(value) { self = .short(s) } else { self = .long(Array(value)) }
-    }
-
-    var bytes: [UInt8] {
-        switch self {
-        case .short(let s): return s.array
-        case .long(let a): return a
-        }
-    }
-
-    /// Sets the value to `value`. A long value replacing a long one is written into its array
-    /// when that array is not shared (copy-on-write keeps a snapshot's or a reader's copy
-    /// intact) and not far larger than the new value: no allocation, no free.
-    mutating func assign(_ value: ArraySlice<UInt8>) {
-        if case .long(var a) = self, value.count > InlineBytes.capacity, a.capacity <= 2 * value.count + 32 {
-            self = .empty   // drops this enum's reference, so that `a` alone holds the array
-            a.replaceSubrange(0..<a.count, with: value)
-            self = .long(a)
-            return
-        }
-        self = FieldValue(value)
-    }
-}
-
-extension ByteTable where Value == FieldValue {
+extension ByteTable where Value == ElementBytes {
     /// Sets `key` to `value`; returns true when the key was new.
     mutating func setField(_ key: ArraySlice<UInt8>, _ value: ArraySlice<UInt8>) -> Bool {
         key.withUnsafeBytes { raw in
@@ -146,7 +110,7 @@ extension ByteTable where Value == FieldValue {
                 entries[slot].assign(value)
                 return false
             }
-            insert(key: raw, hash: h, entry: FieldValue(value))
+            insert(key: raw, hash: h, entry: ElementBytes(value))
             return true
         }
     }

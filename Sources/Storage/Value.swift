@@ -16,8 +16,8 @@ public enum Value: Sendable {
     case compact(CompactString)
     /// Any other string, and every string changed in place.
     case bytes([UInt8])
-    /// A list (Redis 7.0 calls every list a "quicklist").
-    case list(Deque<[UInt8]>)
+    /// A list (Redis 7.0 calls every list a "quicklist"); short elements inline (ElementBytes).
+    case list(Deque<ElementBytes>)
     /// Not boxed: a HashValue is two pointers (the packed pairs or the boxed table).
     case hash(HashValue)
     case set(SetValue)
@@ -96,7 +96,7 @@ public enum Value: Sendable {
         case .int, .small: return 0
         case .compact(let s): return s.count + 24
         case .bytes(let b): return b.count + 32
-        case .list(let l): return l.reduce(48) { $0 + $1.count + 32 }
+        case .list(let l): return l.reduce(48 + 24 * l.count) { $0 + $1.heapBytes }
         case .hash(let h): return h.memoryUsage
         case .set(let s): return s.memoryUsage
         case .zset(let z): return z.memoryUsage
@@ -119,7 +119,7 @@ public enum Value: Sendable {
     // In-place access to a collection: the payload is moved out of the enum first so that it
     // is uniquely referenced and mutates without a copy.
 
-    public mutating func withList<T>(_ body: (inout Deque<[UInt8]>) -> T) -> T? {
+    public mutating func withList<T>(_ body: (inout Deque<ElementBytes>) -> T) -> T? {
         guard case .list(var l) = self else { return nil }
         self = .int(0)
         defer { self = .list(l) }

@@ -63,7 +63,7 @@ import Storage
         _ = z.set(Array("a".utf8), 1.5, maxEntries: 128, maxValue: 64)
         _ = z.set(Array("b".utf8), -.infinity, maxEntries: 128, maxValue: 64)
         let values: [Value] = [.int(-5), .bytes(Array(String(repeating: "xy", count: 100).utf8)),
-                               .list(Deque([Array("a".utf8), Array("b".utf8)])), .hash(h), .set(s), .zset(z)]
+                               .list(Deque([ElementBytes(Array("a".utf8)), ElementBytes(Array("b".utf8))])), .hash(h), .set(s), .zset(z)]
         for v in values {
             let payload = DumpPayload.make(v)
             #expect(DumpPayload.verify(payload))
