@@ -64,6 +64,11 @@ public struct SortedSetValue: Sendable {
         return lo
     }
 
+    /// A score as the packed form keeps it. Redis's listpack stores an integral score as an
+    /// integer (double2ll), so a -0 in a small sorted set reads back as 0; the skiplist form
+    /// keeps the double, -0 included.
+    @inline(__always) private static func packedScore(_ s: Double) -> Double { s == 0 ? 0 : s }
+
     /// Adds or updates a member; returns true when it is new.
     @discardableResult
     public mutating func set(_ member: [UInt8], _ score: Double, maxEntries: Int, maxValue: Int) -> Bool {
@@ -71,6 +76,7 @@ public struct SortedSetValue: Sendable {
         if let i = packed.firstIndex(where: { $0.member == member }) {
             if packed[i].score == score { return false }
             packed.remove(at: i)
+            let score = Self.packedScore(score)
             packed.insert((score, member), at: packedRank(score, member))
             return false
         }
@@ -78,6 +84,7 @@ public struct SortedSetValue: Sendable {
             convertToSkiplist()
             return setLarge(member, score)
         }
+        let score = Self.packedScore(score)
         packed.insert((score, member), at: packedRank(score, member))
         return true
     }
@@ -93,7 +100,8 @@ public struct SortedSetValue: Sendable {
                 guard let s = decide(old) else { return (old, nil) }
                 if s != old {
                     let m = packed.remove(at: i).member
-                    packed.insert((s, m), at: packedRank(s, m))
+                    let stored = Self.packedScore(s)
+                    packed.insert((stored, m), at: packedRank(stored, m))
                 }
                 return (old, s)
             }

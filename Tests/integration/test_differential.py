@@ -67,7 +67,7 @@ def test_random_string_and_key_sequences(diff, commands):
 
 
 MEMBERS = st.sampled_from(["a", "b", "c", "1", "2", "10", "-5", "", "x" * 70])
-SCORES = st.sampled_from(["0", "1", "-1", "2.5", "inf", "-inf", "1e3", "(1", "x", "0.1"])
+SCORES = st.sampled_from(["0", "1", "-1", "2.5", "inf", "-inf", "1e3", "(1", "x", "0.1", "-0", "-0.0", "007"])
 CKEYS = st.sampled_from(["c0", "c1", "c2"])
 IDX = st.integers(min_value=-4, max_value=4).map(str)
 
