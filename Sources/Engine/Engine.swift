@@ -142,18 +142,9 @@ public final class Engine: Sendable {
         let replyStart = ctx.out.buffer.writerIndex
         let errorsBefore = ctx.counters.errors
         ctx.changes = 0
-        if spec.hasOneKey && spec.firstKey < ctx.argc {
-            // Most commands: no closure, whose captures (spec, the engine) were retained and
-            // released around every command (callgrind).
-            let mutex = lockOneKey(spec.firstKey, &ctx)
-            spec.handler!(&ctx)
-            if !spec.flags.isDisjoint(with: [.write, .rewritesValue]) { propagate(spec, &ctx) }
-            unlockOneKey(mutex, &ctx)
-        } else {
-            withLocks(spec, &ctx) { c in
-                spec.handler!(&c)
-                if !spec.flags.isDisjoint(with: [.write, .rewritesValue]) { propagate(spec, &c) }
-            }
+        withLocks(spec, &ctx) { c in
+            spec.handler!(&c)
+            if !spec.flags.isDisjoint(with: [.write, .rewritesValue]) { propagate(spec, &c) }
         }
         afterCommand(spec, &ctx, errorsBefore: errorsBefore)
         // A client's invalidations of its own writes follow the command's reply, as in Redis 7.
@@ -226,7 +217,10 @@ public final class Engine: Sendable {
         ctx.error("ERR unknown command '\(name)', with args beginning with: \(args)")
     }
 
-    /// Takes the shard locks `spec` needs, in ascending order, around `body`.
+    /// Takes the shard locks `spec` needs, in ascending order, around `body`. Inlined, so that
+    /// the closure is too: called through, its captures (the spec, the engine) were retained
+    /// and released around every command (callgrind).
+    @inline(__always)
     func withLocks(_ spec: CommandSpec, _ ctx: inout CommandContext, _ body: (inout CommandContext) -> Void) {
         switch spec.scope {
         case .none:

@@ -96,8 +96,15 @@ public struct HashValue: Sendable {
         return table.scan(cursor: cursor) { visit(table.key(at: $0), table.entries[$0].bytes) }
     }
 
+    /// An estimate, as MEMORY USAGE's: packed, each element's bytes and length; in the table,
+    /// each field's key bytes, its 24-byte value (plus the array of a long one) and its slot.
     public var memoryUsage: Int {
-        pairs.reduce(48) { $0 + $1.0.count + $1.1.count + (isTable ? 64 : 16) }
+        if isTable {
+            return tableBox!.peek { t in
+                t.occupiedSlots.reduce(48) { $0 + t.keyLength(at: $1) + 1 + 24 + 16 + t.entries[$1].heapBytes }
+            }
+        }
+        return pairs.reduce(48) { $0 + $1.0.count + $1.1.count + 16 }
     }
 }
 
