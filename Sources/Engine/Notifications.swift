@@ -1,3 +1,4 @@
+import NIOCore
 import Synchronization
 import Storage
 
@@ -58,14 +59,19 @@ public struct NotifyClass: OptionSet, Sendable {
 
 extension Engine {
     /// Publishes a keyspace event if the configuration asks for its class.
-    public func notify(_ type: NotifyClass, _ event: String, _ key: [UInt8], db: Int) {
+    /// `publisher` and `toPublisher` as in PubSub.publish: the client whose command caused the
+    /// event gets its own copy ahead of the command's reply.
+    public func notify(_ type: NotifyClass, _ event: String, _ key: [UInt8], db: Int,
+                       publisher: Int = -1, toPublisher: (ByteBuffer) -> Void = { _ in }) {
         let flags = NotifyClass(rawValue: settings.notifyFlags.load(ordering: .relaxed))
         guard !flags.isDisjoint(with: type), !flags.isDisjoint(with: [.keyspace, .keyevent]) else { return }
         if flags.contains(.keyspace) {
-            _ = pubsub.publish(Array("__keyspace@\(db)__:".utf8) + key, Array(event.utf8))
+            _ = pubsub.publish(Array("__keyspace@\(db)__:".utf8) + key, Array(event.utf8),
+                               publisher: publisher, toPublisher: toPublisher)
         }
         if flags.contains(.keyevent) {
-            _ = pubsub.publish(Array("__keyevent@\(db)__:\(event)".utf8), key)
+            _ = pubsub.publish(Array("__keyevent@\(db)__:\(event)".utf8), key,
+                               publisher: publisher, toPublisher: toPublisher)
         }
     }
 
@@ -74,18 +80,17 @@ extension Engine {
 
 extension CommandContext {
     /// Publishes a keyspace event for argument `i`'s key in this client's database.
-    public func notify(_ type: NotifyClass, _ event: String, _ i: Int) {
-        guard engine.notificationsOn else { return }
-        engine.notify(type, event, args.owned(i), db: dbIndex)
+    public mutating func notify(_ type: NotifyClass, _ event: String, _ i: Int) {
+        notify(type, event, key: args.owned(i))
     }
 
-    public func notify(_ type: NotifyClass, _ event: String, key: [UInt8], db: Int? = nil) {
+    public mutating func notify(_ type: NotifyClass, _ event: String, key: [UInt8], db: Int? = nil) {
         guard engine.notificationsOn else { return }
-        engine.notify(type, event, key, db: db ?? dbIndex)
+        engine.notify(type, event, key, db: db ?? dbIndex, publisher: client.id) { out.buffer.writeImmutableBuffer($0) }
     }
 
     /// The "del" event of a collection emptied by a command, as Redis sends after the command's own.
-    public func notifyIfDeleted(_ shard: Shard, _ i: Int) {
+    public mutating func notifyIfDeleted(_ shard: Shard, _ i: Int) {
         guard engine.notificationsOn else { return }
         if shard.find(args[i], now: now) == nil { notify(.generic, "del", i) }
     }

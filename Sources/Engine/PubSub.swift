@@ -55,7 +55,14 @@ public final class PubSub: Sendable {
     }
 
     /// Sends `message` on `channel`; returns how many clients received it.
-    public func publish(_ channel: [UInt8], _ message: [UInt8], shard: Bool = false) -> Int {
+    /// The publishing client's own copy (`publisher`, a client id) goes to `toPublisher` at
+    /// once, into the reply being written, as Redis adds it to the client's buffer ahead of the
+    /// command's reply; the others are delivered through their connections.
+    public func publish(_ channel: [UInt8], _ message: [UInt8], shard: Bool = false,
+                        publisher: Int = -1, toPublisher: (ByteBuffer) -> Void = { _ in }) -> Int {
+        func send(_ s: Subscriber, _ bytes: ByteBuffer) {
+            if s.id == publisher { toPublisher(bytes) } else { s.deliver(bytes) }
+        }
         let (direct, matched): ([Subscriber], [([UInt8], Subscriber)]) = state.withLock { st in
             if shard { return (Array((st.shardChannels[channel] ?? [:]).values), []) }
             let d = Array((st.channels[channel] ?? [:]).values)
@@ -77,7 +84,7 @@ public final class PubSub: Sendable {
                 w.bulk(message)
                 cache[r3] = w.buffer
             }
-            s.deliver(cache[r3]!)
+            send(s, cache[r3]!)
         }
         for (p, s) in matched {
             var w = RESPWriter(buffer: ByteBuffer())
@@ -87,7 +94,7 @@ public final class PubSub: Sendable {
             w.bulk(p)
             w.bulk(channel)
             w.bulk(message)
-            s.deliver(w.buffer)
+            send(s, w.buffer)
         }
         return direct.count + matched.count
     }

@@ -26,11 +26,11 @@ enum PubSubCommands {
                     acl: ["pubsub"], handler: { unsubscribe(&$0, .shard) }),
         CommandSpec("publish", arity: 3, flags: [.pubsub, .loading, .stale, .fast, .mayReplicate], group: "pubsub",
                     since: "2.0.0", summary: "Posts a message to a channel.", complexity: "O(N+M)",
-                    acl: ["pubsub"], handler: { c in c.out.integer(c.engine.pubsub.publish(c.args.owned(1), c.args.owned(2))) }),
+                    acl: ["pubsub"], handler: { c in publish(&c, shard: false) }),
         CommandSpec("spublish", arity: 3, flags: [.pubsub, .loading, .stale, .fast, .mayReplicate], keys: (1, 1, 1),
                     scope: LockScope.none, group: "pubsub", since: "7.0.0", summary: "Post a message to a shard channel",
                     complexity: "O(N)", acl: ["pubsub"],
-                    handler: { c in c.out.integer(c.engine.pubsub.publish(c.args.owned(1), c.args.owned(2), shard: true)) }),
+                    handler: { c in publish(&c, shard: true) }),
         CommandSpec("pubsub", arity: -2, flags: [], group: "pubsub", since: "2.8.0",
                     summary: "A container for Pub/Sub commands.", complexity: "Depends on subcommand.",
                     subcommands: [
@@ -47,6 +47,14 @@ enum PubSubCommands {
     static func sub(_ name: String, _ arity: Int, _ summary: String, _ h: @escaping CommandHandler) -> CommandSpec {
         CommandSpec("pubsub|" + name, arity: arity, flags: [.pubsub, .loading, .stale], group: "pubsub",
                     summary: summary, acl: ["pubsub"], handler: h)
+    }
+
+    /// PUBLISH channel message / SPUBLISH shardchannel message
+    static func publish(_ c: inout CommandContext, shard: Bool) {
+        let n = c.engine.pubsub.publish(c.args.owned(1), c.args.owned(2), shard: shard, publisher: c.client.id) {
+            c.out.buffer.writeImmutableBuffer($0)
+        }
+        c.out.integer(n)
     }
 
     /// This client as a message receiver, made on first use.

@@ -68,6 +68,32 @@ def test_resp3_push_messages(larder):
     assert sub.read() == Reply(">", (Reply("$", b"message"), Reply("$", b"c"), Reply("$", b"m")))
 
 
+def test_own_pushes_come_before_the_reply(larder, oracle):
+    """A RESP3 client's own message (PUBLISH to a channel it listens on, a keyspace event of
+    its own write, inside MULTI too) is written ahead of the command's reply, as Redis adds it
+    to the client's buffer while the command runs; a pipeline's replies keep their order."""
+    pipelines = [
+        encode("PUBLISH", "me", "x") + encode("PING"),
+        encode("SET", "k", "v") + encode("PING"),
+        encode("MULTI") + encode("SET", "k", "w") + encode("DEL", "k") + encode("EXEC") + encode("PING"),
+    ]
+    seen = {}
+    for port in (larder.port, oracle.port):
+        c = Conn(port)
+        c.call("HELLO", "3")
+        c.call("CONFIG", "SET", "notify-keyspace-events", "KEA")
+        c.send_raw(encode("SUBSCRIBE", "me", "__keyspace@0__:k"))
+        read_all(c, 2)
+        replies = []
+        for p, n in zip(pipelines, (3, 3, 7)):
+            c.send_raw(p)
+            replies.append(read_all(c, n))
+        c.call("CONFIG", "SET", "notify-keyspace-events", "")
+        seen[port] = replies
+    assert seen[larder.port] == seen[oracle.port]
+    assert seen[larder.port][0][0].kind == ">"      # the message, then :1, then PONG
+
+
 def test_redis_py_pubsub_feature_flag(larder):
     r = larder.client()
     ps = r.pubsub()
