@@ -3,8 +3,8 @@ import Engine
 import RESP
 import Storage
 
-/// One client connection: reads requests, runs every complete one in order, and flushes the
-/// replies of a read batch once.
+/// One client connection: reads requests, runs every complete one in order, and sends the
+/// replies of an event loop iteration once its reads are done (see LoopFlusher).
 final class ConnectionHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -27,16 +27,18 @@ final class ConnectionHandler: ChannelInboundHandler {
     /// When the output buffer first went over the soft limit, for the time part of the limit.
     private var softLimitSince: Int64? = nil
 
-    /// Where replies wait for the AOF (see AOFGate).
-    private let gate: AOFGate
+    /// Where replies wait for the end of the loop iteration and for the AOF.
+    private let flusher: LoopFlusher
+    /// Whether this connection is in the flusher's list for this iteration.
+    private var flushQueued = false
     /// The AOF sequence number this connection's sent replies are covered up to, and whether
-    /// some of its replies still wait in the gate.
+    /// some of its replies still wait for the AOF.
     private var coveredSeq: UInt64 = 0
     private var waitingOnGate = false
 
-    init(engine: Engine, gate: AOFGate) {
+    init(engine: Engine, flusher: LoopFlusher) {
         self.engine = engine
-        self.gate = gate
+        self.flusher = flusher
         context = CommandContext(engine: engine, client: Self.placeholder, out: RESPWriter(buffer: ByteBuffer()))
     }
 
@@ -133,10 +135,19 @@ final class ConnectionHandler: ChannelInboundHandler {
     }
 
     func channelReadComplete(context ctx: ChannelHandlerContext) {
-        flush(ctx)
-        if started { engine.flushCounters(&context) }
         // Not passed on: this is the pipeline's only handler, and the walk to the tail's no-op
         // cost about 140 instructions per read (callgrind).
+        guard started, !flushQueued else { return }
+        flushQueued = true
+        flusher.flushAtEndOfIteration(self)
+    }
+
+    /// The loop's reads are done: the replies of this iteration leave.
+    func endOfIteration() {
+        flushQueued = false
+        guard let ctx = channelContext, !closed else { return }
+        flush(ctx)
+        engine.flushCounters(&context)
     }
 
     private func flush(_ ctx: ChannelHandlerContext) {
@@ -149,7 +160,7 @@ final class ConnectionHandler: ChannelInboundHandler {
             context.out.buffer = ctx.channel.allocator.buffer(capacity: 1024)
             let bound = NIOLoopBound(self, eventLoop: ctx.eventLoop)
             let boundCtx = NIOLoopBound(ctx, eventLoop: ctx.eventLoop)
-            gate.hold(seq: coveredSeq) {
+            flusher.hold(seq: coveredSeq) {
                 let me = bound.value
                 me.waitingOnGate = false
                 guard !me.closed else { return }
@@ -194,7 +205,11 @@ final class ConnectionHandler: ChannelInboundHandler {
     /// A pushed message (pub/sub, invalidation) from another connection's command.
     private func pushed(_ bytes: ByteBuffer) {
         guard let ctx = channelContext, !closed else { return }
-        send(ctx, bytes)
+        // Behind the replies of commands already run, those still waiting for the end of the
+        // iteration or for the AOF.
+        var b = bytes
+        context.out.buffer.writeBuffer(&b)
+        flush(ctx)
         engine.flushCounters(&context)
     }
 
@@ -202,6 +217,7 @@ final class ConnectionHandler: ChannelInboundHandler {
     /// where the snapshot is streamed apart from the client's reply buffer).
     private func sendOutsideBuffer(_ bytes: ByteBuffer) {
         guard let ctx = channelContext, !closed else { return }
+        flush(ctx)   // replies of commands already run go first
         context.counters.netOutput += bytes.readableBytes
         engine.flushCounters(&context)
         ctx.writeAndFlush(wrapOutboundOut(bytes), promise: nil)

@@ -13,7 +13,7 @@ public final class LarderServer: Sendable {
     private let group: MultiThreadedEventLoopGroup
     private let logger: Logger
     private let channels = Locked<[Channel]>([])
-    private let gates: AOFGates
+    private let flushers: LoopFlushers
     private let stopped = Locked<Bool>(false)
     /// Signalled once stop() has finished. The main thread waits on this rather than on a
     /// channel's close future: waiting on a future after its event loop has shut down never
@@ -24,7 +24,7 @@ public final class LarderServer: Sendable {
         self.engine = engine
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
         self.logger = logger
-        self.gates = AOFGates(engine: engine)
+        self.flushers = LoopFlushers(engine: engine)
     }
 
     /// Binds every address of `bind`; a "-" prefix marks one that may fail (as Redis).
@@ -32,7 +32,7 @@ public final class LarderServer: Sendable {
         let port = engine.config.int("port")
         let addresses = engine.config.get("bind").split(separator: " ").map(String.init)
         let engine = self.engine
-        let gates = self.gates
+        let flushers = self.flushers
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: Int32(engine.config.int("tcp-backlog")))
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
@@ -43,7 +43,7 @@ public final class LarderServer: Sendable {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
-                        ConnectionHandler(engine: engine, gate: gates.gate(for: channel.eventLoop)))
+                        ConnectionHandler(engine: engine, flusher: flushers.flusher(for: channel.eventLoop)))
                 }
             }
         var bound = try bind(bootstrap, addresses, port: port, what: "connections")
