@@ -5,7 +5,7 @@ import Storage
 
 /// One client connection: reads requests, runs every complete one in order, and sends the
 /// replies of an event loop iteration once its reads are done (see LoopFlusher).
-final class ConnectionHandler: ChannelInboundHandler {
+final class ConnectionHandler: ChannelInboundHandler, FlushedAtEndOfIteration {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 

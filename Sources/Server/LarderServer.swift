@@ -58,6 +58,7 @@ public final class LarderServer: Sendable {
         let port = engine.config.int("memcached-port")
         guard port > 0 else { return [] }
         let engine = self.engine
+        let flushers = self.flushers
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: Int32(engine.config.int("tcp-backlog")))
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
@@ -65,7 +66,7 @@ public final class LarderServer: Sendable {
             .childChannelOption(ChannelOptions.maxMessagesPerRead, value: 16)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(MemcachedHandler(engine: engine, allocator: channel.allocator))
+                    try channel.pipeline.syncOperations.addHandler(MemcachedHandler(engine: engine, allocator: channel.allocator, flusher: flushers.flusher(for: channel.eventLoop)))
                 }
             }
         return try bind(bootstrap, addresses, port: port, what: "memcached connections")

@@ -19,8 +19,8 @@ final class LoopFlusher: @unchecked Sendable {
     private let engine: Engine
     private let loop: EventLoop
     /// Connections with replies to send at the end of this iteration, each once.
-    private var connections: [ConnectionHandler] = []
-    private var flushing: [ConnectionHandler] = []
+    private var connections: [any FlushedAtEndOfIteration] = []
+    private var flushing: [any FlushedAtEndOfIteration] = []
     /// Sends waiting for the AOF to hold everything up to `upTo`.
     private var waiting: [() -> Void] = []
     private var upTo: UInt64 = 0
@@ -32,7 +32,7 @@ final class LoopFlusher: @unchecked Sendable {
     }
 
     /// Has `connection.endOfIteration()` called once the iteration's reads are done.
-    func flushAtEndOfIteration(_ connection: ConnectionHandler) {
+    func flushAtEndOfIteration(_ connection: any FlushedAtEndOfIteration) {
         connections.append(connection)
         schedule()
     }
@@ -65,6 +65,11 @@ final class LoopFlusher: @unchecked Sendable {
         waiting.removeAll(keepingCapacity: true)
         for send in sends { send() }
     }
+}
+
+/// A connection whose replies wait for the end of the loop iteration.
+protocol FlushedAtEndOfIteration: AnyObject {
+    func endOfIteration()
 }
 
 /// The flushers of a server's event loops.

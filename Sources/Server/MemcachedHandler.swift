@@ -3,9 +3,10 @@ import Engine
 import Memcache
 
 /// One memcached client connection: parses text and meta requests, runs each in order, and
-/// flushes the replies of a read batch once. While the socket is not writable it stops
-/// reading, so a client that does not read its replies holds bounded memory.
-final class MemcachedHandler: ChannelInboundHandler {
+/// sends the replies of an event loop iteration once its reads are done (see LoopFlusher).
+/// While the socket is not writable it stops reading, so a client that does not read its
+/// replies holds bounded memory.
+final class MemcachedHandler: ChannelInboundHandler, FlushedAtEndOfIteration {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
@@ -16,10 +17,18 @@ final class MemcachedHandler: ChannelInboundHandler {
     private var closing = false
     private var counted = false
     private var bytesRead = 0
+    private let flusher: LoopFlusher
+    private var flushQueued = false
+    private var channelContext: ChannelHandlerContext? = nil
 
-    init(engine: Engine, allocator: ByteBufferAllocator) {
+    init(engine: Engine, allocator: ByteBufferAllocator, flusher: LoopFlusher) {
         session = MemcachedSession(engine: engine)
         out = allocator.buffer(capacity: 1024)
+        self.flusher = flusher
+    }
+
+    func handlerAdded(context ctx: ChannelHandlerContext) {
+        channelContext = ctx
     }
 
     func channelActive(context ctx: ChannelHandlerContext) {
@@ -40,6 +49,7 @@ final class MemcachedHandler: ChannelInboundHandler {
     func channelInactive(context ctx: ChannelHandlerContext) {
         if counted { session.engine.memcached.currentConnections.wrappingSubtract(1, ordering: .relaxed) }
         counted = false
+        channelContext = nil
         ctx.fireChannelInactive()
     }
 
@@ -65,11 +75,25 @@ final class MemcachedHandler: ChannelInboundHandler {
     }
 
     func channelReadComplete(context ctx: ChannelHandlerContext) {
+        guard !flushQueued else { return }
+        flushQueued = true
+        flusher.flushAtEndOfIteration(self)
+    }
+
+    /// The loop's reads are done: the replies of this iteration leave.
+    func endOfIteration() {
+        flushQueued = false
+        guard let ctx = channelContext else {
+            session.flushCounters(bytesRead: bytesRead, bytesWritten: 0)
+            bytesRead = 0
+            return
+        }
         let written = out.readableBytes
         if written > 0 {
             session.beforeReply()
             ctx.writeAndFlush(wrapOutboundOut(out), promise: nil)
-            out = ctx.channel.allocator.buffer(capacity: 1024)
+            // Usually the socket took the bytes already and the buffer is ours again to reuse.
+            out.clear()
         }
         session.flushCounters(bytesRead: bytesRead, bytesWritten: written)
         bytesRead = 0
