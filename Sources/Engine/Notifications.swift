@@ -81,6 +81,7 @@ extension Engine {
 extension CommandContext {
     /// Publishes a keyspace event for argument `i`'s key in this client's database.
     public mutating func notify(_ type: NotifyClass, _ event: String, _ i: Int) {
+        guard engine.notificationsOn else { return }   // before the key's copy
         notify(type, event, key: args.owned(i))
     }
 
