@@ -72,19 +72,22 @@ public final class PubSub: Sendable {
             }
             return (d, m)
         }
-        var cache: [Bool: ByteBuffer] = [:]
+        // The message as RESP2 and as RESP3 subscribers read it, each framed once.
+        var framed: (resp2: ByteBuffer?, resp3: ByteBuffer?) = (nil, nil)
         for s in direct {
             let r3 = s.resp3.load(ordering: .relaxed)
-            if cache[r3] == nil {
-                var w = RESPWriter(buffer: ByteBuffer())
-                w.resp3 = r3
-                w.push(3)
-                w.bulk(shard ? "smessage" : "message")
-                w.bulk(channel)
-                w.bulk(message)
-                cache[r3] = w.buffer
+            if let bytes = r3 ? framed.resp3 : framed.resp2 {
+                send(s, bytes)
+                continue
             }
-            send(s, cache[r3]!)
+            var w = RESPWriter(buffer: ByteBuffer())
+            w.resp3 = r3
+            w.push(3)
+            w.bulk(shard ? "smessage" : "message")
+            w.bulk(channel)
+            w.bulk(message)
+            if r3 { framed.resp3 = w.buffer } else { framed.resp2 = w.buffer }
+            send(s, w.buffer)
         }
         for (p, s) in matched {
             var w = RESPWriter(buffer: ByteBuffer())

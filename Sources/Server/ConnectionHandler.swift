@@ -1,4 +1,5 @@
 import NIOCore
+import Synchronization
 import Engine
 import RESP
 import Storage
@@ -31,6 +32,8 @@ final class ConnectionHandler: ChannelInboundHandler, FlushedAtEndOfIteration {
     private let flusher: LoopFlusher
     /// Whether this connection is in the flusher's list for this iteration.
     private var flushQueued = false
+    /// Whether this connection's commands are running (its context is in use).
+    private var executing = false
     /// The AOF sequence number this connection's sent replies are covered up to, and whether
     /// some of its replies still wait for the AOF.
     private var coveredSeq: UInt64 = 0
@@ -60,14 +63,28 @@ final class ConnectionHandler: ChannelInboundHandler, FlushedAtEndOfIteration {
         channelContext = ctx
         let bound = NIOLoopBound(self, eventLoop: ctx.eventLoop)
         let handlerLoop = ctx.eventLoop
+        // Output from other connections and threads arrives as tasks on this loop, which keep
+        // it in order; a pushed message may skip the task (see onPush) only when none is queued.
+        let queued = QueuedTasks()
         context.onUnblock = { bytes in
-            handlerLoop.execute { bound.value.unblocked(with: bytes) }
+            queued.add()
+            handlerLoop.execute { queued.ran(); bound.value.unblocked(with: bytes) }
         }
         context.onPush = { bytes in
-            handlerLoop.execute { bound.value.pushed(bytes) }
+            // From another connection of this loop, straight into the reply buffer: a task per
+            // message made a PUBLISH fan-in six times slower than Redis's. Not while this
+            // connection runs a command (its context is in use), nor from another loop's
+            // thread, nor ahead of output already queued (a replica's RDB before its stream).
+            if handlerLoop.inEventLoop, queued.none, !bound.value.executing {
+                bound.value.pushed(bytes)
+            } else {
+                queued.add()
+                handlerLoop.execute { queued.ran(); bound.value.pushed(bytes) }
+            }
         }
         context.onPayload = { bytes in
-            handlerLoop.execute { bound.value.sendOutsideBuffer(bytes) }
+            queued.add()
+            handlerLoop.execute { queued.ran(); bound.value.sendOutsideBuffer(bytes) }
         }
         c.setPushSink(context.onPush)
         engine.stats.add(engine.stats.connectionsReceived)
@@ -108,7 +125,9 @@ final class ConnectionHandler: ChannelInboundHandler, FlushedAtEndOfIteration {
         }
         channelContext = nil
         if started {
+            executing = true   // its context is in use: a push to it now goes through a task
             engine.releaseClientState(&context)
+            executing = false
             context.onUnblock = nil   // the closures hold this handler
             context.onPush = nil
             context.onPayload = nil
@@ -204,13 +223,14 @@ final class ConnectionHandler: ChannelInboundHandler, FlushedAtEndOfIteration {
 
     /// A pushed message (pub/sub, invalidation) from another connection's command.
     private func pushed(_ bytes: ByteBuffer) {
-        guard let ctx = channelContext, !closed else { return }
+        guard channelContext != nil, !closed else { return }
         // Behind the replies of commands already run, those still waiting for the end of the
-        // iteration or for the AOF.
+        // iteration or for the AOF; the messages of one iteration leave in one write.
         var b = bytes
         context.out.buffer.writeBuffer(&b)
-        flush(ctx)
-        engine.flushCounters(&context)
+        guard !flushQueued else { return }
+        flushQueued = true
+        flusher.flushAtEndOfIteration(self)
     }
 
     /// Bytes that do not count against the output buffer limit (a replica's RDB, as in Redis,
@@ -227,6 +247,8 @@ final class ConnectionHandler: ChannelInboundHandler, FlushedAtEndOfIteration {
     private func process(_ ctx: ChannelHandlerContext) {
         guard !closed, blocked == nil, var buf = input else { return }
         input = nil
+        executing = true
+        defer { executing = false }
         reader.limits.maxBulkLength = engine.protoMaxBulkLen
         reader.limits.unauthenticated = !engine.isAuthenticated(client)
         while buf.readableBytes > 0 && !closed {
@@ -328,4 +350,14 @@ final class ConnectionHandler: ChannelInboundHandler, FlushedAtEndOfIteration {
     }
 
     static let protectedModeMessage = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n"
+}
+
+/// How many tasks carrying a connection's output are queued on its loop, counted from any
+/// thread.
+final class QueuedTasks: Sendable {
+    private let count = Atomic<Int>(0)
+
+    func add() { count.add(1, ordering: .sequentiallyConsistent) }
+    func ran() { count.subtract(1, ordering: .sequentiallyConsistent) }
+    var none: Bool { count.load(ordering: .sequentiallyConsistent) == 0 }
 }

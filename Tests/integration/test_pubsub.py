@@ -94,6 +94,32 @@ def test_own_pushes_come_before_the_reply(larder, oracle):
     assert seen[larder.port][0][0].kind == ">"      # the message, then :1, then PONG
 
 
+def test_publish_fan_in_arrives_whole_and_in_order(larder):
+    """Many publishers pipelining into one subscriber (messages of one loop iteration leave in
+    one write): every message arrives once, each publisher's in the order it sent them, and a
+    RESP3 subscriber's own replies stay in order among them."""
+    sub = Conn(larder.port)
+    sub.call("HELLO", "3")
+    sub.call("SUBSCRIBE", "fan")
+    pubs = [Conn(larder.port) for _ in range(5)]
+    for i, p in enumerate(pubs):
+        p.send_raw(b"".join(encode("PUBLISH", "fan", f"{i}:{n}") for n in range(200)))
+    sub.send_raw(b"".join(encode("ECHO", str(n)) for n in range(50)))
+    last = {i: -1 for i in range(5)}
+    echoes = []
+    while len(echoes) < 50 or any(v < 199 for v in last.values()):
+        r = sub.read()
+        if r.kind == ">":
+            i, n = map(int, r.value[2].value.split(b":"))
+            assert n == last[i] + 1
+            last[i] = n
+        else:
+            echoes.append(int(r.value))
+    assert echoes == list(range(50))
+    for p in pubs:
+        assert read_all(p, 200) == [Reply(":", 1)] * 200
+
+
 def test_redis_py_pubsub_feature_flag(larder):
     r = larder.client()
     ps = r.pubsub()
