@@ -44,6 +44,18 @@ def load_arguments(parser, requests):
     parser.add_argument("--no-build", action="store_true")
 
 
+def server_order(round_index):
+    """Which server goes first in a round: they alternate, so drift on a shared machine cancels."""
+    return ["larder", "redis"] if round_index % 2 == 0 else ["redis", "larder"]
+
+
+def stop_servers(servers):
+    """Stops the {name: (process, port)} servers a side-by-side run started."""
+    for proc, _ in servers.values():
+        proc.terminate()
+        proc.wait(10)
+
+
 def build_release():
     subprocess.run(["swift", "build", "-c", "release", "--product", "larder-server", *RELEASE_FLAGS], cwd=ROOT, check=True)
 

@@ -23,7 +23,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from bench.common import ROOT, build_release, free_port, load_arguments, wait_port  # noqa: E402
+from bench.common import ROOT, build_release, free_port, load_arguments, server_order, stop_servers, wait_port  # noqa: E402
 
 DEFAULT_TESTS = "ping,set,get,incr,lpush,rpop,sadd,hset,zadd,lrange_100,mset"
 
@@ -77,15 +77,13 @@ def main():
     samples = {name: {} for name in servers}
     try:
         for rnd in range(args.rounds):
-            order = ["larder", "redis"] if rnd % 2 == 0 else ["redis", "larder"]
+            order = server_order(rnd)
             for test in args.tests.split(","):
                 for name in order:
                     for t, v in run_benchmark(servers[name][1], test, args).items():
                         samples[name].setdefault(t, []).append(v)
     finally:
-        for proc, _ in servers.values():
-            proc.terminate()
-            proc.wait(10)
+        stop_servers(servers)
 
     setting = f"c={args.clients} P={args.pipeline} d={args.size} n={args.requests} rounds={args.rounds}"
     rows = []

@@ -16,7 +16,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from bench.common import build_release, load_arguments, write_csv  # noqa: E402
+from bench.common import build_release, load_arguments, server_order, stop_servers, write_csv  # noqa: E402
 from bench.compare import start  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -48,16 +48,14 @@ def main():
     samples = {}
     try:
         for rnd in range(args.rounds):
-            order = ["larder", "redis"] if rnd % 2 == 0 else ["redis", "larder"]
+            order = server_order(rnd)
             for pipeline in map(int, args.pipelines.split(",")):
                 for test in args.tests.split(","):
                     for name in order:
                         proc, port = servers[name]
                         samples.setdefault((test, pipeline, name), []).append(run(port, proc.pid, test, args, pipeline))
     finally:
-        for proc, _ in servers.values():
-            proc.terminate()
-            proc.wait(10)
+        stop_servers(servers)
     rows = []
     print(f"{'test':<8}{'P':>4}{'larder µs':>12}{'redis µs':>12}{'ratio':>8}")
     for pipeline in map(int, args.pipelines.split(",")):

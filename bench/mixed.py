@@ -18,7 +18,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from bench.common import RELEASE_FLAGS, ROOT, build_release, load_arguments, write_csv  # noqa: E402
+from bench.common import RELEASE_FLAGS, ROOT, build_release, load_arguments, server_order, stop_servers, write_csv  # noqa: E402
 from bench.compare import start  # noqa: E402
 
 
@@ -51,12 +51,10 @@ def main():
                             "-r", str(args.keyspace), "-d", str(args.size), "-P", "16", "-q"],
                            check=True, capture_output=True, timeout=600)
         for rnd in range(args.rounds):
-            for name in (["larder", "redis"] if rnd % 2 == 0 else ["redis", "larder"]):
+            for name in server_order(rnd):
                 samples[name].append(load(servers[name][1], args))
     finally:
-        for proc, _ in servers.values():
-            proc.terminate()
-            proc.wait(10)
+        stop_servers(servers)
     med = {n: [statistics.median(s[i] for s in samples[n]) for i in range(4)] for n in samples}
     print(f"1:{args.gets_per_set} SET:GET, c={args.clients} P={args.pipeline} d={args.size} "
           f"n={args.requests} rounds={args.rounds}")

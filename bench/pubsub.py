@@ -20,7 +20,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from bench.common import build_release, load_arguments, write_csv  # noqa: E402
+from bench.common import build_release, load_arguments, server_order, stop_servers, write_csv  # noqa: E402
 from bench.compare import start  # noqa: E402
 
 
@@ -78,12 +78,10 @@ def main():
     samples = {name: [] for name in servers}
     try:
         for rnd in range(args.rounds):
-            for name in (["larder", "redis"] if rnd % 2 == 0 else ["redis", "larder"]):
+            for name in server_order(rnd):
                 samples[name].append(run_once(servers[name][1], args))
     finally:
-        for proc, _ in servers.values():
-            proc.terminate()
-            proc.wait(10)
+        stop_servers(servers)
     med = {n: (statistics.median(r for r, _ in v), statistics.median(s for _, s in v)) for n, v in samples.items()}
     print(f"\nPUBLISH fan-in, c={args.clients} P={args.pipeline} d={args.size} n={args.requests} rounds={args.rounds}")
     print(f"{'':10}{'publish req/s':>16}{'delivered in s':>16}")
