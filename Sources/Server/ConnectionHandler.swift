@@ -37,7 +37,7 @@ final class ConnectionHandler: ChannelInboundHandler, FlushedAtEndOfIteration {
     /// The AOF sequence number this connection's sent replies are covered up to, and whether
     /// some of its replies still wait for the AOF.
     private var coveredSeq: UInt64 = 0
-    private var waitingOnGate = false
+    private var waitingOnAOF = false
 
     init(engine: Engine, flusher: LoopFlusher) {
         self.engine = engine
@@ -171,17 +171,17 @@ final class ConnectionHandler: ChannelInboundHandler, FlushedAtEndOfIteration {
 
     private func flush(_ ctx: ChannelHandlerContext) {
         guard started, context.out.buffer.readableBytes > 0 else { return }
-        if context.aofSeq > coveredSeq || waitingOnGate {
+        if context.aofSeq > coveredSeq || waitingOnAOF {
             // Its writes are not in the AOF yet: the reply leaves with the loop's group commit.
             coveredSeq = context.aofSeq
-            waitingOnGate = true
+            waitingOnAOF = true
             let reply = context.out.buffer
             context.out.buffer = ctx.channel.allocator.buffer(capacity: 1024)
             let bound = NIOLoopBound(self, eventLoop: ctx.eventLoop)
             let boundCtx = NIOLoopBound(ctx, eventLoop: ctx.eventLoop)
             flusher.hold(seq: coveredSeq) {
                 let me = bound.value
-                me.waitingOnGate = false
+                me.waitingOnAOF = false
                 guard !me.closed else { return }
                 me.send(boundCtx.value, reply)
                 me.engine.flushCounters(&me.context)
