@@ -51,7 +51,7 @@ enum PubSubCommands {
 
     /// PUBLISH channel message / SPUBLISH shardchannel message
     static func publish(_ c: inout CommandContext, shard: Bool) {
-        let n = c.engine.pubsub.publish(c.args.owned(1), c.args.owned(2), shard: shard, publisher: c.client.id) {
+        let n = c.engine.pubsub.publish(c.args.owned(1), c.args[2], shard: shard, publisher: c.client.id) {
             c.out.buffer.writeImmutableBuffer($0)
         }
         c.out.integer(n)
