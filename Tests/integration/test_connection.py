@@ -158,3 +158,27 @@ def test_requirepass_matches_redis(secured):
             d.check(*cmd)
     finally:
         red.stop()
+
+
+def test_serves_when_run_by_an_ordinary_user():
+    # Accepted connections used to get SO_DEBUG (TCP_NODELAY's number at the socket level),
+    # which only root may set: run by any other user, Larder closed every connection.
+    import os
+    import shutil
+    import tempfile
+    from conftest import Server, free_port, larder_binary
+    if os.geteuid() != 0 or not shutil.which("setpriv"):
+        pytest.skip("needs root to start the server as another user (as any other user, every test runs so)")
+    work = tempfile.mkdtemp(prefix="larder-nobody-")   # pytest's tmp_path is root's alone
+    os.chmod(work, 0o777)
+    port = free_port()
+    argv = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+            larder_binary(), "--port", str(port), "--dir", os.path.join(work, "data"), "--save", ""]
+    s = Server(argv, port, work, open(os.path.join(work, "larder.log"), "ab"))
+    try:
+        c = Conn(port)
+        assert c.call("PING") == Reply("+", b"PONG")
+        assert c.call("SET", "k", "v") == Reply("+", b"OK")
+        assert Conn(port, host="::1").call("GET", "k") == Reply("$", b"v")
+    finally:
+        s.stop()
