@@ -202,7 +202,7 @@ public final class Engine: Sendable {
     }
 
     public func isAuthenticated(_ client: Client) -> Bool {
-        client.authenticated.load(ordering: .relaxed) || requirePass.isEmpty
+        client.authenticated.load(ordering: .relaxed) || !passwordSet
     }
 
     private func rejectUnknown(_ ctx: inout CommandContext) {

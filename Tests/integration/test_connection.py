@@ -160,6 +160,57 @@ def test_requirepass_matches_redis(secured):
         red.stop()
 
 
+def _client_info(host, port):
+    """CLIENT INFO's fields, with the connection's own (ip, port) ends."""
+    c = Conn(port, host=host)
+    fields = dict(f.split("=", 1) for f in c.call("CLIENT", "INFO").value.decode().split())
+    ends = (c.sock.getsockname()[:2], c.sock.getpeername()[:2])
+    c.close()
+    return fields, ends
+
+
+@pytest.mark.parametrize("start", [start_larder, start_redis], ids=["larder", "redis"])
+def test_client_addresses_are_the_sockets_ends(start):
+    # As Redis writes them: ip:port for IPv4, [ip]:port for IPv6 (Larder writes IPv4 by hand).
+    s = start("--bind", "127.0.0.1 ::1")
+    try:
+        for host, fmt in (("127.0.0.1", "{}:{}"), ("::1", "[{}]:{}")):
+            fields, (mine, theirs) = _client_info(host, s.port)
+            assert fields["addr"] == fmt.format(*mine)
+            assert fields["laddr"] == fmt.format(*theirs)
+    finally:
+        s.stop()
+
+
+def _outside_address():
+    """This machine's address on its default route, if it has one that is not loopback."""
+    import socket
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+            u.connect(("192.0.2.1", 9))   # no packet is sent for a UDP connect
+            ip = u.getsockname()[0]
+    except OSError:
+        return None
+    return None if ip.startswith("127.") or ip == "0.0.0.0" else ip
+
+
+@pytest.mark.parametrize("start", [start_larder, start_redis], ids=["larder", "redis"])
+def test_protected_mode_refuses_only_outside_clients(start):
+    ip = _outside_address()
+    if ip is None:
+        pytest.skip("no address other than loopback on this machine")
+    s = start("--bind", f"127.0.0.1 {ip} ::1", "--protected-mode", "yes")
+    try:
+        outside = Conn(s.port, host=ip)
+        reply = outside.read()
+        assert reply.kind == "-" and reply.value.startswith(b"DENIED Redis is running in protected mode")
+        assert outside.is_closed()
+        assert Conn(s.port).call("PING") == Reply("+", b"PONG")
+        assert Conn(s.port, host="::1").call("PING") == Reply("+", b"PONG")
+    finally:
+        s.stop()
+
+
 def test_serves_when_run_by_an_ordinary_user():
     # Accepted connections used to get SO_DEBUG (TCP_NODELAY's number at the socket level),
     # which only root may set: run by any other user, Larder closed every connection.
