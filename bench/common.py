@@ -5,6 +5,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
@@ -26,6 +27,29 @@ def wait_port(port, proc):
         except OSError:
             time.sleep(0.05)
     sys.exit("server did not start")
+
+
+def start_server(name, threads=0, extra=(), cpus=None):
+    """Starts Larder's release build or redis-server with the side-by-side settings (no
+    persistence, loopback TCP, a fresh folder) on a free port; returns (process, port).
+    `threads` sets Larder's event loops (0: its default), `extra` goes to either server, and
+    `cpus` (a taskset CPU list) pins it."""
+    port = free_port()
+    work = tempfile.mkdtemp(prefix=f"bench-{name}-")
+    if name == "larder":
+        argv = [os.path.join(ROOT, ".build", "release", "larder-server"), "--port", str(port), "--dir", work,
+                "--save", ""]
+        if threads:
+            argv += ["--threads", str(threads)]
+    else:
+        argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                "--dir", work]
+    argv += list(extra)
+    if cpus:
+        argv = ["taskset", "-c", cpus] + argv
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    wait_port(port, proc)
+    return proc, port
 
 
 # As the README's start command: Swift's run-time exclusivity checks off in every module,

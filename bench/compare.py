@@ -20,28 +20,15 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from bench.common import ROOT, build_release, free_port, load_arguments, server_order, stop_servers, wait_port  # noqa: E402
+from bench.common import ROOT, build_release, load_arguments, server_order, start_server, stop_servers  # noqa: E402
 
 DEFAULT_TESTS = "ping,set,get,incr,lpush,rpop,sadd,hset,zadd,lrange_100,mset"
 
 
 def start(name, threads):
-    port = free_port()
-    work = tempfile.mkdtemp(prefix=f"bench-{name}-")
-    if name == "larder":
-        binary = os.path.join(ROOT, ".build", "release", "larder-server")
-        argv = [binary, "--port", str(port), "--dir", work, "--save", ""]
-        if threads:
-            argv += ["--threads", str(threads)]
-    else:
-        argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                "--dir", work]
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    wait_port(port, proc)
-    return proc, port
+    return start_server(name, threads)
 
 
 def run_benchmark(port, test, args):

@@ -20,29 +20,11 @@ import selectors
 import shutil
 import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from bench.common import ROOT, build_release, free_port, server_order, wait_port, write_csv  # noqa: E402
-
-
-def start(name, maxclients, threads):
-    port = free_port()
-    work = tempfile.mkdtemp(prefix=f"bench-{name}-")
-    if name == "larder":
-        argv = [os.path.join(ROOT, ".build", "release", "larder-server"), "--port", str(port), "--dir", work,
-                "--save", "", "--maxclients", str(maxclients)]
-        if threads:
-            argv += ["--threads", str(threads)]
-    else:
-        argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                "--dir", work, "--maxclients", str(maxclients)]
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    wait_port(port, proc)
-    return proc, port
+from bench.common import build_release, server_order, start_server, write_csv  # noqa: E402
 
 
 def rss_kb(pid):
@@ -121,7 +103,7 @@ def main():
     samples = {"larder": [], "redis": []}
     for rnd in range(args.rounds):
         for name in server_order(rnd):
-            proc, port = start(name, args.connections + 100, args.threads)
+            proc, port = start_server(name, args.threads, extra=["--maxclients", str(args.connections + 100)])
             try:
                 time.sleep(0.5)
                 before = rss_kb(proc.pid)

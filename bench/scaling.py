@@ -17,28 +17,11 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from bench.common import ROOT, build_release, free_port, wait_port, write_csv  # noqa: E402
+from bench.common import build_release, start_server, write_csv  # noqa: E402
 
 CLIENT_CPU = 0
-
-
-def start(name, loops, cpus):
-    port = free_port()
-    work = tempfile.mkdtemp(prefix=f"bench-{name}-")
-    if name == "larder":
-        argv = [os.path.join(ROOT, ".build", "release", "larder-server"), "--port", str(port), "--dir", work,
-                "--save", "", "--threads", str(loops)]
-    else:
-        argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                "--dir", work]
-    if cpus:
-        argv = ["taskset", "-c", cpus] + argv
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    wait_port(port, proc)
-    return proc, port
 
 
 def run(port, test, args, pipeline):
@@ -74,7 +57,8 @@ def main():
 
     samples = {}
     for placement, cpus in placements.items():
-        running = {(name, loops): start(name, loops, cpus) for name, loops in servers}
+        running = {(name, loops): start_server(name, loops if name == "larder" else 0, cpus=cpus)
+                   for name, loops in servers}
         try:
             for rnd in range(args.rounds):
                 order = list(running) if rnd % 2 == 0 else list(reversed(running))
