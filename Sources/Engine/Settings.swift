@@ -30,6 +30,7 @@ final class Settings: Sendable {
     let maxclients = Atomic<Int>(10000)
     let protectedMode = Atomic<Bool>(true)
     let passwordSet = Atomic<Bool>(false)
+    let tcpKeepalive = Atomic<Int>(300)
 }
 
 /// The client classes of `client-output-buffer-limit`, as bits.
@@ -104,6 +105,7 @@ extension Engine {
         s.maxclients.store(config.int("maxclients"), ordering: .relaxed)
         s.protectedMode.store(config.bool("protected-mode"), ordering: .relaxed)
         s.passwordSet.store(!config.get("requirepass").isEmpty, ordering: .relaxed)
+        s.tcpKeepalive.store(config.int("tcp-keepalive"), ordering: .relaxed)
     }
 
     public var accessPolicy: AccessPolicy {
@@ -118,4 +120,6 @@ extension Engine {
     public var protectedMode: Bool { settings.protectedMode.load(ordering: .relaxed) }
     /// Whether `requirepass` is set.
     public var passwordSet: Bool { settings.passwordSet.load(ordering: .relaxed) }
+    /// `tcp-keepalive`, in seconds (0: off), for each accepted connection.
+    public var tcpKeepalive: Int { settings.tcpKeepalive.load(ordering: .relaxed) }
 }

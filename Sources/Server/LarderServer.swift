@@ -37,9 +37,9 @@ public final class LarderServer: Sendable {
             .serverChannelOption(ChannelOptions.backlog, value: Int32(engine.config.int("tcp-backlog")))
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(ChannelOptions.maxMessagesPerRead, value: 256)
-            .childChannelInitializer { [keepalive = engine.config.int("tcp-keepalive") > 0] channel in
+            .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try Self.configure(channel, keepalive: keepalive)
+                    try Self.configure(channel, keepalive: engine.tcpKeepalive)
                     try channel.pipeline.syncOperations.addHandler(
                         ConnectionHandler(engine: engine, flusher: flushers.flusher(for: channel.eventLoop)))
                 }
@@ -62,7 +62,7 @@ public final class LarderServer: Sendable {
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try Self.configure(channel, keepalive: false)
+                    try Self.configure(channel, keepalive: 0)
                     try channel.pipeline.syncOperations.addHandler(MemcachedHandler(engine: engine, allocator: channel.allocator, flusher: flushers.flusher(for: channel.eventLoop)))
                 }
             }
@@ -75,11 +75,24 @@ public final class LarderServer: Sendable {
     /// TCP_NODELAY is a TCP-level option: as `socketOption(.tcp_nodelay)` it was SOL_SOCKET's
     /// option 1, SO_DEBUG, which only root may set, so every connection to a server run by
     /// another user was closed as it was accepted.
-    private static func configure(_ channel: Channel, keepalive: Bool) throws {
+    private static func configure(_ channel: Channel, keepalive: Int) throws {
         guard let options = channel.syncOptions else { return }
         try options.setOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
-        if keepalive { try options.setOption(ChannelOptions.socketOption(.so_keepalive), value: 1) }
+        if keepalive > 0 {
+            // As Redis: probes after `tcp-keepalive` idle seconds, then every third of it, and
+            // the peer is dead after three unanswered (the kernel's own idle time is 2 hours).
+            try options.setOption(ChannelOptions.socketOption(.so_keepalive), value: 1)
+            #if os(Linux)
+            try options.setOption(Self.tcp(TCP_KEEPIDLE), value: SocketOptionValue(keepalive))
+            try options.setOption(Self.tcp(TCP_KEEPINTVL), value: SocketOptionValue(max(1, keepalive / 3)))
+            try options.setOption(Self.tcp(TCP_KEEPCNT), value: 3)
+            #endif
+        }
         try options.setOption(ChannelOptions.maxMessagesPerRead, value: 16)
+    }
+
+    private static func tcp(_ name: Int32) -> ChannelOptions.Types.SocketOption {
+        ChannelOptions.tcpOption(NIOBSDSocket.Option(rawValue: name))
     }
 
     /// Binds every address; one with a "-" prefix may fail (as Redis's bind).

@@ -233,3 +233,38 @@ def test_serves_when_run_by_an_ordinary_user():
         assert Conn(port, host="::1").call("GET", "k") == Reply("$", b"v")
     finally:
         s.stop()
+
+
+def _keepalive_timer(server_port, client_port):
+    """Seconds left on the server side's keepalive timer of one connection (ss), or None."""
+    import re
+    import subprocess
+    out = subprocess.run(["ss", "-tnoH", "state", "established",
+                          f"( sport = :{server_port} and dport = :{client_port} )"],
+                         capture_output=True, text=True, check=True).stdout
+    m = re.search(r"timer:\(keepalive,(?:(\d+)min)?(?:(\d+)sec)?(?:(\d+)ms)?", out)
+    if not m:
+        return None
+    minutes, seconds, ms = (int(g) if g else 0 for g in m.groups())
+    return minutes * 60 + seconds + ms / 1000
+
+
+@pytest.mark.parametrize("start", [start_larder, start_redis], ids=["larder", "redis"])
+def test_tcp_keepalive_probes_after_its_seconds(start):
+    # As Redis: the first probe after tcp-keepalive idle seconds, not the kernel's two hours;
+    # with 0, no keepalive at all. `ss` shows the accepted socket's timer.
+    import shutil
+    if not shutil.which("ss"):
+        pytest.fail("ss is missing (Debian package iproute2; scripts/test.sh installs it)")
+    for seconds in (120, 0):
+        s = start("--tcp-keepalive", str(seconds))
+        try:
+            c = Conn(s.port)
+            assert c.call("PING") == Reply("+", b"PONG")
+            left = _keepalive_timer(s.port, c.sock.getsockname()[1])
+            if seconds:
+                assert left is not None and seconds - 10 <= left <= seconds
+            else:
+                assert left is None
+        finally:
+            s.stop()
