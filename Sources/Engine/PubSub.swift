@@ -70,11 +70,10 @@ public final class PubSub: Sendable {
         func send(_ s: Subscriber, _ bytes: ByteBuffer) {
             if s.id == publisher { toPublisher(bytes) } else { s.deliver(bytes) }
         }
-        let messageCount = message.count
-        /// A framed message's size, so its buffer is allocated once.
-        func capacity(_ kind: Int, _ pattern: Int) -> Int {
-            4 + kind + 6 + (pattern > 0 ? pattern + 25 : 0) + channel.count + 25 + messageCount + 25
-        }
+        // A framed message's largest size, so that its buffer is allocated once: the header,
+        // then each bulk string at most 25 bytes more than its payload ("pmessage" and
+        // "smessage" are the longest kinds).
+        let framedSize = 4 + (8 + 25) + (channel.count + 25) + (message.count + 25)
         return state.withLock { st in
             var delivered = 0
             if let subscribers = shard ? st.shardChannels[channel] : st.channels[channel] {
@@ -86,7 +85,7 @@ public final class PubSub: Sendable {
                         send(s, bytes)
                         continue
                     }
-                    var w = RESPWriter(buffer: Self.allocator.buffer(capacity: capacity(8, 0)))
+                    var w = RESPWriter(buffer: Self.allocator.buffer(capacity: framedSize))
                     w.resp3 = r3
                     w.push(3)
                     w.bulk(shard ? "smessage" : "message")
@@ -100,7 +99,7 @@ public final class PubSub: Sendable {
             guard !shard else { return delivered }
             for (p, subscribers) in st.patterns where globMatch(p, channel) {
                 for s in subscribers.values {
-                    var w = RESPWriter(buffer: Self.allocator.buffer(capacity: capacity(8, p.count)))
+                    var w = RESPWriter(buffer: Self.allocator.buffer(capacity: framedSize + p.count + 25))
                     w.resp3 = s.resp3.load(ordering: .relaxed)
                     w.push(4)
                     w.bulk("pmessage")

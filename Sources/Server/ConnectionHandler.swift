@@ -155,9 +155,9 @@ final class ConnectionHandler: ChannelInboundHandler, FlushedAtEndOfIteration {
 
     func channelReadComplete(context ctx: ChannelHandlerContext) {
         // Not passed on: this is the pipeline's only handler, and the walk to the tail's no-op
-        // cost about 140 instructions per read (callgrind).
-        // Asked for here, the next read skips SwiftNIO's own request for it (autoRead), which
-        // walks the pipeline from its tail: about 150 instructions a read more (callgrind).
+        // cost about 140 instructions per read (callgrind). The next read is asked for here,
+        // next to the head, so SwiftNIO skips its own request (autoRead), which walks the
+        // pipeline from the tail: about 150 instructions a read more.
         ctx.read()
         guard started, !flushQueued else { return }
         flushQueued = true
