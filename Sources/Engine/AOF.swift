@@ -26,7 +26,7 @@ public final class AOFState: @unchecked Sendable {
     let syncLock = ShardLock()
     var fd: Int32 = -1
     var buffer: [UInt8] = []
-    var selectedDb = -1
+    var encoder = EffectEncoder()
     var appended: UInt64 = 0
     var written: UInt64 = 0
     var synced: UInt64 = 0
@@ -61,38 +61,6 @@ enum AOFCommands {
     }
 }
 
-/// RESP encoding of one command, without building strings for the lengths.
-func respCommand<C: Collection>(_ args: C, into out: inout [UInt8]) where C.Element: Collection, C.Element.Element == UInt8 {
-    respHeader(UInt8(ascii: "*"), args.count, into: &out)
-    for a in args { respBulk(a, into: &out) }
-}
-
-@inline(__always) func respBulk<C: Collection>(_ a: C, into out: inout [UInt8]) where C.Element == UInt8 {
-    respHeader(UInt8(ascii: "$"), a.count, into: &out)
-    out.append(contentsOf: a)
-    out.append(13)
-    out.append(10)
-}
-
-@inline(__always) func respHeader(_ kind: UInt8, _ n: Int, into out: inout [UInt8]) {
-    out.append(kind)
-    var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                 UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-        (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-    var v = n
-    var count = 0
-    withUnsafeMutableBytes(of: &digits) { d in
-        repeat {
-            d[count] = UInt8(48 + v % 10)
-            v /= 10
-            count += 1
-        } while v > 0
-        for i in stride(from: count - 1, through: 0, by: -1) { out.append(d[i]) }
-    }
-    out.append(13)
-    out.append(10)
-}
-
 extension Engine {
     var aofDirectory: String { config.get("appenddirname") }
     var aofPrefix: String { config.get("appendfilename") }
@@ -100,77 +68,17 @@ extension Engine {
 
     // MARK: appending
 
-    /// Appends one command as executed in database `db`; returns its sequence number.
-    @discardableResult
-    func aofAppend<C: Collection>(db: Int, _ args: C) -> UInt64 where C.Element: Collection, C.Element.Element == UInt8 {
-        if repl.active.load(ordering: .relaxed) { replicationFeed(db: db, args) }
+    /// Appends what `encode` writes (one command, or a batch) to the AOF's buffer; returns its
+    /// sequence number, which the replies that depend on it wait for.
+    @inline(__always)
+    func aofAppend(_ encode: (inout EffectEncoder, inout [UInt8]) -> Void) -> UInt64 {
         guard aof.on.load(ordering: .relaxed) else { return 0 }
         let a = aof
         a.lock.lock()
         defer { a.lock.unlock() }
-        aofSelect(db)
-        respCommand(args, into: &a.buffer)
+        encode(&a.encoder, &a.buffer)
         a.appended += 1
         return a.appended
-    }
-
-    /// A SELECT before a command of another database than the last one (lock held).
-    private func aofSelect(_ db: Int) {
-        guard aof.selectedDb != db else { return }
-        respCommand([Array("SELECT".utf8), Array(String(db).utf8)], into: &aof.buffer)
-        aof.selectedDb = db
-    }
-
-    /// Appends a command as it arrived, straight from its packed arguments.
-    func aofAppend(db: Int, arguments args: CommandArguments) -> UInt64 {
-        if repl.active.load(ordering: .relaxed) { replicationFeed(db: db, arguments: args) }
-        guard aof.on.load(ordering: .relaxed) else { return 0 }
-        let a = aof
-        a.lock.lock()
-        defer { a.lock.unlock() }
-        aofSelect(db)
-        respHeader(UInt8(ascii: "*"), args.count, into: &a.buffer)
-        for i in 0..<args.count { respBulk(args[i], into: &a.buffer) }
-        a.appended += 1
-        return a.appended
-    }
-
-    /// Whether writes are recorded: in the AOF, or in the replication stream.
-    var propagating: Bool {
-        (aof.on.load(ordering: .relaxed) || repl.active.load(ordering: .relaxed)) && !aof.loading.load(ordering: .relaxed)
-    }
-
-    /// What a write command puts in the AOF and the replication stream, called under its
-    /// locks when it changed something: its own words, or what the handler chose
-    /// (`propagateAs`); and a relative TTL made absolute, so that replaying later (or on a
-    /// replica) gives the same expiry.
-    func propagate(_ spec: CommandSpec, _ c: inout CommandContext) {
-        guard propagating, c.changes > 0 else {
-            c.propagateAs = nil
-            return
-        }
-        if let replacement = c.propagateAs {
-            for cmd in replacement { c.aofSeq = aofAppend(db: c.dbIndex, cmd) }
-            c.propagateAs = nil
-        } else {
-            c.aofSeq = aofAppend(db: c.dbIndex, arguments: c.args)
-        }
-        if Self.relativeTTLCommands.contains(spec.name), c.argc > 1 {
-            let shard = c.shard(1)
-            if let slot = shard.find(c.args[1], now: c.now), shard.expireAt(slot: slot) != 0 {
-                let at = shard.expireAt(slot: slot)
-                c.aofSeq = aofAppend(db: c.dbIndex, [Array("PEXPIREAT".utf8), Array(c.args[1]), Array(String(at).utf8)])
-            }
-        }
-        if repl.active.load(ordering: .relaxed) { c.writeOffset = replicationOffset }
-    }
-
-    static let relativeTTLCommands: Set<String> = ["expire", "pexpire", "setex", "psetex", "set", "getex", "restore"]
-
-    /// A write made outside any command (expiry, eviction, memcached): appended as given.
-    public func aofPropagate(db: Int, _ args: [[UInt8]]) -> UInt64 {
-        guard propagating else { return 0 }
-        return aofAppend(db: db, args)
     }
 
     /// Before a connection's replies leave: its writes are in the file, and with
@@ -259,7 +167,7 @@ extension Engine {
         if aof.fd >= 0 { fsync(aof.fd); close(aof.fd) }
         aof.synced = aof.written
         aof.fd = fd
-        aof.selectedDb = -1
+        aof.encoder.selectedDb = -1
         aof.incrementalSize = 0
         m.entries.append(.init(name: name, seq: seq, kind: .incremental))
         try writeManifest(m)
@@ -276,16 +184,16 @@ extension Engine {
         } else {
             var out: [UInt8] = []
             for db in tables where db.tables.contains(where: { $0.table.count > 0 }) {
-                respCommand([Array("SELECT".utf8), Array(String(db.index).utf8)], into: &out)
+                CommandEncoder.append([Array("SELECT".utf8), Array(String(db.index).utf8)], into: &out)
                 for image in db.tables {
                     let t = image.table
                     for slot in t.occupiedSlots {
                         let e = t.entries[slot]
                         let at = image.expireAt(slot: slot)
                         if at != 0 && at <= now { continue }
-                        for cmd in Self.rebuildCommands(t.key(at: slot), e.value) { respCommand(cmd, into: &out) }
+                        for cmd in Self.rebuildCommands(t.key(at: slot), e.value) { CommandEncoder.append(cmd, into: &out) }
                         if at != 0 {
-                            respCommand([Array("PEXPIREAT".utf8), t.key(at: slot), Array(String(at).utf8)], into: &out)
+                            CommandEncoder.append([Array("PEXPIREAT".utf8), t.key(at: slot), Array(String(at).utf8)], into: &out)
                         }
                     }
                 }
@@ -542,7 +450,7 @@ extension Engine {
                 var mm = m
                 try switchIncremental(&mm)
             }
-            a.selectedDb = -1
+            a.encoder.selectedDb = -1
             a.on.store(true, ordering: .releasing)
         }
         startAOFTimer()

@@ -108,11 +108,7 @@ extension Engine {
                     ctx.out.resp3 = w.resp3
                     ctx.serving = true
                     ctx.now = unixMillis()
-                    withLocks(w.spec, &ctx) { c in
-                        c.changes = 0
-                        w.spec.handler!(&c)
-                        propagate(w.spec, &c)
-                    }
+                    call(w.spec, &ctx)
                     aofBeforeReply(&ctx)
                     guard ctx.out.buffer.readableBytes > 0 else {   // not ready for it after all
                         guard w.spec.name == "xread" || w.spec.name == "xreadgroup" else { break }

@@ -44,10 +44,11 @@ public struct CommandContext: Sendable {
     var subscriber: Subscriber? = nil
     /// Changes this command made (dirty()), so tracking invalidates only real writes.
     var changes = 0
-    /// What the AOF gets instead of the command's own words (SPOP as SREM, a served BLPOP
-    /// as LPOP, a float increment as the value it set); set by the handler (when
-    /// `propagating`).
-    public var propagateAs: [[[UInt8]]]? = nil
+    /// What the AOF and replicas get instead of the command's own words (see Propagation);
+    /// nil: the words.
+    var effects: [[[UInt8]]]? = nil
+    /// Inside EXEC: the effects of the transaction's commands so far, propagated together.
+    var transactionEffects: [(db: Int, effect: Effect)]? = nil
     /// The sequence number of this client's last write in the AOF: its replies wait for it.
     public var aofSeq: UInt64 = 0
     /// The replication offset just after this client's last write (what WAIT waits for).
@@ -399,7 +400,7 @@ extension CommandContext {
 }
 
 extension CommandContext {
-    /// Whether the AOF is on: handlers build their `propagateAs` only then, so their hot paths
-    /// pay nothing otherwise.
+    /// Whether writes are recorded (AOF or replicas): handlers build their effects only then,
+    /// so their hot paths pay nothing otherwise.
     @inline(__always) var propagating: Bool { engine.propagating }
 }

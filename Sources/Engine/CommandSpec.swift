@@ -72,9 +72,12 @@ public final class CommandSpec: Sendable {
     public let keyFinder: (@Sendable (CommandArguments) -> [Int])?
     /// One key at a fixed place (GET, SET, HSET...): the dispatcher's shortest path.
     let hasOneKey: Bool
-    /// Calls and errors for INFO commandstats.
+    /// Whether its effects are propagated (a write, or a read that may rewrite its value).
+    let propagates: Bool
+    /// Calls, errors and admission refusals for INFO commandstats.
     let calls = Atomic<Int>(0)
     let failedCalls = Atomic<Int>(0)
+    let rejectedCalls = Atomic<Int>(0)
 
     public init(_ name: String, arity: Int, flags: CommandFlags, keys: (Int, Int, Int) = (0, 0, 0),
                 scope: LockScope? = nil, group: String, since: String = "1.0.0", summary: String,
@@ -86,6 +89,7 @@ public final class CommandSpec: Sendable {
         self.name = name
         self.arity = arity
         self.flags = flags
+        self.propagates = !flags.isDisjoint(with: [.write, .rewritesValue])
         (self.firstKey, self.lastKey, self.keyStep) = keys
         self.scope = scope ?? (keys.0 > 0 ? .keys : .none)
         self.group = group

@@ -92,6 +92,7 @@ enum DumpCommands {
             if deleted {
                 c.notify(.generic, "del", 1)
                 c.dirty()
+                if c.propagating { c.propagateInstead([Verb.del, c.args.owned(1)]) }
             }
             c.ok()
             return
@@ -100,6 +101,13 @@ enum DumpCommands {
         _ = slot
         c.notify(.generic, "restore", 1)
         c.dirty()
+        // A relative TTL made absolute, as Redis 7.0: the time in its place and ABSTTL added.
+        if c.propagating && ttl > 0 && !absTTL {
+            var words = (0..<c.argc).map { c.args.owned($0) }
+            words[2] = Verb.number(ttl)
+            words.append(Verb.absttl)
+            c.propagateInstead(words)
+        }
         c.ok()
     }
 

@@ -43,7 +43,7 @@ extension Engine {
                 let freed: Int? = shard.lock.withLock {
                     guard let slot = shard.find(victim.key[...], now: unixMillis()) else { return nil }
                     let e = shard.remove(slot: slot)
-                    _ = aofPropagate(db: victim.db, [Array("DEL".utf8), victim.key])
+                    propagateAlone(db: victim.db, [Verb.del, victim.key])
                     return victim.key.count + e.value.memoryUsage + 64
                 }
                 guard let freed else { continue }

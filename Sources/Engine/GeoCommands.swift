@@ -289,6 +289,7 @@ enum GeoCommands {
         c.args = CommandArguments(parts)
         SortedSetCommands.zadd(&c, alwaysIncr: false)
         c.args = original
+        if c.propagating { c.propagateInstead(parts) }
     }
 
     /// GEOPOS key [member [member ...]]

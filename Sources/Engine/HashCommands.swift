@@ -204,7 +204,7 @@ enum HashCommands {
         let f = c.args.owned(2)
         s.withEntry(at: slot) { e in _ = e.value.withHash { $0.set(f, text, maxEntries: maxEntries, maxValue: maxValue) } }
         c.dirty()
-        if c.propagating { c.propagateAs = [[Array("HSET".utf8), c.args.owned(1), f, text]] }
+        if c.propagating { c.propagateInstead([Verb.hset, c.args.owned(1), f, text]) }
         c.notify(.hash, "hincrbyfloat", 1)
         c.out.bulk(text)
     }

@@ -148,12 +148,18 @@ enum KeyCommands {
             c.out.integer(0)
             return
         }
+        // Propagated as what it did: DEL, or PEXPIREAT with the absolute time and the
+        // options given, as Redis 7.0 rewrites the name and the time only.
         if when <= Int(c.now) {
             shard.remove(slot: slot)
             c.notify(.generic, "del", 1)
+            if c.propagating { c.propagateInstead([Verb.del, c.args.owned(1)]) }
         } else {
             shard.setExpire(slot: slot, at: Int64(when))
             c.notify(.generic, "expire", 1)
+            if c.propagating && !(absolute && !seconds) {
+                c.propagateInstead([Verb.pexpireat, c.args.owned(1), Verb.number(when)] + (3..<c.argc).map { c.args.owned($0) })
+            }
         }
         c.dirty()
         c.out.integer(1)

@@ -147,7 +147,7 @@ enum ListCommands {
         case .replied: return
         case .found(let i, let shard, let slot):
             let v = popElements(&c, shard, slot, left: left, count: 1, arg: i)[0]
-            if c.propagating { c.propagateAs = [[Array((left ? "LPOP" : "RPOP").utf8), c.args.owned(i)]] }
+            if c.propagating { c.propagateInstead([left ? Verb.lpop : Verb.rpop, c.args.owned(i)]) }
             c.out.array(2)
             c.out.bulk(c.args[i])
             c.out.bulk(v)
@@ -167,7 +167,7 @@ enum ListCommands {
         case .replied: return
         case .found(let i, let shard, let slot):
             let items = popElements(&c, shard, slot, left: left, count: count, arg: i)
-            if c.propagating { c.propagateAs = [[Array((left ? "LPOP" : "RPOP").utf8), c.args.owned(i), Array(String(items.count).utf8)]] }
+            if c.propagating { c.propagateInstead([left ? Verb.lpop : Verb.rpop, c.args.owned(i), Verb.number(items.count)]) }
             c.out.array(2)
             c.out.bulk(c.args[i])
             c.out.array(items.count)
@@ -229,8 +229,15 @@ enum ListCommands {
         }
         if let s = src.find(c.args[1], now: c.now) { c.dropIfEmpty(src, s) }
         c.dirty()
-        if c.propagating { c.propagateAs = [[Array("LMOVE".utf8), c.args.owned(1), c.args.owned(2),
-                          Array((fromLeft ? "LEFT" : "RIGHT").utf8), Array((toLeft ? "LEFT" : "RIGHT").utf8)]] }
+        // LMOVE and RPOPLPUSH propagate their words; the blocking forms as the plain ones, a
+        // served BLMOVE with the directions in lower case, as Redis 7.0 writes them.
+        if c.propagating && name == "brpoplpush" {
+            c.propagateInstead([Verb.rpoplpush, c.args.owned(1), c.args.owned(2)])
+        } else if c.propagating && name == "blmove" {
+            c.propagateInstead([Verb.lmove, c.args.owned(1), c.args.owned(2),
+                                c.serving ? Array((fromLeft ? "left" : "right").utf8) : c.args.owned(3),
+                                c.serving ? Array((toLeft ? "left" : "right").utf8) : c.args.owned(4)])
+        }
         c.notify(.list, toLeft ? "lpush" : "rpush", 2)   // Redis sends the push first
         c.notify(.list, fromLeft ? "lpop" : "rpop", 1)
         c.notifyIfDeleted(src, 1)
@@ -368,18 +375,21 @@ enum ListCommands {
         case .wrongType: c.error(Errors.wrongType)
         case .missing: c.ok()
         case .found(let s, let slot):
-            s.withEntry(at: slot) { e in
-                _ = e.value.withList { l in
+            let removed: Int = s.withEntry(at: slot) { e in
+                e.value.withList { l in
+                    let before = l.count
                     if let r = CommandContext.rankRange(start, end, count: l.count) {
                         l.removeLast(l.count - r.upperBound - 1)
                         l.removeFirst(r.lowerBound)
                     } else {
                         l.removeAll()
                     }
-                }
+                    return before - l.count
+                } ?? 0
             }
             c.dropIfEmpty(s, slot)
-            c.dirty()
+            // As Redis: the changes are the elements removed (none: nothing to propagate).
+            c.dirty(removed)
             c.notify(.list, "ltrim", 1)
             c.notifyIfDeleted(s, 1)
             c.ok()

@@ -181,9 +181,9 @@ public struct MemcachedSession {
             let at = shard.expireAt(slot: slot)
             var cmd: [[UInt8]] = [Array("SET".utf8), k, bytes]
             if at != 0 { cmd += [Array("PXAT".utf8), Array(String(at).utf8)] }
-            aofMark.seq = max(aofMark.seq, engine.aofPropagate(db: dbIndex, cmd))
+            aofMark.seq = max(aofMark.seq, engine.propagateAlone(db: dbIndex, cmd))
         } else {
-            aofMark.seq = max(aofMark.seq, engine.aofPropagate(db: dbIndex, [Array("DEL".utf8), k]))
+            aofMark.seq = max(aofMark.seq, engine.propagateAlone(db: dbIndex, [Array("DEL".utf8), k]))
         }
     }
 
@@ -397,7 +397,7 @@ extension Engine {
         db.lockAll()
         var n = 0
         for s in db.shards { n += s.count; s.removeAll() }
-        _ = aofPropagate(db: index, [Array("FLUSHDB".utf8)])
+        propagateAlone(db: index, [Array("FLUSHDB".utf8)])
         db.unlockAll()
         stats.add(stats.dirty, max(n, 1))
         invalidateAll()

@@ -24,7 +24,7 @@ public final class ReplicationState: @unchecked Sendable {
     var replid: String = ReplicationState.newID()
     /// master_repl_offset: every byte ever fed to the stream.
     var offset: Int64 = 0
-    var selectedDb = -1
+    var encoder = EffectEncoder()
     var backlog = Deque<UInt8>()
     /// The offset of the backlog's first byte (Redis numbers stream bytes from 1).
     var backlogFirst: Int64 = 1
@@ -199,23 +199,15 @@ struct ReplicaSummary {
 extension Engine {
     // MARK: the stream
 
-    /// Feeds one command, as executed in database `db`, to the stream (called under the
-    /// command's shard locks, so replicas see writes in the keyspace's order).
-    func replicationFeed<C: Collection>(db: Int, _ args: C) where C.Element: Collection, C.Element.Element == UInt8 {
+    /// Feeds what `encode` writes (one command, or a batch) to the stream; called under the
+    /// command's shard locks, so replicas see writes in the keyspace's order.
+    func replicationFeed(_ encode: (inout EffectEncoder, inout [UInt8]) -> Void) {
         var bytes: [UInt8] = []
         let r = repl
         r.lock.lock()
         defer { r.lock.unlock() }
-        if db >= 0 && r.selectedDb != db {
-            respCommand([Array("SELECT".utf8), Array(String(db).utf8)], into: &bytes)
-            r.selectedDb = db
-        }
-        respCommand(args, into: &bytes)
+        encode(&r.encoder, &bytes)
         feedLocked(bytes)
-    }
-
-    func replicationFeed(db: Int, arguments args: CommandArguments) {
-        replicationFeed(db: db, (0..<args.count).lazy.map { args[$0] })
     }
 
     /// Appends to the backlog and hands the bytes to every replica (lock held).
@@ -258,7 +250,7 @@ extension Engine {
             startBacklogIfNeeded()
             r.replicas.append(link)
             // The replica's first command must say which database it is for.
-            r.selectedDb = -1
+            r.encoder.selectedDb = -1
             // Through the same path as the RDB that follows, so nothing comes between them.
             if announce {
                 var line = ByteBuffer()
@@ -377,7 +369,7 @@ extension Engine {
         repl.lock.withLock {
             guard repl.active.load(ordering: .relaxed) else { return }
             var bytes: [UInt8] = []
-            respCommand([Array("REPLCONF".utf8), Array("GETACK".utf8), Array("*".utf8)], into: &bytes)
+            CommandEncoder.append([Array("REPLCONF".utf8), Array("GETACK".utf8), Array("*".utf8)], into: &bytes)
             feedLocked(bytes)
         }
     }
@@ -392,7 +384,7 @@ extension Engine {
             let period = Int64(max(1, config.int("repl-ping-replica-period")))
             if !r.replicas.isEmpty && (now / 1000) % period == 0 {
                 var bytes: [UInt8] = []
-                respCommand([Array("PING".utf8)], into: &bytes)
+                CommandEncoder.append([Array("PING".utf8)], into: &bytes)
                 feedLocked(bytes)
             }
             let ttl = Int64(config.int("repl-backlog-ttl"))

@@ -131,10 +131,19 @@ enum SetCommands {
                     return out
                 } ?? []
             }
+            let emptied = shard.entry(at: slot).value.elementCount == 0
             c.dropIfEmpty(shard, slot)
             c.dirty(taken.count)
-            // Which members went was chance: the AOF gets them by name.
-            if !taken.isEmpty && c.propagating { c.propagateAs = [[Array("SREM".utf8), c.args.owned(1)] + taken] }
+            // Which members went was chance: replicas get them by name, as Redis 7.0 sends
+            // them: SREM of the one member, DEL when a count took the whole set, else one SREM
+            // a member (several effects: inside MULTI/EXEC).
+            if !taken.isEmpty && c.propagating {
+                if count != nil && emptied {
+                    if c.propagating { c.propagateInstead([Verb.del, c.args.owned(1)]) }
+                } else {
+                    for m in taken { c.alsoPropagate([Verb.srem, c.args.owned(1), m]) }
+                }
+            }
             if !taken.isEmpty { c.notify(.set, "spop", 1); c.notifyIfDeleted(shard, 1) }
             if count == nil {
                 c.out.bulk(taken[0])
@@ -233,7 +242,8 @@ enum SetCommands {
         } else if existed {
             c.notify(.generic, "del", 1)
         }
-        c.dirty()
+        // An empty result over a missing destination changed nothing (Redis: no dirty).
+        if !members.isEmpty || existed { c.dirty() }
         c.out.integer(members.count)
     }
 

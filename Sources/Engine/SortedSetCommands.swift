@@ -441,7 +441,7 @@ enum SortedSetCommands {
     /// ZRANGESTORE's destination: the range as a new sorted set, or deleted when empty.
     static func storeResult(_ c: inout CommandContext, _ items: [(score: Double, member: [UInt8])]) {
         let dst = c.shard(1)
-        dst.delete(c.args[1], now: c.now)
+        let existed = dst.delete(c.args[1], now: c.now)
         if !items.isEmpty {
             var z = SortedSetValue()
             let (maxEntries, maxValue) = limits(c)
@@ -450,7 +450,8 @@ enum SortedSetCommands {
             c.notify(.zset, "zrangestore", 1)
             c.signalReady(dst, c.args[1])
         }
-        c.dirty()
+        // An empty result over a missing destination changed nothing (Redis: no dirty).
+        if !items.isEmpty || existed { c.dirty() }
         c.out.integer(items.count)
     }
 
@@ -545,7 +546,7 @@ enum SortedSetCommands {
         case .replied: return
         case .found(let i, let shard, let slot):
             let el = popItems(&c, shard, slot, max: max, count: 1, arg: i)[0]
-            if c.propagating { c.propagateAs = [[Array((max ? "ZPOPMAX" : "ZPOPMIN").utf8), c.args.owned(i)]] }
+            if c.propagating { c.propagateInstead([max ? Verb.zpopmax : Verb.zpopmin, c.args.owned(i)]) }
             c.out.array(3)
             c.out.bulk(c.args[i])
             c.out.bulk(el.member)
@@ -565,7 +566,7 @@ enum SortedSetCommands {
         case .replied: return
         case .found(let i, let shard, let slot):
             let items = popItems(&c, shard, slot, max: max, count: count, arg: i)
-            if c.propagating { c.propagateAs = [[Array((max ? "ZPOPMAX" : "ZPOPMIN").utf8), c.args.owned(i), Array(String(items.count).utf8)]] }
+            if c.propagating { c.propagateInstead([max ? Verb.zpopmax : Verb.zpopmin, c.args.owned(i), Verb.number(items.count)]) }
             c.out.array(2)
             c.out.bulk(c.args[i])
             replyPairs(&c, items, withScores: true, nested: true)
@@ -729,13 +730,16 @@ enum SortedSetCommands {
         for m in order { z.set(m, result.get(m[...])!, maxEntries: maxEntries, maxValue: maxValue) }
         if store {
             let dst = c.shard(1)
-            dst.delete(c.args[1], now: c.now)
+            let existed = dst.delete(c.args[1], now: c.now)
             if z.count > 0 {
                 dst.set(c.args[1], .zset(z), access: c.newAccess)
                 c.notify(.zset, op == .union ? "zunionstore" : op == .inter ? "zinterstore" : "zdiffstore", 1)
                 c.signalReady(dst, c.args[1])
+            } else if existed {
+                c.notify(.generic, "del", 1)
             }
-            c.dirty()
+            // An empty result over a missing destination changed nothing (Redis: no dirty).
+            if z.count > 0 || existed { c.dirty() }
             c.out.integer(z.count)
             return
         }

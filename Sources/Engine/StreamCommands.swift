@@ -194,6 +194,8 @@ enum StreamCommands {
         var noMkStream = false
         var strategy: StreamValue.Trim? = nil
         var approximate = false
+        /// Where the `~` is, for the effect that makes the trim exact.
+        var approxIndex = 0
         var limit = 0
         var idIndex = 0
         var id = StreamID.zero
@@ -219,6 +221,7 @@ enum StreamCommands {
                 a.approximate = false
                 if more >= 2 && c.args[i + 1].elementsEqual("~".utf8) {
                     a.approximate = true
+                    a.approxIndex = i + 1
                     i += 1
                 } else if more >= 2 && c.args[i + 1].elementsEqual("=".utf8) {
                     i += 1
@@ -281,11 +284,20 @@ enum StreamCommands {
     }
 
     /// The XTRIM that reproduces a trim in the AOF: exact, to where the stream ended up.
-    static func trimEffect(_ key: [UInt8], _ s: StreamValue, _ strategy: StreamValue.Trim) -> [[UInt8]] {
-        switch strategy {
-        case .maxLength: return [Array("XTRIM".utf8), key, Array("MAXLEN".utf8), Array("=".utf8), Array(String(s.length).utf8)]
-        case .minID: return [Array("XTRIM".utf8), key, Array("MINID".utf8), Array("=".utf8), s.firstID.bytes]
+    /// XADD's or XTRIM's words as Redis 7.0 propagates them: the ID the entry got in place of
+    /// `*`, and an approximate trim made exact (`=` and the length or first ID it left), so
+    /// that a replica's stream ends up the same whatever its nodes.
+    static func addOrTrimEffect(_ words: [[UInt8]], _ a: AddTrimArgs, _ s: StreamValue, id: StreamID?) -> [[UInt8]] {
+        var words = words
+        if let id { words[a.idIndex] = id.bytes }
+        if a.approximate, let strategy = a.strategy {
+            words[a.approxIndex] = Array("=".utf8)
+            switch strategy {
+            case .maxLength: words[a.approxIndex + 1] = Verb.number(s.length)
+            case .minID: words[a.approxIndex + 1] = s.firstID.bytes
+            }
         }
+        return words
     }
 
     /// XADD key [NOMKSTREAM] [<MAXLEN | MINID> [= | ~] threshold [LIMIT count]] <* | id> field value [field value ...]
@@ -314,7 +326,7 @@ enum StreamCommands {
         let maxEntries = c.engine.settings.streamNodeMaxEntries.load(ordering: .relaxed)
         let now = UInt64(max(0, c.now))
         enum Outcome { case added(StreamID, trimmed: Int, effect: [[UInt8]]?), exhausted, notGreater, tooLarge }
-        let key = c.args.owned(1)
+        let words = c.propagating ? (0..<c.argc).map { c.args.owned($0) } : nil
         let outcome: Outcome = mutate(shard, slot) { s in
             if s.lastID == .max { return .exhausted }
             guard let id = s.nextID(given: a.idGiven ? a.id : nil, seqGiven: a.seqGiven, now: now) else { return .notGreater }
@@ -323,11 +335,11 @@ enum StreamCommands {
             } catch {
                 return error == .notGreater ? .notGreater : .tooLarge
             }
-            var trimmed = 0, effect: [[UInt8]]? = nil
+            var trimmed = 0
             if let strategy = a.strategy {
                 trimmed = s.trim(strategy, approximate: a.approximate, limit: a.limit)
-                if trimmed > 0 { effect = trimEffect(key, s, strategy) }
             }
+            let effect = words.map { addOrTrimEffect($0, a, s, id: id) }
             return .added(id, trimmed: trimmed, effect: effect)
         }
         // As in Redis, a stream created for an XADD that then fails stays (empty).
@@ -343,11 +355,7 @@ enum StreamCommands {
             c.dirty()
             c.notify(.stream, "xadd", 1)
             if trimmed > 0 { c.notify(.stream, "xtrim", 1) }
-            if c.propagating {
-                var cmd: [[UInt8]] = [Array("XADD".utf8), key, id.bytes]
-                cmd += fields
-                c.propagateAs = [cmd] + (effect.map { [$0] } ?? [])
-            }
+            if let effect { c.propagateInstead(effect) }
             c.signalReady(shard, c.args[1])
         }
     }
@@ -361,15 +369,15 @@ enum StreamCommands {
         case .missing: c.out.integer(0); return
         case .found(let sh, let sl): (shard, slot) = (sh, sl)
         }
-        let key = c.args.owned(1)
-        let (deleted, effect): (Int, [[UInt8]]) = mutate(shard, slot, changed: true) { s in
+        let words = c.propagating ? (0..<c.argc).map { c.args.owned($0) } : nil
+        let (deleted, effect): (Int, [[UInt8]]?) = mutate(shard, slot, changed: true) { s in
             let d = s.trim(strategy, approximate: a.approximate, limit: a.limit)
-            return (d, trimEffect(key, s, strategy))
+            return (d, words.map { addOrTrimEffect($0, a, s, id: nil) })
         }
         if deleted > 0 {
             c.notify(.stream, "xtrim", 1)
             c.dirty(deleted)
-            if c.propagating { c.propagateAs = [effect] }
+            if let effect { c.propagateInstead(effect) }
         }
         c.out.integer(deleted)
     }

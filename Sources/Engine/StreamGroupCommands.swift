@@ -73,21 +73,28 @@ enum StreamGroupCommands {
         [Array("XGROUP".utf8), Array("CREATECONSUMER".utf8), key, group, consumer]
     }
 
+    /// Adds one stream's effects to the command's (XREADGROUP serves several streams): a
+    /// group read propagates these, never its own words.
     static func addEffects(_ c: inout CommandContext, _ effects: [[[UInt8]]]) {
-        guard c.propagating, !effects.isEmpty else { return }
-        c.propagateAs = (c.propagateAs ?? []) + effects
+        guard c.propagating else { return }
+        if c.effects == nil { c.propagateNothing() }
+        for e in effects { c.alsoPropagate(e) }
     }
 
     /// Looks a consumer up, creating it (with its event) when missing; refreshes its seen time.
-    static func touchConsumer(_ c: inout CommandContext, _ g: inout ConsumerGroup, _ name: [UInt8], keyArg: Int,
-                              groupName: [UInt8], effects: inout [[[UInt8]]]) {
+    /// Whether it was created. Its creation is not propagated by itself: the XCLAIMs that
+    /// follow create it on a replica, as in Redis 7.0.
+    @discardableResult
+    static func touchConsumer(_ c: inout CommandContext, _ g: inout ConsumerGroup, _ name: [UInt8], keyArg: Int) -> Bool {
+        var created = false
         if g.consumers[name] == nil {
             g.consumers[name] = StreamConsumer(seenTime: c.now)
             c.notify(.stream, "xgroup-createconsumer", keyArg)
             c.dirty()
-            effects.append(createConsumerEffect(c.args.owned(keyArg), groupName, name))
+            created = true
         }
         g.consumers[name]!.seenTime = c.now
+        return created
     }
 
     // MARK: XREADGROUP
@@ -106,7 +113,7 @@ enum StreamGroupCommands {
         var effects: [[[UInt8]]] = []
         var s = StreamCommands.take(shard, slot)
             var g = s.groups[name]!
-            touchConsumer(&c, &g, consumer, keyArg: keyArg, groupName: name, effects: &effects)
+            let created = touchConsumer(&c, &g, consumer, keyArg: keyArg)
             if let history = after {
                 let start = history.next ?? .max
                 let ids = g.consumers[consumer]!.pending
@@ -145,7 +152,12 @@ enum StreamGroupCommands {
                     }
                     effects.append(claimEffect(key, name, e.id, g.pending[e.id]!, lastID: g.lastID))
                 }
-                if !entries.isEmpty { effects.append(setIDEffect(key, name, g)) }
+                // Without NOACK each entry's XCLAIM carries the group's last ID; with it, the
+                // consumer's creation and the group's new last ID say it all (Redis 7.0).
+                if noack && !entries.isEmpty {
+                    if created { effects.append(createConsumerEffect(key, name, consumer)) }
+                    effects.append(setIDEffect(key, name, g))
+                }
                 StreamCommands.writeEntries(&c, entries)
             }
             s.groups[name] = g
@@ -500,7 +512,7 @@ enum StreamGroupCommands {
                 guard let p = g.pending[id] else { continue }
                 if !created && minIdle > 0 && now - p.deliveryTime < minIdle { continue }
                 if !haveConsumer {
-                    touchConsumer(&c, &g, consumer, keyArg: 1, groupName: name, effects: &effects)
+                    touchConsumer(&c, &g, consumer, keyArg: 1)
                     haveConsumer = true
                 }
                 if p.consumer != consumer {
@@ -530,7 +542,7 @@ enum StreamGroupCommands {
             if justID { c.out.bulk(id.bytes) } else if let e { StreamCommands.writeEntry(&c, e) } else { c.out.null() }
         }
         if changes > 0 { c.dirty(changes) }
-        if c.propagating { c.propagateAs = effects }
+        addEffects(&c, effects)
     }
 
     /// XAUTOCLAIM key group consumer min-idle-time start [COUNT count] [JUSTID]
@@ -589,7 +601,7 @@ enum StreamGroupCommands {
                 i += 1
                 if minIdle > 0 && now - p.deliveryTime < minIdle { continue }
                 if !haveConsumer {
-                    touchConsumer(&c, &g, consumer, keyArg: 1, groupName: name, effects: &effects)
+                    touchConsumer(&c, &g, consumer, keyArg: 1)
                     haveConsumer = true
                 }
                 g.reassign(id, to: consumer)
@@ -612,7 +624,7 @@ enum StreamGroupCommands {
         for id in deletedIDs { c.out.bulk(id.bytes) }
         let changes = claimed.count + deletedIDs.count
         if changes > 0 { c.dirty(changes) }
-        if c.propagating { c.propagateAs = effects }
+        addEffects(&c, effects)
     }
 
     // MARK: XINFO

@@ -177,7 +177,20 @@ enum StringCommands {
         c.dirty()
         c.notify(.string, "set", 1)
         if o.hasExpire { c.notify(.generic, "expire", 1) }
+        if c.propagating && (o.hasExpire || o.get) { propagateSet(&c, o) }
         if !o.get { c.ok() }
+    }
+
+    /// SET's effect as Redis 7.0 propagates it: any expiry as `SET key value PXAT ms` (the
+    /// other options said all they had to on this server), else the words without GET.
+    static func propagateSet(_ c: inout CommandContext, _ o: SetOptions) {
+        if o.hasExpire {
+            c.propagateInstead([Verb.set, c.args.owned(1), c.args.owned(2), Verb.pxat, Verb.number(o.expireAt)])
+            return
+        }
+        var words = [c.args.owned(0), c.args.owned(1), c.args.owned(2)]
+        for j in 3..<c.argc where !c.args.matches(j, "get") { words.append(c.args.owned(j)) }
+        c.propagateInstead(words)
     }
 
     /// SETNX key value
@@ -200,6 +213,7 @@ enum StringCommands {
         c.dirty()
         c.notify(.string, "set", 1)
         c.notify(.generic, "expire", 1)
+        if c.propagating { c.propagateInstead([Verb.set, c.args.owned(1), c.args.owned(3), Verb.pxat, Verb.number(at)]) }
         c.ok()
     }
 
@@ -247,6 +261,7 @@ enum StringCommands {
         c.shard(1).set(c.args[1], .string(c.args[2]), access: c.newAccess)
         c.dirty()
         c.notify(.string, "set", 1)
+        if c.propagating { c.propagateInstead([Verb.set, c.args.owned(1), c.args.owned(2)]) }
     }
 
     /// GETDEL key
@@ -255,6 +270,7 @@ enum StringCommands {
         if c.shard(1).delete(c.args[1], now: c.now) {
             c.dirty()
             c.notify(.generic, "del", 1)
+            if c.propagating { c.propagateInstead([Verb.del, c.args.owned(1)]) }
         }
     }
 
@@ -269,18 +285,22 @@ enum StringCommands {
         guard o.resolveExpire(&c, command: "getex") else { return }
         replyValue(&c, v)
         if o.hasExpire {
+            // Propagated as what it did: DEL, or PEXPIREAT with the absolute time.
             if o.expireAt <= c.now {
                 shard.remove(slot: slot)
                 c.notify(.generic, "del", 1)
+                if c.propagating { c.propagateInstead([Verb.del, c.args.owned(1)]) }
             } else {
                 shard.setExpire(slot: slot, at: o.expireAt)
                 c.notify(.generic, "expire", 1)
+                if c.propagating { c.propagateInstead([Verb.pexpireat, c.args.owned(1), Verb.number(o.expireAt)]) }
             }
             c.dirty()
         } else if o.persist && shard.expireAt(slot: slot) != 0 {
             shard.setExpire(slot: slot, at: 0)
             c.dirty()
             c.notify(.generic, "persist", 1)
+            if c.propagating { c.propagateInstead([Verb.persist, c.args.owned(1)]) }
         }
     }
 
@@ -454,7 +474,7 @@ enum StringCommands {
         }
         c.dirty()
         // As Redis: the AOF gets the value, so that float rounding cannot differ on replay.
-        if c.propagating { c.propagateAs = [[Array("SET".utf8), c.args.owned(1), text, Array("KEEPTTL".utf8)]] }
+        if c.propagating { c.propagateInstead([Verb.set, c.args.owned(1), text, Verb.keepttl]) }
         c.notify(.string, "incrbyfloat", 1)
         c.out.bulk(text)
     }

@@ -144,8 +144,9 @@ extension Engine {
         }
         c.out.array(queue.count)
         c.noBlock = true
-        var wroteMulti = false
-        var pendingTracking: [(CommandSpec, CommandArguments, Int)] = []
+        // The transaction's effects leave together, inside MULTI/EXEC when two or more.
+        c.transactionEffects = []
+        var done: [(spec: CommandSpec, args: CommandArguments, changes: Int, errorsBefore: Int)] = []
         for (args, spec) in zip(queue, specs) {
             c.args = args
             c.now = unixMillis()
@@ -153,27 +154,22 @@ extension Engine {
                 _ = resolve(&c)   // replies the same error it gave when queued
                 continue
             }
-            c.changes = 0
-            spec.handler!(&c)
-            if !spec.flags.isDisjoint(with: [.write, .rewritesValue]) && c.changes > 0 && propagating {
-                if !wroteMulti {
-                    aofAppend(db: c.dbIndex, [Array("MULTI".utf8)])
-                    wroteMulti = true
-                }
-                propagate(spec, &c)
-            }
-            if trackingOn { pendingTracking.append((spec, c.args, c.changes)) }
-            spec.calls.wrappingAdd(1, ordering: .relaxed)
+            let errorsBefore = c.counters.errors
+            callLocked(spec, &c)
+            done.append((spec, c.args, c.changes, errorsBefore))
         }
         c.noBlock = false
-        if wroteMulti { c.aofSeq = aofAppend(db: c.dbIndex, [Array("EXEC".utf8)]) }
+        let effects = c.transactionEffects!
+        c.transactionEffects = nil
+        if !effects.isEmpty { c.aofSeq = propagateNow(effects) }
         for s in locked.reversed() { s.lock.unlock() }
-        // Invalidations for what the transaction wrote, once its locks are released.
+        // What follows each command (invalidations, statistics), once the locks are released;
+        // the clients its writes made ready are served after EXEC itself.
         let savedArgs = c.args
-        for (spec, args, changes) in pendingTracking {
-            c.args = args
-            c.changes = changes
-            trackAfterCommand(spec, &c)
+        for d in done {
+            c.args = d.args
+            c.changes = d.changes
+            afterCommand(d.spec, &c, errorsBefore: d.errorsBefore)
         }
         c.args = savedArgs
         c.changes = 0

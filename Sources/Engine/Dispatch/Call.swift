@@ -1,0 +1,58 @@
+import NIOCore
+import RESP
+import Storage
+
+/// `call()`: what every command goes through once resolved and admitted, whoever sent it —
+/// a client, a served blocked client, AOF loading (as a client) — and, with the transaction's
+/// locks already held, each command of EXEC. The shard locks the command table says it needs,
+/// the handler, its effects propagated under those locks (Propagation), and, once they are
+/// released, what follows every command: parking a blocked client, serving the clients its
+/// writes made ready, tracking invalidations, statistics.
+extension Engine {
+    /// Runs a resolved, admitted command.
+    @inline(__always)
+    func call(_ spec: CommandSpec, _ ctx: inout CommandContext) {
+        let errorsBefore = ctx.counters.errors
+        ctx.changes = 0
+        withLocks(spec, &ctx) { c in
+            spec.handler!(&c)
+            if spec.propagates { propagateCommand(&c) }
+        }
+        afterCommand(spec, &ctx, errorsBefore: errorsBefore)
+    }
+
+    /// Runs a command whose shard locks the caller holds (EXEC holds its transaction's): the
+    /// handler and its effects; the caller runs `afterCommand` once it has released them.
+    func callLocked(_ spec: CommandSpec, _ ctx: inout CommandContext) {
+        ctx.changes = 0
+        spec.handler!(&ctx)
+        if spec.propagates { propagateCommand(&ctx) }
+    }
+
+    /// What follows every command once its locks are released: parking a blocked client,
+    /// serving clients its writes unblocked, invalidating tracked keys, and statistics.
+    func afterCommand(_ spec: CommandSpec, _ ctx: inout CommandContext, errorsBefore: Int) {
+        if let w = ctx.blockedOn {
+            let id = ctx.client.id
+            blocking.byClient.withLock {
+                if !w.done { $0[id] = w }
+                blocking.count.store($0.count, ordering: .relaxed)
+            }
+        }
+        // A served blocked client's own ready keys go back to the serving loop (it holds the
+        // serve lock).
+        if !ctx.readyKeys.isEmpty && !ctx.serving {
+            let ready = ctx.readyKeys
+            ctx.readyKeys.removeAll()
+            serveReadyKeys(ready)
+        }
+        trackAfterCommand(spec, &ctx)
+        // A served client that was not ready after all (its command wrote nothing) made no call.
+        if ctx.serving && ctx.out.buffer.readableBytes == 0 { return }
+        spec.calls.wrappingAdd(1, ordering: .relaxed)
+        if ctx.counters.errors != errorsBefore {
+            spec.failedCalls.wrappingAdd(1, ordering: .relaxed)
+        }
+    }
+
+}

@@ -1,0 +1,119 @@
+import RESP
+import Storage
+
+/// The way in for a client's command: resolve it (one table lookup), admit it, then `call()`.
+///
+/// Admission is every check that may refuse a command before it runs, in Redis's order:
+/// authentication, a RESP2 subscriber's restricted set, maxmemory (evicting first), and MULTI,
+/// which queues instead of running. A refusal counts in the command's rejected_calls, as
+/// Redis's INFO commandstats reports it.
+extension Engine {
+    /// Commands that run, rather than queue, inside MULTI.
+    static let runInMulti: Set<String> = ["exec", "discard", "multi", "watch", "quit", "reset"]
+    /// The only commands a RESP2 client may send while subscribed.
+    static let allowedWhileSubscribed: Set<String> = ["subscribe", "psubscribe", "ssubscribe", "unsubscribe",
+                                                      "punsubscribe", "sunsubscribe", "ping", "quit", "reset"]
+
+    /// Runs the command in `ctx.args`, writing its reply into `ctx.out`.
+    public func execute(_ ctx: inout CommandContext) {
+        guard !ctx.args.isEmpty else { return }
+        ctx.now = unixMillis()
+        ctx.counters.commands += 1
+
+        guard let spec = resolve(&ctx) else {
+            if ctx.inMulti { ctx.multiFailed = true }
+            return
+        }
+        let mode = ctx.replyMode
+        // CLIENT LIST's cmd= and idle= (and the idle timeout) read these under the client's
+        // lock; a lock per command showed in profiles, so they are published when the command
+        // changes or 100 ms have passed.
+        if spec !== ctx.publishedCommand || ctx.now - ctx.publishedAt >= 100 {
+            ctx.publishedCommand = spec
+            ctx.publishedAt = ctx.now
+            ctx.client.info.withLock { info in
+                info.lastCommand = spec.name
+                info.lastInteraction = ctx.now
+            }
+        }
+        if !spec.flags.contains(.noAuth) && !isAuthenticated(ctx.client) {
+            spec.rejectedCalls.wrappingAdd(1, ordering: .relaxed)
+            if ctx.inMulti { ctx.multiFailed = true }
+            ctx.error(Errors.noAuth)
+            return
+        }
+        if ctx.subscriptionCount > 0 && !ctx.out.resp3 && !Self.allowedWhileSubscribed.contains(spec.name) {
+            spec.rejectedCalls.wrappingAdd(1, ordering: .relaxed)
+            ctx.error("ERR Can't execute '\(spec.name)': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
+            return
+        }
+        // maxmemory: evict first; a command that may grow memory is refused if that failed.
+        if settings.maxmemory.load(ordering: .relaxed) > 0 && !aof.loading.load(ordering: .relaxed)
+            && !performEvictions() && spec.flags.contains(.denyoom) {
+            spec.rejectedCalls.wrappingAdd(1, ordering: .relaxed)
+            if ctx.inMulti { ctx.multiFailed = true }
+            ctx.error("OOM command not allowed when used memory > 'maxmemory'.")
+            return
+        }
+        if ctx.inMulti && !Self.runInMulti.contains(spec.name) {
+            if spec.flags.contains(.noMulti) {
+                spec.rejectedCalls.wrappingAdd(1, ordering: .relaxed)
+                ctx.multiFailed = true
+                ctx.error("ERR Command not allowed inside a transaction")
+            } else {
+                ctx.multiQueue!.append(ctx.args)
+                ctx.out.raw("+QUEUED\r\n")
+            }
+            return
+        }
+        let replyStart = ctx.out.buffer.writerIndex
+        call(spec, &ctx)
+        // A client's invalidations of its own writes follow the command's reply, as in Redis 7.
+        for var m in ctx.ownInvalidations { ctx.out.buffer.writeBuffer(&m) }
+        ctx.ownInvalidations.removeAll()
+        // CLIENT REPLY OFF / SKIP: the reply is written, then taken back.
+        if mode != .on {
+            if ctx.replyMode == .skip && mode == .skip { ctx.replyMode = .on }
+            if mode == .skip || ctx.replyMode == .off { ctx.out.buffer.moveWriterIndex(to: replyStart) }
+        }
+    }
+
+    /// The spec for `ctx.args` (a sub-command where there is one), or nil after replying
+    /// Redis's unknown-command, unknown-subcommand or arity error.
+    func resolve(_ ctx: inout CommandContext) -> CommandSpec? {
+        guard var spec = table.lookup(ctx.args[0]) else {
+            rejectUnknown(&ctx)
+            return nil
+        }
+        if !spec.subcommands.isEmpty && ctx.argc >= 2 {
+            guard let sub = CommandTable.subcommand(of: spec, ctx.args[1]) else {
+                ctx.error(Errors.unknownSubcommand(ctx.args.string(1), spec.name))
+                return nil
+            }
+            spec = sub
+        }
+        let argc = ctx.argc
+        if (spec.arity > 0 && argc != spec.arity) || argc < -spec.arity || spec.handler == nil {
+            ctx.error(Errors.arity(spec.name))
+            return nil
+        }
+        return spec
+    }
+
+    public func isAuthenticated(_ client: Client) -> Bool {
+        client.authenticated.load(ordering: .relaxed) || !passwordSet
+    }
+
+    private func rejectUnknown(_ ctx: inout CommandContext) {
+        var args = ""
+        var i = 1
+        while i < ctx.argc && args.utf8.count < 128 {
+            let room = 128 - args.utf8.count
+            args += "'\(String(decoding: ctx.args[i].prefix(room), as: UTF8.self))' "
+            i += 1
+        }
+        let name = String(decoding: ctx.args[0].prefix(128), as: UTF8.self)
+        ctx.error("ERR unknown command '\(name)', with args beginning with: \(args)")
+    }
+
+}
