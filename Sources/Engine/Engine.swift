@@ -141,18 +141,9 @@ extension Engine {
 
     public func outputLimit(for client: Client, subscribed: Bool) -> (hard: Int, soft: Int, seconds: Int)? {
         guard hasOutputLimit(client, subscribed: subscribed) else { return nil }
-        let words = config.get("client-output-buffer-limit").split(separator: " ").map(String.init)
-        let want = client.isReplica ? "slave" : subscribed ? "pubsub" : "normal"
-        var i = 0
-        while i + 3 < words.count {
-            if words[i] == want {
-                let hard = parseMemory(words[i + 1]) ?? 0, soft = parseMemory(words[i + 2]) ?? 0
-                let secs = Int(words[i + 3]) ?? 0
-                return hard == 0 && soft == 0 ? nil : (hard, soft, secs)
-            }
-            i += 4
-        }
-        return nil
+        let cls: OutputClass = client.isReplica ? .replica : subscribed ? .pubsub : .normal
+        let l = settings.outputLimits[cls.index!]
+        return (l.hard.load(ordering: .relaxed), l.soft.load(ordering: .relaxed), l.seconds.load(ordering: .relaxed))
     }
 }
 

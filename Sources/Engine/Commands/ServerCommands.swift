@@ -83,57 +83,62 @@ enum ServerCommands {
     }
 
     /// CONFIG SET parameter value [parameter value ...]
+    ///
+    /// As Redis 7.0: every name is checked first (unknown, immutable, protected, given twice),
+    /// then every value is stored, then each apply hook runs once; if a value is invalid or a
+    /// hook fails, every parameter goes back to its old value (hooks run again) and nothing
+    /// has changed.
     static func configSet(_ c: inout CommandContext) {
-        guard c.argc % 2 == 0 else { c.error(Errors.arity("config|set")); return }
-        var names = Set<String>()
-        var changes: [(String, [String])] = []
+        guard c.argc % 2 == 0 else { c.error(Errors.syntax); return }
+        func failed(_ c: inout CommandContext, _ name: String, _ why: String) {
+            c.error("ERR CONFIG SET failed (possibly related to argument '\(name)') - \(why)")
+        }
+        let config = c.engine.config
+        var changes: [(given: String, p: ConfigParameter, value: [String])] = []
         for i in stride(from: 2, to: c.argc, by: 2) {
             let name = c.args.string(i)
             guard let p = Config.parameter(name) else {
                 c.error("ERR Unknown option or number of arguments for CONFIG SET - '\(name)'")
                 return
             }
-            if names.contains(p.name) {
-                c.error("ERR CONFIG SET failed (possibly related to argument '\(name)') - duplicate parameter")
-                return
-            }
-            names.insert(p.name)
-            changes.append((name, [c.args.string(i + 1)]))
-        }
-        // All or nothing: validate every change before applying any.
-        for (name, value) in changes {
-            guard let p = Config.parameter(name) else { continue }
-            if p.immutable {
-                c.error("ERR CONFIG SET failed (possibly related to argument '\(name)') - can't set immutable config")
-                return
-            }
-            do {
-                _ = try Config.canonical(p, value)
-            } catch {
-                c.error("ERR CONFIG SET failed (possibly related to argument '\(name)') - \(error.message)")
-                return
-            }
-            // Where files go is protected, as in Redis 7: only with enable-protected-configs.
-            if p.name == "dir" || p.name == "dbfilename" {
-                let mode = c.engine.config.get("enable-protected-configs")
+            if p.immutable { failed(&c, name, "can't set immutable config"); return }
+            if p.protected {
+                let mode = config.get("enable-protected-configs")
                 guard mode == "yes" || (mode == "local" && c.client.address.hasPrefix("127.")) else {
-                    c.error("ERR CONFIG SET failed (possibly related to argument '\(name)') - can't set protected config")
+                    failed(&c, name, "can't set protected config")
                     return
                 }
             }
-            // dir: the server moves into it (snapshots are written relative to it), as Redis.
-            if p.name == "dir", let d = value.first, access(d, X_OK) != 0 {
-                c.error("ERR CONFIG SET failed (possibly related to argument '\(name)') - \(String(cString: strerror(errno)))")
+            // Redis compares the names given: an alias and its name are two parameters.
+            if changes.contains(where: { $0.given.lowercased() == name.lowercased() }) {
+                failed(&c, name, "duplicate parameter")
+                return
+            }
+            changes.append((name, p, [c.args.string(i + 1)]))
+        }
+        let old = changes.map { config.get($0.p.name) }
+        func restore(_ n: Int) {
+            for (change, value) in zip(changes.prefix(n), old) { config.store(change.p, value) }
+        }
+        for (i, change) in changes.enumerated() {
+            do {
+                config.store(change.p, try Config.canonical(change.p, change.value))
+            } catch {
+                restore(i)
+                failed(&c, change.given, error.message)
                 return
             }
         }
-        for (name, value) in changes {
-            if Config.parameter(name)?.name == "dir", let d = value.first { _ = chdir(d) }
-            try? c.engine.config.set(name, value, atStartup: false)
-        }
-        c.engine.reloadSettings()
-        if changes.contains(where: { ["appendonly", "appendfsync"].contains(Config.parameter($0.0)?.name ?? "") }) {
-            c.engine.aofConfigChanged()
+        let hooks = Set(changes.map(\.p.apply)).sorted()
+        for hook in hooks {
+            do {
+                try c.engine.applyConfig(hook)
+            } catch {
+                restore(changes.count)
+                for h in hooks { try? c.engine.applyConfig(h) }
+                failed(&c, changes.first { $0.p.apply == hook }!.given, error.message)
+                return
+            }
         }
         c.ok()
     }

@@ -4,11 +4,29 @@ import Storage
 /// How a configuration value is read and printed, as Redis's config.c types.
 public enum ConfigKind: Sendable {
     case bool
+    /// An integer (a 64-bit one, as Redis parses it first) within the bounds.
     case int(min: Int, max: Int)
-    case memory                        // bytes, accepting 1k/1kb/1m/1mb/1g/1gb
+    /// Bytes, accepting Redis's units (1k = 1000, 1kb = 1024 ... 1gb), within the bounds.
+    case memory(min: Int, max: Int)
+    /// `maxmemory`: bytes up to 2^64 - 1, as Redis's unsigned long long.
+    case unsignedMemory
     case string
+    /// One word of these, in the order Redis's error lists them.
     case choice([String])
-    case list                          // space-separated words (save, client-output-buffer-limit)
+    /// Space-separated words with a syntax of their own (bind, save, client-output-buffer-limit).
+    case list
+}
+
+/// What a change must do besides storing its value; CONFIG SET runs each hook once, after
+/// every value is stored, and undoes the whole change if one fails.
+public enum ConfigApply: Sendable, Hashable, Comparable {
+    case none
+    /// A value the hot path reads as a typed atomic (Settings): reload them.
+    case settings
+    /// The working directory: the server moves into it.
+    case workingDirectory
+    /// appendonly / appendfsync: open or close the AOF, change its fsync policy.
+    case appendOnly
 }
 
 public struct ConfigParameter: Sendable {
@@ -17,14 +35,20 @@ public struct ConfigParameter: Sendable {
     public let defaultValue: String
     /// Set only at start (port, bind, databases ...): CONFIG SET refuses it.
     public let immutable: Bool
+    /// Changed by CONFIG SET only with `enable-protected-configs` (dir, dbfilename), as Redis 7.
+    public let protected: Bool
     public let aliases: [String]
+    public let apply: ConfigApply
 
-    init(_ name: String, _ kind: ConfigKind, _ def: String, immutable: Bool = false, aliases: [String] = []) {
+    init(_ name: String, _ kind: ConfigKind, _ def: String, immutable: Bool = false, protected: Bool = false,
+         aliases: [String] = [], apply: ConfigApply = .none) {
         self.name = name
         self.kind = kind
         self.defaultValue = def
         self.immutable = immutable
+        self.protected = protected
         self.aliases = aliases
+        self.apply = apply
     }
 }
 
@@ -32,54 +56,59 @@ public struct ConfigError: Error, Sendable {
     public let message: String
 }
 
-/// Every configuration directive Larder knows, with Redis's names and defaults.
+private let int32Max = Int(Int32.max)
+
+/// Every configuration directive Larder knows, declared once: Redis's names, aliases, types,
+/// bounds and defaults (bounds and the order of choices as redis-server 7.0 reports them in
+/// its errors), whether CONFIG SET may change it, and what a change must do (`apply`).
 /// Values are kept in Redis's canonical printed form, which is what CONFIG GET returns.
 public final class Config: Sendable {
     public static let parameters: [ConfigParameter] = [
         .init("bind", .list, "127.0.0.1 -::1", immutable: true),
         .init("port", .int(min: 0, max: 65535), "6379", immutable: true),
-        .init("protected-mode", .bool, "yes"),
-        .init("databases", .int(min: 1, max: Int(Int32.max)), "16", immutable: true),
-        .init("timeout", .int(min: 0, max: Int(Int32.max)), "0"),
-        .init("tcp-keepalive", .int(min: 0, max: Int(Int32.max)), "300"),
-        .init("tcp-backlog", .int(min: 0, max: Int(Int32.max)), "511", immutable: true),
-        .init("maxclients", .int(min: 1, max: Int(UInt32.max)), "10000"),
-        .init("requirepass", .string, ""),
-        .init("dir", .string, "./data"),
-        .init("dbfilename", .string, "dump.rdb"),
-        .init("appendonly", .bool, "no"),
+        .init("protected-mode", .bool, "yes", apply: .settings),
+        .init("databases", .int(min: 1, max: int32Max), "16", immutable: true),
+        .init("timeout", .int(min: 0, max: int32Max), "0"),
+        .init("tcp-keepalive", .int(min: 0, max: int32Max), "300", apply: .settings),
+        .init("tcp-backlog", .int(min: 0, max: int32Max), "511", immutable: true),
+        .init("maxclients", .int(min: 1, max: Int(UInt32.max)), "10000", apply: .settings),
+        .init("requirepass", .string, "", apply: .settings),
+        .init("dir", .string, "./data", protected: true, apply: .workingDirectory),
+        .init("dbfilename", .string, "dump.rdb", protected: true),
+        .init("appendonly", .bool, "no", apply: .appendOnly),
         .init("appendfilename", .string, "appendonly.aof", immutable: true),
         .init("appenddirname", .string, "appendonlydir", immutable: true),
-        .init("appendfsync", .choice(["always", "everysec", "no"]), "everysec"),
+        .init("appendfsync", .choice(["everysec", "always", "no"]), "everysec", apply: .appendOnly),
         .init("aof-load-truncated", .bool, "yes"),
         .init("aof-use-rdb-preamble", .bool, "yes"),
-        .init("auto-aof-rewrite-percentage", .int(min: 0, max: Int(Int32.max)), "100"),
-        .init("auto-aof-rewrite-min-size", .memory, "67108864"),
+        .init("auto-aof-rewrite-percentage", .int(min: 0, max: int32Max), "100"),
+        .init("auto-aof-rewrite-min-size", .memory(min: 0, max: Int.max), "67108864"),
         .init("save", .list, "3600 1 300 100 60 10000"),
         .init("rdbcompression", .bool, "yes"),
-        .init("rdbchecksum", .bool, "yes"),
+        .init("rdbchecksum", .bool, "yes", immutable: true),
         .init("stop-writes-on-bgsave-error", .bool, "yes"),
-        .init("maxmemory", .memory, "0"),
+        .init("maxmemory", .unsignedMemory, "0", apply: .settings),
         .init("maxmemory-policy", .choice(["volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl",
                                             "allkeys-lru", "allkeys-lfu", "allkeys-random", "noeviction"]),
-              "noeviction"),
-        .init("maxmemory-samples", .int(min: 1, max: 64), "5"),
-        .init("maxmemory-eviction-tenacity", .int(min: 0, max: 100), "10"),
-        .init("lfu-log-factor", .int(min: 0, max: Int(Int32.max)), "10"),
-        .init("lfu-decay-time", .int(min: 0, max: Int(Int32.max)), "1"),
-        .init("proto-max-bulk-len", .memory, "536870912"),
-        .init("client-query-buffer-limit", .memory, "1073741824"),
-        .init("client-output-buffer-limit", .list, "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"),
-        .init("hz", .int(min: 0, max: Int(Int32.max)), "10"),
+              "noeviction", apply: .settings),
+        .init("maxmemory-samples", .int(min: 1, max: int32Max), "5", apply: .settings),
+        .init("maxmemory-eviction-tenacity", .int(min: 0, max: 100), "10", apply: .settings),
+        .init("lfu-log-factor", .int(min: 0, max: int32Max), "10", apply: .settings),
+        .init("lfu-decay-time", .int(min: 0, max: int32Max), "1", apply: .settings),
+        .init("proto-max-bulk-len", .memory(min: 1 << 20, max: Int.max), "536870912", apply: .settings),
+        .init("client-query-buffer-limit", .memory(min: 1 << 20, max: Int.max), "1073741824", apply: .settings),
+        .init("client-output-buffer-limit", .list, "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
+              apply: .settings),
+        .init("hz", .int(min: 0, max: int32Max), "10"),
         .init("dynamic-hz", .bool, "yes"),
         .init("active-expire-effort", .int(min: 1, max: 10), "1"),
-        .init("loglevel", .choice(["debug", "verbose", "notice", "warning", "nothing"]), "notice"),
+        .init("loglevel", .choice(["debug", "verbose", "notice", "warning"]), "notice"),
         .init("logfile", .string, "", immutable: true),
         .init("daemonize", .bool, "no", immutable: true),
         .init("pidfile", .string, "", immutable: true),
         .init("io-threads", .int(min: 1, max: 128), "1", immutable: true),
         .init("unixsocket", .string, "", immutable: true),
-        .init("notify-keyspace-events", .string, ""),
+        .init("notify-keyspace-events", .string, "", apply: .settings),
         .init("enable-debug-command", .choice(["no", "yes", "local"]), "no", immutable: true),
         .init("enable-protected-configs", .choice(["no", "yes", "local"]), "no", immutable: true),
         .init("lazyfree-lazy-eviction", .bool, "no"),
@@ -88,32 +117,32 @@ public final class Config: Sendable {
         .init("lazyfree-lazy-user-del", .bool, "no"),
         .init("lazyfree-lazy-user-flush", .bool, "no"),
         .init("slowlog-log-slower-than", .int(min: -1, max: Int.max), "10000"),
-        .init("slowlog-max-len", .int(min: 0, max: Int(UInt32.max)), "128"),
+        .init("slowlog-max-len", .int(min: 0, max: Int.max), "128"),
         .init("latency-monitor-threshold", .int(min: 0, max: Int.max), "0"),
-        .init("hash-max-listpack-entries", .int(min: 0, max: Int.max), "512", aliases: ["hash-max-ziplist-entries"]),
-        .init("hash-max-listpack-value", .int(min: 0, max: Int.max), "64", aliases: ["hash-max-ziplist-value"]),
-        .init("list-max-listpack-size", .int(min: Int(Int32.min), max: Int(Int32.max)), "-2", aliases: ["list-max-ziplist-size"]),
-        .init("list-compress-depth", .int(min: 0, max: Int(Int32.max)), "0"),
-        .init("set-max-intset-entries", .int(min: 0, max: Int.max), "512"),
-        .init("zset-max-listpack-entries", .int(min: 0, max: Int.max), "128", aliases: ["zset-max-ziplist-entries"]),
-        .init("zset-max-listpack-value", .int(min: 0, max: Int.max), "64", aliases: ["zset-max-ziplist-value"]),
-        .init("stream-node-max-bytes", .memory, "4096"),
-        .init("hll-sparse-max-bytes", .memory, "3000"),
-        .init("stream-node-max-entries", .int(min: 0, max: Int.max), "100"),
+        .init("hash-max-listpack-entries", .int(min: 0, max: Int.max), "512", aliases: ["hash-max-ziplist-entries"], apply: .settings),
+        .init("hash-max-listpack-value", .memory(min: 0, max: Int.max), "64", aliases: ["hash-max-ziplist-value"], apply: .settings),
+        .init("list-max-listpack-size", .int(min: Int(Int32.min), max: int32Max), "-2", aliases: ["list-max-ziplist-size"]),
+        .init("list-compress-depth", .int(min: 0, max: int32Max), "0"),
+        .init("set-max-intset-entries", .int(min: 0, max: Int.max), "512", apply: .settings),
+        .init("zset-max-listpack-entries", .int(min: 0, max: Int.max), "128", aliases: ["zset-max-ziplist-entries"], apply: .settings),
+        .init("zset-max-listpack-value", .memory(min: 0, max: Int.max), "64", aliases: ["zset-max-ziplist-value"], apply: .settings),
+        .init("stream-node-max-bytes", .memory(min: 0, max: Int.max), "4096", apply: .settings),
+        .init("hll-sparse-max-bytes", .memory(min: 0, max: Int.max), "3000", apply: .settings),
+        .init("stream-node-max-entries", .int(min: 0, max: Int.max), "100", apply: .settings),
         .init("activerehashing", .bool, "yes"),
         .init("lua-time-limit", .int(min: 0, max: Int.max), "5000", aliases: ["busy-reply-threshold"]),
         .init("replica-read-only", .bool, "yes", aliases: ["slave-read-only"]),
-        .init("repl-backlog-size", .memory, "1048576"),
-        .init("repl-backlog-ttl", .int(min: 0, max: Int(Int32.max)), "3600"),
-        .init("repl-ping-replica-period", .int(min: 1, max: Int(Int32.max)), "10", aliases: ["repl-ping-slave-period"]),
+        .init("repl-backlog-size", .memory(min: 1, max: Int.max), "1048576"),
+        .init("repl-backlog-ttl", .int(min: 0, max: Int.max), "3600"),
+        .init("repl-ping-replica-period", .int(min: 1, max: int32Max), "10", aliases: ["repl-ping-slave-period"]),
         .init("cluster-enabled", .bool, "no", immutable: true),
         // Larder's own: event loops (0 = one per core) and keyspace shards per database.
         .init("threads", .int(min: 0, max: 256), "0", immutable: true),
         .init("shards-per-database", .int(min: 1, max: 256), "16", immutable: true),
         // The memcached listener: off (0) unless a port is given; items live in one database.
         .init("memcached-port", .int(min: 0, max: 65535), "0", immutable: true),
-        .init("memcached-db", .int(min: 0, max: Int(Int32.max)), "0", immutable: true),
-        .init("memcached-item-size-max", .memory, "1048576"),
+        .init("memcached-db", .int(min: 0, max: int32Max), "0", immutable: true),
+        .init("memcached-item-size-max", .memory(min: 0, max: Int.max), "1048576"),
     ]
 
     private static let byName: [String: ConfigParameter] = {
@@ -150,6 +179,11 @@ public final class Config: Sendable {
     public func matching(_ pattern: String) -> [(String, String)] {
         let snapshot = values.withLock { $0 }
         var out: [(String, String)] = []
+        // A name without glob characters is answered under the spelling given, as Redis does.
+        if !pattern.contains(where: { "*?[\\".contains($0) }) {
+            guard let p = Self.byName[pattern.lowercased()] else { return [] }
+            return [(pattern, snapshot[p.name] ?? "")]
+        }
         for p in Self.parameters {
             for n in [p.name] + p.aliases where globMatch(Array(pattern.utf8), Array(n.utf8), nocase: true) {
                 out.append((n, snapshot[p.name] ?? ""))
@@ -158,13 +192,18 @@ public final class Config: Sendable {
         return out
     }
 
-    /// Sets a parameter; `atStartup` allows the immutable ones. Throws Redis's reason text.
+    /// Sets a parameter by name; `atStartup` allows the immutable ones. Throws Redis's reason text.
     public func set(_ name: String, _ rawArgs: [String], atStartup: Bool) throws(ConfigError) {
         guard let p = Self.byName[name.lowercased()] else {
             throw ConfigError(message: "Bad directive or wrong number of arguments")
         }
         if p.immutable && !atStartup { throw ConfigError(message: "can't set immutable config") }
-        let value = try Self.canonical(p, rawArgs)
+        store(p, try Self.canonical(p, rawArgs), atStartup: atStartup)
+    }
+
+    /// Stores a canonical value (from `canonical`): what CONFIG SET does once every value given
+    /// is valid, and what undoing a failed one does with the old values.
+    func store(_ p: ConfigParameter, _ value: String, atStartup: Bool = false) {
         values.withLock { v in
             // `save` lines in a file accumulate; an empty one clears them.
             if atStartup, p.name == "save", let old = v[p.name], !old.isEmpty, old != p.defaultValue, !value.isEmpty {
@@ -205,10 +244,14 @@ public final class Config: Sendable {
                 throw ConfigError(message: "argument must be between \(lo) and \(hi) inclusive")
             }
             return String(v)
-        case .memory:
-            guard let v = parseMemory(joined), v >= 0 else {
-                throw ConfigError(message: "argument must be a memory value")
+        case .memory(let lo, let hi):
+            guard let v = parseMemoryBytes(joined) else { throw ConfigError(message: "argument must be a memory value") }
+            guard v >= UInt64(lo) && v <= UInt64(hi) else {
+                throw ConfigError(message: "argument must be between \(lo) and \(hi) inclusive")
             }
+            return String(v)
+        case .unsignedMemory:
+            guard let v = parseMemoryBytes(joined) else { throw ConfigError(message: "argument must be a memory value") }
             return String(v)
         case .string:
             if p.name == "notify-keyspace-events" {
@@ -247,6 +290,24 @@ public final class Config: Sendable {
             return joined
         }
     }
+}
+
+/// Redis's memtoull for configuration values: digits and an optional unit (k/m/g powers of
+/// 1000, kb/mb/gb of 1024, b), no sign; a number past 2^64 - 1 saturates, as strtoull does.
+public func parseMemoryBytes(_ s: String) -> UInt64? {
+    let lower = s.lowercased()
+    let units: [(String, UInt64)] = [("gb", 1 << 30), ("mb", 1 << 20), ("kb", 1 << 10),
+                                     ("g", 1_000_000_000), ("m", 1_000_000), ("k", 1000), ("b", 1)]
+    var digits = Substring(lower), mul: UInt64 = 1
+    for (suffix, m) in units where lower.hasSuffix(suffix) {
+        digits = lower.dropLast(suffix.count)
+        mul = m
+        break
+    }
+    guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+    let n = UInt64(digits) ?? .max
+    let (r, o) = n.multipliedReportingOverflow(by: mul)
+    return o ? .max : r
 }
 
 /// Redis's memtoll: a number with an optional unit; k/m/g are powers of 1000, kb/mb/gb of 1024.

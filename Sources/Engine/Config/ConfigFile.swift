@@ -51,7 +51,7 @@ public enum ConfigFile {
     }
 
     /// CONFIG REWRITE: keeps the file's comments and order, updates the directives it has,
-    /// drops those back at their default, and appends the others that differ from default.
+    /// and appends the others that differ from their default.
     public static func rewrite(path: String, config: Config) throws {
         let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
         var lines: [String] = []
@@ -64,8 +64,8 @@ public enum ConfigFile {
             guard let p = Config.parameter(name) else { lines.append(line); continue }
             if written.contains(p.name) { continue }
             written.insert(p.name)
-            let value = config.get(p.name)
-            if value != p.defaultValue { lines.append(render(p.name, value)) }
+            // A directive the file has keeps its line, at its default too (as Redis).
+            lines.append(render(p.name, config.get(p.name)))
         }
         if lines.last == "" { lines.removeLast() }
         var appended = false
@@ -83,6 +83,9 @@ public enum ConfigFile {
     }
 
     static func render(_ name: String, _ value: String) -> String {
+        // Bytes in the largest unit that divides them, as Redis's rewriteConfigBytesOption.
+        if case .memory = Config.parameter(name)?.kind, let v = Int(value) { return "\(name) \(bytesText(v))" }
+        if case .unsignedMemory = Config.parameter(name)?.kind, let v = Int(value) { return "\(name) \(bytesText(v))" }
         if name == "save" && value.isEmpty { return "save \"\"" }
         if name == "save" {
             let parts = value.split(separator: " ")
@@ -92,5 +95,12 @@ public enum ConfigFile {
             return "\(name) \"\(value)\""
         }
         return "\(name) \(value)"
+    }
+
+    static func bytesText(_ v: Int) -> String {
+        if v != 0 && v % (1 << 30) == 0 { return "\(v >> 30)gb" }
+        if v != 0 && v % (1 << 20) == 0 { return "\(v >> 20)mb" }
+        if v != 0 && v % (1 << 10) == 0 { return "\(v >> 10)kb" }
+        return String(v)
     }
 }

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Synchronization
 import Storage
 
@@ -25,12 +28,22 @@ final class Settings: Sendable {
     /// The classes of `client-output-buffer-limit` that have a limit (OutputClass bits), so that
     /// a connection need not count its unsent bytes when nothing would be enforced.
     let limitedOutputClasses = Atomic<Int>(7)
+    /// `client-output-buffer-limit` per class (normal, replica, pubsub): hard bytes, soft bytes,
+    /// soft seconds, parsed once per change rather than on every flush to a subscriber.
+    let outputLimits: [OutputLimit] = [OutputLimit(), OutputLimit(), OutputLimit()]
     /// Read for every accepted connection: looked up by name, they were a sixth of the cost of
     /// taking one in (callgrind).
     let maxclients = Atomic<Int>(10000)
     let protectedMode = Atomic<Bool>(true)
     let passwordSet = Atomic<Bool>(false)
     let tcpKeepalive = Atomic<Int>(300)
+}
+
+/// One class's `client-output-buffer-limit`: hard and soft bytes, soft seconds.
+final class OutputLimit: Sendable {
+    let hard = Atomic<Int>(0)
+    let soft = Atomic<Int>(0)
+    let seconds = Atomic<Int>(0)
 }
 
 /// The client classes of `client-output-buffer-limit`, as bits.
@@ -41,6 +54,8 @@ struct OutputClass: OptionSet {
     static let pubsub = OutputClass(rawValue: 4)
 
     init(rawValue: Int) { self.rawValue = rawValue }
+    /// The class's place in Settings.outputLimits.
+    var index: Int? { self == .normal ? 0 : self == .replica ? 1 : self == .pubsub ? 2 : nil }
     init<S: StringProtocol>(_ name: S) {
         switch name.lowercased() {
         case "normal": self = .normal
@@ -73,6 +88,19 @@ enum EvictionPolicy: Int, Sendable {
 }
 
 extension Engine {
+    /// Runs a configuration change's hook (CONFIG SET, once per hook however many of its
+    /// parameters changed).
+    func applyConfig(_ hook: ConfigApply) throws(ConfigError) {
+        switch hook {
+        case .none: break
+        case .settings: reloadSettings()
+        case .workingDirectory:
+            let dir = config.get("dir")
+            if chdir(dir) != 0 { throw ConfigError(message: String(cString: strerror(errno))) }
+        case .appendOnly: try aofConfigChanged()
+        }
+    }
+
     /// Re-reads the hot configuration values after a change.
     func reloadSettings() {
         let s = settings
@@ -96,9 +124,14 @@ extension Engine {
         s.hllSparseMaxBytes.store(config.int("hll-sparse-max-bytes"), ordering: .relaxed)
         let limits = config.get("client-output-buffer-limit").split(separator: " ")
         var limited = 0
-        for i in stride(from: 0, to: limits.count - 3, by: 4)
-        where (parseMemory(String(limits[i + 1])) ?? 0) > 0 || (parseMemory(String(limits[i + 2])) ?? 0) > 0 {
-            limited |= OutputClass(limits[i]).rawValue
+        for i in stride(from: 0, to: limits.count - 3, by: 4) {
+            let cls = OutputClass(limits[i])
+            guard let slot = cls.index else { continue }
+            let hard = parseMemory(String(limits[i + 1])) ?? 0, soft = parseMemory(String(limits[i + 2])) ?? 0
+            s.outputLimits[slot].hard.store(hard, ordering: .relaxed)
+            s.outputLimits[slot].soft.store(soft, ordering: .relaxed)
+            s.outputLimits[slot].seconds.store(Int(limits[i + 3]) ?? 0, ordering: .relaxed)
+            if hard > 0 || soft > 0 { limited |= cls.rawValue }
         }
         s.limitedOutputClasses.store(limited, ordering: .relaxed)
         s.notifyFlags.store((NotifyClass.parse(config.get("notify-keyspace-events")) ?? []).rawValue, ordering: .relaxed)

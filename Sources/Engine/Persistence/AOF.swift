@@ -394,11 +394,18 @@ extension Engine {
     }
 
     /// CONFIG SET appendonly / appendfsync.
-    func aofConfigChanged() {
+    /// The apply hook of appendonly / appendfsync (CONFIG SET): throws when the AOF cannot be
+    /// started, so that the change is undone.
+    func aofConfigChanged() throws(ConfigError) {
         let want = config.bool("appendonly")
         aof.lock.withLock { aof.policy = config.get("appendfsync") }
         if want && !aof.on.load(ordering: .relaxed) {
-            do { try enableAOF() } catch { log("Can't enable the AOF: \(error)") }
+            do {
+                try enableAOF()
+            } catch {
+                log("Can't enable the AOF: \(error)")
+                throw ConfigError(message: "Can't enable the append only file: \(error)")
+            }
         } else if !want && aof.on.load(ordering: .relaxed) {
             disableAOF()
         }

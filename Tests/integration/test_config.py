@@ -1,0 +1,163 @@
+"""CONFIG GET / SET / REWRITE / RESETSTAT against redis-server 7.0: patterns, types and bounds,
+the error texts for unknown, invalid, immutable, protected and duplicate parameters, CONFIG SET
+of several parameters at once (all or nothing), and what CONFIG REWRITE writes."""
+import os
+import tempfile
+
+import pytest
+
+from conftest import start_larder, start_redis
+from differential import Differ
+
+# Parameters both servers know, with a value each accepts and its canonical form.
+SETTABLE = [
+    ("maxmemory", "10mb", "10485760"), ("maxmemory", "1G", "1000000000"), ("maxmemory", "0", "0"),
+    ("maxmemory-policy", "ALLKEYS-LRU", "allkeys-lru"), ("maxmemory-samples", "7", "7"),
+    ("timeout", "30", "30"), ("hz", "20", "20"), ("appendfsync", "EVERYSEC", "everysec"),
+    ("notify-keyspace-events", "KEA", "AKE"), ("notify-keyspace-events", "", ""),
+    ("hash-max-listpack-entries", "100", "100"), ("hash-max-ziplist-entries", "64", "64"),
+    ("lazyfree-lazy-user-del", "YES", "yes"), ("lazyfree-lazy-user-del", "no", "no"),
+    ("client-output-buffer-limit", "pubsub 1mb 512kb 30", None),
+    ("client-output-buffer-limit", "normal 0 0 0 replica 256mb 64mb 60", None),
+    ("proto-max-bulk-len", "1mb", "1048576"), ("save", "100 10 20 30", "100 10 20 30"), ("save", "", ""),
+]
+
+BAD_SETS = [
+    ("nosuchparam", "1"), ("maxmemory", "abc"), ("maxmemory", "-1"), ("maxmemory-samples", "0"),
+    ("maxmemory-samples", "x"), ("maxmemory-policy", "sometimes"), ("appendfsync", "often"),
+    ("hz", "-5"), ("timeout", "1.5"), ("lazyfree-lazy-user-del", "maybe"),
+    ("databases", "4"), ("notify-keyspace-events", "Q"), ("client-output-buffer-limit", "normal 1 2"),
+    ("client-output-buffer-limit", "other 1 2 3"), ("save", "100"), ("save", "a b"),
+    ("dir", "/tmp"), ("dbfilename", "x.rdb"),
+]
+
+
+@pytest.fixture(scope="module")
+def pair():
+    larder, redis = start_larder(), start_redis()
+    yield larder, redis
+    larder.stop()
+    redis.stop()
+
+
+@pytest.fixture
+def d(pair):
+    differ = Differ(pair[0].port, pair[1].port)
+    yield differ
+    differ.close()
+
+
+@pytest.mark.parametrize("name,value,canonical", SETTABLE)
+def test_set_then_get(d, name, value, canonical):
+    d.check("CONFIG", "SET", name, value)
+    got = d.check("CONFIG", "GET", name)
+    if canonical is not None:
+        assert got.value[1].value == canonical.encode()
+
+
+@pytest.mark.parametrize("name,value", BAD_SETS)
+def test_set_errors(d, name, value):
+    d.check("CONFIG", "SET", name, value)
+
+
+def test_arity_and_help(d):
+    d.check("CONFIG", "SET", "maxmemory")
+    d.check("CONFIG", "SET", "maxmemory", "1", "hz")
+    d.check("CONFIG", "GET")
+    d.check("CONFIG", "NOSUCH")
+    d.check("CONFIG", "RESETSTAT", "x")
+
+
+def test_get_patterns_and_several(d):
+    for pattern in ["maxmemory-policy", "MAXMEMORY-POLICY", "lazyfree-lazy-user-*", "hash-max-*-entries",
+                    "no-such-*", "active-expire-effort"]:
+        d.check("CONFIG", "GET", pattern, unordered=True)
+    d.check("CONFIG", "GET", "timeout", "hz", "timeout", unordered=True)
+
+
+def test_set_several_is_all_or_nothing(d):
+    d.both("CONFIG", "SET", "maxmemory", "0", "maxmemory-samples", "5")
+    # The second parameter is bad: neither changes.
+    d.check("CONFIG", "SET", "maxmemory", "10mb", "maxmemory-samples", "0")
+    d.check("CONFIG", "GET", "maxmemory")
+    d.check("CONFIG", "SET", "maxmemory", "10mb", "nosuch", "1")
+    d.check("CONFIG", "GET", "maxmemory")
+    d.check("CONFIG", "SET", "maxmemory", "10mb", "databases", "1")
+    d.check("CONFIG", "GET", "maxmemory")
+    d.check("CONFIG", "SET", "maxmemory", "10mb", "MAXMEMORY", "20mb")
+    d.check("CONFIG", "SET", "hash-max-listpack-entries", "10", "hash-max-ziplist-entries", "20")
+    # All good: both change.
+    d.check("CONFIG", "SET", "maxmemory", "12mb", "maxmemory-samples", "9", "timeout", "3")
+    d.check("CONFIG", "GET", "maxmemory", "maxmemory-samples", "timeout", unordered=True)
+    d.both("CONFIG", "SET", "maxmemory", "0", "maxmemory-samples", "5", "timeout", "0")
+
+
+def test_apply_failure_restores_every_value(tmp_path):
+    # appendonly yes where the AOF's folder cannot be made: the whole CONFIG SET fails and the
+    # other parameter given with it goes back, as Redis restores and re-applies the old values.
+    larder = start_larder("--appenddirname", "blocked")
+    try:
+        data = os.path.join(larder.workdir, "data")
+        open(os.path.join(data, "blocked"), "w").close()   # a file where the folder should go
+        r = larder.client()
+        with pytest.raises(Exception) as e:
+            r.execute_command("CONFIG", "SET", "maxmemory-samples", "9", "appendonly", "yes")
+        assert "CONFIG SET failed (possibly related to argument 'appendonly')" in str(e.value)
+        assert r.config_get("maxmemory-samples") == {"maxmemory-samples": "5"}
+        assert r.config_get("appendonly") == {"appendonly": "no"}
+        assert r.ping()
+    finally:
+        larder.stop()
+
+
+def test_rewrite_writes_the_changes(tmp_path):
+    servers = []
+    for start in (start_larder, start_redis):
+        conf = tempfile.mktemp(suffix=".conf", dir=tmp_path)
+        with open(conf, "w") as f:
+            f.write("# kept comment\nmaxmemory 5mb\nhz 10\n")
+        servers.append((start_with_file(conf, start is start_larder), conf))
+    try:
+        for s, conf in servers:
+            r = s.client()
+            r.config_set("maxmemory", "7mb")
+            r.config_set("maxmemory-policy", "allkeys-lfu")
+            r.config_set("hz", "10")
+            r.execute_command("CONFIG", "REWRITE")
+        texts = []
+        for s, conf in servers:
+            with open(conf) as f:
+                lines = [l.strip() for l in f if l.strip() and not l.startswith("#")]
+            texts.append(lines)
+            assert "# kept comment" in open(conf).read()
+        wanted = ["maxmemory 7mb", "maxmemory-policy allkeys-lfu"]
+        for lines in texts:
+            for w in wanted:
+                assert w in lines, lines
+        # hz is back at its default: the file had it, so its line stays (as Redis keeps it).
+        assert [l for l in texts[0] if l.startswith("hz")] == [l for l in texts[1] if l.startswith("hz")]
+    finally:
+        for s, _ in servers:
+            s.stop()
+
+
+def start_with_file(conf, larder):
+    """A server started with a config file (first, as redis-server takes it) and the test's
+    flags after it."""
+    import shutil
+    from conftest import Server, free_port, larder_binary
+    workdir = tempfile.mkdtemp(prefix="conf-")
+    port = free_port()
+    log = open(os.path.join(workdir, "server.log"), "ab")
+    exe = larder_binary() if larder else shutil.which("redis-server")
+    argv = [exe, conf, "--port", str(port), "--dir", workdir, "--save", ""]
+    return Server(argv, port, workdir, log)
+
+
+def test_resetstat(d):
+    d.both("SET", "a", "1")
+    d.both("GET", "a")
+    d.check("CONFIG", "RESETSTAT")
+    for side in (d.larder, d.redis):
+        info = side.call("INFO", "commandstats").value.decode()
+        assert "cmdstat_get" not in info and "cmdstat_set" not in info
