@@ -111,3 +111,37 @@ def test_expiry_invalidates(larder):
     t.call("GET", "soon")
     t.sock.settimeout(5)
     assert t.read() == Reply(">", (Reply("$", b"invalidate"), Reply("*", (Reply("$", b"soon"),))))
+
+
+def served_blmove_invalidations(port):
+    """A tracker that read both lists, a client blocked in BLMOVE, and a push that serves it:
+    the served move changes both lists, so the tracker hears about both keys."""
+    t, blocked, pusher = Conn(port), Conn(port), Conn(port)
+    t.call("HELLO", "3")
+    t.call("FLUSHALL")
+    pusher.call("RPUSH", "dst", "old")
+    t.call("CLIENT", "TRACKING", "ON")
+    t.call("LRANGE", "src", "0", "-1")
+    t.call("LRANGE", "dst", "0", "-1")
+    blocked.send_raw(encode("BLMOVE", "src", "dst", "LEFT", "RIGHT", "0"))
+    time.sleep(0.1)
+    pusher.call("RPUSH", "src", "x")
+    assert blocked.read() == Reply("$", b"x")
+    time.sleep(0.1)
+    keys = set()
+    while True:
+        t.sock.settimeout(0.5)
+        try:
+            r = t.read()
+        except (TimeoutError, OSError):
+            break
+        assert r.kind == ">", r
+        keys.update(k.value for k in r.value[1].value)
+    for c in (t, blocked, pusher):
+        c.close()
+    return keys
+
+
+def test_served_blocked_move_invalidates_like_redis(larder, oracle):
+    mine, theirs = served_blmove_invalidations(larder.port), served_blmove_invalidations(oracle.port)
+    assert mine == theirs == {b"src", b"dst"}

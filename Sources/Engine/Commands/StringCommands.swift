@@ -177,7 +177,7 @@ enum StringCommands {
         c.dirty()
         c.notify(.string, "set", 1)
         if o.hasExpire { c.notify(.generic, "expire", 1) }
-        if c.propagating && (o.hasExpire || o.get) { propagateSet(&c, o) }
+        if (o.hasExpire || o.get) && c.propagating { propagateSet(&c, o) }
         if !o.get { c.ok() }
     }
 

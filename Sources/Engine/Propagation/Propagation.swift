@@ -103,12 +103,18 @@ extension Engine {
     }
 
     /// A command's effects, called under its shard locks once its handler has run: appended
-    /// now, or, inside EXEC, kept for the transaction's batch.
+    /// now, or, inside EXEC, kept for the transaction's batch. The check that there is nothing
+    /// to do is inlined into call(): every write passes here.
+    @inline(__always)
     func propagateCommand(_ c: inout CommandContext) {
         guard c.changes > 0, propagating else {
-            c.effects = nil
+            if c.effects != nil { c.effects = nil }
             return
         }
+        propagateChanges(&c)
+    }
+
+    private func propagateChanges(_ c: inout CommandContext) {
         if c.transactionEffects != nil {
             if let effects = c.effects {
                 for e in effects { c.transactionEffects!.append((c.dbIndex, .words(e))) }
