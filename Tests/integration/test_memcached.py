@@ -267,3 +267,48 @@ def test_stats_and_connections(mc, mc_larder):
     assert settings[b"item_size_max"] == 1048576
     items = mc.stats("items")
     assert any(k.endswith(b":number") for k in items)
+
+
+def test_memcached_requests_go_through_call(mc, mc_larder):
+    """memcached requests run on the Redis commands' path: their effects reach the replication
+    stream (the item as it now is), a Redis client tracking a key hears of a memcached write,
+    and keyspace events fire."""
+    from replstream import StreamTap, mask
+    from resp import Conn, encode
+    tap = StreamTap(mc_larder.port)
+    tracker, events = Conn(mc_larder.port), Conn(mc_larder.port)
+    tracker.call("HELLO", "3")
+    tracker.call("CLIENT", "TRACKING", "ON")
+    mc.set("t", b"1")
+    tracker.call("GET", "t")
+    events.call("CONFIG", "SET", "notify-keyspace-events", "KEA")
+    events.send_raw(encode("SUBSCRIBE", "__keyspace@0__:t"))
+    events.read()
+    mc.set("t", b"2", expire=100)
+    push = tracker.read()
+    assert push.kind == ">" and push.value[1].value[0].value == b"t"
+    assert events.read().value[2].value == b"set"
+    mc.touch("t", 200)
+    mc.delete("t")
+    mc.set("a", b"1")
+    mc.set("b", b"2")
+    with socket.create_connection(("127.0.0.1", mc_larder.mc_port), timeout=5) as s:
+        s.sendall(b"gat 300 a b\r\n")
+        reply = b""
+        while not reply.endswith(b"END\r\n"):
+            reply += s.recv(4096)
+    mc.flush_all()
+    r = mc_larder.client()
+    r.set("__end__", "1")
+    got = [mask(c) for c in tap.commands_until(b"__end__")]
+    events.call("CONFIG", "SET", "notify-keyspace-events", "")
+    for c in (tap, tracker, events):
+        c.close()
+    # The SETs of the module's earlier items may come first; from the first write of t on:
+    got = got[next(i for i, c in enumerate(got) if c[:2] == [b"SET", b"t"]):]
+    assert got == [
+        [b"SET", b"t", b"1"], [b"SET", b"t", b"2", b"PXAT", b"<time>"], [b"SET", b"t", b"2", b"PXAT", b"<time>"],
+        [b"DEL", b"t"], [b"SET", b"a", b"1"], [b"SET", b"b", b"2"],
+        [b"MULTI"], [b"SET", b"a", b"1", b"PXAT", b"<time>"], [b"SET", b"b", b"2", b"PXAT", b"<time>"], [b"EXEC"],
+        [b"FLUSHDB"],
+    ], got

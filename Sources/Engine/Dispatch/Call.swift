@@ -12,10 +12,17 @@ extension Engine {
     /// Runs a resolved, admitted command.
     @inline(__always)
     func call(_ spec: CommandSpec, _ ctx: inout CommandContext) {
+        call(spec, &ctx, running: spec.handler!)
+    }
+
+    /// The same path with the handler given: a memcached request, whose handler needs the
+    /// request and its connection's state besides the context.
+    @inline(__always)
+    func call(_ spec: CommandSpec, _ ctx: inout CommandContext, running handler: (inout CommandContext) -> Void) {
         let errorsBefore = ctx.counters.errors
         ctx.changes = 0
         withLocks(spec, &ctx) { c in
-            spec.handler!(&c)
+            handler(&c)
             if spec.propagates { propagateCommand(&c) }
         }
         afterCommand(spec, &ctx, errorsBefore: errorsBefore)

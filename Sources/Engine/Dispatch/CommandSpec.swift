@@ -26,6 +26,9 @@ public struct CommandFlags: OptionSet, Sendable {
     /// Not a Redis flag: a read-only command that may still rewrite its key's bytes (PFCOUNT
     /// caching a count), which the AOF must then carry like a write.
     public static let rewritesValue = CommandFlags(rawValue: 1 << 17)
+    /// Not a Redis flag: a write that empties or swaps whole databases (FLUSHDB, FLUSHALL,
+    /// SWAPDB, memcached's flush_all), after which every tracked key is invalid.
+    public static let invalidatesAll = CommandFlags(rawValue: 1 << 18)
 
     static let names: [(CommandFlags, String)] = [
         (.write, "write"), (.readonly, "readonly"), (.denyoom, "denyoom"), (.admin, "admin"),

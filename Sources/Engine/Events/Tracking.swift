@@ -139,7 +139,7 @@ extension Engine {
             let collect: (Tracking.Options, [[UInt8]]?) -> Void = { _, keys in
                 if let m = self.invalidationMessage(resp3: resp3, targetID: id, keys: keys) { own.append(m) }
             }
-            if spec.name == "flushdb" || spec.name == "flushall" || spec.name == "swapdb" {
+            if spec.flags.contains(.invalidatesAll) {
                 invalidateAll(writer: id, own: collect)
             } else {
                 for i in spec.keyIndexes(c.args) { invalidate(c.args.owned(i), writer: id, own: collect) }

@@ -1,19 +1,28 @@
 import NIOCore
 import Memcache
+import RESP
 import Storage
 
 /// The memcached text protocol on Larder's keyspace: items are strings in the database
 /// `memcached-db`, with memcached's client flags and CAS unique kept in each entry. One session
-/// per connection; it takes a shard lock per key, as a Redis command does.
+/// per connection.
+///
+/// Every request runs through the engine's `call()`, as a Redis command does: a row of
+/// `MemcachedCommands.specs` says which keys it locks and whether it writes, and call() takes
+/// the shard locks, propagates the request's effect (the item as it now is: SET ... PXAT, or
+/// DEL), invalidates tracked keys and sends keyspace events' followers. The request's own
+/// work is the handler given to call().
 ///
 /// Where a key holds a Redis type other than a string, memcached commands see no item: reads
 /// miss, `set` replaces it, the others answer as for a missing item.
-public struct MemcachedSession {
+public final class MemcachedSession {
     public let engine: Engine
     public var parser: MemcacheParser
     let db: Database
     let dbIndex: Int
     var now: Int64 = 0
+    /// The command context call() works with: this connection's, in `memcached-db`.
+    var ctx: CommandContext
     /// Counters of this connection, added to the shared ones once per read batch.
     var counts = [Int](repeating: 0, count: MemcachedState.Counter.allCases.count)
     /// Items (key and CAS) mg answered in this read batch. memcached's reply holds a reference
@@ -22,23 +31,24 @@ public struct MemcachedSession {
     /// memcached sends its replies (and lets go of the items) after 20 requests at most.
     var heldByReply: [(key: [UInt8], cas: UInt64)] = []
     var requestsSinceSend = 0
-    /// The sequence number of this connection's last write in the AOF: replies wait for it.
-    let aofMark = AOFMark()
 
     public init(engine: Engine) {
         self.engine = engine
         self.parser = MemcacheParser(itemSizeMax: engine.config.int("memcached-item-size-max"))
         self.dbIndex = engine.config.int("memcached-db")
         self.db = engine.keyspace.databases[dbIndex]
+        let client = Client(id: -2, address: "memcached", localAddress: "", fd: -1, now: unixMillis(), authenticated: true)
+        ctx = CommandContext(engine: engine, client: client, out: RESPWriter(buffer: ByteBuffer()))
+        ctx.dbIndex = dbIndex
     }
 
-    @inline(__always) mutating func count(_ c: MemcachedState.Counter, _ n: Int = 1) { counts[c.rawValue] += n }
+    func count(_ c: MemcachedState.Counter, _ n: Int = 1) { counts[c.rawValue] += n }
 
     /// Before the batch's replies leave: its writes are in the AOF (and synced, under always).
-    public func beforeReply() { engine.aofBeforeReply(upTo: aofMark.seq) }
+    public func beforeReply() { engine.aofBeforeReply(upTo: ctx.aofSeq) }
 
     /// Ends a read batch: counters to the shared totals.
-    public mutating func flushCounters(bytesRead: Int, bytesWritten: Int) {
+    public func flushCounters(bytesRead: Int, bytesWritten: Int) {
         heldByReply.removeAll(keepingCapacity: true)
         requestsSinceSend = 0
         count(.bytesRead, bytesRead)
@@ -46,9 +56,23 @@ public struct MemcachedSession {
         engine.memcached.add(&counts)
     }
 
+    /// Runs `body` as the request `spec` names, on `keys`, through call().
+    private func run(_ spec: CommandSpec, _ keys: [ArraySlice<UInt8>], _ body: (inout CommandContext) -> Void) {
+        ctx.args.removeAll()
+        ctx.args.append(spec.name.utf8)
+        for k in keys { ctx.args.append(k) }
+        ctx.now = now
+        engine.call(spec, &ctx, running: body)
+    }
+
+    private func run(_ spec: CommandSpec, key: [UInt8], _ body: (inout CommandContext) -> Void) {
+        run(spec, [key[...]], body)
+    }
+
     /// Runs one request, writing its reply to `out`. Returns false when the connection must
-    /// close (quit, a line too long).
-    public mutating func execute(_ request: MemcacheRequest, _ out: inout ByteBuffer) -> Bool {
+    /// close (quit, a line too long). Admission here is memcached's: a delayed flush_all
+    /// that fell due, and for stores, memory under maxmemory.
+    public func execute(_ request: MemcacheRequest, _ out: inout ByteBuffer) -> Bool {
         now = unixMillis()
         engine.memcachedFlushIfDue(now: now)
         requestsSinceSend += 1
@@ -56,71 +80,91 @@ public struct MemcachedSession {
             heldByReply.removeAll(keepingCapacity: true)
             requestsSinceSend = 1
         }
+        let specs = MemcachedCommands.self
         switch request {
         case .retrieve(let kind, let exptime, let keys):
-            retrieve(kind, exptime, keys, &out)
+            let touching = kind == .gat || kind == .gats
+            run(touching ? specs.gat : specs.get, keys) { c in retrieve(&c, kind, exptime, keys, &out) }
         case .store(let kind, let key, let flags, let exptime, let cas, let data, let noreply):
-            let reply = store(kind, key, flags: flags, exptime: exptime, cas: cas, data: data)
+            count(.cmdSet)
+            var reply = "SERVER_ERROR out of memory storing object"
+            if enoughMemory() {
+                run(specs.store, [key]) { c in reply = store(&c, kind, key, flags: flags, exptime: exptime, cas: cas, data: data) }
+            }
             if !noreply { out.writeString(reply); out.writeString("\r\n") }
         case .tooLarge(let key, let dropExisting, let noreply):
             count(.cmdSet)
-            if dropExisting { delete(key) }
+            if dropExisting { run(specs.delete, [key]) { c in _ = delete(&c, key) } }
             if !noreply { out.writeString("SERVER_ERROR object too large for cache\r\n") }
         case .arithmetic(let incr, let key, let delta, let noreply):
-            let reply: String
-            switch arithmetic(key, incr: incr, delta: delta, compareCas: nil) {
-            case .value(let v, _):
-                reply = v
-                count(incr ? .incrHits : .decrHits)
-            case .notFound:
-                reply = "NOT_FOUND"
-                count(incr ? .incrMisses : .decrMisses)
-            case .nonNumeric: reply = "CLIENT_ERROR cannot increment or decrement non-numeric value"
-            case .casMismatch: reply = "EXISTS"
+            var reply = ""
+            run(specs.arithmetic, [key]) { c in
+                switch arithmetic(&c, key, incr: incr, delta: delta, compareCas: nil) {
+                case .value(let v, _):
+                    reply = v
+                    count(incr ? .incrHits : .decrHits)
+                case .notFound:
+                    reply = "NOT_FOUND"
+                    count(incr ? .incrMisses : .decrMisses)
+                case .nonNumeric: reply = "CLIENT_ERROR cannot increment or decrement non-numeric value"
+                case .casMismatch: reply = "EXISTS"
+                }
             }
             if !noreply { out.writeString(reply); out.writeString("\r\n") }
         case .touch(let key, let exptime, let noreply):
             count(.cmdTouch)
-            let found = touch(key, exptime)
+            var found = false
+            run(specs.touch, [key]) { c in found = touch(&c, key, exptime) }
             count(found ? .touchHits : .touchMisses)
             if !noreply { out.writeString(found ? "TOUCHED\r\n" : "NOT_FOUND\r\n") }
         case .delete(let key, let noreply):
-            let found = delete(key)
+            var found = false
+            run(specs.delete, [key]) { c in found = delete(&c, key) }
             count(found ? .deleteHits : .deleteMisses)
             if !noreply { out.writeString(found ? "DELETED\r\n" : "NOT_FOUND\r\n") }
         case .flushAll(let delay, let noreply):
             count(.cmdFlush)
-            flushAll(delay: delay)
+            run(specs.flushAll, []) { c in flushAll(&c, delay: delay) }
             if !noreply { out.writeString("OK\r\n") }
         case .version:
-            out.writeString("VERSION \(Self.version)\r\n")
+            run(specs.other, []) { _ in out.writeString("VERSION \(Self.version)\r\n") }
         case .verbosity(let noreply):
-            if !noreply { out.writeString("OK\r\n") }
+            run(specs.other, []) { _ in if !noreply { out.writeString("OK\r\n") } }
         case .stats(let arguments):
-            stats(arguments, &out)
+            run(specs.other, []) { _ in stats(arguments, &out) }
         case .quit, .close:
             return false
         case .metaGet(let key, let flags):
             count(.cmdMeta)
-            metaGet(key, flags, &out)
+            run(specs.metaGet, key: key) { c in metaGet(&c, key, flags, &out) }
         case .metaSet(let key, let flags, let data):
             count(.cmdMeta)
-            metaSet(key, flags, data, &out)
+            count(.cmdSet)
+            guard enoughMemory() else {
+                out.writeString("SERVER_ERROR out of memory storing object\r\n")
+                return true
+            }
+            run(specs.metaSet, key: key) { c in metaSet(&c, key, flags, data, &out) }
         case .metaDelete(let key, let flags):
             count(.cmdMeta)
-            metaDelete(key, flags, &out)
+            run(specs.metaDelete, key: key) { c in metaDelete(&c, key, flags, &out) }
         case .metaArithmetic(let key, let flags):
             count(.cmdMeta)
-            metaArithmetic(key, flags, &out)
+            run(specs.metaArithmetic, key: key) { c in metaArithmetic(&c, key, flags, &out) }
         case .metaDebug(let key):
             count(.cmdMeta)
-            metaDebug(key, &out)
+            run(specs.metaDebug, key: key) { _ in metaDebug(key, &out) }
         case .metaNoop:
-            out.writeString("MN\r\n")
+            run(specs.other, []) { _ in out.writeString("MN\r\n") }
         case .reply(let line, let noreply):
-            if !noreply { out.writeString(line); out.writeString("\r\n") }
+            run(specs.other, []) { _ in if !noreply { out.writeString(line); out.writeString("\r\n") } }
         }
         return true
+    }
+
+    /// A store's admission under maxmemory: evict first; false when nothing more can go.
+    func enoughMemory() -> Bool {
+        engine.settings.maxmemory.load(ordering: .relaxed) == 0 || engine.performEvictions()
     }
 
     /// The memcached release whose behaviour Larder follows.
@@ -161,35 +205,35 @@ public struct MemcachedSession {
         return true
     }
 
-    func written(_ key: ArraySlice<UInt8>, _ event: String) {
-        engine.stats.add(engine.stats.dirty)
-        propagate(key)
-        guard engine.trackingOn || engine.notificationsOn else { return }
-        let k = Array(key)
-        engine.invalidate(k, writer: nil)
-        if engine.notificationsOn { engine.notify(.string, event, k, db: dbIndex) }
+    /// An item written: its keyspace event, and its effect (call() then invalidates tracked
+    /// keys and propagates).
+    func written(_ c: inout CommandContext, _ key: ArraySlice<UInt8>, _ event: String) {
+        changed(&c, key)
+        if engine.notificationsOn { engine.notify(.string, event, Array(key), db: dbIndex) }
     }
 
-    /// The AOF gets the item as it now is (a SET with its absolute expiry, or a DEL): memcached's
-    /// commands have no Redis equivalent, and client flags and CAS are not kept there. Called
-    /// with the key's shard locked.
-    func propagate(_ key: ArraySlice<UInt8>) {
-        guard engine.propagating else { return }
+    /// An item changed (written, or its expiry): a change for call(), with the item as it now
+    /// is as its effect (a SET with its absolute expiry, or a DEL): memcached's commands have no
+    /// Redis equivalent, and client flags and CAS are not kept in the AOF or the stream.
+    func changed(_ c: inout CommandContext, _ key: ArraySlice<UInt8>) {
+        c.dirty()
+        guard c.propagating else { return }
         let shard = db.shard(key)
         let k = Array(key)
         if let slot = shard.find(key, now: now), let bytes = shard.entry(at: slot).value.stringBytes {
             let at = shard.expireAt(slot: slot)
-            var cmd: [[UInt8]] = [Array("SET".utf8), k, bytes]
-            if at != 0 { cmd += [Array("PXAT".utf8), Array(String(at).utf8)] }
-            aofMark.seq = max(aofMark.seq, engine.propagateAlone(db: dbIndex, cmd))
+            var cmd: [[UInt8]] = [Verb.set, k, bytes]
+            if at != 0 { cmd += [Verb.pxat, Verb.number(at)] }
+            c.alsoPropagate(cmd)
         } else {
-            aofMark.seq = max(aofMark.seq, engine.propagateAlone(db: dbIndex, [Array("DEL".utf8), k]))
+            c.alsoPropagate([Verb.del, k])
         }
     }
 
     // MARK: retrieval
 
-    mutating func retrieve(_ kind: MemcacheRequest.Retrieval, _ exptime: Int32, _ keys: [ArraySlice<UInt8>], _ out: inout ByteBuffer) {
+    func retrieve(_ c: inout CommandContext, _ kind: MemcacheRequest.Retrieval, _ exptime: Int32, _ keys: [ArraySlice<UInt8>],
+                  _ out: inout ByteBuffer) {
         let touching = kind == .gat || kind == .gats
         let withCas = kind == .gets || kind == .gats
         let replyStart = out.writerIndex
@@ -205,7 +249,6 @@ public struct MemcachedSession {
             count(.cmdGet)
             if touching { count(.cmdTouch) }
             let shard = db.shard(key)
-            shard.lock.lock()
             if let slot = item(shard, key) {
                 let e = shard.entry(at: slot)
                 out.writeString("VALUE ")
@@ -216,7 +259,7 @@ public struct MemcachedSession {
                 shard.withEntryMetadata(at: slot) { $0.itemState.insert(.fetched) }
                 if touching {
                     applyExpiry(shard, slot, exptime)
-                    propagate(key)
+                    changed(&c, key)
                 }
                 count(.getHits)
                 if touching { count(.touchHits) }
@@ -224,7 +267,6 @@ public struct MemcachedSession {
                 count(.getMisses)
                 if touching { count(.touchMisses) }
             }
-            shard.lock.unlock()
         }
         out.writeString("END\r\n")
     }
@@ -255,15 +297,9 @@ public struct MemcachedSession {
     // MARK: storage
 
     /// One storage command; returns memcached's reply line.
-    mutating func store(_ kind: MemcacheRequest.Store, _ key: ArraySlice<UInt8>, flags: UInt32, exptime: Int32,
-                        cas: UInt64, data: ArraySlice<UInt8>) -> String {
-        count(.cmdSet)
-        if engine.settings.maxmemory.load(ordering: .relaxed) > 0 && !engine.performEvictions() {
-            return "SERVER_ERROR out of memory storing object"
-        }
+    func store(_ c: inout CommandContext, _ kind: MemcacheRequest.Store, _ key: ArraySlice<UInt8>, flags: UInt32,
+               exptime: Int32, cas: UInt64, data: ArraySlice<UInt8>) -> String {
         let shard = db.shard(key)
-        shard.lock.lock()
-        defer { shard.lock.unlock() }
         let slot = item(shard, key)
         switch kind {
         case .add:
@@ -282,7 +318,7 @@ public struct MemcachedSession {
                 e.itemState = []
             }
             count(.totalItems)
-            written(key, kind == .append ? "append" : "prepend")
+            written(&c, key, kind == .append ? "append" : "prepend")
             return "STORED"
         case .cas:
             guard let slot else {
@@ -297,46 +333,39 @@ public struct MemcachedSession {
         case .set:
             break
         }
-        put(shard, key, data, flags: flags, exptime: exptime)
+        put(&c, shard, key, data, flags: flags, exptime: exptime)
         return "STORED"
     }
 
     /// Stores a new item over whatever the key held. An exptime already past leaves no item.
-    mutating func put(_ shard: Shard, _ key: ArraySlice<UInt8>, _ data: ArraySlice<UInt8>, flags: UInt32, exptime: Int32) {
+    func put(_ c: inout CommandContext, _ shard: Shard, _ key: ArraySlice<UInt8>, _ data: ArraySlice<UInt8>,
+             flags: UInt32, exptime: Int32) {
         count(.totalItems)
         let at = expireAt(exptime)
         guard at != Self.past else {
-            if shard.delete(key, now: now) { written(key, "del") }
+            if shard.delete(key, now: now) { written(&c, key, "del") }
             return
         }
         let slot = shard.set(key, .string(data), expireAt: at, access: engine.accessPolicy.initial(now: now))
         shard.setClientFlags(at: slot, flags)
-        written(key, "set")
+        written(&c, key, "set")
     }
 
-    @discardableResult
-    func delete(_ key: ArraySlice<UInt8>) -> Bool {
+    func delete(_ c: inout CommandContext, _ key: ArraySlice<UInt8>) -> Bool {
         let shard = db.shard(key)
-        shard.lock.lock()
-        var found = false
-        if let slot = item(shard, key) {
-            shard.remove(slot: slot)
-            found = true
-            written(key, "del")
-        }
-        shard.lock.unlock()
-        return found
+        guard let slot = item(shard, key) else { return false }
+        shard.remove(slot: slot)
+        written(&c, key, "del")
+        return true
     }
 
-    func touch(_ key: ArraySlice<UInt8>, _ exptime: Int32) -> Bool {
+    func touch(_ c: inout CommandContext, _ key: ArraySlice<UInt8>, _ exptime: Int32) -> Bool {
         let shard = db.shard(key)
-        shard.lock.lock()
-        defer { shard.lock.unlock() }
         guard let slot = item(shard, key) else { return false }
         shard.touchAccess(slot: slot, now: now, policy: engine.accessPolicy)
         shard.withEntryMetadata(at: slot) { $0.itemState.insert(.fetched) }
         applyExpiry(shard, slot, exptime)
-        propagate(key)
+        changed(&c, key)
         return true
     }
 
@@ -351,10 +380,9 @@ public struct MemcachedSession {
     /// memcached's do_add_delta: the value must read as an unsigned 64-bit number; incr wraps,
     /// decr stops at 0. A result no longer than the old value is written over it padded with
     /// spaces (memcached rewrites the item in place), a longer one replaces it.
-    func arithmetic(_ key: ArraySlice<UInt8>, incr: Bool, delta: UInt64, compareCas: UInt64?) -> ArithmeticResult {
+    func arithmetic(_ c: inout CommandContext, _ key: ArraySlice<UInt8>, incr: Bool, delta: UInt64,
+                    compareCas: UInt64?) -> ArithmeticResult {
         let shard = db.shard(key)
-        shard.lock.lock()
-        defer { shard.lock.unlock() }
         guard let slot = shard.find(key, now: now) else { return .notFound }
         let e = shard.entry(at: slot)
         guard let old = e.value.stringBytes, !old.isEmpty, let v = MemcacheNumber.unsigned64(old) else { return .nonNumeric }
@@ -372,26 +400,59 @@ public struct MemcachedSession {
             if !inPlace { e.itemState = [] }
             return e
         }
-        written(key, incr ? "incrby" : "decrby")
+        written(&c, key, incr ? "incrby" : "decrby")
         return .value(text, updated)
     }
 
     // MARK: flush_all
 
-    /// Drops every item now, or marks them to go when the delay falls due (items written in
-    /// between go too, as memcached's oldest_live rule has it).
-    func flushAll(delay: Int32) {
+    /// Drops every item now (call() holds every shard of the database), or marks them to go
+    /// when the delay falls due (items written in between go too, as memcached's oldest_live
+    /// rule has it).
+    func flushAll(_ c: inout CommandContext, delay: Int32) {
         if delay > 0, case let at = expireAt(delay), at > 0 {
             engine.memcached.flushAt.store(Int(at), ordering: .relaxed)
             return
         }
         engine.memcached.flushAt.store(0, ordering: .relaxed)
-        engine.memcachedFlush(dbIndex)
+        var n = 0
+        for s in db.shards { n += s.count; s.removeAll() }
+        c.dirty(max(n, 1))
+        if c.propagating { c.propagateInstead([Array("FLUSHDB".utf8)]) }
     }
 }
 
+/// The rows memcached's requests run under in call(): which keys each locks (all of a get's,
+/// every shard for flush_all, none for version or stats) and whether it writes. They are not
+/// Redis commands: COMMAND and INFO commandstats do not list them.
+enum MemcachedCommands {
+    static func row(_ name: String, _ flags: CommandFlags, keys: (Int, Int, Int) = (1, 1, 1),
+                    scope: LockScope? = nil) -> CommandSpec {
+        CommandSpec(name, arity: -1, flags: flags, keys: keys, scope: scope, group: "memcached",
+                    summary: "memcached's \(name)", handler: nil)
+    }
+
+    static let get = row("get", [.readonly], keys: (1, -1, 1))
+    /// gat / gats change the items' expiry.
+    static let gat = row("gat", [.write], keys: (1, -1, 1))
+    static let store = row("set", [.write, .denyoom])
+    static let delete = row("delete", [.write])
+    static let arithmetic = row("incr", [.write, .denyoom])
+    static let touch = row("touch", [.write])
+    static let flushAll = row("flush_all", [.write, .invalidatesAll], keys: (0, 0, 0), scope: .database)
+    /// mg may create an item (N) or change its expiry (T).
+    static let metaGet = row("mg", [.write])
+    static let metaSet = row("ms", [.write, .denyoom])
+    static let metaDelete = row("md", [.write])
+    static let metaArithmetic = row("ma", [.write, .denyoom])
+    static let metaDebug = row("me", [.readonly])
+    /// version, verbosity, stats, mn and the replies to bad requests: no keys.
+    static let other = row("version", [], keys: (0, 0, 0))
+}
+
 extension Engine {
-    /// Empties the memcached database.
+    /// Empties the memcached database when a delayed flush_all falls due (outside any request,
+    /// as expiry is).
     func memcachedFlush(_ index: Int) {
         let db = keyspace.databases[index]
         db.lockAll()
@@ -412,7 +473,3 @@ extension Engine {
     }
 }
 
-/// A connection's last AOF sequence number, shared by the session's non-mutating helpers.
-final class AOFMark {
-    var seq: UInt64 = 0
-}

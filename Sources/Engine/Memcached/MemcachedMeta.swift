@@ -42,11 +42,9 @@ extension MemcachedSession {
     // MARK: mg
 
     /// mg <key> <flags>*
-    mutating func metaGet(_ key: [UInt8], _ f: MetaFlags, _ out: inout ByteBuffer) {
+    func metaGet(_ c: inout CommandContext, _ key: [UInt8], _ f: MetaFlags, _ out: inout ByteBuffer) {
         let k = key[...]
         let shard = db.shard(k)
-        shard.lock.lock()
-        defer { shard.lock.unlock() }
         count(.cmdGet)
         var created = false
         var found = item(shard, k)
@@ -114,7 +112,7 @@ extension MemcachedSession {
         }
         let e = shard.entry(at: slot)
         shard.withEntryMetadata(at: slot) { $0.itemState = state }
-        if created || f.ttl != nil { propagate(k) }
+        if created || f.ttl != nil { changed(&c, k) }
         if f.returnValue {
             out.writeString("VA ")
             writeValue(e.value, header: String(buffer: flagsText), &out)
@@ -128,15 +126,10 @@ extension MemcachedSession {
     // MARK: ms
 
     /// ms <key> <datalen> <flags>*\r\n<data>\r\n
-    mutating func metaSet(_ key: [UInt8], _ f: MetaFlags, _ data: ArraySlice<UInt8>, _ out: inout ByteBuffer) {
-        count(.cmdSet)
-        if engine.settings.maxmemory.load(ordering: .relaxed) > 0 && !engine.performEvictions() {
-            out.writeString("SERVER_ERROR out of memory storing object\r\n")
-            return
-        }
+    func metaSet(_ c: inout CommandContext, _ key: [UInt8], _ f: MetaFlags, _ data: ArraySlice<UInt8>,
+                 _ out: inout ByteBuffer) {
         let k = key[...]
         let shard = db.shard(k)
-        shard.lock.lock()
         let slot = item(shard, k)
         var mode = f.mode ?? UInt8(ascii: "S")
         // As memcached: a CAS turns set and replace into a compare-and-set.
@@ -148,17 +141,17 @@ extension MemcachedSession {
                 shard.touchAccess(slot: slot, now: now, policy: engine.accessPolicy)
                 status = "NS"
             } else {
-                put(shard, k, data, flags: f.clientFlags ?? 0, exptime: f.ttl ?? 0)
+                put(&c, shard, k, data, flags: f.clientFlags ?? 0, exptime: f.ttl ?? 0)
                 status = "HD"
             }
         case UInt8(ascii: "R"):
             if slot == nil { status = "NS" } else {
-                put(shard, k, data, flags: f.clientFlags ?? 0, exptime: f.ttl ?? 0)
+                put(&c, shard, k, data, flags: f.clientFlags ?? 0, exptime: f.ttl ?? 0)
                 status = "HD"
             }
         case UInt8(ascii: "A"), UInt8(ascii: "P"):
             if let slot {
-                if let c = f.compareCas, c != shard.cas(shard.entry(at: slot)) {
+                if let cas = f.compareCas, cas != shard.cas(shard.entry(at: slot)) {
                     status = "EX"
                 } else {
                     shard.withEntry(at: slot) { e in
@@ -167,7 +160,7 @@ extension MemcachedSession {
                         e.value = .string(b)
                         e.itemState = []   // a new item to memcached
                     }
-                    written(k, mode == UInt8(ascii: "A") ? "append" : "prepend")
+                    written(&c, k, mode == UInt8(ascii: "A") ? "append" : "prepend")
                     status = "HD"
                 }
             } else {
@@ -178,14 +171,14 @@ extension MemcachedSession {
                 let e = shard.entry(at: slot)
                 if shard.cas(e) == f.compareCas! {
                     count(.casHits)
-                    put(shard, k, data, flags: f.clientFlags ?? 0, exptime: f.ttl ?? 0)
+                    put(&c, shard, k, data, flags: f.clientFlags ?? 0, exptime: f.ttl ?? 0)
                     status = "HD"
                 } else if f.invalidate && f.compareCas! < shard.cas(e) {
                     // I: a value older than the item is still stored, marked stale; whoever
                     // holds the win keeps it.
                     count(.casHits)
                     let state = e.itemState
-                    put(shard, k, data, flags: f.clientFlags ?? 0, exptime: f.ttl ?? 0)
+                    put(&c, shard, k, data, flags: f.clientFlags ?? 0, exptime: f.ttl ?? 0)
                     if let s = shard.find(k, now: now) {
                         shard.withEntryMetadata(at: s) { $0.itemState = state.union(.stale) }
                     }
@@ -199,11 +192,10 @@ extension MemcachedSession {
                 status = "NF"
             }
         default:
-            put(shard, k, data, flags: f.clientFlags ?? 0, exptime: f.ttl ?? 0)
+            put(&c, shard, k, data, flags: f.clientFlags ?? 0, exptime: f.ttl ?? 0)
             status = "HD"
         }
         let cas = shard.find(k, now: now).map { shard.cas(shard.entry(at: $0)) } ?? 0
-        shard.lock.unlock()
         if f.quiet && status == "HD" { return }
         out.writeString(status)
         for (flag, token) in f.list {
@@ -215,14 +207,13 @@ extension MemcachedSession {
     // MARK: md
 
     /// md <key> <flags>*
-    mutating func metaDelete(_ key: [UInt8], _ f: MetaFlags, _ out: inout ByteBuffer) {
+    func metaDelete(_ c: inout CommandContext, _ key: [UInt8], _ f: MetaFlags, _ out: inout ByteBuffer) {
         let k = key[...]
         let shard = db.shard(k)
-        shard.lock.lock()
         var status = "NF"
         if let slot = item(shard, k) {
             let e = shard.entry(at: slot)
-            if let c = f.compareCas, c != shard.cas(e) {
+            if let cas = f.compareCas, cas != shard.cas(e) {
                 status = "EX"
             } else if f.invalidate {
                 // I: keep the item, stale, for stale-while-revalidate.
@@ -231,15 +222,14 @@ extension MemcachedSession {
                     e.itemState.remove(.won)
                 }
                 if let ttl = f.ttl { applyExpiry(shard, slot, ttl) }
-                written(k, "set")
+                written(&c, k, "set")
                 status = "HD"
             } else {
                 shard.remove(slot: slot)
-                written(k, "del")
+                written(&c, k, "del")
                 status = "HD"
             }
         }
-        shard.lock.unlock()
         count(status == "NF" ? .deleteMisses : .deleteHits)
         if f.quiet && status == "HD" { return }
         out.writeString(status)
@@ -250,12 +240,12 @@ extension MemcachedSession {
     // MARK: ma
 
     /// ma <key> <flags>*
-    mutating func metaArithmetic(_ key: [UInt8], _ f: MetaFlags, _ out: inout ByteBuffer) {
+    func metaArithmetic(_ c: inout CommandContext, _ key: [UInt8], _ f: MetaFlags, _ out: inout ByteBuffer) {
         let k = key[...]
         let incr = f.mode.map { "Ii+".utf8.contains($0) } ?? true
         var text: String
         var created = false
-        switch arithmetic(k, incr: incr, delta: f.delta, compareCas: f.compareCas) {
+        switch arithmetic(&c, k, incr: incr, delta: f.delta, compareCas: f.compareCas) {
         case .value(let v, _):
             text = v
             count(incr ? .incrHits : .decrHits)
@@ -278,18 +268,14 @@ extension MemcachedSession {
             // N: a miss creates the counter with the J value (0 by default).
             text = String(f.initial)
             let shard = db.shard(k)
-            shard.lock.lock()
             if shard.find(k, now: now) == nil {
-                put(shard, k, Array(text.utf8)[...], flags: 0, exptime: 0)
+                put(&c, shard, k, Array(text.utf8)[...], flags: 0, exptime: 0)
                 created = true
             }
-            shard.lock.unlock()
         }
         // q hides the reply of an update; memcached 1.6.18 still answers a vivified miss.
         if f.quiet && !created { return }
         let shard = db.shard(k)
-        shard.lock.lock()
-        defer { shard.lock.unlock() }
         var flagsText = ByteBuffer()
         for (flag, token) in f.list {
             guard let slot = shard.find(k, now: now) else { break }
@@ -299,11 +285,11 @@ extension MemcachedSession {
             case UInt8(ascii: "t"): flagsText.writeString(" t\(ttlSeconds(shard, slot))")
             case UInt8(ascii: "T"):
                 shard.setExpire(slot: slot, at: expiryForExisting(f.ttl!))
-                propagate(k)
+                changed(&c, k)
             case UInt8(ascii: "N"):
                 if created {
                     shard.setExpire(slot: slot, at: expiryForExisting(f.vivify!))
-                    propagate(k)
+                    changed(&c, k)
                 }
             default: echo(flag, token, key: key, f, &flagsText)
             }
@@ -322,11 +308,9 @@ extension MemcachedSession {
     // MARK: me
 
     /// me <key>: memcached's debug line about one item.
-    mutating func metaDebug(_ key: [UInt8], _ out: inout ByteBuffer) {
+    func metaDebug(_ key: [UInt8], _ out: inout ByteBuffer) {
         let k = key[...]
         let shard = db.shard(k)
-        shard.lock.lock()
-        defer { shard.lock.unlock() }
         guard let slot = item(shard, k) else {
             out.writeString("EN\r\n")
             return

@@ -8,7 +8,7 @@ import Storage
 /// memcached's `stats` family, from Larder's own numbers where memcached's have a meaning here
 /// (slab and LRU internals do not: Larder has no slabs).
 extension MemcachedSession {
-    mutating func stats(_ arguments: [String], _ out: inout ByteBuffer) {
+    func stats(_ arguments: [String], _ out: inout ByteBuffer) {
         engine.memcached.add(&counts)
         func stat(_ name: String, _ value: CustomStringConvertible) { out.writeString("STAT \(name) \(value)\r\n") }
         switch arguments.first {
