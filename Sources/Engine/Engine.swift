@@ -150,12 +150,12 @@ extension Engine {
 extension Engine {
     /// Adds a connection's counters to the server's (end of a read batch, INFO).
     public func flushCounters(_ ctx: inout CommandContext) {
-        let c = ctx.counters
+        let c = ctx.session.counters
         if c.commands > 0 { stats.add(stats.commands, c.commands) }
         if c.hits > 0 { stats.add(stats.keyspaceHits, c.hits) }
         if c.misses > 0 { stats.add(stats.keyspaceMisses, c.misses) }
         if c.netInput > 0 { stats.add(stats.netInputBytes, c.netInput) }
         if c.netOutput > 0 { stats.add(stats.netOutputBytes, c.netOutput) }
-        ctx.counters = .init(commands: 0, hits: 0, misses: 0, errors: ctx.counters.errors)
+        ctx.session.counters = .init(commands: 0, hits: 0, misses: 0, errors: ctx.session.counters.errors)
     }
 }

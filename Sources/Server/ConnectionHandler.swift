@@ -66,11 +66,11 @@ final class ConnectionHandler: ChannelInboundHandler, FlushedAtEndOfIteration {
         // Output from other connections and threads arrives as tasks on this loop, which keep
         // it in order; a pushed message may skip the task (see onPush) only when none is queued.
         let queued = QueuedTasks()
-        context.onUnblock = { bytes in
+        context.session.onUnblock = { bytes in
             queued.add()
             handlerLoop.execute { queued.ran(); bound.value.unblocked(with: bytes) }
         }
-        context.onPush = { bytes in
+        context.session.onPush = { bytes in
             // From another connection of this loop, straight into the reply buffer: a task per
             // message made a PUBLISH fan-in six times slower than Redis's. Not while this
             // connection runs a command (its context is in use), nor from another loop's
@@ -82,11 +82,11 @@ final class ConnectionHandler: ChannelInboundHandler, FlushedAtEndOfIteration {
                 handlerLoop.execute { queued.ran(); bound.value.pushed(bytes) }
             }
         }
-        context.onPayload = { bytes in
+        context.session.onPayload = { bytes in
             queued.add()
             handlerLoop.execute { queued.ran(); bound.value.sendOutsideBuffer(bytes) }
         }
-        c.setPushSink(context.onPush)
+        c.setPushSink(context.session.onPush)
         engine.stats.add(engine.stats.connectionsReceived)
 
         // maxclients counts this connection; over the limit it gets Redis's error and is closed.
@@ -128,9 +128,9 @@ final class ConnectionHandler: ChannelInboundHandler, FlushedAtEndOfIteration {
             executing = true   // its context is in use: a push to it now goes through a task
             engine.releaseClientState(&context)
             executing = false
-            context.onUnblock = nil   // the closures hold this handler
-            context.onPush = nil
-            context.onPayload = nil
+            context.session.onUnblock = nil   // the closures hold this handler
+            context.session.onPush = nil
+            context.session.onPayload = nil
             client.setPushSink(nil)
         }
         if let client {
@@ -144,7 +144,7 @@ final class ConnectionHandler: ChannelInboundHandler, FlushedAtEndOfIteration {
     func channelRead(context ctx: ChannelHandlerContext, data: NIOAny) {
         var bytes = unwrapInboundIn(data)
         guard !closed else { return }
-        context.counters.netInput += bytes.readableBytes
+        context.session.counters.netInput += bytes.readableBytes
         if input == nil || input!.readableBytes == 0 {
             input = bytes
         } else {
@@ -174,9 +174,9 @@ final class ConnectionHandler: ChannelInboundHandler, FlushedAtEndOfIteration {
 
     private func flush(_ ctx: ChannelHandlerContext) {
         guard started, context.out.buffer.readableBytes > 0 else { return }
-        if context.aofSeq > coveredSeq || waitingOnAOF {
+        if context.session.aofSeq > coveredSeq || waitingOnAOF {
             // Its writes are not in the AOF yet: the reply leaves with the loop's group commit.
-            coveredSeq = context.aofSeq
+            coveredSeq = context.session.aofSeq
             waitingOnAOF = true
             let reply = context.out.buffer
             context.out.buffer = ctx.channel.allocator.buffer(capacity: 1024)
@@ -200,17 +200,17 @@ final class ConnectionHandler: ChannelInboundHandler, FlushedAtEndOfIteration {
     /// whose output buffer passes its class's `client-output-buffer-limit`.
     private func send(_ ctx: ChannelHandlerContext, _ bytes: ByteBuffer) {
         let n = bytes.readableBytes
-        context.counters.netOutput += n
+        context.session.counters.netOutput += n
         // Unsent bytes are counted only where a limit can close the client: the normal class has
         // none by default, and a write without a promise costs no allocation.
-        guard pendingOutput > 0 || engine.hasOutputLimit(client, subscribed: context.subscribedForLimits) else {
+        guard pendingOutput > 0 || engine.hasOutputLimit(client, subscribed: context.session.subscribedForLimits) else {
             ctx.writeAndFlush(wrapOutboundOut(bytes), promise: nil)
             return
         }
         pendingOutput += n
         let bound = NIOLoopBound(self, eventLoop: ctx.eventLoop)
         ctx.writeAndFlush(wrapOutboundOut(bytes)).whenComplete { _ in bound.value.pendingOutput -= n }
-        if pendingOutput > 0 && !closed, let limit = engine.outputLimit(for: client, subscribed: context.subscribedForLimits) {
+        if pendingOutput > 0 && !closed, let limit = engine.outputLimit(for: client, subscribed: context.session.subscribedForLimits) {
             let now = unixMillis()
             if limit.hard > 0 && pendingOutput > limit.hard {
                 closeNow(ctx)
@@ -241,7 +241,7 @@ final class ConnectionHandler: ChannelInboundHandler, FlushedAtEndOfIteration {
     private func sendOutsideBuffer(_ bytes: ByteBuffer) {
         guard let ctx = channelContext, !closed else { return }
         flush(ctx)   // replies of commands already run go first
-        context.counters.netOutput += bytes.readableBytes
+        context.session.counters.netOutput += bytes.readableBytes
         engine.flushCounters(&context)
         ctx.writeAndFlush(wrapOutboundOut(bytes), promise: nil)
     }
@@ -290,7 +290,7 @@ final class ConnectionHandler: ChannelInboundHandler, FlushedAtEndOfIteration {
                     if buf.readableBytes > 0 { input = buf }
                     return
                 }
-                if context.closeAfterReply {
+                if context.session.closeAfterReply {
                     flush(ctx)
                     closeNow(ctx)
                     return

@@ -59,13 +59,13 @@ enum PubSubCommands {
 
     /// This client as a message receiver, made on first use.
     static func subscriber(_ c: inout CommandContext) -> Subscriber {
-        if let s = c.subscriber {
+        if let s = c.session.subscriber {
             s.resp3.store(c.out.resp3, ordering: .relaxed)
             return s
         }
-        let s = Subscriber(id: c.client.id, deliver: c.onPush ?? { _ in })
+        let s = Subscriber(id: c.client.id, deliver: c.session.onPush ?? { _ in })
         s.resp3.store(c.out.resp3, ordering: .relaxed)
-        c.subscriber = s
+        c.session.subscriber = s
         return s
     }
 
@@ -77,7 +77,7 @@ enum PubSubCommands {
     }
 
     static func count(_ c: CommandContext, _ kind: PubSub.Kind) -> Int {
-        kind == .shard ? c.shardChannels.count : c.channels.count + c.patterns.count
+        kind == .shard ? c.session.shardChannels.count : c.session.channels.count + c.session.patterns.count
     }
 
     /// SUBSCRIBE channel [channel ...] / PSUBSCRIBE pattern [pattern ...] / SSUBSCRIBE shardchannel [shardchannel ...]
@@ -87,9 +87,9 @@ enum PubSubCommands {
             let name = c.args.owned(i)
             let isNew: Bool
             switch kind {
-            case .channel: isNew = c.channels.insert(name).inserted
-            case .pattern: isNew = c.patterns.insert(name).inserted
-            case .shard: isNew = c.shardChannels.insert(name).inserted
+            case .channel: isNew = c.session.channels.insert(name).inserted
+            case .pattern: isNew = c.session.patterns.insert(name).inserted
+            case .shard: isNew = c.session.shardChannels.insert(name).inserted
             }
             if isNew { c.engine.pubsub.add(kind, name, s) }
             let word = kind == .channel ? "subscribe" : kind == .pattern ? "psubscribe" : "ssubscribe"
@@ -104,9 +104,9 @@ enum PubSubCommands {
         var names: [[UInt8]] = (1..<max(1, c.argc)).map { c.args.owned($0) }
         if c.argc == 1 {
             switch kind {
-            case .channel: names = Array(c.channels)
-            case .pattern: names = Array(c.patterns)
-            case .shard: names = Array(c.shardChannels)
+            case .channel: names = Array(c.session.channels)
+            case .pattern: names = Array(c.session.patterns)
+            case .shard: names = Array(c.session.shardChannels)
             }
             if names.isEmpty {
                 confirm(&c, word, nil, count(c, kind))
@@ -116,9 +116,9 @@ enum PubSubCommands {
         for name in names {
             let removed: Bool
             switch kind {
-            case .channel: removed = c.channels.remove(name) != nil
-            case .pattern: removed = c.patterns.remove(name) != nil
-            case .shard: removed = c.shardChannels.remove(name) != nil
+            case .channel: removed = c.session.channels.remove(name) != nil
+            case .pattern: removed = c.session.patterns.remove(name) != nil
+            case .shard: removed = c.session.shardChannels.remove(name) != nil
             }
             if removed { c.engine.pubsub.remove(kind, name, c.client.id) }
             confirm(&c, word, name, count(c, kind))
@@ -127,18 +127,18 @@ enum PubSubCommands {
     }
 
     static func updateCounts(_ c: inout CommandContext) {
-        let (s, p, ss) = (c.channels.count, c.patterns.count, c.shardChannels.count)
+        let (s, p, ss) = (c.session.channels.count, c.session.patterns.count, c.session.shardChannels.count)
         c.client.info.withLock { $0.sub = s; $0.psub = p; $0.ssub = ss }
     }
 
     /// Drops every subscription of a client (RESET, disconnect).
     static func unsubscribeAll(_ c: inout CommandContext) {
-        for n in c.channels { c.engine.pubsub.remove(.channel, n, c.client.id) }
-        for n in c.patterns { c.engine.pubsub.remove(.pattern, n, c.client.id) }
-        for n in c.shardChannels { c.engine.pubsub.remove(.shard, n, c.client.id) }
-        c.channels.removeAll()
-        c.patterns.removeAll()
-        c.shardChannels.removeAll()
+        for n in c.session.channels { c.engine.pubsub.remove(.channel, n, c.client.id) }
+        for n in c.session.patterns { c.engine.pubsub.remove(.pattern, n, c.client.id) }
+        for n in c.session.shardChannels { c.engine.pubsub.remove(.shard, n, c.client.id) }
+        c.session.channels.removeAll()
+        c.session.patterns.removeAll()
+        c.session.shardChannels.removeAll()
         updateCounts(&c)
     }
 

@@ -214,7 +214,7 @@ enum ServerCommands {
         }
         c.engine.snapshots.shutdownHandled.store(true, ordering: .relaxed)
         // No reply on success: the connection closes, as Redis's.
-        c.closeAfterReply = true
+        c.session.closeAfterReply = true
         let hook = c.engine.shutdownHook.withLock { $0 }
         hook?()
     }

@@ -225,12 +225,12 @@ enum StringCommands {
             if let slot = shard.find(c.args[i], now: c.now) {
                 let v = shard.entry(at: slot).value
                 if v.isString {
-                    c.counters.hits += 1
+                    c.session.counters.hits += 1
                     replyValue(&c, v)
                     continue
                 }
             }
-            c.counters.misses += 1
+            c.session.counters.misses += 1
             c.out.null()
         }
     }

@@ -27,49 +27,49 @@ enum TransactionCommands {
 
     /// MULTI
     static func multi(_ c: inout CommandContext) {
-        guard !c.inMulti else { c.error("ERR MULTI calls can not be nested"); return }
-        c.multiQueue = []
-        c.multiFailed = false
+        guard !c.session.inMulti else { c.error("ERR MULTI calls can not be nested"); return }
+        c.session.multiQueue = []
+        c.session.multiFailed = false
         c.client.info.withLock { $0.multi = 0 }
         c.ok()
     }
 
     /// DISCARD
     static func discard(_ c: inout CommandContext) {
-        guard c.inMulti else { c.error("ERR DISCARD without MULTI"); return }
-        c.multiQueue = nil
+        guard c.session.inMulti else { c.error("ERR DISCARD without MULTI"); return }
+        c.session.multiQueue = nil
         c.client.info.withLock { $0.multi = -1 }
-        c.multiFailed = false
+        c.session.multiFailed = false
         unwatchAll(&c)
         c.ok()
     }
 
     /// WATCH key [key ...]
     static func watch(_ c: inout CommandContext) {
-        guard !c.inMulti else { c.error("ERR WATCH inside MULTI is not allowed"); return }
+        guard !c.session.inMulti else { c.error("ERR WATCH inside MULTI is not allowed"); return }
         for i in 1..<c.argc {
             let key = c.args.owned(i)
-            if c.watches.contains(where: { $0.db == c.dbIndex && $0.key == key }) { continue }
+            if c.session.watches.contains(where: { $0.db == c.dbIndex && $0.key == key }) { continue }
             let shard = c.shard(i)
             _ = shard.find(key[...], now: c.now)   // an expired key goes now, not as a change later
-            c.watches.append((c.dbIndex, key, shard.watch(key)))
+            c.session.watches.append((c.dbIndex, key, shard.watch(key)))
         }
         c.ok()
     }
 
     /// Forgets every watched key. Takes each key's shard lock itself: call with no lock held.
     static func unwatchAll(_ c: inout CommandContext) {
-        for w in c.watches {
+        for w in c.session.watches {
             let shard = c.engine.keyspace.databases[w.db].shard(w.key[...])
             shard.lock.withLock { shard.unwatch(w.key) }
         }
-        c.watches.removeAll()
+        c.session.watches.removeAll()
     }
 
     /// True when a watched key changed (or expired) since WATCH. The caller holds the locks
     /// of the watched keys' shards, so nothing can change them between this check and EXEC.
     static func watchesBroken(_ c: inout CommandContext) -> Bool {
-        for w in c.watches {
+        for w in c.session.watches {
             let shard = c.engine.keyspace.databases[w.db].shard(w.key[...])
             _ = shard.find(w.key[...], now: c.now)
             if shard.watchVersion(w.key) != w.version { return true }
@@ -79,11 +79,11 @@ enum TransactionCommands {
 
     /// EXEC
     static func exec(_ c: inout CommandContext) {
-        guard let queue = c.multiQueue else { c.error("ERR EXEC without MULTI"); return }
-        c.multiQueue = nil
+        guard let queue = c.session.multiQueue else { c.error("ERR EXEC without MULTI"); return }
+        c.session.multiQueue = nil
         c.client.info.withLock { $0.multi = -1 }
-        if c.multiFailed {
-            c.multiFailed = false
+        if c.session.multiFailed {
+            c.session.multiFailed = false
             unwatchAll(&c)
             c.error("EXECABORT Transaction discarded because of previous errors.")
             return
@@ -96,13 +96,13 @@ enum TransactionCommands {
 extension Engine {
     /// Ends a client's transaction, watches and subscriptions (RESET, disconnect).
     public func releaseClientState(_ c: inout CommandContext) {
-        c.multiQueue = nil
-        c.multiFailed = false
+        c.session.multiQueue = nil
+        c.session.multiFailed = false
         TransactionCommands.unwatchAll(&c)
         PubSubCommands.unsubscribeAll(&c)
         disableTracking(c.client.id)
-        c.tracking = false
-        c.cachingOverride = false
+        c.session.tracking = false
+        c.session.cachingOverride = false
         c.client.info.withLock { $0.multi = -1 }
     }
 
@@ -130,7 +130,7 @@ extension Engine {
                 all = true
             }
         }
-        for w in c.watches {
+        for w in c.session.watches {
             shardIDs.insert(w.db * perDb + keyspace.databases[w.db].shardIndex(w.key[...]))
         }
         let locked: [Shard] = all
@@ -154,14 +154,14 @@ extension Engine {
                 _ = resolve(&c)   // replies the same error it gave when queued
                 continue
             }
-            let errorsBefore = c.counters.errors
+            let errorsBefore = c.session.counters.errors
             callLocked(spec, &c)
             done.append((spec, c.args, c.changes, errorsBefore))
         }
         c.noBlock = false
         let effects = c.transactionEffects!
         c.transactionEffects = nil
-        if !effects.isEmpty { c.aofSeq = propagateNow(effects) }
+        if !effects.isEmpty { c.session.aofSeq = propagateNow(effects) }
         for s in locked.reversed() { s.lock.unlock() }
         // What follows each command (invalidations, statistics), once the locks are released;
         // the clients its writes made ready are served after EXEC itself.

@@ -51,7 +51,7 @@ enum ConnectionCommands {
     static func ping(_ c: inout CommandContext) {
         if c.argc > 2 { c.error(Errors.arity("ping")); return }
         // A RESP2 subscriber gets PING's answer in the shape of a message.
-        if c.subscriptionCount > 0 && !c.out.resp3 {
+        if c.session.subscriptionCount > 0 && !c.out.resp3 {
             c.out.array(2)
             c.out.bulk("pong")
             if c.argc == 2 { c.out.bulk(c.args[1]) } else { c.out.bulk("") }
@@ -63,7 +63,7 @@ enum ConnectionCommands {
     /// QUIT
     static func quit(_ c: inout CommandContext) {
         c.ok()
-        c.closeAfterReply = true
+        c.session.closeAfterReply = true
     }
 
     /// RESET
@@ -80,7 +80,7 @@ enum ConnectionCommands {
             i.noEvict = false
 
         }
-        c.replyMode = .on
+        c.session.replyMode = .on
         c.out.simple("RESET")
     }
 
@@ -302,7 +302,7 @@ enum ConnectionCommands {
 
     static func closeClient(_ c: inout CommandContext, _ target: Client) {
         if target === c.client {
-            c.closeAfterReply = true
+            c.session.closeAfterReply = true
         } else {
             // Gone from CLIENT LIST at once, as in Redis; the socket closes on its own loop.
             c.engine.clients.remove(target)
@@ -344,12 +344,12 @@ enum ConnectionCommands {
     /// CLIENT REPLY ON | OFF | SKIP
     static func reply(_ c: inout CommandContext) {
         if c.args.matches(2, "on") {
-            c.replyMode = .on
+            c.session.replyMode = .on
             c.ok()
         } else if c.args.matches(2, "off") {
-            c.replyMode = .off
+            c.session.replyMode = .off
         } else if c.args.matches(2, "skip") {
-            if c.replyMode == .on { c.replyMode = .skip }
+            if c.session.replyMode == .on { c.session.replyMode = .skip }
         } else {
             c.error(Errors.syntax)
         }

@@ -53,14 +53,14 @@ extension CommandContext {
     /// Parks the client on `keys` (their shards are locked by the dispatcher), or answers null
     /// at once inside MULTI, as Redis does. `timeout` is in ms, 0 for ever.
     mutating func block(on keyIndexes: [Int], timeoutMs: Int64, nullArray: Bool) {
-        if noBlock || onUnblock == nil {
+        if noBlock || session.onUnblock == nil {
             if nullArray { out.nullArray() } else { out.null() }
             return
         }
         guard let spec = engine.table.lookup(args[0]) else { return }
         let keys = keyIndexes.map { args.owned($0) }
         let w = Waiter(client: client, spec: spec, args: args, dbIndex: dbIndex, resp3: out.resp3,
-                       keys: keys, timeoutReply: nullArray ? Self.nullArrayReply : Self.nullReply, deliver: onUnblock!)
+                       keys: keys, timeoutReply: nullArray ? Self.nullArrayReply : Self.nullReply, deliver: session.onUnblock!)
         for k in keys { db.shard(k[...]).park(w, on: k) }
         // Listed by client id once the shard locks are released (Engine.execute): the serve
         // lock must never be taken while holding a shard lock.

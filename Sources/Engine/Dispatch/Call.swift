@@ -19,7 +19,7 @@ extension Engine {
     /// request and its connection's state besides the context.
     @inline(__always)
     func call(_ spec: CommandSpec, _ ctx: inout CommandContext, running handler: (inout CommandContext) -> Void) {
-        let errorsBefore = ctx.counters.errors
+        let errorsBefore = ctx.session.counters.errors
         ctx.changes = 0
         withLocks(spec, &ctx) { c in
             handler(&c)
@@ -57,7 +57,7 @@ extension Engine {
         // A served client that was not ready after all (its command wrote nothing) made no call.
         if ctx.serving && ctx.out.buffer.readableBytes == 0 { return }
         spec.calls.wrappingAdd(1, ordering: .relaxed)
-        if ctx.counters.errors != errorsBefore {
+        if ctx.session.counters.errors != errorsBefore {
             spec.failedCalls.wrappingAdd(1, ordering: .relaxed)
         }
     }

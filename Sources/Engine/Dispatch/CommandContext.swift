@@ -5,43 +5,35 @@ import NIOCore
 import RESP
 import Storage
 
-/// What a command handler works with: its arguments, the reply writer, the client and the
-/// database, and the engine for everything server-wide. One context serves a whole read batch.
+/// What a command handler works with: the command (its arguments, its clock, what it
+/// changed and the effects it states), the reply writer, the client and its database, and the
+/// engine for everything server-wide. A connection keeps one and reuses it for every command
+/// (so that nothing is allocated per command): what belongs to the connection across commands
+/// is in `session`, what the dispatcher found while locking in `locks`.
 public struct CommandContext: Sendable {
     public var args = CommandArguments()
     public var out: RESPWriter
     public let engine: Engine
     public let client: Client
+    /// The selected database (SELECT changes it for the commands after).
     public var dbIndex: Int
+    /// The connection's state that outlives a command: transaction, watches, subscriptions,
+    /// tracking, reply mode, how it takes late replies and pushes, its counters.
+    public var session = Session()
+    /// What the dispatcher found while taking the command's shard locks.
+    var locks = LockCache()
+
     /// The command's start time in Unix ms; expiry decisions within a command use this one clock.
     public var now: Int64 = 0
-    /// Set by QUIT and CLIENT KILL of oneself: close once the replies are flushed.
-    public var closeAfterReply = false
-    var shardScratch: [Int] = []
     /// Keys made ready for blocked clients by this command: (database, key).
     var readyKeys: [(Int, [UInt8])] = []
     /// Set while a blocked client's command is re-run to serve it: no error, no re-blocking.
     var serving = false
     /// Set inside MULTI/EXEC and scripts: blocking commands answer at once.
     var noBlock = false
-    /// How the connection takes a reply that arrives after the client blocked.
-    public var onUnblock: (@Sendable (ByteBuffer) -> Void)? = nil
     /// Set when the command parked the client; the connection stops reading until it is served.
     public var blockedOn: Waiter? = nil
     public var blockTimeoutMs: Int64 = 0
-    /// Commands queued since MULTI; nil outside a transaction.
-    var multiQueue: [CommandArguments]? = nil
-    /// Set when a command was refused while queueing: EXEC then aborts.
-    var multiFailed = false
-    /// WATCHed keys and the versions they had.
-    var watches: [(db: Int, key: [UInt8], version: UInt64)] = []
-    /// Channels, patterns and shard channels this client is subscribed to.
-    var channels = Set<[UInt8]>()
-    var patterns = Set<[UInt8]>()
-    var shardChannels = Set<[UInt8]>()
-    /// How the connection takes a pushed message (pub/sub, invalidations) at any time.
-    public var onPush: (@Sendable (ByteBuffer) -> Void)? = nil
-    var subscriber: Subscriber? = nil
     /// Changes this command made (dirty()), so tracking invalidates only real writes.
     var changes = 0
     /// What the AOF and replicas get instead of the command's own words (see Propagation);
@@ -49,30 +41,8 @@ public struct CommandContext: Sendable {
     var effects: [[[UInt8]]]? = nil
     /// Inside EXEC: the effects of the transaction's commands so far, propagated together.
     var transactionEffects: [(db: Int, effect: Effect)]? = nil
-    /// The sequence number of this client's last write in the AOF: its replies wait for it.
-    public var aofSeq: UInt64 = 0
-    /// The replication offset just after this client's last write (what WAIT waits for).
-    var writeOffset: Int64 = 0
-    /// How the connection sends bytes outside its output buffer (a replica's RDB payload).
-    public var onPayload: (@Sendable (ByteBuffer) -> Void)? = nil
-    /// CLIENT TRACKING is on for this client; CLIENT CACHING YES/NO applies to the next command.
-    var tracking = false
-    var cachingOverride = false
     /// Invalidations of this client's own writes, written right after the command's reply.
     var ownInvalidations: [ByteBuffer] = []
-    /// Statistics counted by this connection and added to the shared ones once per read batch,
-    /// so that commands on different cores do not fight over the same cache lines.
-    public var counters = Counters()
-
-    public struct Counters: Sendable {
-        var commands = 0, hits = 0, misses = 0, errors = 0
-        public var netInput = 0, netOutput = 0
-    }
-
-    var inMulti: Bool { multiQueue != nil }
-    /// Whether the pubsub output limits apply to this client rather than the normal ones.
-    public var subscribedForLimits: Bool { subscriptionCount > 0 }
-    var subscriptionCount: Int { channels.count + patterns.count + shardChannels.count }
 
     public init(engine: Engine, client: Client, out: RESPWriter) {
         self.engine = engine
@@ -88,38 +58,23 @@ public struct CommandContext: Sendable {
 
     /// The shard of argument `i`, already locked by the dispatcher.
     @inline(__always) public func shard(_ i: Int) -> Shard {
-        if i == lockedKeyArgument { return db.shards[lockedKeyShardIndex] }
-        if i < argumentShards.count, argumentShards[i] >= 0 { return db.shards[argumentShards[i]] }
+        if i == locks.oneKeyArgument { return db.shards[locks.oneKeyShardIndex] }
+        if i < locks.argumentShards.count, locks.argumentShards[i] >= 0 { return db.shards[locks.argumentShards[i]] }
         return db.shard(args[i])
     }
 
     /// The table hash of argument `i`: computed already when it is the key the dispatcher
     /// located (and it has no hash tag).
     @inline(__always) public func keyHash(_ i: Int) -> UInt64 {
-        if i == lockedKeyArgument, let h = lockedKeyHash { return h }
+        if i == locks.oneKeyArgument, let h = locks.oneKeyHash { return h }
         return args[i].withUnsafeBytes { KeyTable.hash($0) }
     }
-
-    /// For a multi-key command, each key argument's shard index as the dispatcher locked it
-    /// (-1 for other arguments); empty otherwise.
-    var argumentShards: [Int] = []
-
-    /// The shard the dispatcher locked for a one-key command and which argument named it, so
-    /// that the handler does not hash the key to its slot a second time.
-    /// CLIENT REPLY's mode; only this connection's commands read or change it.
-    public var replyMode: ReplyMode = .on
-    /// The command and time last published to the client's info (see Engine.execute).
-    var publishedCommand: CommandSpec? = nil
-    var publishedAt: Int64 = 0
-    var lockedKeyArgument = -1
-    var lockedKeyShardIndex = 0
-    var lockedKeyHash: UInt64? = nil
 
     // MARK: replies
 
     public mutating func error(_ message: String) {
         engine.stats.countError(message)
-        counters.errors += 1
+        session.counters.errors += 1
         out.error(message)
     }
 
@@ -149,10 +104,10 @@ public struct CommandContext: Sendable {
         // The key's bytes borrowed, not sliced: a slice retains the argument buffer.
         let slot = args.withBytes(i) { s.find($0, hash: hash, now: now) }
         if slot == nil {
-            counters.misses += 1
+            session.counters.misses += 1
             notify(.keyMiss, "keymiss", i)
         } else {
-            counters.hits += 1
+            session.counters.hits += 1
         }
         if let slot { s.touchAccess(slot: slot, now: now, policy: engine.accessPolicy) }
         return (s, slot)

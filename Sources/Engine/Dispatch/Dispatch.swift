@@ -18,19 +18,19 @@ extension Engine {
     public func execute(_ ctx: inout CommandContext) {
         guard !ctx.args.isEmpty else { return }
         ctx.now = unixMillis()
-        ctx.counters.commands += 1
+        ctx.session.counters.commands += 1
 
         guard let spec = resolve(&ctx) else {
-            if ctx.inMulti { ctx.multiFailed = true }
+            if ctx.session.inMulti { ctx.session.multiFailed = true }
             return
         }
-        let mode = ctx.replyMode
+        let mode = ctx.session.replyMode
         // CLIENT LIST's cmd= and idle= (and the idle timeout) read these under the client's
         // lock; a lock per command showed in profiles, so they are published when the command
         // changes or 100 ms have passed.
-        if spec !== ctx.publishedCommand || ctx.now - ctx.publishedAt >= 100 {
-            ctx.publishedCommand = spec
-            ctx.publishedAt = ctx.now
+        if spec !== ctx.session.publishedCommand || ctx.now - ctx.session.publishedAt >= 100 {
+            ctx.session.publishedCommand = spec
+            ctx.session.publishedAt = ctx.now
             ctx.client.info.withLock { info in
                 info.lastCommand = spec.name
                 info.lastInteraction = ctx.now
@@ -38,11 +38,11 @@ extension Engine {
         }
         if !spec.flags.contains(.noAuth) && !isAuthenticated(ctx.client) {
             spec.rejectedCalls.wrappingAdd(1, ordering: .relaxed)
-            if ctx.inMulti { ctx.multiFailed = true }
+            if ctx.session.inMulti { ctx.session.multiFailed = true }
             ctx.error(Errors.noAuth)
             return
         }
-        if ctx.subscriptionCount > 0 && !ctx.out.resp3 && !Self.allowedWhileSubscribed.contains(spec.name) {
+        if ctx.session.subscriptionCount > 0 && !ctx.out.resp3 && !Self.allowedWhileSubscribed.contains(spec.name) {
             spec.rejectedCalls.wrappingAdd(1, ordering: .relaxed)
             ctx.error("ERR Can't execute '\(spec.name)': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
             return
@@ -51,17 +51,17 @@ extension Engine {
         if settings.maxmemory.load(ordering: .relaxed) > 0 && !aof.loading.load(ordering: .relaxed)
             && !performEvictions() && spec.flags.contains(.denyoom) {
             spec.rejectedCalls.wrappingAdd(1, ordering: .relaxed)
-            if ctx.inMulti { ctx.multiFailed = true }
+            if ctx.session.inMulti { ctx.session.multiFailed = true }
             ctx.error("OOM command not allowed when used memory > 'maxmemory'.")
             return
         }
-        if ctx.inMulti && !Self.runInMulti.contains(spec.name) {
+        if ctx.session.inMulti && !Self.runInMulti.contains(spec.name) {
             if spec.flags.contains(.noMulti) {
                 spec.rejectedCalls.wrappingAdd(1, ordering: .relaxed)
-                ctx.multiFailed = true
+                ctx.session.multiFailed = true
                 ctx.error("ERR Command not allowed inside a transaction")
             } else {
-                ctx.multiQueue!.append(ctx.args)
+                ctx.session.multiQueue!.append(ctx.args)
                 ctx.out.raw("+QUEUED\r\n")
             }
             return
@@ -73,8 +73,8 @@ extension Engine {
         ctx.ownInvalidations.removeAll()
         // CLIENT REPLY OFF / SKIP: the reply is written, then taken back.
         if mode != .on {
-            if ctx.replyMode == .skip && mode == .skip { ctx.replyMode = .on }
-            if mode == .skip || ctx.replyMode == .off { ctx.out.buffer.moveWriterIndex(to: replyStart) }
+            if ctx.session.replyMode == .skip && mode == .skip { ctx.session.replyMode = .on }
+            if mode == .skip || ctx.session.replyMode == .off { ctx.out.buffer.moveWriterIndex(to: replyStart) }
         }
     }
 

@@ -48,16 +48,16 @@ extension Engine {
     private func lockOneKey(_ i: Int, _ ctx: inout CommandContext) -> MutexRef {
         let db = Unmanaged.passUnretained(ctx.db)
         let (index, hash, mutex) = ctx.args.withBytes(i) { raw in db._withUnsafeGuaranteedRef { $0.lockKey(raw) } }
-        ctx.lockedKeyArgument = i
-        ctx.lockedKeyShardIndex = index
-        ctx.lockedKeyHash = hash
+        ctx.locks.oneKeyArgument = i
+        ctx.locks.oneKeyShardIndex = index
+        ctx.locks.oneKeyHash = hash
         return mutex
     }
 
     @inline(__always)
     private func unlockOneKey(_ mutex: MutexRef, _ ctx: inout CommandContext) {
-        ctx.lockedKeyArgument = -1
-        ctx.lockedKeyHash = nil
+        ctx.locks.oneKeyArgument = -1
+        ctx.locks.oneKeyHash = nil
         mutex.unlock()
     }
 
@@ -73,13 +73,13 @@ extension Engine {
             shard.lock.unlock()
             return
         }
-        var idx = ctx.shardScratch
-        ctx.shardScratch = []
+        var idx = ctx.locks.shardScratch
+        ctx.locks.shardScratch = []
         idx.removeAll(keepingCapacity: true)
         // Each key's shard is kept by argument too, so that the handler's ctx.shard(i) does
         // not hash the key a second time.
-        var byArgument = ctx.argumentShards
-        ctx.argumentShards = []
+        var byArgument = ctx.locks.argumentShards
+        ctx.locks.argumentShards = []
         byArgument.removeAll(keepingCapacity: true)
         byArgument.append(contentsOf: repeatElement(-1, count: ctx.argc))
         for k in keys {
@@ -88,7 +88,7 @@ extension Engine {
             byArgument[k] = s
         }
         // Swapped in, not copied: a second reference would make the removeAll below copy.
-        swap(&ctx.argumentShards, &byArgument)
+        swap(&ctx.locks.argumentShards, &byArgument)
         // Insertion sort for the usual few keys: sort() allocated a buffer per call.
         if idx.count <= 32 {
             for i in 1..<idx.count {
@@ -105,8 +105,8 @@ extension Engine {
         body(&ctx)
         prev = -1
         for i in idx.reversed() where i != prev { db.shards[i].lock.unlock(); prev = i }
-        ctx.shardScratch = idx
-        ctx.argumentShards.removeAll(keepingCapacity: true)
+        ctx.locks.shardScratch = idx
+        ctx.locks.argumentShards.removeAll(keepingCapacity: true)
     }
 
 }

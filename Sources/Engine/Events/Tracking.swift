@@ -129,8 +129,8 @@ extension Engine {
     /// Tracking's part of finishing a command: remember what a tracking client read, and
     /// invalidate what a write changed.
     func trackAfterCommand(_ spec: CommandSpec, _ c: inout CommandContext) {
-        let caching = c.cachingOverride
-        if caching && spec.name != "client|caching" { c.cachingOverride = false }
+        let caching = c.session.cachingOverride
+        if caching && spec.name != "client|caching" { c.session.cachingOverride = false }
         guard trackingOn else { return }
         if spec.flags.contains(.write) && c.changes > 0 {
             // A client's own invalidations are written right after the command's reply.
@@ -146,7 +146,7 @@ extension Engine {
             }
             c.ownInvalidations.append(contentsOf: own)
         }
-        if c.tracking, spec.flags.contains(.readonly), let o = trackingOptions(c.client.id), !o.bcast {
+        if c.session.tracking, spec.flags.contains(.readonly), let o = trackingOptions(c.client.id), !o.bcast {
             if (o.optin && !caching) || (o.optout && caching) { return }
             rememberKeys(c.client.id, spec.keyIndexes(c.args).map { c.args.owned($0) })
         }
@@ -210,10 +210,10 @@ enum TrackingCommands {
                 }
             }
             c.engine.enableTracking(c.client.id, o)
-            c.tracking = true
+            c.session.tracking = true
         } else if c.args.matches(2, "off") {
             c.engine.disableTracking(c.client.id)
-            c.tracking = false
+            c.session.tracking = false
         } else {
             c.error(Errors.syntax)
             return
@@ -235,7 +235,7 @@ enum TrackingCommands {
             c.error(Errors.syntax)
             return
         }
-        c.cachingOverride = true
+        c.session.cachingOverride = true
         c.ok()
     }
 
@@ -254,7 +254,7 @@ enum TrackingCommands {
             if o.bcast { flags.append("bcast") }
             if o.optin { flags.append("optin") }
             if o.optout { flags.append("optout") }
-            if c.cachingOverride { flags.append(o.optin ? "caching-yes" : "caching-no") }
+            if c.session.cachingOverride { flags.append(o.optin ? "caching-yes" : "caching-no") }
             if o.noloop { flags.append("noloop") }
             if o.redirect != 0 && c.engine.clients.get(o.redirect) == nil { flags.append("broken_redirect") }
         } else {

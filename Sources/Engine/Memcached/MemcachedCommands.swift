@@ -45,7 +45,7 @@ public final class MemcachedSession {
     func count(_ c: MemcachedState.Counter, _ n: Int = 1) { counts[c.rawValue] += n }
 
     /// Before the batch's replies leave: its writes are in the AOF (and synced, under always).
-    public func beforeReply() { engine.aofBeforeReply(upTo: ctx.aofSeq) }
+    public func beforeReply() { engine.aofBeforeReply(upTo: ctx.session.aofSeq) }
 
     /// Ends a read batch: counters to the shared totals.
     public func flushCounters(bytesRead: Int, bytesWritten: Int) {

@@ -103,7 +103,7 @@ extension Engine {
     }
 
     public func aofBeforeReply(_ c: inout CommandContext) {
-        aofBeforeReply(upTo: c.aofSeq)
+        aofBeforeReply(upTo: c.session.aofSeq)
     }
 
     /// Writes the buffer to the incremental file (lock held).
@@ -504,12 +504,12 @@ struct AOFReplayer {
                 throw RDBError("Bad file format reading the append only file \(path): make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>")
             }
         }
-        if ctx.inMulti {
+        if ctx.session.inMulti {
             // A transaction without its EXEC at the very end: a crash mid-transaction.
             guard isLast, engine.config.bool("aof-load-truncated") else {
                 throw RDBError("Revert incomplete MULTI/EXEC transaction in AOF file \(path)")
             }
-            ctx.multiQueue = nil
+            ctx.session.multiQueue = nil
         }
     }
 }

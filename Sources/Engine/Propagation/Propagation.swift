@@ -122,12 +122,12 @@ extension Engine {
                 c.transactionEffects!.append((c.dbIndex, .arguments(c.args)))
             }
         } else if let effects = c.effects {
-            c.aofSeq = propagateNow(effects.map { (c.dbIndex, Effect.words($0)) })
+            c.session.aofSeq = propagateNow(effects.map { (c.dbIndex, Effect.words($0)) })
         } else {
-            c.aofSeq = propagateWords(db: c.dbIndex, arguments: c.args)
+            c.session.aofSeq = propagateWords(db: c.dbIndex, arguments: c.args)
         }
         c.effects = nil
-        if repl.active.load(ordering: .relaxed) { c.writeOffset = replicationOffset }
+        if repl.active.load(ordering: .relaxed) { c.session.writeOffset = replicationOffset }
     }
 
     /// Appends a batch of effects to the stream and the AOF (inside MULTI/EXEC when there are

@@ -93,7 +93,7 @@ enum ReplicationCommands {
     /// PSYNC replicationid offset
     static func psync(_ c: inout CommandContext) {
         guard !c.client.isReplica else { return }
-        guard c.onPush != nil, c.onPayload != nil else {
+        guard c.session.onPush != nil, c.session.onPayload != nil else {
             c.error("ERR PSYNC is not possible on this connection")
             return
         }
@@ -106,7 +106,7 @@ enum ReplicationCommands {
     /// SYNC
     static func sync(_ c: inout CommandContext) {
         guard !c.client.isReplica else { return }
-        guard c.onPush != nil, c.onPayload != nil else {
+        guard c.session.onPush != nil, c.session.onPayload != nil else {
             c.error("ERR SYNC is not possible on this connection")
             return
         }
@@ -160,9 +160,9 @@ enum ReplicationCommands {
             c.error("ERR timeout is negative")
             return
         }
-        let target = c.writeOffset
+        let target = c.session.writeOffset
         let acked = c.engine.replicasAcked(upTo: target)
-        if acked >= wanted || c.noBlock || c.onUnblock == nil {
+        if acked >= wanted || c.noBlock || c.session.onUnblock == nil {
             c.out.integer(acked)
             return
         }
@@ -310,7 +310,7 @@ extension Engine {
 
     /// The link of the connection running PSYNC/SYNC, with what its REPLCONF said.
     private func newLink(_ c: CommandContext, state: ReplicaLink.State) -> ReplicaLink {
-        let link = ReplicaLink(client: c.client, push: c.onPush!, payload: c.onPayload!, state: state, now: c.now)
+        let link = ReplicaLink(client: c.client, push: c.session.onPush!, payload: c.session.onPayload!, state: state, now: c.now)
         if let said = pendingLinks.withLock({ $0[c.client.id] }) {
             link.listeningPort = said.port
             link.ipAddress = said.ip
@@ -449,7 +449,7 @@ extension CommandContext {
         guard let spec = engine.table.lookup(args[0]) else { return }
         let engine = self.engine
         let w = Waiter(client: client, spec: spec, args: args, dbIndex: dbIndex, resp3: out.resp3, keys: [],
-                       timeoutReply: { $0.integer(engine.replicasAcked(upTo: offset)) }, deliver: onUnblock!)
+                       timeoutReply: { $0.integer(engine.replicasAcked(upTo: offset)) }, deliver: session.onUnblock!)
         w.replicaWait = (offset, count)
         blockedOn = w
         blockTimeoutMs = timeoutMs
