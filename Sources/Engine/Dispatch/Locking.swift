@@ -9,32 +9,32 @@ extension Engine {
     /// the closure is too: called through, its captures (the spec, the engine) were retained
     /// and released around every command (callgrind).
     @inline(__always)
-    func withLocks(_ spec: CommandSpec, _ ctx: inout CommandContext, _ body: (inout CommandContext) -> Void) {
+    func withLocks(_ spec: CommandSpec, _ ctx: inout CommandContext, _ body: (CommandSpec, inout CommandContext) -> Void) {
         switch spec.scope {
         case .none:
-            body(&ctx)
+            body(spec, &ctx)
         case .keys:
             if spec.hasOneKey && spec.firstKey < ctx.argc {
                 let mutex = lockOneKey(spec.firstKey, &ctx)
-                body(&ctx)
+                body(spec, &ctx)
                 unlockOneKey(mutex, &ctx)
                 return
             }
             if spec.keyFinder == nil {
                 // MSET and the like: the keys' places as a stride, not an array per command.
-                guard let keys = spec.keyStride(argc: ctx.argc) else { body(&ctx); return }
-                withKeyLocks(keys, &ctx, body)
+                guard let keys = spec.keyStride(argc: ctx.argc) else { body(spec, &ctx); return }
+                withKeyLocks(keys, spec, &ctx, body)
             } else {
-                withKeyLocks(spec.keyIndexes(ctx.args), &ctx, body)
+                withKeyLocks(spec.keyIndexes(ctx.args), spec, &ctx, body)
             }
         case .database:
             let db = ctx.db
             db.lockAll()
-            body(&ctx)
+            body(spec, &ctx)
             db.unlockAll()
         case .all:
             for db in keyspace.databases { db.lockAll() }
-            body(&ctx)
+            body(spec, &ctx)
             for db in keyspace.databases.reversed() { db.unlockAll() }
         }
     }
@@ -62,14 +62,15 @@ extension Engine {
     }
 
     /// Locks the shards of the keys at `keys` (argument places) in ascending order, once each.
-    private func withKeyLocks<S: Sequence<Int>>(_ keys: S, _ ctx: inout CommandContext, _ body: (inout CommandContext) -> Void) {
+    private func withKeyLocks<S: Sequence<Int>>(_ keys: S, _ spec: CommandSpec, _ ctx: inout CommandContext,
+                                               _ body: (CommandSpec, inout CommandContext) -> Void) {
         var it = keys.makeIterator()
-        guard let firstKey = it.next() else { body(&ctx); return }
+        guard let firstKey = it.next() else { body(spec, &ctx); return }
         let db = ctx.db
         if it.next() == nil {
             let shard = db.shard(ctx.args[firstKey])
             shard.lock.lock()
-            body(&ctx)
+            body(spec, &ctx)
             shard.lock.unlock()
             return
         }
@@ -102,7 +103,7 @@ extension Engine {
         }
         var prev = -1
         for i in idx where i != prev { db.shards[i].lock.lock(); prev = i }
-        body(&ctx)
+        body(spec, &ctx)
         prev = -1
         for i in idx.reversed() where i != prev { db.shards[i].lock.unlock(); prev = i }
         ctx.locks.shardScratch = idx
