@@ -158,3 +158,27 @@ def test_many_producers_and_consumers_lose_nothing(r, larder):
     for t in producers + threads:
         t.join(30)
     assert sorted(got) == sorted(f"{k}:{i}".encode() for k in range(4) for i in range(n_items // 4))
+
+
+def blocked_calls(port):
+    """INFO commandstats' calls for BLPOP after one served later, one timed out and one
+    answered at once, as each server counts them."""
+    c, pusher = Conn(port), Conn(port)
+    c.call("FLUSHALL")
+    c.call("CONFIG", "RESETSTAT")
+    c.send_raw(b"*3\r\n$5\r\nBLPOP\r\n$1\r\nq\r\n$1\r\n0\r\n")
+    time.sleep(0.1)
+    pusher.call("RPUSH", "q", "a")
+    c.read()
+    c.call("BLPOP", "q", "0.05")
+    pusher.call("RPUSH", "q", "b")
+    c.call("BLPOP", "q", "0")
+    info = c.call("INFO", "commandstats").value.decode()
+    c.close()
+    pusher.close()
+    line = next(l for l in info.splitlines() if l.startswith("cmdstat_blpop:"))
+    return line.split(",")[0]
+
+
+def test_a_blocked_command_counts_once_as_redis(larder, oracle):
+    assert blocked_calls(larder.port) == blocked_calls(oracle.port) == "cmdstat_blpop:calls=3"

@@ -140,6 +140,7 @@ extension Engine {
         blocking.byClient.withLock { byClient in
             guard !w.done else { return }
             finish(w, &byClient)
+            w.spec.calls.wrappingAdd(1, ordering: .relaxed)
             var out = RESPWriter(buffer: ByteBuffer())
             out.resp3 = w.resp3
             w.timeoutReply(&out)
@@ -160,6 +161,7 @@ extension Engine {
         blocking.byClient.withLock { byClient in
             guard let w = byClient[clientID], !w.done else { return false }
             finish(w, &byClient)
+            w.spec.calls.wrappingAdd(1, ordering: .relaxed)
             var out = RESPWriter(buffer: ByteBuffer())
             out.resp3 = w.resp3
             if withError {

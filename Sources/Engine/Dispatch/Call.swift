@@ -62,8 +62,9 @@ extension Engine {
             serveReadyKeys(ready)
         }
         trackAfterCommand(spec, &ctx)
-        // A served client that was not ready after all (its command wrote nothing) made no call.
-        if ctx.serving && ctx.out.buffer.readableBytes == 0 { return }
+        // As Redis, a command that blocked counts once, when it is answered (served, timed out
+        // or unblocked); a served client that was not ready after all made no call.
+        if ctx.blockedOn != nil || (ctx.serving && ctx.out.buffer.readableBytes == 0) { return }
         spec.calls.wrappingAdd(1, ordering: .relaxed)
         if ctx.session.counters.errors != errorsBefore {
             spec.failedCalls.wrappingAdd(1, ordering: .relaxed)
