@@ -106,11 +106,11 @@ extension Engine {
         c.client.info.withLock { $0.multi = -1 }
     }
 
-    /// Runs queued commands under the locks of everything they touch.
+    /// Runs queued commands under one LockSet of everything they touch (and the watched keys,
+    /// so that no write slips between the WATCH check and the commands).
     func runTransaction(_ queue: [CommandArguments], _ c: inout CommandContext) {
         let perDb = keyspace.shardsPerDatabase
-        var all = false
-        var shardIDs = Set<Int>()
+        var set = LockSet()
         var db = c.dbIndex
         var specs: [CommandSpec?] = []
         for args in queue {
@@ -123,22 +123,20 @@ extension Engine {
             case .none:
                 if spec.name == "select", let n = Int(args.string(1)), n >= 0, n < keyspace.databases.count { db = n }
             case .keys:
-                for i in spec.keyIndexes(args) { shardIDs.insert(db * perDb + keyspace.databases[db].shardIndex(args[i])) }
+                for i in spec.keyIndexes(args) { set.add(db * perDb + keyspace.databases[db].shardIndex(args[i])) }
             case .database:
-                for s in 0..<perDb { shardIDs.insert(db * perDb + s) }
+                set.addDatabase(db, in: keyspace)
             case .all:
-                all = true
+                set.addEverything(in: keyspace)
             }
         }
         for w in c.session.watches {
-            shardIDs.insert(w.db * perDb + keyspace.databases[w.db].shardIndex(w.key[...]))
+            set.add(w.db * perDb + keyspace.databases[w.db].shardIndex(w.key[...]))
         }
-        let locked: [Shard] = all
-            ? keyspace.databases.flatMap(\.shards)
-            : shardIDs.sorted().map { keyspace.databases[$0 / perDb].shards[$0 % perDb] }
-        for s in locked { s.lock.lock() }
+        set.seal()
+        set.lock(keyspace)
         if TransactionCommands.watchesBroken(&c) {
-            for s in locked.reversed() { s.lock.unlock() }
+            set.unlock(keyspace)
             c.out.nullArray()
             return
         }
@@ -162,7 +160,7 @@ extension Engine {
         let effects = c.transactionEffects!
         c.transactionEffects = nil
         if !effects.isEmpty { c.session.aofSeq = propagateNow(effects) }
-        for s in locked.reversed() { s.lock.unlock() }
+        set.unlock(keyspace)
         // What follows each command (invalidations, statistics), once the locks are released;
         // the clients its writes made ready are served after EXEC itself.
         let savedArgs = c.args

@@ -74,40 +74,87 @@ extension Engine {
             shard.lock.unlock()
             return
         }
-        var idx = ctx.locks.shardScratch
+        var set = LockSet(reusing: ctx.locks.shardScratch)
         ctx.locks.shardScratch = []
-        idx.removeAll(keepingCapacity: true)
         // Each key's shard is kept by argument too, so that the handler's ctx.shard(i) does
         // not hash the key a second time.
         var byArgument = ctx.locks.argumentShards
         ctx.locks.argumentShards = []
         byArgument.removeAll(keepingCapacity: true)
         byArgument.append(contentsOf: repeatElement(-1, count: ctx.argc))
+        let base = ctx.dbIndex * keyspace.shardsPerDatabase
         for k in keys {
             let s = db.shardIndex(ctx.args[k])
-            idx.append(s)
+            set.add(base + s)
             byArgument[k] = s
         }
         // Swapped in, not copied: a second reference would make the removeAll below copy.
         swap(&ctx.locks.argumentShards, &byArgument)
-        // Insertion sort for the usual few keys: sort() allocated a buffer per call.
-        if idx.count <= 32 {
-            for i in 1..<idx.count {
-                let v = idx[i]
-                var j = i
-                while j > 0 && idx[j - 1] > v { idx[j] = idx[j - 1]; j -= 1 }
-                idx[j] = v
-            }
-        } else {
-            idx.sort()
-        }
-        var prev = -1
-        for i in idx where i != prev { db.shards[i].lock.lock(); prev = i }
+        set.seal()
+        set.lock(keyspace)
         body(spec, &ctx)
-        prev = -1
-        for i in idx.reversed() where i != prev { db.shards[i].lock.unlock(); prev = i }
-        ctx.locks.shardScratch = idx
+        set.unlock(keyspace)
+        ctx.locks.shardScratch = set.shards
         ctx.locks.argumentShards.removeAll(keepingCapacity: true)
     }
+}
 
+/// The shards a multi-key command or a transaction locks, as keyspace-wide numbers (database
+/// × shards per database + shard): sorted and each once, so that they are locked in ascending
+/// order (two lock sets never wait on each other in a cycle) and unlocked in reverse. A
+/// one-key command skips it (Engine.withLocks locks its one shard directly); a command that
+/// names no keys locks whole databases.
+struct LockSet {
+    private(set) var shards: [Int]
+
+    /// An empty set in `buffer`'s storage: a connection keeps one for its capacity, so that a
+    /// multi-key command allocates nothing.
+    init(reusing buffer: [Int] = []) {
+        shards = buffer
+        shards.removeAll(keepingCapacity: true)
+    }
+
+    mutating func add(_ shard: Int) { shards.append(shard) }
+
+    /// Every shard of database `db`.
+    mutating func addDatabase(_ db: Int, in keyspace: Keyspace) {
+        let per = keyspace.shardsPerDatabase
+        for s in 0..<per { shards.append(db * per + s) }
+    }
+
+    /// Every shard of every database.
+    mutating func addEverything(in keyspace: Keyspace) {
+        shards.append(contentsOf: 0..<(keyspace.databases.count * keyspace.shardsPerDatabase))
+    }
+
+    /// Sorts and drops repeats. Insertion sort for the usual few keys: sort() allocated a
+    /// buffer per call.
+    mutating func seal() {
+        if shards.count <= 32 {
+            for i in 1..<max(1, shards.count) {
+                let v = shards[i]
+                var j = i
+                while j > 0 && shards[j - 1] > v { shards[j] = shards[j - 1]; j -= 1 }
+                shards[j] = v
+            }
+        } else {
+            shards.sort()
+        }
+        var kept = 0
+        for i in 0..<shards.count where kept == 0 || shards[i] != shards[kept - 1] {
+            shards[kept] = shards[i]
+            kept += 1
+        }
+        shards.removeLast(shards.count - kept)
+    }
+
+    func lock(_ keyspace: Keyspace) {
+        let per = keyspace.shardsPerDatabase
+        for n in shards { keyspace.databases[n / per].shards[n % per].lock.lock() }
+    }
+
+    func unlock(_ keyspace: Keyspace) {
+        let per = keyspace.shardsPerDatabase
+        for n in shards.reversed() { keyspace.databases[n / per].shards[n % per].lock.unlock() }
+    }
 }
