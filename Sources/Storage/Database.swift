@@ -58,9 +58,14 @@ public final class Database: Sendable {
 public final class Keyspace: Sendable {
     public let databases: [Database]
     public let shardsPerDatabase: Int
+    /// Every shard's mutex by its keyspace-wide number (database × shardsPerDatabase + shard),
+    /// for lock sets that span several shards or databases: held by address, they are locked
+    /// without a retain of the database, the shard and its lock each.
+    public let mutexes: [MutexRef]
 
     public init(databases: Int = 16, shardsPerDatabase: Int = 16) {
         self.shardsPerDatabase = shardsPerDatabase
         self.databases = (0..<databases).map { Database(index: $0, shardCount: shardsPerDatabase) }
+        self.mutexes = self.databases.flatMap { db in db.shards.map { $0.lock.ref } }
     }
 }
