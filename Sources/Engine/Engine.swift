@@ -123,11 +123,6 @@ public final class Engine: Sendable {
     /// Whether CLIENT PAUSE was ever used: until then the per-command pause check reads no clock.
     @inline(__always) public var pauseEverSet: Bool { pauseEnds.load(ordering: .relaxed) != 0 }
 
-    /// The flags of the command named by `args[0]`, for the pause check before execution.
-    public func flags(of args: CommandArguments) -> CommandFlags {
-        guard !args.isEmpty, let spec = table.lookup(args[0]) else { return [] }
-        return spec.flags
-    }
 }
 
 extension Engine {

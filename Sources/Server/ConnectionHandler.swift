@@ -272,14 +272,14 @@ final class ConnectionHandler: ChannelInboundHandler, FlushedAtEndOfIteration {
                 closeNow(ctx)
                 return
             case .command(let n):
-                if engine.pauseEverSet, engine.pauseActive(now: unixMillis()),
-                   let until = engine.pausedUntil(flags: engine.flags(of: context.args), now: unixMillis()) {
+                engine.execute(&context)
+                if let until = context.pausedUntil {
+                    context.pausedUntil = nil
                     input = buf
                     scheduleResume(ctx, at: until)
                     return
                 }
                 buf.moveReaderIndex(forwardBy: n)
-                engine.execute(&context)
                 if let w = context.blockedOn {
                     context.blockedOn = nil
                     blocked = w

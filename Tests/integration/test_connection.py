@@ -120,6 +120,17 @@ def test_client_pause_delays_writes_not_reads(larder):
     other.set("p", "2")
     assert time.time() - start >= 0.4
     assert r.client_unpause()
+    # A pipeline: the held write keeps the reads behind it waiting, in order, and runs once.
+    r.execute_command("CONFIG", "RESETSTAT")
+    assert r.client_pause(300, all=False)
+    c = Conn(larder.port)
+    start = time.time()
+    c.send_raw(b"*3\r\n$3\r\nSET\r\n$1\r\np\r\n$1\r\n3\r\n*2\r\n$3\r\nGET\r\n$1\r\np\r\n")
+    assert c.read() == Reply("+", b"OK")
+    assert time.time() - start >= 0.25
+    assert c.read() == Reply("$", b"3")
+    assert r.info("commandstats")["cmdstat_set"]["calls"] == 1
+    c.close()
     r.close()
     other.close()
 

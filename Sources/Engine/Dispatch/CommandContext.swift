@@ -31,6 +31,9 @@ public struct CommandContext: Sendable {
     var serving = false
     /// Set inside MULTI/EXEC and scripts: blocking commands answer at once.
     var noBlock = false
+    /// Set when CLIENT PAUSE holds the command: it did not run, and the connection leaves it
+    /// unread until then (ms).
+    public var pausedUntil: Int64? = nil
     /// Set when the command parked the client; the connection stops reading until it is served.
     public var blockedOn: Waiter? = nil
     public var blockTimeoutMs: Int64 = 0

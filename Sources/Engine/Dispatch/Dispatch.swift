@@ -18,12 +18,18 @@ extension Engine {
     public func execute(_ ctx: inout CommandContext) {
         guard !ctx.args.isEmpty else { return }
         ctx.now = unixMillis()
-        ctx.session.counters.commands += 1
-
         guard let spec = resolve(&ctx) else {
+            ctx.session.counters.commands += 1
             if ctx.session.inMulti { ctx.session.multiFailed = true }
             return
         }
+        // CLIENT PAUSE: a command it holds is not run; the connection keeps it unread and
+        // tries again when the pause ends (one atomic load while no pause was ever set).
+        if pauseEverSet, pauseActive(now: ctx.now), let until = pausedUntil(flags: spec.flags, now: ctx.now) {
+            ctx.pausedUntil = until
+            return
+        }
+        ctx.session.counters.commands += 1
         let mode = ctx.session.replyMode
         // CLIENT LIST's cmd= and idle= (and the idle timeout) read these under the client's
         // lock; a lock per command showed in profiles, so they are published when the command
