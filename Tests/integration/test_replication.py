@@ -153,6 +153,20 @@ def test_wait_counts_acknowledging_replicas(pair):
         p.wait(1, -1)
 
 
+def test_wait_after_exec_covers_the_whole_transaction(pair):
+    kind, primary, replica = pair
+    p, r = primary.client(), replica.client()
+    wait_until(lambda: in_sync(primary, replica), what="first sync")
+    for i in range(20):
+        pipe = p.pipeline(transaction=True)
+        pipe.set(f"t{i}a", i)
+        pipe.incr(f"t{i}b")
+        pipe.execute()
+        assert p.wait(1, 5000) == 1
+        # Acknowledged means applied: the transaction is on the replica, all of it.
+        assert r.mget(f"t{i}a", f"t{i}b") == [str(i).encode(), b"1"]
+
+
 def test_wait_without_replicas(lone):
     kind, primary = lone
     p = primary.client()

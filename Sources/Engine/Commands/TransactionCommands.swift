@@ -159,7 +159,11 @@ extension Engine {
         c.noBlock = false
         let effects = c.transactionEffects!
         c.transactionEffects = nil
-        if !effects.isEmpty { c.session.aofSeq = propagateNow(effects) }
+        if !effects.isEmpty {
+            c.session.aofSeq = propagateNow(effects)
+            // WAIT after EXEC waits for the whole transaction to reach the replicas.
+            if repl.active.load(ordering: .relaxed) { c.session.writeOffset = replicationOffset }
+        }
         set.unlock(keyspace)
         // What follows each command (invalidations, statistics), once the locks are released;
         // the clients its writes made ready are served after EXEC itself.
