@@ -218,8 +218,43 @@ def test_spop_with_count_is_one_srem_a_member_in_a_transaction(primaries):
     assert shapes[0][-5:] == [[b"MULTI"], [b"SREM", b"s"], [b"SREM", b"s"], [b"SREM", b"s"], [b"EXEC"]]
 
 
+# Writes the differential strategies above do not send; SPOP and SRANDMEMBER stay out (their
+# picks are random on each server), and so do the HyperLogLog commands (covered by the cases).
+K = st.sampled_from(["k0", "k1", "c0", "c1", "{t}a", "{t}b"])
+MORE_WRITES = st.one_of(
+    st.tuples(st.just("SETBIT"), K, st.sampled_from(["0", "7", "100"]), st.sampled_from(["0", "1"])),
+    st.tuples(st.just("BITFIELD"), K, st.just("INCRBY"), st.sampled_from(["u8", "i5"]), st.just("0"), st.just("3")),
+    st.tuples(st.just("BITOP"), st.sampled_from(["AND", "OR", "XOR"]), K, K, K),
+    st.tuples(st.just("GEOADD"), K, st.just("13.36"), st.just("38.11"), st.sampled_from(["p", "q"])),
+    st.tuples(st.just("XADD"), K, st.sampled_from(["1-1", "2-1", "5-5"]), st.just("f"), st.just("v")),
+    st.tuples(st.just("XADD"), K, st.just("MAXLEN"), st.sampled_from(["1", "~"]), st.just("1"), st.just("9-9"),
+              st.just("f"), st.just("v")).map(lambda t: t if t[3] == "~" else t[:4] + t[5:]),
+    st.tuples(st.just("XDEL"), K, st.sampled_from(["1-1", "2-1"])),
+    st.tuples(st.just("XTRIM"), K, st.just("MAXLEN"), st.sampled_from(["0", "1", "5"])),
+    st.tuples(st.just("XGROUP"), st.just("CREATE"), K, st.just("g"), st.just("0"), st.just("MKSTREAM")),
+    st.tuples(st.just("XREADGROUP"), st.just("GROUP"), st.just("g"), st.sampled_from(["a", "b"]), st.just("STREAMS"), K,
+              st.just(">")),
+    st.tuples(st.sampled_from(["MOVE"]), K, st.sampled_from(["1", "2"])),
+    st.tuples(st.just("SWAPDB"), st.just("0"), st.just("1")),
+    st.tuples(st.just("UNLINK"), K, K),
+    st.tuples(st.just("GETEX"), K, st.sampled_from(["PERSIST", "EX"]), st.just("100")).map(lambda t: t[:3] if t[2] == "PERSIST" else t),
+    st.tuples(st.just("HSETNX"), K, st.sampled_from(["f", "g"]), st.just("1")),
+    st.tuples(st.just("HMSET"), K, st.just("f"), st.just("2")),
+    st.tuples(st.just("RPOPLPUSH"), K, K),
+    st.tuples(st.just("BRPOPLPUSH"), K, K, st.just("0.01")),
+    st.tuples(st.just("BLMOVE"), K, K, st.just("LEFT"), st.just("RIGHT"), st.just("0.01")),
+    st.tuples(st.sampled_from(["BZPOPMIN", "BZPOPMAX"]), K, st.just("0.01")),
+    st.tuples(st.just("ZMPOP"), st.just("1"), K, st.sampled_from(["MIN", "MAX"]), st.just("COUNT"), st.just("2")),
+    st.tuples(st.just("ZRANGESTORE"), K, K, st.just("0"), st.just("-1")),
+    st.tuples(st.just("SORT"), K, st.just("ALPHA"), st.just("STORE"), K),
+    st.tuples(st.just("SMOVE"), K, K, st.sampled_from(["a", "b"])),
+    st.tuples(st.just("RESTORE"), K, st.just("0"), st.just(b"bad")),
+    st.tuples(st.just("PERSIST"), K),
+    st.tuples(st.just("EXPIREAT"), K, st.sampled_from(["9999999999", "1"]), st.sampled_from(["NX", "XX", "GT", "LT"])),
+)
+
 STREAM_COMMANDS = st.one_of(
-    COMMANDS, COLLECTION_COMMANDS,
+    COMMANDS, COLLECTION_COMMANDS, MORE_WRITES,
     st.tuples(st.sampled_from(["PEXPIREAT", "EXPIREAT"]), st.sampled_from(["k0", "k1", "c0"]),
               st.sampled_from([FAR, "9999999999", "1"])),
     st.builds(lambda k, o: ("SET", k, "v", *o), st.sampled_from(["k0", "k1"]),

@@ -142,13 +142,17 @@ enum SortCommand {
         }
         if let storeKey {
             let dst = c.db.shard(storeKey[...])
-            dst.delete(storeKey[...], now: c.now)
+            let existed = dst.delete(storeKey[...], now: c.now)
             if !outputs.isEmpty {
                 dst.set(storeKey[...], .list(Deque(outputs.map { ElementBytes($0 ?? []) })), access: c.newAccess)
                 c.notify(.list, "sortstore", key: storeKey)
                 c.signalReady(dst, storeKey[...])
+                c.dirty(outputs.count)
+            } else if existed {
+                // As Redis: an empty result deletes the destination; over nothing, no change.
+                c.notify(.generic, "del", key: storeKey)
+                c.dirty()
             }
-            c.dirty()
             c.out.integer(outputs.count)
             return
         }
