@@ -3,7 +3,7 @@ import Storage
 
 /// SUBSCRIBE and friends, PUBLISH, SPUBLISH and PUBSUB.
 enum PubSubCommands {
-    static let flags: CommandFlags = [.pubsub, .noscript, .loading, .stale]
+    static let flags: CommandFlags = [.pubsub, .noscript, .loading, .stale, .whileSubscribed]
 
     static let specs: [CommandSpec] = [
         CommandSpec("subscribe", arity: -2, flags: flags, group: "pubsub", since: "2.0.0",

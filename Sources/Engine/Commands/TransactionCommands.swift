@@ -8,15 +8,15 @@ import Storage
 /// no other client sees half of it.
 enum TransactionCommands {
     static let specs: [CommandSpec] = [
-        CommandSpec("multi", arity: 1, flags: [.noscript, .loading, .stale, .fast, .allowBusy], group: "transactions",
+        CommandSpec("multi", arity: 1, flags: [.runsInMulti, .noscript, .loading, .stale, .fast, .allowBusy], group: "transactions",
                     summary: "Starts a transaction.", acl: ["transaction"], handler: multi),
-        CommandSpec("exec", arity: 1, flags: [.noscript, .loading, .stale, .skipSlowlog], group: "transactions",
+        CommandSpec("exec", arity: 1, flags: [.runsInMulti, .noscript, .loading, .stale, .skipSlowlog], group: "transactions",
                     summary: "Executes all commands in a transaction.", complexity: "Depends on commands in the transaction",
                     acl: ["transaction"], handler: exec),
-        CommandSpec("discard", arity: 1, flags: [.noscript, .loading, .stale, .fast, .allowBusy], group: "transactions",
+        CommandSpec("discard", arity: 1, flags: [.runsInMulti, .noscript, .loading, .stale, .fast, .allowBusy], group: "transactions",
                     since: "2.0.0", summary: "Discards a transaction.", complexity: "O(N), when N is the number of queued commands",
                     acl: ["transaction"], handler: discard),
-        CommandSpec("watch", arity: -2, flags: [.noscript, .loading, .stale, .fast, .allowBusy], keys: (1, -1, 1),
+        CommandSpec("watch", arity: -2, flags: [.runsInMulti, .noscript, .loading, .stale, .fast, .allowBusy], keys: (1, -1, 1),
                     group: "transactions", since: "2.2.0",
                     summary: "Monitors changes to keys to determine the execution of a transaction.",
                     acl: ["transaction"], handler: watch),

@@ -29,6 +29,12 @@ public struct CommandFlags: OptionSet, Sendable {
     /// Not a Redis flag: a write that empties or swaps whole databases (FLUSHDB, FLUSHALL,
     /// SWAPDB, memcached's flush_all), after which every tracked key is invalid.
     public static let invalidatesAll = CommandFlags(rawValue: 1 << 18)
+    /// Not a Redis flag: runs at once inside MULTI rather than queueing (MULTI, EXEC, DISCARD,
+    /// WATCH, QUIT, RESET).
+    public static let runsInMulti = CommandFlags(rawValue: 1 << 19)
+    /// Not a Redis flag: one of the few a RESP2 client may send while subscribed ((P|S)SUBSCRIBE,
+    /// (P|S)UNSUBSCRIBE, PING, QUIT, RESET).
+    public static let whileSubscribed = CommandFlags(rawValue: 1 << 20)
 
     static let names: [(CommandFlags, String)] = [
         (.write, "write"), (.readonly, "readonly"), (.denyoom, "denyoom"), (.admin, "admin"),

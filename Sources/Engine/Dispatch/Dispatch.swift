@@ -8,12 +8,6 @@ import Storage
 /// which queues instead of running. A refusal counts in the command's rejected_calls, as
 /// Redis's INFO commandstats reports it.
 extension Engine {
-    /// Commands that run, rather than queue, inside MULTI.
-    static let runInMulti: Set<String> = ["exec", "discard", "multi", "watch", "quit", "reset"]
-    /// The only commands a RESP2 client may send while subscribed.
-    static let allowedWhileSubscribed: Set<String> = ["subscribe", "psubscribe", "ssubscribe", "unsubscribe",
-                                                      "punsubscribe", "sunsubscribe", "ping", "quit", "reset"]
-
     /// Runs the command in `ctx.args`, writing its reply into `ctx.out`.
     public func execute(_ ctx: inout CommandContext) {
         guard !ctx.args.isEmpty else { return }
@@ -48,7 +42,7 @@ extension Engine {
             ctx.error(Errors.noAuth)
             return
         }
-        if ctx.session.subscriptionCount > 0 && !ctx.out.resp3 && !Self.allowedWhileSubscribed.contains(spec.name) {
+        if ctx.session.subscriptionCount > 0 && !ctx.out.resp3 && !spec.flags.contains(.whileSubscribed) {
             spec.rejectedCalls.wrappingAdd(1, ordering: .relaxed)
             ctx.error("ERR Can't execute '\(spec.name)': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
             return
@@ -61,7 +55,7 @@ extension Engine {
             ctx.error("OOM command not allowed when used memory > 'maxmemory'.")
             return
         }
-        if ctx.session.inMulti && !Self.runInMulti.contains(spec.name) {
+        if ctx.session.inMulti && !spec.flags.contains(.runsInMulti) {
             if spec.flags.contains(.noMulti) {
                 spec.rejectedCalls.wrappingAdd(1, ordering: .relaxed)
                 ctx.session.multiFailed = true
