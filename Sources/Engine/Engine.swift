@@ -45,16 +45,13 @@ public final class Engine: Sendable {
                                  shardsPerDatabase: Self.powerOfTwo(config.int("shards-per-database")))
         self.table = CommandTable(Self.allCommands)
         self.tcpPort = config.int("port")
-        reloadSettings()
         for db in keyspace.databases {
             let index = db.index
             for s in db.shards {
                 s.onExpire = { [unowned self] key in self.keyExpired(key, db: index) }
-                s.onNewKey = { [unowned self] key in
-                    if self.notificationsOn { self.notify(.new, "new", key, db: index) }
-                }
             }
         }
+        reloadSettings()
     }
 
     static func powerOfTwo(_ n: Int) -> Int {

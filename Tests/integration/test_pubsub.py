@@ -219,3 +219,33 @@ def test_slow_subscriber_is_disconnected():
         assert s.alive()
     finally:
         s.stop()
+
+
+def new_key_events(port):
+    """The 'new' events a SET of a new key, a SET over it, a RENAME to a new name and an
+    HSET creating a hash send, with notify-keyspace-events En turned on and then off."""
+    c, sub = Conn(port), Conn(port)
+    c.call("FLUSHALL")
+    c.call("CONFIG", "SET", "notify-keyspace-events", "En")
+    sub.send_raw(encode("SUBSCRIBE", "__keyevent@0__:new"))
+    sub.read()
+    c.call("SET", "a", "1")
+    c.call("SET", "a", "2")
+    c.call("RENAME", "a", "b")
+    c.call("HSET", "h", "f", "v")
+    c.call("CONFIG", "SET", "notify-keyspace-events", "")
+    c.call("SET", "after", "1")
+    got = []
+    sub.sock.settimeout(0.5)
+    try:
+        while True:
+            got.append(sub.read().value[2].value)
+    except (TimeoutError, OSError):
+        pass
+    c.close()
+    sub.close()
+    return got
+
+
+def test_new_key_events_as_redis(larder, oracle):
+    assert new_key_events(larder.port) == new_key_events(oracle.port) == [b"a", b"b", b"h"]

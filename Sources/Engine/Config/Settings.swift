@@ -134,11 +134,31 @@ extension Engine {
             if hard > 0 || soft > 0 { limited |= cls.rawValue }
         }
         s.limitedOutputClasses.store(limited, ordering: .relaxed)
-        s.notifyFlags.store((NotifyClass.parse(config.get("notify-keyspace-events")) ?? []).rawValue, ordering: .relaxed)
+        let notify = NotifyClass.parse(config.get("notify-keyspace-events")) ?? []
+        s.notifyFlags.store(notify.rawValue, ordering: .relaxed)
+        reportNewKeys(notify.contains(.new))
         s.maxclients.store(config.int("maxclients"), ordering: .relaxed)
         s.protectedMode.store(config.bool("protected-mode"), ordering: .relaxed)
         s.passwordSet.store(!config.get("requirepass").isEmpty, ordering: .relaxed)
         s.tcpKeepalive.store(config.int("tcp-keepalive"), ordering: .relaxed)
+    }
+
+    /// "new" keyspace events need every shard to report the keys it adds; with them off no
+    /// shard does (the report copied each new key into an array). Set under each shard's lock,
+    /// which writers hold when they read it.
+    private func reportNewKeys(_ on: Bool) {
+        for db in keyspace.databases {
+            let index = db.index
+            var report: (@Sendable ([UInt8]) -> Void)? = nil
+            if on {
+                report = { [unowned self] key in self.notify(.new, "new", key, db: index) }
+            }
+            for shard in db.shards {
+                shard.lock.lock()
+                shard.onNewKey = report
+                shard.lock.unlock()
+            }
+        }
     }
 
     public var accessPolicy: AccessPolicy {
