@@ -161,3 +161,23 @@ def test_resetstat(d):
     for side in (d.larder, d.redis):
         info = side.call("INFO", "commandstats").value.decode()
         assert "cmdstat_get" not in info and "cmdstat_set" not in info
+
+
+def test_commandstats_fields_as_redis(d):
+    d.check("CONFIG", "RESETSTAT")
+    for i in range(200):
+        d.both("SET", f"k{i}", "v")
+    d.both("GET")                      # an arity error: rejected, not failed
+    d.both("INCR", "k0")               # not an integer: failed
+    for side in (d.larder, d.redis):
+        stats = {}
+        for line in side.call("INFO", "commandstats").value.decode().splitlines():
+            if line.startswith("cmdstat_"):
+                name, fields = line.split(":", 1)
+                stats[name] = dict(f.split("=") for f in fields.split(","))
+        s = stats["cmdstat_set"]
+        assert list(s) == ["calls", "usec", "usec_per_call", "rejected_calls", "failed_calls"]
+        assert s["calls"] == "200" and int(s["usec"]) > 0
+        assert s["usec_per_call"] == f"{int(s['usec']) / 200:.2f}"
+        assert stats["cmdstat_incr"]["failed_calls"] == "1"
+        assert stats["cmdstat_get"]["rejected_calls"] == "1" and stats["cmdstat_get"]["calls"] == "0"

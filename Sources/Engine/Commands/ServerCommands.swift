@@ -150,6 +150,7 @@ enum ServerCommands {
             for s in [spec] + spec.subcommands {
                 s.calls.store(0, ordering: .relaxed)
                 s.failedCalls.store(0, ordering: .relaxed)
+                s.usec.store(0, ordering: .relaxed)
                 s.rejectedCalls.store(0, ordering: .relaxed)
             }
         }

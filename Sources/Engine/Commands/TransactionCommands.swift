@@ -147,7 +147,8 @@ extension Engine {
         var done: [(spec: CommandSpec, args: CommandArguments, changes: Int, errorsBefore: Int)] = []
         for (args, spec) in zip(queue, specs) {
             c.args = args
-            c.now = unixMillis()
+            c.startedMicros = unixMicros()
+            c.now = c.startedMicros / 1000
             guard let spec else {
                 _ = resolve(&c)   // replies the same error it gave when queued
                 continue

@@ -107,7 +107,8 @@ extension Engine {
                     ctx.dbIndex = w.dbIndex
                     ctx.out.resp3 = w.resp3
                     ctx.serving = true
-                    ctx.now = unixMillis()
+                    ctx.startedMicros = unixMicros()
+                    ctx.now = ctx.startedMicros / 1000
                     call(w.spec, &ctx)
                     aofBeforeReply(&ctx)
                     guard ctx.out.buffer.readableBytes > 0 else {   // not ready for it after all

@@ -21,6 +21,7 @@ extension Engine {
             spec.handler!(&c)
             if spec.propagates { c.engine.propagateCommand(&c) }
         }
+        spec.usec.wrappingAdd(Int(unixMicros() - ctx.startedMicros), ordering: .relaxed)
         afterCommand(spec, &ctx, errorsBefore: errorsBefore)
     }
 
@@ -33,6 +34,7 @@ extension Engine {
             handler(&c)
             if spec.propagates { c.engine.propagateCommand(&c) }
         }
+        spec.usec.wrappingAdd(Int(unixMicros() - ctx.startedMicros), ordering: .relaxed)
         afterCommand(spec, &ctx, errorsBefore: errorsBefore)
     }
 
@@ -42,6 +44,7 @@ extension Engine {
         ctx.changes = 0
         spec.handler!(&ctx)
         if spec.propagates { propagateCommand(&ctx) }
+        spec.usec.wrappingAdd(Int(unixMicros() - ctx.startedMicros), ordering: .relaxed)
     }
 
     /// What follows every command once its locks are released: parking a blocked client,

@@ -25,6 +25,8 @@ public struct CommandContext: Sendable {
 
     /// The command's start time in Unix ms; expiry decisions within a command use this one clock.
     public var now: Int64 = 0
+    /// The same instant in µs, for the command's duration in INFO commandstats.
+    var startedMicros: Int64 = 0
     /// Keys made ready for blocked clients by this command: (database, key).
     var readyKeys: [(Int, [UInt8])] = []
     /// Set while a blocked client's command is re-run to serve it: no error, no re-blocking.

@@ -86,6 +86,8 @@ public final class CommandSpec: Sendable {
     /// Calls, errors and admission refusals for INFO commandstats.
     let calls = Atomic<Int>(0)
     let failedCalls = Atomic<Int>(0)
+    /// Microseconds spent in the command (its handler and effects, under its locks).
+    let usec = Atomic<Int>(0)
     let rejectedCalls = Atomic<Int>(0)
 
     public init(_ name: String, arity: Int, flags: CommandFlags, keys: (Int, Int, Int) = (0, 0, 0),

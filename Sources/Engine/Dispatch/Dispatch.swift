@@ -11,7 +11,9 @@ extension Engine {
     /// Runs the command in `ctx.args`, writing its reply into `ctx.out`.
     public func execute(_ ctx: inout CommandContext) {
         guard !ctx.args.isEmpty else { return }
-        ctx.now = unixMillis()
+        // One clock read gives both the command's ms clock and the start of its duration.
+        ctx.startedMicros = unixMicros()
+        ctx.now = ctx.startedMicros / 1000
         guard let spec = resolve(&ctx) else {
             ctx.session.counters.commands += 1
             if ctx.session.inMulti { ctx.session.multiFailed = true }
@@ -94,6 +96,7 @@ extension Engine {
         }
         let argc = ctx.argc
         if (spec.arity > 0 && argc != spec.arity) || argc < -spec.arity || spec.handler == nil {
+            spec.rejectedCalls.wrappingAdd(1, ordering: .relaxed)
             ctx.error(Errors.arity(spec.name))
             return nil
         }

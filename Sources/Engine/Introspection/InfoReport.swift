@@ -216,9 +216,10 @@ struct InfoReport {
         for spec in engine.table.commands {
             for s in [spec] + spec.subcommands {
                 let calls = s.calls.load(ordering: .relaxed)
+                let usec = s.usec.load(ordering: .relaxed)
                 guard calls > 0 || s.rejectedCalls.load(ordering: .relaxed) > 0 || s.failedCalls.load(ordering: .relaxed) > 0 else { continue }
                 lines.append(("cmdstat_\(s.name)",
-                              "calls=\(calls),usec=0,usec_per_call=0.00,rejected_calls=\(s.rejectedCalls.load(ordering: .relaxed)),failed_calls=\(s.failedCalls.load(ordering: .relaxed))"))
+                              "calls=\(calls),usec=\(usec),usec_per_call=\(format2(calls > 0 ? Double(usec) / Double(calls) : 0)),rejected_calls=\(s.rejectedCalls.load(ordering: .relaxed)),failed_calls=\(s.failedCalls.load(ordering: .relaxed))"))
             }
         }
         return lines

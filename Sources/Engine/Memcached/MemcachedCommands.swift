@@ -62,6 +62,7 @@ public final class MemcachedSession {
         ctx.args.append(spec.name.utf8)
         for k in keys { ctx.args.append(k) }
         ctx.now = now
+        ctx.startedMicros = now * 1000
         engine.call(spec, &ctx, running: body)
     }
 

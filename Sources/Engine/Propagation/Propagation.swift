@@ -98,7 +98,7 @@ struct EffectEncoder {
 
 extension Engine {
     /// Whether writes are recorded: in the AOF, or in the replication stream.
-    var propagating: Bool {
+    @inline(__always) var propagating: Bool {
         (aof.on.load(ordering: .relaxed) || repl.active.load(ordering: .relaxed)) && !aof.loading.load(ordering: .relaxed)
     }
 
