@@ -182,3 +182,29 @@ def blocked_calls(port):
 
 def test_a_blocked_command_counts_once_as_redis(larder, oracle):
     assert blocked_calls(larder.port) == blocked_calls(oracle.port) == "cmdstat_blpop:calls=3"
+
+
+def blocked_move_into_wrong_type(port):
+    """A client blocked in BLMOVE (and one in BRPOPLPUSH) whose destination is then made a
+    string: the push that wakes it gets it WRONGTYPE, and the element stays for the next."""
+    c, b1, b2 = Conn(port), Conn(port), Conn(port)
+    c.call("FLUSHALL")
+    b1.send_raw(b"*6\r\n$6\r\nBLMOVE\r\n$3\r\nsrc\r\n$3\r\ndst\r\n$4\r\nLEFT\r\n$5\r\nRIGHT\r\n$1\r\n0\r\n")
+    time.sleep(0.1)
+    b2.send_raw(b"*4\r\n$10\r\nBRPOPLPUSH\r\n$3\r\nsrc\r\n$4\r\ndst2\r\n$1\r\n0\r\n")
+    time.sleep(0.1)
+    c.call("SET", "dst", "string")
+    c.call("RPUSH", "src", "a")
+    b1.sock.settimeout(5)
+    first = b1.read()
+    second = b2.read()
+    rest = c.call("LRANGE", "src", "0", "-1"), c.call("LRANGE", "dst2", "0", "-1")
+    for x in (c, b1, b2):
+        x.close()
+    return first, second, rest
+
+
+def test_blocked_move_into_a_wrong_type_answers_wrongtype(larder, oracle):
+    mine, theirs = blocked_move_into_wrong_type(larder.port), blocked_move_into_wrong_type(oracle.port)
+    assert mine == theirs
+    assert mine[0].kind == "-" and mine[0].value.startswith(b"WRONGTYPE")

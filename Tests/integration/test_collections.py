@@ -134,6 +134,13 @@ SORT = [
     ("SADD", "sset", "5", "1", "3"), ("SORT", "sset"), ("ZADD", "zs", "1", "x", "2", "y"), ("SORT", "zs", "ALPHA", "DESC"),
     ("SORT", "words", "FOO"), ("SORT_RO", "words", "STORE", "x"), ("SET", "str", "1"), ("SORT", "str"), ("SORT", "nokey"),
     ("SORT", "sset", "BY", "nosort", "STORE", "ss"), ("LRANGE", "ss", "0", "-1"),
+    # BY nosort keeps a list's or a sorted set's order; DESC walks it backwards, LIMIT from there.
+    ("ZADD", "zz", "3", "c", "1", "a", "2", "b", "4", "d"), ("SORT", "zz", "BY", "nosort"),
+    ("SORT", "zz", "BY", "nosort", "DESC"), ("SORT", "zz", "BY", "nosort", "LIMIT", "1", "2"),
+    ("SORT", "zz", "BY", "nosort", "DESC", "LIMIT", "1", "2"), ("SORT", "zz", "BY", "nosort", "DESC", "LIMIT", "3", "5"),
+    ("SORT", "zz", "BY", "nosort", "DESC", "STORE", "zdst"), ("LRANGE", "zdst", "0", "-1"),
+    ("SORT", "nums", "BY", "nosort", "DESC"), ("SORT", "nums", "BY", "nosort", "DESC", "LIMIT", "0", "3"),
+    ("SORT", "nums", "BY", "nosort", "ALPHA", "DESC", "GET", "#"),
 ]
 
 

@@ -150,7 +150,10 @@ def test_keyspace_notifications_match_redis(larder, oracle):
                 ("XGROUP", "CREATECONSUMER", "x", "g", "c"), ("XADD", "x", "4-0", "f", "v"),
                 ("XREADGROUP", "GROUP", "g", "d", "STREAMS", "x", ">"), ("XGROUP", "SETID", "x", "g", "0"),
                 ("XCLAIM", "x", "g", "e", "0", "4-0"), ("XSETID", "x", "10-0"), ("XGROUP", "DELCONSUMER", "x", "g", "c"),
-                ("XGROUP", "DESTROY", "x", "g"), ("XGROUP", "CREATE", "y", "g", "$", "MKSTREAM")]
+                ("XGROUP", "DESTROY", "x", "g"), ("XGROUP", "CREATE", "y", "g", "$", "MKSTREAM"),
+                # SMOVE: 'sadd' on the destination only when the member was not there.
+                ("SADD", "s1", "a", "b"), ("SADD", "s2", "a"), ("SMOVE", "s1", "s2", "a"), ("SMOVE", "s1", "s2", "b"),
+                ("SMOVE", "s2", "s3", "zz")]
     streams = []
     for port in (larder.port, oracle.port):
         c = Conn(port)

@@ -213,8 +213,10 @@ enum ListCommands {
             return
         case .found(let s, _): src = s
         }
+        // A destination of another type is WRONGTYPE, for a served blocked client too (Redis
+        // answers it and leaves the element in the source for the next waiter).
         if case .wrongType = c.find(2, c.isList) {
-            if !c.serving { c.error(Errors.wrongType) }
+            c.error(Errors.wrongType)
             return
         }
         // Looked up again: creating the destination may have moved the source's slot.

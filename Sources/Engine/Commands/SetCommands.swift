@@ -194,11 +194,13 @@ enum SetCommands {
         let dShard = c.shard(2)
         let dSlot = dShard.findOrCreate(c.args[2], now: c.now, access: c.newAccess) { .set(SetValue()) }
         let limit = c.engine.settings.intsetMaxEntries.load(ordering: .relaxed)
-        dShard.withEntry(at: dSlot) { e in _ = e.value.withSet { $0.add(member, maxIntsetEntries: limit) } }
-        c.dirty()
+        let added = dShard.withEntry(at: dSlot) { e in e.value.withSet { $0.add(member, maxIntsetEntries: limit) } ?? false }
+        // As Redis: a change for the removal and one for the addition, and the destination's
+        // event only when the member was not there already.
+        c.dirty(added ? 2 : 1)
         c.notify(.set, "srem", 1)
         c.notifyIfDeleted(sShard, 1)
-        c.notify(.set, "sadd", 2)
+        if added { c.notify(.set, "sadd", 2) }
         c.out.integer(1)
     }
 

@@ -92,6 +92,9 @@ enum SortCommand {
         // An unsorted set would come out in table order; Redis sorts it when storing so the
         // result is deterministic.
         if dontSort && isSet && storeKey != nil { dontSort = false; alpha = true; byPattern = nil }
+        // BY nosort keeps a list's or a sorted set's own order, and DESC walks it from the end
+        // (LIMIT then counts from there), as Redis reads them backwards.
+        if dontSort && desc && !isSet { elements.reverse() }
 
         if !dontSort {
             var keyed: [(element: [UInt8], num: Double, text: [UInt8]?)] = []
