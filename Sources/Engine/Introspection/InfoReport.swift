@@ -219,7 +219,7 @@ struct InfoReport {
                 let usec = s.usec.load(ordering: .relaxed)
                 guard calls > 0 || s.rejectedCalls.load(ordering: .relaxed) > 0 || s.failedCalls.load(ordering: .relaxed) > 0 else { continue }
                 lines.append(("cmdstat_\(s.name)",
-                              "calls=\(calls),usec=\(usec),usec_per_call=\(format2(calls > 0 ? Double(usec) / Double(calls) : 0)),rejected_calls=\(s.rejectedCalls.load(ordering: .relaxed)),failed_calls=\(s.failedCalls.load(ordering: .relaxed))"))
+                              "calls=\(calls),usec=\(usec),usec_per_call=\(format2(calls > 0 ? Double(Float(usec) / Float(calls)) : 0)),rejected_calls=\(s.rejectedCalls.load(ordering: .relaxed)),failed_calls=\(s.failedCalls.load(ordering: .relaxed))"))
             }
         }
         return lines

@@ -28,9 +28,8 @@ enum Verb {
     static let keepttl = Array("KEEPTTL".utf8), absttl = Array("ABSTTL".utf8)
     static let lpop = Array("LPOP".utf8), rpop = Array("RPOP".utf8), lmove = Array("LMOVE".utf8)
     static let rpoplpush = Array("RPOPLPUSH".utf8), zpopmin = Array("ZPOPMIN".utf8), zpopmax = Array("ZPOPMAX".utf8)
-    static let srem = Array("SREM".utf8), hset = Array("HSET".utf8), zadd = Array("ZADD".utf8)
+    static let srem = Array("SREM".utf8), hset = Array("HSET".utf8)
     static let multi = Array("MULTI".utf8), exec = Array("EXEC".utf8), select = Array("SELECT".utf8)
-    static let left = Array("LEFT".utf8), right = Array("RIGHT".utf8)
 
     static func number<I: BinaryInteger>(_ n: I) -> [UInt8] { Array(String(n).utf8) }
 }
