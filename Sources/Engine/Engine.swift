@@ -106,7 +106,7 @@ public final class Engine: Sendable {
     }
 
     /// The pause CLIENT PAUSE set, if it applies to a command with these flags now.
-    public func pausedUntil(flags: CommandFlags, now: Int64) -> Int64? {
+    func pausedUntil(flags: CommandFlags, now: Int64) -> Int64? {
         guard pauseEnds.load(ordering: .relaxed) > Int(now) else { return nil }
         let p = pause.withLock { $0 }
         guard p.until > now else { return nil }
@@ -115,10 +115,10 @@ public final class Engine: Sendable {
     }
 
     /// Whether CLIENT PAUSE is in force now (one atomic load: checked before every command).
-    public func pauseActive(now: Int64) -> Bool { pauseEnds.load(ordering: .relaxed) > Int(now) }
+    func pauseActive(now: Int64) -> Bool { pauseEnds.load(ordering: .relaxed) > Int(now) }
 
     /// Whether CLIENT PAUSE was ever used: until then the per-command pause check reads no clock.
-    @inline(__always) public var pauseEverSet: Bool { pauseEnds.load(ordering: .relaxed) != 0 }
+    @inline(__always) var pauseEverSet: Bool { pauseEnds.load(ordering: .relaxed) != 0 }
 
 }
 

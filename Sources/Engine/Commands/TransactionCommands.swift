@@ -166,8 +166,8 @@ extension Engine {
             if repl.active.load(ordering: .relaxed) { c.session.writeOffset = replicationOffset }
         }
         set.unlock(keyspace)
-        // What follows each command (invalidations, statistics), once the locks are released;
-        // the clients its writes made ready are served after EXEC itself.
+        // What follows each command (invalidations, statistics, and serving the clients its
+        // writes made ready), once the transaction's locks are released.
         let savedArgs = c.args
         for d in done {
             c.args = d.args
