@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // RESP reader and writer; ByteBuffer is its only outside type.
@@ -27,11 +28,18 @@ let package = Package(
         // Values, shards, keyspace, expiry; no NIO.
         .target(name: "Storage", dependencies: [.product(name: "DequeModule", package: "swift-collections")],
                 swiftSettings: releaseSettings),
+        // Debian's Lua 5.1 and lua-cjson, as Redis embeds them (the README's commands install them).
+        .systemLibrary(name: "CLua", providers: [.apt(["liblua5.1-0-dev", "lua-cjson-dev", "lua-bitop"])]),
+        // What Swift cannot do with Lua itself: its macros, and raising errors (longjmp) without
+        // crossing a Swift frame.
+        .target(name: "CScripting", dependencies: ["CLua"],
+                linkerSettings: [.linkedLibrary("lua5.1"), .linkedLibrary("lua5.1-cjson"), .linkedLibrary("dl")]),
         // Command table and command families.
         // The one C call Swift's Glibc module does not expose (mallinfo2).
         .target(name: "CLarderSys"),
-        .target(name: "Engine", dependencies: ["RESP", "Memcache", "Storage", "Persistence", "CLarderSys",
-                                                .product(name: "NIOCore", package: "swift-nio")],
+        .target(name: "Engine", dependencies: ["RESP", "Memcache", "Storage", "Persistence", "CLarderSys", "CScripting", "CLua",
+                                                .product(name: "NIOCore", package: "swift-nio"),
+                                                .product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: releaseSettings),
         // RDB (and later AOF): CRC-64, LZF, the value and file formats; no NIO.
         .target(name: "Persistence", dependencies: ["Storage", .product(name: "DequeModule", package: "swift-collections")],

@@ -38,6 +38,7 @@ public final class Engine: Sendable {
     let evictionLock = Locked<Void>(())
     let lazyFreePending = Atomic<Int>(0)
     let lazyFreeQueue = DispatchQueue(label: "larder.lazyfree")
+    let scripting = Scripting()
 
     public init(config: Config) {
         self.config = config
@@ -65,7 +66,7 @@ public final class Engine: Sendable {
         StringCommands.specs + BitmapCommands.specs + HyperLogLogCommands.specs + StreamCommands.specs + StreamGroupCommands.specs + GeoCommands.specs + KeyCommands.specs + DumpCommands.specs + SnapshotCommands.specs + AOFCommands.specs + ReplicationCommands.specs + TransactionCommands.specs + PubSubCommands.specs + ListCommands.specs + HashCommands.specs + SetCommands.specs
             + SortedSetCommands.specs + SortCommand.specs
             + ConnectionCommands.specs + ServerCommands.specs
-            + IntrospectionCommands.specs
+            + IntrospectionCommands.specs + ScriptCommands.specs + FunctionCommands.specs
     }
 
     /// A key removed because its TTL passed, by lazy or active expiry.

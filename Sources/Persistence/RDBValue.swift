@@ -227,3 +227,9 @@ public enum DumpPayload {
         return try RDBValue.read(type: type, from: &r, limits: limits)
     }
 }
+
+/// Redis 7.0's function libraries in an RDB file or a FUNCTION DUMP payload: the opcode, then
+/// the library's code as an RDB string.
+public enum RDBFunctions {
+    public static let opcode: UInt8 = 245
+}

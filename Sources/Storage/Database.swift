@@ -50,7 +50,8 @@ public final class Database: Sendable {
     public var count: Int { shards.reduce(0) { $0 + $1.count } }
     public var volatileCount: Int { shards.reduce(0) { $0 + $1.volatileCount } }
 
-    public func lockAll() { for s in shards { s.lock.lock() } }
+    /// Every shard, without waiting while holding one (lockPolitely).
+    public func lockAll() { lockPolitely(count: shards.count) { shards[$0].lock.ref } }
     public func unlockAll() { for s in shards.reversed() { s.lock.unlock() } }
 }
 

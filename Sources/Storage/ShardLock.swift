@@ -26,6 +26,7 @@ public final class ShardLock: @unchecked Sendable {
 
     @inline(__always) public func lock() { pthread_mutex_lock(mutex) }
     @inline(__always) public func unlock() { pthread_mutex_unlock(mutex) }
+    @inline(__always) public func tryLock() -> Bool { pthread_mutex_trylock(mutex) == 0 }
 
     public func withLock<T>(_ body: () throws -> T) rethrows -> T {
         lock()
@@ -62,4 +63,36 @@ public struct MutexRef: @unchecked Sendable {
     let pointer: UnsafeMutablePointer<pthread_mutex_t>
     @inline(__always) public func lock() { pthread_mutex_lock(pointer) }
     @inline(__always) public func unlock() { pthread_mutex_unlock(pointer) }
+    @inline(__always) public func tryLock() -> Bool { pthread_mutex_trylock(pointer) == 0 }
+}
+
+/// Locks `count` mutexes, given in ascending order, without ever waiting while holding one:
+/// each after the first is tried, and when one is taken the ones held are released, that one
+/// is waited for holding nothing, and the set is tried again. Uncontended, it costs what
+/// locking them in order costs (a trylock is a lock).
+///
+/// Why not simply in ascending order: a running script takes the locks of the keys it touches
+/// as it goes, in any order (Redis lets a script reach keys it did not declare), so it may
+/// wait for a lower shard while holding a higher one. That is safe only if nobody else ever
+/// waits while holding: one-key commands hold one lock, and every set of locks is taken here.
+/// Scripts themselves run one at a time (Scripting's mutex).
+@inline(__always)
+public func lockPolitely(count: Int, _ mutex: (Int) -> MutexRef) {
+    guard count > 0 else { return }
+    outer: while true {
+        mutex(0).lock()
+        var i = 1
+        while i < count {
+            if !mutex(i).tryLock() {
+                var j = i - 1
+                while j >= 0 { mutex(j).unlock(); j -= 1 }
+                let busy = mutex(i)
+                busy.lock()
+                busy.unlock()
+                continue outer
+            }
+            i += 1
+        }
+        return
+    }
 }

@@ -43,16 +43,6 @@ enum ServerCommands {
                                     summary: "Outputs a memory problems report.", handler: memoryDoctor),
                         sub("memory|help", 2, "Returns helpful text about the different subcommands.", memoryHelp),
                     ], handler: nil),
-        CommandSpec("function", arity: -2, flags: [], group: "scripting", since: "7.0.0",
-                    summary: "A container for function commands.", complexity: "Depends on subcommand.",
-                    subcommands: [
-                        CommandSpec("function|list", arity: -2, flags: [.noscript], group: "scripting",
-                                    summary: "Returns information about all libraries.", complexity: "O(N) where N is the number of functions",
-                                    handler: functionList),
-                        CommandSpec("function|flush", arity: -2, flags: [.write, .noscript], group: "scripting",
-                                    summary: "Deletes all libraries and functions.", complexity: "O(N) where N is the number of functions deleted",
-                                    handler: functionFlush),
-                    ], handler: nil),
     ]
 
     static func sub(_ name: String, _ arity: Int, _ summary: String, _ h: @escaping CommandHandler) -> CommandSpec {
@@ -324,31 +314,5 @@ enum ServerCommands {
                      "USAGE <key> [SAMPLES <count>]", "    Return memory in bytes used by <key> and its value.",
                      "HELP", "    Print this help."]
         c.help(lines)
-    }
-
-    /// FUNCTION LIST [LIBRARYNAME library-name-pattern] [WITHCODE]
-    static func functionList(_ c: inout CommandContext) {
-        var j = 2
-        while j < c.argc {
-            if c.args.matches(j, "withcode") {
-                j += 1
-            } else if c.args.matches(j, "libraryname") && j + 1 < c.argc {
-                j += 2
-            } else {
-                c.error("ERR Unknown argument \(c.args.string(j))")
-                return
-            }
-        }
-        // No function library can be loaded yet, so the list is always empty.
-        c.out.array(0)
-    }
-
-    /// FUNCTION FLUSH [ASYNC | SYNC]
-    static func functionFlush(_ c: inout CommandContext) {
-        if c.argc > 3 || (c.argc == 3 && !c.args.matches(2, "sync") && !c.args.matches(2, "async")) {
-            c.error("ERR FUNCTION FLUSH only supports SYNC|ASYNC option")
-            return
-        }
-        c.ok()
     }
 }

@@ -113,12 +113,14 @@ extension Engine {
         var set = LockSet()
         var db = c.dbIndex
         var specs: [CommandSpec?] = []
+        var hasScript = false
         for args in queue {
             var probe = CommandContext(engine: self, client: c.client, out: RESPWriter(buffer: .init()))
             probe.args = args
             let spec = resolve(&probe)
             specs.append(spec)
             guard let spec else { continue }
+            if spec.flags.contains(.runsScript) { hasScript = true }
             switch spec.scope {
             case .none:
                 if spec.name == "select", let n = Int(args.string(1)), n >= 0, n < keyspace.databases.count { db = n }
@@ -133,8 +135,19 @@ extension Engine {
         for w in c.session.watches {
             set.add(w.db * perDb + keyspace.databases[w.db].shardIndex(w.key[...]))
         }
+        // A script's keys are known only as it runs: the transaction takes the script mutex
+        // (before any shard lock, as every script does) and every shard (see ScriptRun).
+        if hasScript {
+            scripting.mutex.lock()
+            set.addEverything(in: keyspace)
+        }
         set.seal()
         set.lock(keyspace)
+        c.holdsEveryShard = hasScript
+        defer {
+            if hasScript { scripting.mutex.unlock() }
+            c.holdsEveryShard = false
+        }
         if TransactionCommands.watchesBroken(&c) {
             set.unlock(keyspace)
             c.out.nullArray()

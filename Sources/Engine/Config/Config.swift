@@ -130,7 +130,7 @@ public final class Config: Sendable {
         .init("hll-sparse-max-bytes", .memory(min: 0, max: Int.max), "3000", apply: .settings),
         .init("stream-node-max-entries", .int(min: 0, max: Int.max), "100", apply: .settings),
         .init("activerehashing", .bool, "yes"),
-        .init("lua-time-limit", .int(min: 0, max: Int.max), "5000", aliases: ["busy-reply-threshold"]),
+        .init("lua-time-limit", .int(min: 0, max: Int.max), "5000", aliases: ["busy-reply-threshold"], apply: .settings),
         .init("replica-read-only", .bool, "yes", aliases: ["slave-read-only"]),
         .init("repl-backlog-size", .memory(min: 1, max: Int.max), "1048576"),
         .init("repl-backlog-ttl", .int(min: 0, max: Int.max), "3600"),

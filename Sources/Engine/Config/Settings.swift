@@ -122,6 +122,7 @@ extension Engine {
         s.streamNodeMaxBytes.store(config.int("stream-node-max-bytes"), ordering: .relaxed)
         s.streamNodeMaxEntries.store(config.int("stream-node-max-entries"), ordering: .relaxed)
         s.hllSparseMaxBytes.store(config.int("hll-sparse-max-bytes"), ordering: .relaxed)
+        scripting.busyThresholdMs.store(config.int("lua-time-limit"), ordering: .relaxed)
         let limits = config.get("client-output-buffer-limit").split(separator: " ")
         var limited = 0
         for i in stride(from: 0, to: limits.count - 3, by: 4) {

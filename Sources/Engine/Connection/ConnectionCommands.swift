@@ -6,9 +6,9 @@ enum ConnectionCommands {
     static let specs: [CommandSpec] = [
         CommandSpec("ping", arity: -1, flags: [.whileSubscribed, .fast], group: "connection",
                     summary: "Returns the server's liveliness response.", handler: ping),
-        CommandSpec("echo", arity: 2, flags: [.fast], group: "connection",
+        CommandSpec("echo", arity: 2, flags: [.loading, .stale, .fast], group: "connection",
                     summary: "Returns the given string.", handler: { c in c.out.bulk(c.args[1]) }),
-        CommandSpec("quit", arity: -1, flags: [.whileSubscribed, .runsInMulti, .noAuth, .allowBusy, .fast, .loading, .stale], group: "connection",
+        CommandSpec("quit", arity: -1, flags: [.whileSubscribed, .runsInMulti, .noscript, .noAuth, .allowBusy, .fast, .loading, .stale], group: "connection",
                     summary: "Closes the connection.", handler: quit),
         CommandSpec("reset", arity: 1, flags: [.whileSubscribed, .runsInMulti, .noAuth, .allowBusy, .fast, .loading, .stale, .noscript], group: "connection",
                     since: "6.2.0", summary: "Resets the connection.", handler: reset),

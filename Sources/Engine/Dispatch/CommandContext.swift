@@ -46,6 +46,9 @@ public struct CommandContext: Sendable {
     var effects: [[[UInt8]]]? = nil
     /// Inside EXEC: the effects of the transaction's commands so far, propagated together.
     var transactionEffects: [(db: Int, effect: Effect)]? = nil
+    /// Set while EXEC holds every shard for a transaction with a script in it (the script
+    /// then takes no lock of its own).
+    var holdsEveryShard = false
     /// Invalidations of this client's own writes, written right after the command's reply.
     var ownInvalidations: [ByteBuffer] = []
 

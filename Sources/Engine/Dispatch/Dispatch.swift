@@ -44,6 +44,15 @@ extension Engine {
             ctx.error(Errors.noAuth)
             return
         }
+        // A script past busy-reply-threshold (on another event loop): only what Redis lets
+        // through then (SCRIPT KILL, FUNCTION KILL, SHUTDOWN NOSAVE, ...).
+        if scripting.busy.load(ordering: .relaxed) && !spec.flags.contains(.allowBusy) {
+            spec.rejectedCalls.wrappingAdd(1, ordering: .relaxed)
+            if ctx.session.inMulti { ctx.session.multiFailed = true }
+            let kill = scripting.runningKind.load(ordering: .relaxed) == 2 ? "FUNCTION KILL" : "SCRIPT KILL"
+            ctx.error("BUSY Redis is busy running a script. You can only call \(kill) or SHUTDOWN NOSAVE.")
+            return
+        }
         if ctx.session.subscriptionCount > 0 && !ctx.out.resp3 && !spec.flags.contains(.whileSubscribed) {
             spec.rejectedCalls.wrappingAdd(1, ordering: .relaxed)
             ctx.error("ERR Can't execute '\(spec.name)': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")

@@ -33,7 +33,8 @@ extension Engine {
             body(spec, &ctx)
             db.unlockAll()
         case .all:
-            for db in keyspace.databases { db.lockAll() }
+            let mutexes = keyspace.mutexes
+            lockPolitely(count: mutexes.count) { mutexes[$0] }
             body(spec, &ctx)
             for db in keyspace.databases.reversed() { db.unlockAll() }
         }
@@ -160,11 +161,12 @@ struct LockSet {
         if kept < shards.count { shards.removeLast(shards.count - kept) }
     }
 
-    /// Locks in ascending order, each mutex by address (Keyspace.mutexes).
+    /// Locks in ascending order without waiting while holding one (lockPolitely: a script may
+    /// take locks out of order), each mutex by address (Keyspace.mutexes).
     @inline(__always)
     func lock(_ keyspace: Keyspace) {
         let mutexes = keyspace.mutexes
-        shards.withUnsafeBufferPointer { p in for n in p { mutexes[n].lock() } }
+        shards.withUnsafeBufferPointer { p in lockPolitely(count: p.count) { mutexes[p[$0]] } }
     }
 
     /// Unlocks in descending order.

@@ -105,6 +105,9 @@ struct InfoReport {
         engine.peakMemory.store(peak, ordering: .relaxed)
         let maxmemory = engine.config.int("maxmemory")
         let total = MemoryStats.totalSystemMemory()
+        let sc = engine.scripting
+        let lua = (eval: sc.evalMemory.load(ordering: .relaxed), functions: sc.functionsMemory.load(ordering: .relaxed),
+                   scripts: sc.scriptsMemory.load(ordering: .relaxed), libraries: sc.librariesMemory.load(ordering: .relaxed))
         func human(_ n: Int) -> String {
             let units = ["B", "K", "M", "G", "T"]
             var v = Double(n)
@@ -122,8 +125,18 @@ struct InfoReport {
             ("used_memory_peak_perc", used > 0 ? format2(Double(used) * 100 / Double(peak)) + "%" : "0.00%"),
             ("total_system_memory", String(total)),
             ("total_system_memory_human", human(total)),
-            ("used_memory_lua", "31744"),
-            ("used_memory_scripts", "0"),
+            ("used_memory_lua", String(lua.eval)),
+            ("used_memory_vm_eval", String(lua.eval)),
+            ("used_memory_lua_human", human(lua.eval)),
+            ("used_memory_scripts_eval", String(lua.scripts)),
+            ("number_of_cached_scripts", String(engine.scripting.cachedScripts.load(ordering: .relaxed))),
+            ("number_of_functions", String(engine.scripting.functionCount.load(ordering: .relaxed))),
+            ("used_memory_vm_functions", String(lua.functions)),
+            ("used_memory_vm_total", String(lua.eval + lua.functions)),
+            ("used_memory_vm_total_human", human(lua.eval + lua.functions)),
+            ("used_memory_functions", String(lua.libraries)),
+            ("used_memory_scripts", String(lua.scripts + lua.libraries)),
+            ("used_memory_scripts_human", human(lua.scripts + lua.libraries)),
             ("maxmemory", String(maxmemory)),
             ("maxmemory_human", human(maxmemory)),
             ("maxmemory_policy", engine.config.get("maxmemory-policy")),
@@ -169,6 +182,7 @@ struct InfoReport {
             ("rejected_connections", v(s.rejectedConnections)),
             ("expired_keys", String(expired)),
             ("evicted_keys", v(s.evictedKeys)),
+            ("evicted_scripts", String(engine.scripting.evictedScripts.load(ordering: .relaxed))),
             ("sync_full", v(s.syncFull)),
             ("sync_partial_ok", v(s.syncPartialOK)),
             ("sync_partial_err", v(s.syncPartialErr)),

@@ -70,7 +70,8 @@ extension Engine {
 
     /// Takes every shard lock (ascending, as any command) for the copy.
     func withAllShardsLocked<T>(_ body: () -> T) -> T {
-        for db in keyspace.databases { db.lockAll() }
+        let mutexes = keyspace.mutexes
+        lockPolitely(count: mutexes.count) { mutexes[$0] }
         defer { for db in keyspace.databases.reversed() { db.unlockAll() } }
         return body()
     }

@@ -1,0 +1,350 @@
+import CScripting
+import Crypto
+import Storage
+
+typealias LuaState = OpaquePointer
+
+/// One Lua 5.1 interpreter, set up as Redis 7.0 sets up its own: the base, table, string,
+/// math, cjson, bit (and Larder's cmsgpack and struct) libraries, no os, io, package, loadfile
+/// or dofile, the `redis` table, and globals that a script can neither create nor read when
+/// missing. EVAL's scripts share one interpreter and FUNCTION's libraries another, as in Redis.
+///
+/// Lua raises errors with longjmp, which must never unwind a Swift frame: every Swift
+/// function Lua calls returns a result count or `LARDER_LUA_RAISE`, and the C trampoline
+/// (CScripting) raises once the Swift frame is gone. A VM is used only under Scripting's
+/// mutex, so one thread at a time.
+final class LuaVM: @unchecked Sendable {
+    enum Kind { case eval, functions }
+
+    let L: LuaState
+    let kind: Kind
+    unowned let engine: Engine
+    /// The script running now, while Scripting's mutex is held.
+    var run: ScriptRun? = nil
+    /// FUNCTION LOAD: the library whose code is running collects its functions here.
+    var loading: LibraryLoad? = nil
+
+    /// Past this many bytes Lua's allocator refuses, and the script gets "not enough memory"
+    /// (a `string.rep` bomb) rather than the server running out.
+    static let memoryLimit = 1 << 30
+    /// Lua instructions between two checks of the script's time and of SCRIPT KILL.
+    static let hookInterval: Int32 = 100_000
+
+    init(kind: Kind, engine: Engine) {
+        self.kind = kind
+        self.engine = engine
+        guard let L = larder_lua_newstate(Self.memoryLimit) else { fatalError("Lua: no memory for a new state") }
+        self.L = L
+        if larder_lua_openlibs(L) != 0 {
+            engine.log("Lua: the bit library (Debian's lua-bitop) could not be loaded")
+        }
+        lua_pushlightuserdata(L, Unmanaged.passUnretained(self).toOpaque())
+        lua_setfield(L, LUA_REGISTRYINDEX, "larder.vm")
+        LuaLibraries.install(L)
+        installRedisTable()
+        removeUnsafeGlobals()
+        installErrorHandler()
+        protectGlobals()
+        larder_lua_sethook(L, luaHookCheck, Self.hookInterval)
+    }
+
+    deinit { larder_lua_close(L) }
+
+    /// The VM a Swift function was called from.
+    static func from(_ L: LuaState) -> LuaVM {
+        lua_getfield(L, LUA_REGISTRYINDEX, "larder.vm")
+        let p = lua_touserdata(L, -1)!
+        larder_lua_pop(L, 1)
+        return Unmanaged<LuaVM>.fromOpaque(p).takeUnretainedValue()
+    }
+
+    var usedMemory: Int { Int(larder_lua_used(L)) }
+
+    // MARK: set-up
+
+    private func setFunction(_ name: String, _ fn: larder_lua_fn) {
+        larder_lua_pushfunction(L, fn)
+        lua_setfield(L, -2, name)
+    }
+
+    private func setNumber(_ name: String, _ v: Int) {
+        lua_pushnumber(L, lua_Number(v))
+        lua_setfield(L, -2, name)
+    }
+
+    private func installRedisTable() {
+        larder_lua_newtable(L)
+        setFunction("call", { L in LuaVM.from(L!).redisCall(L!, protected: false) })
+        setFunction("pcall", { L in LuaVM.from(L!).redisCall(L!, protected: true) })
+        setFunction("error_reply", { L in LuaVM.statusOrError(L!, field: "err", name: "error_reply") })
+        setFunction("status_reply", { L in LuaVM.statusOrError(L!, field: "ok", name: "status_reply") })
+        setFunction("sha1hex", { L in LuaVM.sha1hex(L!) })
+        setFunction("log", { L in LuaVM.from(L!).log(L!) })
+        setFunction("setresp", { L in LuaVM.from(L!).setResp(L!) })
+        setFunction("set_repl", { L in LuaVM.from(L!).setRepl(L!) })
+        setFunction("replicate_commands", { L in lua_pushboolean(L, 1); return 1 })
+        setFunction("breakpoint", { L in lua_pushboolean(L, 0); return 1 })
+        setFunction("debug", { _ in 0 })
+        setFunction("acl_check_cmd", { L in LuaVM.from(L!).aclCheck(L!) })
+        if kind == .functions {
+            setFunction("register_function", { L in LuaVM.from(L!).registerFunction(L!) })
+        }
+        for (name, v) in [("LOG_DEBUG", 0), ("LOG_VERBOSE", 1), ("LOG_NOTICE", 2), ("LOG_WARNING", 3),
+                          ("REPL_NONE", 0), ("REPL_AOF", 1), ("REPL_SLAVE", 2), ("REPL_REPLICA", 2), ("REPL_ALL", 3)] {
+            setNumber(name, v)
+        }
+        lua_pushstring(L, Version.redis)
+        lua_setfield(L, -2, "REDIS_VERSION")
+        let parts = Version.redis.split(separator: ".").compactMap { Int($0) } + [0, 0, 0]
+        setNumber("REDIS_VERSION_NUM", parts[0] << 16 | parts[1] << 8 | parts[2])
+        larder_lua_setglobal(L, "redis")
+    }
+
+    /// What a script must not reach: the file system, other modules, the debug library (kept
+    /// for the error handler only), and the environment functions that would undo the
+    /// globals' protection.
+    private func removeUnsafeGlobals() {
+        for name in ["dofile", "loadfile", "print", "getfenv", "setfenv", "newproxy", "module", "require", "debug"] {
+            lua_pushnil(L)
+            larder_lua_setglobal(L, name)
+        }
+    }
+
+    /// The message handler every call runs under: it turns an error into Redis's error table
+    /// ({err = "ERR ..."} for a plain message) and notes where in the script it was raised
+    /// (`source`, `line`), for the reply's "script: ..., on @user_script:1." ending.
+    private func installErrorHandler() {
+        larder_lua_pushfunction(L, { L in LuaVM.errorHandler(L!) })
+        lua_setfield(L, LUA_REGISTRYINDEX, "larder.errorhandler")
+    }
+
+    private static func errorHandler(_ L: LuaState) -> Int32 {
+        var ar = lua_Debug()
+        // Level 0 is this handler, 1 what raised; a C function (error, redis.call) raised on
+        // behalf of the Lua line that called it.
+        var found = lua_getstack(L, 1, &ar) != 0 && lua_getinfo(L, "Sl", &ar) != 0
+        if found, let what = ar.what, String(cString: what) == "C" {
+            found = lua_getstack(L, 2, &ar) != 0 && lua_getinfo(L, "Sl", &ar) != 0
+        }
+        if lua_type(L, 1) != LUA_TTABLE {
+            var n = 0
+            let text = LuaVM.string(L, 1, &n) ?? LuaVM.describe(L, 1)
+            larder_lua_newtable(L)
+            lua_pushstring(L, "ERR " + text)
+            lua_setfield(L, -2, "err")
+            lua_replace(L, 1)
+        }
+        if found {
+            lua_pushstring(L, ar.source)
+            lua_setfield(L, 1, "source")
+            lua_pushnumber(L, lua_Number(ar.currentline))
+            lua_setfield(L, 1, "line")
+        }
+        lua_settop(L, 1)
+        return 1
+    }
+
+    /// Globals as Redis 7 keeps them: a script cannot create one (or set a metatable on _G, or
+    /// rawset into it), and reading one that does not exist is an error rather than nil.
+    private func protectGlobals() {
+        lua_pushvalue(L, LUA_GLOBALSINDEX)
+        larder_lua_newtable(L)
+        setFunction("__newindex", { L in LuaVM.raise(L!, "Attempt to modify a readonly table") })
+        setFunction("__index", { L in
+            var n = 0
+            let name = LuaVM.string(L!, 2, &n) ?? "?"
+            return LuaVM.raise(L!, "Script attempted to access nonexistent global variable '\(name)'")
+        })
+        lua_setmetatable(L, -2)
+        larder_lua_pop(L, 1)
+        for name in ["rawset", "setmetatable"] {
+            larder_lua_getglobal(L, name)
+            lua_setfield(L, LUA_REGISTRYINDEX, "larder.raw." + name)
+        }
+        lua_pushvalue(L, LUA_GLOBALSINDEX)
+        setFunction("pcall", { L in LuaVM.from(L!).pcall(L!) })
+        setFunction("rawset", { L in LuaVM.guarded(L!, "rawset") })
+        setFunction("setmetatable", { L in LuaVM.guarded(L!, "setmetatable") })
+        larder_lua_pop(L, 1)
+    }
+
+    /// pcall(f, ...), as Redis 7 has it: an error a redis.call raised ({err = "..."}) is
+    /// handed to the script as its message, and a script stopped by SCRIPT KILL cannot catch
+    /// its own stopping.
+    private func pcall(_ L: LuaState) -> Int32 {
+        let n = lua_gettop(L)
+        guard n >= 1 else { return LuaVM.raise(L, "bad argument #1 to 'pcall' (value expected)") }
+        if lua_pcall(L, n - 1, LUA_MULTRET, 0) == 0 {
+            lua_pushboolean(L, 1)
+            lua_insert(L, 1)
+            return lua_gettop(L)
+        }
+        if engine.scripting.killRequested.load(ordering: .relaxed) { return LARDER_LUA_RAISE }
+        if lua_type(L, -1) == LUA_TTABLE {
+            lua_getfield(L, -1, "err")
+            if lua_type(L, -1) == LUA_TSTRING { lua_replace(L, -2) } else { larder_lua_pop(L, 1) }
+        }
+        lua_pushboolean(L, 0)
+        lua_insert(L, -2)
+        return 2
+    }
+
+    /// rawset / setmetatable, refused on the globals table.
+    private static func guarded(_ L: LuaState, _ name: String) -> Int32 {
+        if lua_rawequal(L, 1, LUA_GLOBALSINDEX) != 0 { return raisePlain(L, "Attempt to modify a readonly table") }
+        let n = lua_gettop(L)
+        lua_getfield(L, LUA_REGISTRYINDEX, "larder.raw." + name)
+        lua_insert(L, 1)
+        if lua_pcall(L, n, 1, 0) != 0 { return LARDER_LUA_RAISE }
+        return 1
+    }
+
+    /// Sets a global without the protection (KEYS, ARGV, the libraries' own).
+    func rawSetGlobal(_ name: String) {
+        lua_pushstring(L, name)
+        lua_insert(L, -2)
+        lua_rawset(L, LUA_GLOBALSINDEX)
+    }
+
+    // MARK: helpers
+
+    /// What Lua's tostring says of a value that is neither a string nor a number.
+    static func describe(_ L: LuaState, _ idx: Int32) -> String {
+        switch lua_type(L, idx) {
+        case LUA_TNIL, LUA_TNONE: return "nil"
+        case LUA_TBOOLEAN: return lua_toboolean(L, idx) != 0 ? "true" : "false"
+        default: return String(cString: lua_typename(L, lua_type(L, idx))) + ": " + String(describing: lua_topointer(L, idx))
+        }
+    }
+
+    /// Raises `message` as it is (the error handler adds "ERR ").
+    static func raisePlain(_ L: LuaState, _ message: String) -> Int32 {
+        lua_pushstring(L, message)
+        return LARDER_LUA_RAISE
+    }
+
+    /// Raises `message` prefixed with the calling line ("user_script:1: "), as luaL_error.
+    static func raise(_ L: LuaState, _ message: String) -> Int32 {
+        luaL_where(L, 1)
+        lua_pushstring(L, message)
+        lua_concat(L, 2)
+        return LARDER_LUA_RAISE
+    }
+
+    /// Raises Redis's error table {err = message}, as redis.call does for a failed command.
+    static func raiseTable(_ L: LuaState, _ message: String) -> Int32 {
+        pushErrorTable(L, message)
+        return LARDER_LUA_RAISE
+    }
+
+    static func pushErrorTable(_ L: LuaState, _ message: String) {
+        larder_lua_newtable(L)
+        lua_pushstring(L, message)
+        lua_setfield(L, -2, "err")
+    }
+
+    /// The string (or number, as Lua formats it) at `idx`, or nil.
+    static func string(_ L: LuaState, _ idx: Int32, _ n: inout Int) -> String? {
+        guard let bytes = bytes(L, idx) else { return nil }
+        n = bytes.count
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    static func bytes(_ L: LuaState, _ idx: Int32) -> UnsafeRawBufferPointer? {
+        let t = lua_type(L, idx)
+        guard t == LUA_TSTRING || t == LUA_TNUMBER else { return nil }
+        var len = 0
+        guard let p = larder_lua_tolstring(L, idx, &len) else { return nil }
+        return UnsafeRawBufferPointer(start: p, count: len)
+    }
+
+    static func push(_ L: LuaState, _ bytes: UnsafeRawBufferPointer) {
+        lua_pushlstring(L, bytes.baseAddress?.assumingMemoryBound(to: CChar.self), bytes.count)
+    }
+
+    static func push(_ L: LuaState, _ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { push(L, $0) }
+    }
+
+    // MARK: the redis table's small functions
+
+    /// redis.error_reply(x) / redis.status_reply(x): the table {err = x} / {ok = x}.
+    private static func statusOrError(_ L: LuaState, field: String, name: String) -> Int32 {
+        guard lua_gettop(L) == 1, lua_type(L, 1) == LUA_TSTRING else {
+            return raiseTable(L, "ERR wrong number or type of arguments")
+        }
+        var n = 0
+        var text = string(L, 1, &n) ?? ""
+        if field == "err" && text.hasPrefix("-") { text.removeFirst() }
+        larder_lua_newtable(L)
+        lua_pushstring(L, text)
+        lua_setfield(L, -2, field)
+        return 1
+    }
+
+    /// redis.sha1hex(s)
+    private static func sha1hex(_ L: LuaState) -> Int32 {
+        guard lua_gettop(L) == 1 else { return raisePlain(L, "wrong number of arguments") }
+        let digest = bytes(L, 1).map { Scripting.sha1($0) } ?? Scripting.sha1(UnsafeRawBufferPointer(start: nil, count: 0))
+        lua_pushstring(L, digest)
+        return 1
+    }
+
+    /// redis.log(level, message, ...)
+    private func log(_ L: LuaState) -> Int32 {
+        let argc = lua_gettop(L)
+        guard argc >= 2 else { return LuaVM.raiseTable(L, "ERR redis.log() requires two arguments or more.") }
+        guard lua_type(L, 1) == LUA_TNUMBER else { return LuaVM.raiseTable(L, "ERR First argument must be a number (log level).") }
+        let level = Int(lua_tonumber(L, 1))
+        guard (0...3).contains(level) else { return LuaVM.raiseTable(L, "ERR Invalid debug level.") }
+        var parts: [String] = []
+        for i in 2...argc {
+            var n = 0
+            parts.append(LuaVM.string(L, i, &n) ?? "")
+        }
+        let levels = ["debug", "verbose", "notice", "warning"]
+        let configured = levels.firstIndex(of: engine.config.get("loglevel")) ?? 2
+        if level >= configured { engine.log(parts.joined(separator: " ")) }
+        return 0
+    }
+
+    /// redis.setresp(2 | 3): the protocol of the replies redis.call hands the script.
+    private func setResp(_ L: LuaState) -> Int32 {
+        guard lua_gettop(L) == 1 else { return LuaVM.raiseTable(L, "ERR redis.setresp() requires one argument.") }
+        let v = Int(lua_tonumber(L, 1))
+        guard v == 2 || v == 3 else { return LuaVM.raiseTable(L, "ERR RESP version must be 2 or 3.") }
+        run?.resp = v
+        return 0
+    }
+
+    /// redis.set_repl(flags): where the script's following writes go (AOF, replicas, both).
+    private func setRepl(_ L: LuaState) -> Int32 {
+        guard let run else { return LuaVM.raiseTable(L, "ERR redis.set_repl() can only be called inside a script invocation") }
+        guard lua_gettop(L) == 1 else { return LuaVM.raiseTable(L, "ERR redis.set_repl() requires one argument.") }
+        let flags = Int(lua_tonumber(L, 1))
+        guard flags & ~3 == 0 else { return LuaVM.raiseTable(L, "ERR Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.") }
+        run.replicationFlags = flags
+        return 0
+    }
+
+    /// redis.acl_check_cmd(command, ...): whether the user may run it (every user may: Larder
+    /// has one user until ACLs come).
+    private func aclCheck(_ L: LuaState) -> Int32 {
+        guard lua_gettop(L) >= 1, let name = LuaVM.bytes(L, 1) else {
+            return LuaVM.raiseTable(L, "ERR Please specify at least one argument for this redis lib call")
+        }
+        guard engine.table.lookup(Array(name)[...]) != nil else {
+            return LuaVM.raiseTable(L, "ERR Invalid command passed to redis.acl_check_cmd()")
+        }
+        lua_pushboolean(L, 1)
+        return 1
+    }
+}
+
+/// The count hook: a script past busy-reply-threshold makes the server answer BUSY, and a
+/// SCRIPT KILL / FUNCTION KILL stops it here.
+private let luaHookCheck: larder_lua_check = { L in
+    let vm = LuaVM.from(L!)
+    guard let run = vm.run else { return 0 }
+    return vm.engine.scripting.check(run, L!) ? 1 : 0
+}

@@ -1,0 +1,250 @@
+import CScripting
+import RESP
+import Storage
+
+/// EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and SCRIPT: Redis 7.0's scripts, run in the shared EVAL
+/// interpreter under Scripting's mutex (see ScriptRun for how they stay atomic).
+///
+/// The specs lock nothing themselves (scope .none): a script takes the locks of the keys its
+/// commands touch as it runs. Their key finder still names KEYS, for COMMAND GETKEYS.
+enum ScriptCommands {
+    static let specs: [CommandSpec] = [
+        evalSpec("eval", flags: [.noscript, .skipMonitor, .mayReplicate, .stale, .movableKeys],
+                 summary: "Executes a server-side Lua script.", handler: { c in eval(&c, bySha: false, readOnly: false) }),
+        evalSpec("evalsha", flags: [.noscript, .skipMonitor, .mayReplicate, .stale, .movableKeys],
+                 summary: "Executes a server-side Lua script by SHA1 digest.", handler: { c in eval(&c, bySha: true, readOnly: false) }),
+        evalSpec("eval_ro", flags: [.noscript, .skipMonitor, .readonly, .stale, .movableKeys],
+                 summary: "Executes a read-only server-side Lua script.", handler: { c in eval(&c, bySha: false, readOnly: true) }),
+        evalSpec("evalsha_ro", flags: [.noscript, .skipMonitor, .readonly, .stale, .movableKeys],
+                 summary: "Executes a read-only server-side Lua script by SHA1 digest.", handler: { c in eval(&c, bySha: true, readOnly: true) }),
+        CommandSpec("script", arity: -2, flags: [], group: "scripting", since: "2.6.0",
+                    summary: "A container for Lua scripts management commands.", complexity: "Depends on subcommand.",
+                    subcommands: [
+                        sub("script|load", 3, [.noscript, .stale], "Loads a server-side Lua script to the script cache.", load),
+                        sub("script|exists", -3, [.noscript], "Determines whether server-side Lua scripts exist in the script cache.", exists),
+                        sub("script|flush", -2, [.noscript], "Removes all server-side Lua scripts from the script cache.", flush),
+                        sub("script|kill", 2, [.noscript, .allowBusy], "Terminates a server-side Lua script during execution.", kill),
+                        sub("script|debug", 3, [.noscript], "Sets the debug mode of server-side Lua scripts.", debug),
+                        sub("script|help", 2, [.loading, .stale], "Returns helpful text about the different subcommands.", help),
+                    ], handler: nil),
+    ]
+
+    private static func evalSpec(_ name: String, flags: CommandFlags, summary: String, handler: @escaping CommandHandler) -> CommandSpec {
+        CommandSpec(name, arity: -3, flags: flags.union(.runsScript), scope: LockScope.none, group: "scripting", since: "2.6.0",
+                    summary: summary, complexity: "Depends on the script that is executed.",
+                    keyFinder: { CommandSpec.keysAfterCount(2, $0) }, handler: handler)
+    }
+
+    private static func sub(_ name: String, _ arity: Int, _ flags: CommandFlags, _ summary: String,
+                            _ handler: @escaping CommandHandler) -> CommandSpec {
+        CommandSpec(name, arity: arity, flags: flags, group: "scripting", since: "2.6.0", summary: summary, handler: handler)
+    }
+
+    /// The numkeys argument at `i`, checked as Redis: nil after replying the error.
+    static func numkeys(_ c: inout CommandContext, _ i: Int) -> Int? {
+        guard let n = c.integer(i) else { return nil }
+        if n > c.argc - i - 1 { c.error("ERR Number of keys can't be greater than number of args"); return nil }
+        if n < 0 { c.error("ERR Number of keys can't be negative"); return nil }
+        return n
+    }
+
+    /// Pushes KEYS and ARGV (args after numkeys at `i`) as two tables.
+    static func pushKeysAndArgs(_ L: LuaState, _ c: CommandContext, numkeysAt i: Int, numkeys: Int) {
+        lua_createtable(L, Int32(numkeys), 0)
+        for k in 0..<numkeys {
+            c.args.withBytes(i + 1 + k) { LuaVM.push(L, $0) }
+            lua_rawseti(L, -2, Int32(k + 1))
+        }
+        let first = i + 1 + numkeys
+        lua_createtable(L, Int32(c.argc - first), 0)
+        for a in first..<c.argc {
+            c.args.withBytes(a) { LuaVM.push(L, $0) }
+            lua_rawseti(L, -2, Int32(a - first + 1))
+        }
+    }
+
+    /// EVAL script numkeys [key [key ...]] [arg [arg ...]]
+    /// EVALSHA sha1 numkeys [key [key ...]] [arg [arg ...]] (and the _RO forms)
+    static func eval(_ c: inout CommandContext, bySha: Bool, readOnly: Bool) {
+        guard let n = numkeys(&c, 2) else { return }
+        let engine = c.engine, s = engine.scripting
+        // Inside a transaction with a script, EXEC holds the mutex already.
+        let takeMutex = !c.holdsEveryShard
+        if takeMutex { s.mutex.lock() }
+        defer { if takeMutex { s.mutex.unlock() } }
+        let vm = s.vm(.eval, engine)
+        let L = vm.L
+        let sha: String
+        if bySha {
+            sha = String(decoding: c.args[1].map(asciiLower), as: UTF8.self)
+            guard sha.utf8.count == 40, s.scripts[sha] != nil else {
+                c.error("NOSCRIPT No matching script. Please use EVAL.")
+                return
+            }
+        } else {
+            let body = c.args.owned(1)
+            sha = Scripting.sha1(body)
+            if s.scripts[sha] == nil {
+                if let error = cache(body, sha: sha, loaded: false, engine) { c.error(error); return }
+            }
+        }
+        s.useClock += 1
+        s.scripts[sha]!.lastUse = s.useClock
+        let flags = s.scripts[sha]!.flags
+        if readOnly && flags.contains(.declared) && !flags.contains(.noWrites) {
+            c.error("ERR Can not execute a script with write flag using *_ro command.")
+            return
+        }
+        lua_getfield(L, LUA_REGISTRYINDEX, "f_" + sha)
+        pushKeysAndArgs(L, c, numkeysAt: 2, numkeys: n)
+        vm.rawSetGlobal("ARGV")
+        vm.rawSetGlobal("KEYS")
+        engine.runScript(&c, vm: vm, argCount: 0, readOnly: readOnly, flags: flags,
+                         origin: "script: \(sha)", kind: 1, name: sha)
+    }
+
+    /// Compiles `body` into the EVAL interpreter as f_<sha> and caches it; the error reply
+    /// when it does not compile. Called under the script mutex.
+    static func cache(_ body: [UInt8], sha: String, loaded: Bool, _ engine: Engine) -> String? {
+        let s = engine.scripting
+        let flags: ScriptFlags
+        switch parseScriptShebang(body) {
+        case .failure(let e): return e.message
+        case .success(let f): flags = f
+        }
+        let L = s.vm(.eval, engine).L
+        // The shebang is not Lua: its line is blanked, so that line numbers still count it.
+        var code = body
+        if flags.contains(.declared) {
+            let end = code.firstIndex(of: 10) ?? code.count
+            code.replaceSubrange(0..<end, with: [])
+        }
+        let status = code.withUnsafeBufferPointer { p in
+            p.withMemoryRebound(to: CChar.self) { luaL_loadbuffer(L, $0.baseAddress, $0.count, "@user_script") }
+        }
+        if status != 0 {
+            var n = 0
+            let message = LuaVM.string(L, -1, &n) ?? ""
+            lua_settop(L, 0)
+            return "ERR Error compiling script (new function): \(message)"
+        }
+        lua_setfield(L, LUA_REGISTRYINDEX, "f_" + sha)
+        s.useClock += 1
+        s.scripts[sha] = .init(body: body, flags: flags, loaded: loaded, lastUse: s.useClock)
+        s.scriptBytes += body.count
+        if !loaded { evictOldScripts(engine) }
+        s.cachedScripts.store(s.scripts.count, ordering: .relaxed)
+        s.updateMemory()
+        return nil
+    }
+
+    /// Past `maxEvalScripts` scripts that came with EVAL, the least recently used goes (a
+    /// client that builds a new script per call would otherwise grow the cache forever).
+    private static func evictOldScripts(_ engine: Engine) {
+        let s = engine.scripting
+        var evalCount = s.scripts.values.reduce(0) { $0 + ($1.loaded ? 0 : 1) }
+        while evalCount > Scripting.maxEvalScripts {
+            guard let oldest = s.scripts.filter({ !$0.value.loaded }).min(by: { $0.value.lastUse < $1.value.lastUse }) else { return }
+            s.scripts[oldest.key] = nil
+            s.scriptBytes -= oldest.value.body.count
+            let L = s.vm(.eval, engine).L
+            lua_pushnil(L)
+            lua_setfield(L, LUA_REGISTRYINDEX, "f_" + oldest.key)
+            s.evictedScripts.wrappingAdd(1, ordering: .relaxed)
+            evalCount -= 1
+        }
+    }
+
+    /// SCRIPT LOAD script
+    static func load(_ c: inout CommandContext) {
+        let s = c.engine.scripting
+        s.mutex.lock()
+        defer { s.mutex.unlock() }
+        let body = c.args.owned(2)
+        let sha = Scripting.sha1(body)
+        if let cached = s.scripts[sha] {
+            if !cached.loaded { s.scripts[sha] = .init(body: cached.body, flags: cached.flags, loaded: true, lastUse: cached.lastUse) }
+        } else if let error = cache(body, sha: sha, loaded: true, c.engine) {
+            c.error(error)
+            return
+        }
+        c.out.bulk(sha)
+    }
+
+    /// SCRIPT EXISTS sha1 [sha1 ...]
+    static func exists(_ c: inout CommandContext) {
+        let s = c.engine.scripting
+        let found: [Bool] = s.mutex.withLock {
+            (2..<c.argc).map { s.scripts[String(decoding: c.args[$0].map(asciiLower), as: UTF8.self)] != nil }
+        }
+        c.out.array(found.count)
+        for f in found { c.out.integer(f ? 1 : 0) }
+    }
+
+    /// SCRIPT FLUSH [ASYNC | SYNC]
+    static func flush(_ c: inout CommandContext) {
+        if c.argc == 3 && !c.args.matches(2, "async") && !c.args.matches(2, "sync") || c.argc > 3 {
+            c.error("ERR SCRIPT FLUSH only support SYNC|ASYNC option")
+            return
+        }
+        let s = c.engine.scripting
+        s.mutex.withLock { s.flushScripts() }
+        c.ok()
+    }
+
+    /// SCRIPT KILL
+    static func kill(_ c: inout CommandContext) {
+        killRunning(&c, kind: 1)
+    }
+
+    /// SCRIPT KILL / FUNCTION KILL: asks the running script to stop, unless it wrote.
+    static func killRunning(_ c: inout CommandContext, kind: Int) {
+        let s = c.engine.scripting
+        let running = s.runningKind.load(ordering: .relaxed)
+        guard running != 0 else { c.error("NOTBUSY No scripts in execution right now."); return }
+        guard running == kind else {
+            c.error(kind == 1 ? "BUSY Redis is busy running a function. You can only call FUNCTION KILL or SHUTDOWN NOSAVE."
+                              : "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.")
+            return
+        }
+        if s.runningWrote.load(ordering: .relaxed) {
+            c.error("UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.")
+            return
+        }
+        s.killRequested.store(true, ordering: .relaxed)
+        c.ok()
+    }
+
+    /// SCRIPT DEBUG <YES | SYNC | NO>: Larder has no Lua debugger; NO (the default) is accepted.
+    static func debug(_ c: inout CommandContext) {
+        if c.args.matches(2, "no") { c.ok(); return }
+        if c.args.matches(2, "yes") || c.args.matches(2, "sync") {
+            c.error("ERR Larder has no Lua debugger: SCRIPT DEBUG YES and SYNC are not supported")
+            return
+        }
+        c.error("ERR Use SCRIPT DEBUG YES/SYNC/NO")
+    }
+
+    /// SCRIPT HELP
+    static func help(_ c: inout CommandContext) {
+        c.help([
+            "SCRIPT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "DEBUG (YES|SYNC|NO)",
+            "    Set the debug mode for subsequent scripts executed.",
+            "EXISTS <sha1> [<sha1> ...]",
+            "    Return information about the existence of the scripts in the script cache.",
+            "FLUSH [ASYNC|SYNC]",
+            "    Flush the Lua scripts cache. Very dangerous on replicas.",
+            "    When called without the optional mode argument, the behavior is determined by the",
+            "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
+            "    * ASYNC: Asynchronously flush the scripts cache.",
+            "    * SYNC: Synchronously flush the scripts cache.",
+            "KILL",
+            "    Kill the currently executing Lua script.",
+            "LOAD <script>",
+            "    Load a script into the scripts cache without executing it.",
+            "HELP",
+            "    Prints this help.",
+        ])
+    }
+}

@@ -1,0 +1,198 @@
+import CScripting
+import NIOCore
+import RESP
+import Storage
+
+/// What a script declares in its shebang (`#!lua flags=...`) or a function in its
+/// registration, as Redis 7.0.
+struct ScriptFlags: OptionSet, Sendable {
+    let rawValue: Int
+    static let noWrites = ScriptFlags(rawValue: 1 << 0)
+    static let allowOOM = ScriptFlags(rawValue: 1 << 1)
+    static let allowStale = ScriptFlags(rawValue: 1 << 2)
+    static let noCluster = ScriptFlags(rawValue: 1 << 3)
+    static let allowCrossSlot = ScriptFlags(rawValue: 1 << 4)
+    /// The script has a shebang (or is a function): its flags are what it declared, and one
+    /// that may write is refused at once over maxmemory, not at its first write.
+    static let declared = ScriptFlags(rawValue: 1 << 5)
+
+    static let names: [(String, ScriptFlags)] = [
+        ("no-writes", .noWrites), ("allow-oom", .allowOOM), ("allow-stale", .allowStale),
+        ("no-cluster", .noCluster), ("allow-cross-slot-keys", .allowCrossSlot),
+    ]
+}
+
+/// One running script or function: the client's context it runs for, the database it has
+/// selected, the shard locks it holds, and what its commands did.
+///
+/// # Atomicity with every key
+///
+/// A script runs as one command: no other client sees part of its effect, and, as in Redis,
+/// it may reach keys it did not declare in KEYS (and other databases with SELECT). Larder does
+/// not lock the whole keyspace for it: each command the script runs takes the shard locks of
+/// its own keys, and the script keeps every lock it took until it ends. So a script that keeps
+/// to a few keys holds a few shards, and the rest of the server goes on around it.
+///
+/// Taking locks as it goes, a script may wait for a lower shard while holding a higher one,
+/// which breaks the ascending order that keeps multi-key commands from deadlocking. It is
+/// safe because nobody else ever waits while holding a lock: a one-key command holds one, and
+/// every set of locks (multi-key commands, EXEC, whole databases, snapshots) is taken with
+/// `lockPolitely`, which lets go of what it holds before it waits. And scripts run one at a
+/// time (Scripting's mutex, taken before any shard lock), so two scripts never wait on each
+/// other. A transaction with a script in it takes the script mutex first and then every shard
+/// (EXEC cannot know the script's keys).
+final class ScriptRun {
+    let ctx: UnsafeMutablePointer<CommandContext>
+    /// The database the script's commands run in (SELECT inside a script changes it, and not
+    /// the caller's).
+    var db: Int
+    /// The protocol of the replies the script's commands hand it (redis.setresp).
+    var resp = 2
+    /// EVAL_RO, FCALL_RO, or a script flagged no-writes: a write command is an error.
+    let readOnly: Bool
+    let flags: ScriptFlags
+    /// Over maxmemory when the script started: an undeclared script's first denyoom write fails.
+    let outOfMemory: Bool
+    /// For error replies: "script: <sha>" or "function: <name>".
+    let origin: String
+    /// Set by the script's first write: SCRIPT KILL can no longer stop it (UNKILLABLE).
+    var wrote = false
+    /// redis.set_repl: 0 propagates nothing of what follows.
+    var replicationFlags = 3
+    /// Every command the script ran, for what follows a command once the locks are released
+    /// (tracking, statistics).
+    var calls: [(spec: CommandSpec, args: CommandArguments, changes: Int, errorsBefore: Int, db: Int)] = []
+    /// The writer a command's reply goes to before it is handed to the script.
+    var scratch: RESPWriter
+    /// Keyspace-wide shard numbers held (see Keyspace.mutexes); nil when the caller holds every
+    /// shard (a script inside EXEC).
+    var held: [Bool]?
+    var heldList: [Int] = []
+    let startedMicros: Int64
+
+    init(ctx: UnsafeMutablePointer<CommandContext>, readOnly: Bool, flags: ScriptFlags, outOfMemory: Bool,
+         origin: String, allHeld: Bool, shardCount: Int) {
+        self.ctx = ctx
+        self.db = ctx.pointee.dbIndex
+        self.readOnly = readOnly
+        self.flags = flags
+        self.outOfMemory = outOfMemory
+        self.origin = origin
+        self.held = allHeld ? nil : [Bool](repeating: false, count: shardCount)
+        self.scratch = RESPWriter(buffer: ByteBufferAllocator().buffer(capacity: 256))
+        self.startedMicros = unixMicros()
+    }
+
+    /// Takes the locks of shard `n` unless held already (blocking: see the type's comment).
+    func lock(_ n: Int, _ keyspace: Keyspace) {
+        guard held != nil, !held![n] else { return }
+        keyspace.mutexes[n].lock()
+        held![n] = true
+        heldList.append(n)
+    }
+
+    func unlockAll(_ keyspace: Keyspace) {
+        for n in heldList.reversed() { keyspace.mutexes[n].unlock() }
+        heldList.removeAll()
+    }
+}
+
+/// What a command run from a script gave back.
+enum ScriptCallResult {
+    case reply
+    case error(String)
+}
+
+extension Engine {
+    /// Runs one command for a script (redis.call / redis.pcall): Redis's checks for commands
+    /// from scripts, the shard locks its keys need, then the one path every command takes
+    /// (`callLocked`). The reply is in `run.scratch`.
+    func scriptCall(_ run: ScriptRun, _ args: CommandArguments) -> ScriptCallResult {
+        guard var spec = table.lookup(args[0]) else { return .error("ERR Unknown Redis command called from script") }
+        if !spec.subcommands.isEmpty && args.count >= 2 {
+            guard let sub = CommandTable.subcommand(of: spec, args[1]) else {
+                return .error(Errors.unknownSubcommand(args.string(1), spec.name))
+            }
+            spec = sub
+        }
+        let argc = args.count
+        if (spec.arity > 0 && argc != spec.arity) || argc < -spec.arity || spec.handler == nil {
+            return .error("ERR Wrong number of args calling Redis command from script")
+        }
+        if spec.flags.contains(.noscript) { return .error("ERR This Redis command is not allowed from script") }
+        if spec.flags.contains(.write) {
+            if run.readOnly { return .error("ERR Write commands are not allowed from read-only scripts.") }
+            if spec.flags.contains(.denyoom) && run.outOfMemory && !run.flags.contains(.allowOOM) {
+                return .error("OOM command not allowed when used memory > 'maxmemory'.")
+            }
+        }
+        lockShards(of: spec, args, run)
+
+        let c = run.ctx
+        let savedArgs = c.pointee.args, savedDb = c.pointee.dbIndex
+        // The reply writers are swapped, not copied: a second reference to a buffer would make
+        // the next write copy it.
+        run.scratch.buffer.clear()
+        run.scratch.resp3 = run.resp == 3
+        swap(&c.pointee.out, &run.scratch)
+        c.pointee.args = args
+        c.pointee.dbIndex = run.db
+        c.pointee.startedMicros = unixMicros()
+        let errorsBefore = c.pointee.session.counters.errors
+        let effectsBefore = c.pointee.transactionEffects?.count ?? 0
+        callLocked(spec, &c.pointee)
+        if run.replicationFlags == 0, c.pointee.transactionEffects != nil {
+            c.pointee.transactionEffects!.removeLast(c.pointee.transactionEffects!.count - effectsBefore)
+        }
+        if !run.wrote && (c.pointee.changes > 0 || spec.flags.contains(.write)) {
+            run.wrote = true
+            scripting.runningWrote.store(true, ordering: .relaxed)
+        }
+        run.calls.append((spec, args, c.pointee.changes, errorsBefore, c.pointee.dbIndex))
+        run.db = c.pointee.dbIndex
+        swap(&c.pointee.out, &run.scratch)
+        c.pointee.args = savedArgs
+        c.pointee.dbIndex = savedDb
+        return .reply
+    }
+
+    /// The shard locks a command run from a script needs, in the script's database.
+    private func lockShards(of spec: CommandSpec, _ args: CommandArguments, _ run: ScriptRun) {
+        guard run.held != nil else { return }
+        let per = keyspace.shardsPerDatabase
+        switch spec.scope {
+        case .none:
+            break
+        case .keys:
+            let db = keyspace.databases[run.db]
+            for i in spec.keyIndexes(args) { run.lock(run.db * per + db.shardIndex(args[i]), keyspace) }
+        case .database:
+            for s in 0..<per { run.lock(run.db * per + s, keyspace) }
+        case .all:
+            for n in 0..<keyspace.mutexes.count { run.lock(n, keyspace) }
+        }
+    }
+}
+
+extension LuaVM {
+    /// redis.call(command, arg, ...) / redis.pcall: runs the command and hands its reply to
+    /// the script. A failed command raises its error (call) or returns {err = ...} (pcall).
+    func redisCall(_ L: LuaState, protected: Bool) -> Int32 {
+        func fail(_ message: String) -> Int32 {
+            if protected { LuaVM.pushErrorTable(L, message); return 1 }
+            return LuaVM.raiseTable(L, message)
+        }
+        guard let run else { return fail("ERR redis.call() can only be called inside a script invocation") }
+        let argc = lua_gettop(L)
+        guard argc > 0 else { return fail("ERR Please specify at least one argument for this redis lib call") }
+        var args = CommandArguments()
+        for i in 1...argc {
+            guard let b = LuaVM.bytes(L, i) else { return fail("ERR Lua redis lib command arguments must be strings or integers") }
+            args.append(b)
+        }
+        if case .error(let message) = engine.scriptCall(run, args) { return fail(message) }
+        let error: String? = run.scratch.buffer.withUnsafeReadableBytes { ScriptReplies.push(L, reply: $0) }
+        if let error { return fail(error) }
+        return 1
+    }
+}

@@ -1,0 +1,258 @@
+import CScripting
+import Crypto
+import Synchronization
+import RESP
+import Storage
+
+/// The server's scripting state: the two Lua interpreters (EVAL's and FUNCTION's), the script
+/// cache, the function libraries, and the mutex that makes scripts run one at a time.
+///
+/// The mutex is taken before any shard lock and held for the whole script (see ScriptRun for
+/// why that keeps scripts that take locks as they go from deadlocking). Everything here but
+/// the atomics is touched only under it.
+final class Scripting: @unchecked Sendable {
+    let mutex = ShardLock()
+    private var evalVM: LuaVM? = nil
+    private var functionsVM: LuaVM? = nil
+
+    struct CachedScript {
+        let body: [UInt8]
+        let flags: ScriptFlags
+        /// Loaded by SCRIPT LOAD: kept until SCRIPT FLUSH. EVAL's own are evicted past
+        /// `maxEvalScripts`, least recently used first (as Redis 7.4).
+        let loaded: Bool
+        var lastUse: Int
+    }
+    var scripts: [String: CachedScript] = [:]
+    var useClock = 0
+    static let maxEvalScripts = 500
+    /// The body bytes of every cached script, for INFO's used_memory_scripts.
+    var scriptBytes = 0
+
+    var libraries: [String: Library] = [:]
+    var functions: [String: LibraryFunction] = [:]
+
+    // Read without the mutex: INFO, SCRIPT KILL, the dispatcher's BUSY check.
+    let evictedScripts = Atomic<Int>(0)
+    let cachedScripts = Atomic<Int>(0)
+    /// Bytes held by each interpreter, by the cached scripts' bodies and by the libraries'
+    /// code, as last measured (INFO memory).
+    let evalMemory = Atomic<Int>(0)
+    let functionsMemory = Atomic<Int>(0)
+    let scriptsMemory = Atomic<Int>(0)
+    let librariesMemory = Atomic<Int>(0)
+    /// Set once a script has run past busy-reply-threshold: other clients are answered BUSY.
+    let busy = Atomic<Bool>(false)
+    /// A script is running, what it is (0 none, 1 EVAL, 2 FCALL), whether it wrote, and
+    /// whether SCRIPT KILL / FUNCTION KILL asked it to stop.
+    let runningKind = Atomic<Int>(0)
+    let runningWrote = Atomic<Bool>(false)
+    let killRequested = Atomic<Bool>(false)
+    let runningSince = Atomic<Int>(0)
+    let runningName = Locked<(name: String, command: [String])>(("", []))
+    let busyThresholdMs = Atomic<Int>(5000)
+    let libraryCount = Atomic<Int>(0)
+    let functionCount = Atomic<Int>(0)
+
+    init() {}
+
+    func vm(_ kind: LuaVM.Kind, _ engine: Engine) -> LuaVM {
+        switch kind {
+        case .eval:
+            if let evalVM { return evalVM }
+            let vm = LuaVM(kind: .eval, engine: engine)
+            evalVM = vm
+            return vm
+        case .functions:
+            if let functionsVM { return functionsVM }
+            let vm = LuaVM(kind: .functions, engine: engine)
+            functionsVM = vm
+            return vm
+        }
+    }
+
+    /// SCRIPT FLUSH: a new interpreter, an empty cache.
+    func flushScripts() {
+        evalVM = nil
+        scripts.removeAll()
+        scriptBytes = 0
+        cachedScripts.store(0, ordering: .relaxed)
+        updateMemory()
+    }
+
+    /// FUNCTION FLUSH / RESTORE: a new interpreter with no libraries.
+    func resetFunctions() {
+        functionsVM = nil
+        libraries.removeAll()
+        functions.removeAll()
+        countFunctions()
+        updateMemory()
+    }
+
+    func countFunctions() {
+        libraryCount.store(libraries.count, ordering: .relaxed)
+        functionCount.store(functions.count, ordering: .relaxed)
+    }
+
+    func updateMemory() {
+        evalMemory.store(evalVM?.usedMemory ?? 0, ordering: .relaxed)
+        functionsMemory.store(functionsVM?.usedMemory ?? 0, ordering: .relaxed)
+        scriptsMemory.store(scriptBytes, ordering: .relaxed)
+        librariesMemory.store(libraries.values.reduce(0) { $0 + $1.code.count }, ordering: .relaxed)
+    }
+
+    static func sha1(_ bytes: UnsafeRawBufferPointer) -> String {
+        let digest = Insecure.SHA1.hash(data: bytes)
+        return digest.map { b in
+            let hex = Array("0123456789abcdef".utf8)
+            return String(decoding: [hex[Int(b >> 4)], hex[Int(b & 15)]], as: UTF8.self)
+        }.joined()
+    }
+
+    static func sha1(_ bytes: [UInt8]) -> String { bytes.withUnsafeBytes { sha1($0) } }
+
+    /// The count hook's check (LuaVM): past the threshold the server answers BUSY; a kill
+    /// request stops the script with Redis's error.
+    func check(_ run: ScriptRun, _ L: LuaState) -> Bool {
+        let elapsed = Int((unixMicros() - run.startedMicros) / 1000)
+        let threshold = busyThresholdMs.load(ordering: .relaxed)
+        if threshold > 0 && elapsed >= threshold && !busy.load(ordering: .relaxed) {
+            busy.store(true, ordering: .relaxed)
+        }
+        guard killRequested.load(ordering: .relaxed) else { return false }
+        LuaVM.pushErrorTable(L, "ERR Script killed by user with SCRIPT KILL...")
+        return true
+    }
+
+    func startRun(_ run: ScriptRun, kind: Int, name: String, command: [String]) {
+        killRequested.store(false, ordering: .relaxed)
+        runningWrote.store(false, ordering: .relaxed)
+        runningName.withLock { $0 = (name, command) }
+        runningSince.store(Int(unixMillis()), ordering: .relaxed)
+        runningKind.store(kind, ordering: .relaxed)
+    }
+
+    func endRun() {
+        runningKind.store(0, ordering: .relaxed)
+        busy.store(false, ordering: .relaxed)
+        killRequested.store(false, ordering: .relaxed)
+    }
+}
+
+/// Parses a script's shebang, `#!lua [flags=a,b]`, as Redis 7.0: the flags, or an error.
+func parseScriptShebang(_ body: [UInt8]) -> Result<ScriptFlags, ScriptError> {
+    guard body.starts(with: Array("#!".utf8)) else { return .success([]) }
+    let line = String(decoding: body.prefix { $0 != 10 }, as: UTF8.self)
+    let parts = line.split(separator: " ", omittingEmptySubsequences: true)
+    guard parts.first == "#!lua" else { return .failure(.init("ERR Unexpected engine in script shebang: \(parts.first ?? "")")) }
+    var flags: ScriptFlags = [.declared]
+    for part in parts.dropFirst() {
+        guard part.hasPrefix("flags=") else { return .failure(.init("ERR Unknown lua shebang option: \(part)")) }
+        for name in part.dropFirst(6).split(separator: ",") {
+            guard let f = ScriptFlags.names.first(where: { $0.0 == name }) else {
+                return .failure(.init("ERR Unexpected flag in script shebang: \(name)"))
+            }
+            flags.insert(f.1)
+        }
+    }
+    return .success(flags)
+}
+
+struct ScriptError: Error {
+    let message: String
+    init(_ message: String) { self.message = message }
+}
+
+extension Engine {
+    /// Runs the function on top of `vm`'s stack (with `argCount` arguments above it) as a
+    /// script of `c`'s client, and writes its reply. The script mutex is held by the caller.
+    func runScript(_ c: inout CommandContext, vm: LuaVM, argCount: Int32, readOnly: Bool, flags: ScriptFlags,
+                   origin: String, kind: Int, name: String) {
+        let L = vm.L
+        let outOfMemory = settings.maxmemory.load(ordering: .relaxed) > 0 && !c.holdsEveryShard && !performEvictions()
+        if outOfMemory && flags.contains(.declared) && !flags.contains(.allowOOM) && !flags.contains(.noWrites) && !readOnly {
+            lua_settop(L, 0)
+            c.error("OOM command not allowed when used memory > 'maxmemory'.")
+            return
+        }
+        // The message handler goes under the function and its arguments.
+        lua_getfield(L, LUA_REGISTRYINDEX, "larder.errorhandler")
+        lua_insert(L, -(argCount + 2))
+        let handlerIndex = lua_gettop(L) - argCount - 1
+        let command = (0..<min(c.argc, 5)).map { c.args.string($0) }
+
+        withUnsafeMutablePointer(to: &c) { p in
+            let ownEffects = p.pointee.transactionEffects == nil
+            if ownEffects { p.pointee.transactionEffects = [] }
+            let wasNoBlock = p.pointee.noBlock
+            p.pointee.noBlock = true
+            let run = ScriptRun(ctx: p, readOnly: readOnly || flags.contains(.noWrites), flags: flags,
+                                outOfMemory: outOfMemory, origin: origin, allHeld: p.pointee.holdsEveryShard,
+                                shardCount: keyspace.mutexes.count)
+            vm.run = run
+            scripting.startRun(run, kind: kind, name: name, command: command)
+            let status = lua_pcall(L, argCount, 1, handlerIndex)
+            vm.run = nil
+            scripting.endRun()
+            p.pointee.noBlock = wasNoBlock
+
+            var errors: [String] = []
+            if status == 0 {
+                ScriptReplies.write(L, into: &p.pointee.out, scriptResp: run.resp, errors: &errors)
+            } else {
+                let message = Self.scriptErrorMessage(L, origin: origin)
+                errors.append(message)
+                p.pointee.out.error(message)
+                larder_lua_pop(L, 1)
+            }
+            lua_settop(L, 0)
+            for e in errors {
+                stats.countError(e)
+                p.pointee.session.counters.errors += 1
+            }
+            // The script's writes leave as one transaction (MULTI/EXEC when two or more),
+            // under its locks, as EXEC's do.
+            if ownEffects {
+                let effects = p.pointee.transactionEffects!
+                p.pointee.transactionEffects = nil
+                if !effects.isEmpty {
+                    p.pointee.session.aofSeq = propagateNow(effects)
+                    if repl.active.load(ordering: .relaxed) { p.pointee.session.writeOffset = replicationOffset }
+                }
+            }
+            run.unlockAll(keyspace)
+            scripting.updateMemory()
+            // What follows each of the script's commands (tracking, statistics); the clients
+            // its writes made ready are served by the script command's own afterCommand.
+            let savedArgs = p.pointee.args, savedDb = p.pointee.dbIndex
+            for call in run.calls {
+                p.pointee.args = call.args
+                p.pointee.dbIndex = call.db
+                p.pointee.changes = call.changes
+                trackAfterCommand(call.spec, &p.pointee)
+                call.spec.calls.wrappingAdd(1, ordering: .relaxed)
+            }
+            p.pointee.args = savedArgs
+            p.pointee.dbIndex = savedDb
+            p.pointee.changes = 0
+        }
+    }
+
+    /// The reply for a script that raised: its message, where it was raised, and which script.
+    private static func scriptErrorMessage(_ L: LuaState, origin: String) -> String {
+        guard lua_type(L, -1) == LUA_TTABLE else {
+            var n = 0
+            return "ERR " + (LuaVM.string(L, -1, &n) ?? "unknown error") + " \(origin)"
+        }
+        func field(_ name: String) -> String? {
+            lua_getfield(L, -1, name)
+            defer { larder_lua_pop(L, 1) }
+            var n = 0
+            return LuaVM.string(L, -1, &n)
+        }
+        var message = field("err") ?? "ERR unknown error"
+        if message.hasPrefix("-") { message.removeFirst() }
+        let source = field("source") ?? "?", line = field("line") ?? "?"
+        return "\(message) \(origin), on \(source):\(line)."
+    }
+}
