@@ -92,7 +92,9 @@ public final class Engine: Sendable {
         let samples = 20 + 5 * (effort - 1)
         for db in keyspace.databases {
             for shard in db.shards {
-                shard.lock.lock()
+                // A shard held by someone (a long script) is skipped until the next pass,
+                // rather than stalling the event loop the cycle runs on.
+                guard shard.lock.tryLock() else { continue }
                 while shard.volatileCount > 0 {
                     let now = unixMillis()
                     let r = shard.activeExpire(now: now, samples: samples)

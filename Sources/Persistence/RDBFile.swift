@@ -24,6 +24,8 @@ public enum RDBFile {
         public var checksum = true
         public var redisVersion = "7.0.15"
         public var usedMemory = 0
+        /// The code of each function library.
+        public var functions: [[UInt8]] = []
         public init() {}
     }
 
@@ -79,6 +81,11 @@ public enum RDBFile {
         aux("ctime", Array(String(now / 1000).utf8))
         aux("used-mem", Array(String(options.usedMemory).utf8))
         aux("aof-base", Array("0".utf8))
+        // Function libraries come before the keys, as Redis writes them.
+        for code in options.functions {
+            w.byte(RDBFunctions.opcode)
+            w.string(code)
+        }
         for db in databases {
             let size = db.tables.reduce(0) { $0 + $1.table.count }
             guard size > 0 else { continue }
@@ -125,14 +132,15 @@ public enum RDBFile {
     /// Reads an RDB file; `visit` gets every key not yet expired at `now`. Throws with a
     /// message for the log on a bad header, a malformed value, a truncated file or a
     /// checksum mismatch.
+    /// `functions` gets each function library's code (Redis 7.0's FUNCTION2 opcode).
     public static func read(path: String, now: Int64, limits: EncodingLimits, verifyChecksum: Bool = true,
-                            _ visit: (Key) throws -> Void) throws {
+                            functions: (([UInt8]) throws -> Void)? = nil, _ visit: (Key) throws -> Void) throws {
         guard let data = FileManager.default.contents(atPath: path) else { throw RDBError("can't read \(path)") }
-        try read(bytes: [UInt8](data), now: now, limits: limits, verifyChecksum: verifyChecksum, visit)
+        try read(bytes: [UInt8](data), now: now, limits: limits, verifyChecksum: verifyChecksum, functions: functions, visit)
     }
 
     public static func read(bytes: [UInt8], now: Int64, limits: EncodingLimits, verifyChecksum: Bool = true,
-                            _ visit: (Key) throws -> Void) throws {
+                            functions: (([UInt8]) throws -> Void)? = nil, _ visit: (Key) throws -> Void) throws {
         var r = RDBReader(bytes)
         let magic = Array(try r.take(9))
         guard magic.starts(with: Array("REDIS".utf8)),
@@ -170,10 +178,13 @@ public enum RDBFile {
             case 0xF9:                                   // FREQ
                 _ = try r.byte()
                 continue
-            case 0xF5, 0xF6:                             // FUNCTION (7.0): a library's code
-                if type == 0xF5 { _ = try r.string() }
-                _ = try r.string()
-                throw RDBError("The RDB file holds functions, which Larder does not run")
+            case RDBFunctions.opcode:                    // FUNCTION2 (7.0): a library's code
+                let code = try r.string()
+                guard let functions else { throw RDBError("The RDB file holds functions, which this load cannot take") }
+                try functions(code)
+                continue
+            case 0xF6:                                   // FUNCTION_PRE_GA (7.0 release candidates)
+                throw RDBError("The RDB file holds functions in a pre-release format, which Larder cannot load")
             case 0xF7:
                 throw RDBError("The RDB file holds module data, which Larder cannot load")
             case 0xFF:                                   // EOF

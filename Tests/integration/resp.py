@@ -72,8 +72,8 @@ class Conn:
             return Reply(t.decode(), rest)
         if t in (b":",):
             return Reply(":", int(rest))
-        if t == b",":
-            return Reply(",", rest)
+        if t in (b",", b"("):
+            return Reply(t.decode(), rest)
         if t == b"#":
             return Reply("#", rest == b"t")
         if t == b"_":

@@ -430,10 +430,12 @@ extension Engine {
         if let base = m.base {
             let path = aofPath(base.name)
             if base.name.hasSuffix(".rdb") {
-                try RDBFile.read(path: path, now: start, limits: DumpCommands.limits(self)) { k in
+                var libraries: [[UInt8]] = []
+                try RDBFile.read(path: path, now: start, limits: DumpCommands.limits(self), functions: { libraries.append($0) }) { k in
                     let shard = keyspace.databases[k.db].shard(k.key[...])
                     shard.lock.withLock { _ = shard.set(k.key[...], k.value, expireAt: k.expireAt, access: accessPolicy.initial(now: start)) }
                 }
+                try loadLibraries(libraries)
             } else {
                 try replayer.replay(path: path, isLast: m.incrementals.isEmpty)
             }

@@ -60,6 +60,7 @@ extension Engine {
         o.compress = config.bool("rdbcompression")
         o.checksum = config.bool("rdbchecksum")
         o.usedMemory = usedMemory()
+        o.functions = scripting.libraryCodes.withLock { $0 }
         return o
     }
 
@@ -172,7 +173,9 @@ extension Engine {
         let start = unixMillis()
         var keys = 0
         let limits = DumpCommands.limits(self)
-        try RDBFile.read(path: path, now: start, limits: limits, verifyChecksum: config.bool("rdbchecksum")) { k in
+        var libraries: [[UInt8]] = []
+        try RDBFile.read(path: path, now: start, limits: limits, verifyChecksum: config.bool("rdbchecksum"),
+                         functions: { libraries.append($0) }) { k in
             guard k.db < keyspace.databases.count else { throw RDBError("FATAL: Data file was created with a Redis server configured to handle more than \(keyspace.databases.count) databases. Exiting") }
             let shard = keyspace.databases[k.db].shard(k.key[...])
             shard.lock.lock()
@@ -180,6 +183,7 @@ extension Engine {
             shard.lock.unlock()
             keys += 1
         }
+        try loadLibraries(libraries)
         lastSave.store(Int(unixMillis() / 1000), ordering: .relaxed)
         return (keys, unixMillis() - start)
     }

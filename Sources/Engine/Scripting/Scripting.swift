@@ -2,6 +2,7 @@ import CScripting
 import Crypto
 import Synchronization
 import RESP
+import Persistence
 import Storage
 
 /// The server's scripting state: the two Lua interpreters (EVAL's and FUNCTION's), the script
@@ -29,7 +30,10 @@ final class Scripting: @unchecked Sendable {
     /// The body bytes of every cached script, for INFO's used_memory_scripts.
     var scriptBytes = 0
 
-    var libraries: [String: Library] = [:]
+    var libraries: [String: Library] = [:] { didSet { libraryCodes.withLock { $0 = libraries.values.sorted { $0.name < $1.name }.map(\.code) } } }
+    /// The libraries' code, for snapshots: they are taken under every shard lock, where
+    /// waiting for the script mutex could deadlock with a running script.
+    let libraryCodes = Locked<[[UInt8]]>([])
     var functions: [String: LibraryFunction] = [:]
 
     // Read without the mutex: INFO, SCRIPT KILL, the dispatcher's BUSY check.
@@ -254,5 +258,14 @@ extension Engine {
         if message.hasPrefix("-") { message.removeFirst() }
         let source = field("source") ?? "?", line = field("line") ?? "?"
         return "\(message) \(origin), on \(source):\(line)."
+    }
+}
+
+extension Engine {
+    /// Loads the function libraries read from an RDB file or an AOF base at start.
+    func loadLibraries(_ codes: [[UInt8]]) throws {
+        guard !codes.isEmpty else { return }
+        let error = scripting.mutex.withLock { FunctionCommands.restoreLibraries(codes, flush: false, replace: true, self) }
+        if let error { throw RDBError("Failed loading the functions in the file: \(error)") }
     }
 }
