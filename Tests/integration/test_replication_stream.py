@@ -176,6 +176,28 @@ CASES = {
               ("SET", "a", "3"), ("EXEC",), ("SELECT", "0"), ("MULTI",), ("SPOP", "none"), ("DEL", "none"), ("EXEC",)],
     "multi effects": [("SADD", "two", "m", "n"), ("SADD", "three", "x", "y", "z"), ("MULTI",), ("SPOP", "two", "9"),
                       ("GETDEL", "a"), ("SET", "g", "1"), ("GETDEL", "g"), ("EXEC",)],
+    # Scripts: their effects, in MULTI/EXEC when two or more, never the script; SCRIPT LOAD
+    # propagates nothing, FUNCTION LOAD / DELETE / FLUSH themselves.
+    "eval": [("EVAL", "redis.call('set','a','1') redis.call('incr','b') return 1", "0"),
+             ("EVAL", "return redis.call('set','c','2')", "0"), ("EVAL", "return redis.call('get','a')", "0"),
+             ("EVAL", "redis.call('set','t','v','ex','100') redis.call('expire','a','50') redis.call('getdel','c')", "0"),
+             ("EVAL", "redis.call('set','x','1') redis.set_repl(redis.REPL_NONE) redis.call('set','y','2') "
+                      "redis.set_repl(redis.REPL_ALL) redis.call('set','z','3')", "0"),
+             ("SCRIPT", "LOAD", "return redis.call('incr', KEYS[1])"),
+             ("EVALSHA", "2bab3b661081db58bd2341920e0ba7cf5dc77b25", "1", "k"),
+             ("EVAL", "redis.call('select','3') redis.call('set','d','1') redis.call('select','0') redis.call('del','d')", "0"),
+             ("EVAL", "redis.call('set','e','1') return redis.call('incr','e', 'x')", "0"),
+             ("EVAL_RO", "return redis.call('get','a')", "0"),
+             ("EVAL", "redis.call('rpush','l','a','b','c') redis.call('spop','nosuchset') return redis.call('lpop','l')", "0"),
+             ("MULTI",), ("EVAL", "return redis.call('incr','m')", "0"), ("SET", "n", "1"), ("EXEC",),
+             ("MULTI",), ("EVAL", "redis.call('incr','m') redis.call('incr','m')", "0"), ("EXEC",)],
+    "functions": [("FUNCTION", "LOAD", "#!lua name=lib\nredis.register_function('f', function(k, a) "
+                                       "redis.call('set', k[1], a[1]) return redis.call('incr', k[2]) end)"),
+                  ("FCALL", "f", "2", "fa", "fb", "v"), ("FCALL_RO", "f", "2", "fa", "fb", "v"),
+                  ("FUNCTION", "LOAD", "REPLACE", "#!lua name=lib\nredis.register_function('g', function() return 1 end)"),
+                  ("FCALL", "g", "0"), ("FUNCTION", "DELETE", "lib"), ("FUNCTION", "DELETE", "lib"),
+                  ("FUNCTION", "LOAD", "#!lua name=lib2\nredis.register_function('h', function() return 1 end)"),
+                  ("FUNCTION", "FLUSH"), ("FUNCTION", "LOAD", "bad code")],
 }
 
 
