@@ -53,6 +53,9 @@ void larder_lua_close(lua_State *L) {
 }
 
 extern int luaopen_cjson(lua_State *L);
+/* Larder's own (struct.c, cmsgpack.c): no Debian package carries them. */
+int larder_luaopen_struct(lua_State *L);
+int larder_luaopen_cmsgpack(lua_State *L);
 
 /* Opens a library and makes it the global `name` (lua-cjson returns its table without
  * setting one). */
@@ -71,6 +74,8 @@ int larder_lua_openlibs(lua_State *L) {
     larder_open(L, luaopen_math, LUA_MATHLIBNAME);
     larder_open(L, luaopen_debug, LUA_DBLIBNAME);
     larder_open(L, luaopen_cjson, "cjson");
+    larder_open(L, larder_luaopen_struct, "struct");
+    larder_open(L, larder_luaopen_cmsgpack, "cmsgpack");
     /* lua-bitop ships only the module (no -dev link name): loaded as Lua's require would. */
     void *bitop = dlopen("liblua5.1-bitop.so.0", RTLD_NOW | RTLD_GLOBAL);
     if (bitop == NULL) return -1;

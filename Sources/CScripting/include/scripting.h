@@ -23,9 +23,9 @@ lua_State *larder_lua_newstate(size_t limit);
 size_t larder_lua_used(lua_State *L);
 void larder_lua_close(lua_State *L);
 
-/* base, table, string, math, coroutine, and debug (kept out of the scripts' reach by the
- * caller); cjson from lua-cjson; bit from lua-bitop, loaded from its shared object. Returns 0,
- * or -1 when bit's module could not be loaded. */
+/* base, table, string, math, and debug (kept out of the scripts' reach by the caller); cjson
+ * from lua-cjson; bit from lua-bitop, loaded from its shared object; struct and cmsgpack,
+ * Larder's own. Returns 0, or -1 when bit's module could not be loaded. */
 int larder_lua_openlibs(lua_State *L);
 
 /* Pushes `fn` as a Lua function (through the raising trampoline). */

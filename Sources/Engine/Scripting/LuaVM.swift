@@ -5,7 +5,7 @@ import Storage
 typealias LuaState = OpaquePointer
 
 /// One Lua 5.1 interpreter, set up as Redis 7.0 sets up its own: the base, table, string,
-/// math, cjson, bit (and Larder's cmsgpack and struct) libraries, no os, io, package, loadfile
+/// math, cjson, bit, cmsgpack and struct libraries, no os, io, package, loadfile
 /// or dofile, the `redis` table, and globals that a script can neither create nor read when
 /// missing. EVAL's scripts share one interpreter and FUNCTION's libraries another, as in Redis.
 ///
@@ -40,7 +40,6 @@ final class LuaVM: @unchecked Sendable {
         }
         lua_pushlightuserdata(L, Unmanaged.passUnretained(self).toOpaque())
         lua_setfield(L, LUA_REGISTRYINDEX, "larder.vm")
-        LuaLibraries.install(L)
         installRedisTable()
         removeUnsafeGlobals()
         installErrorHandler()
