@@ -21,6 +21,8 @@ final class LuaVM: @unchecked Sendable {
     unowned let engine: Engine
     /// The script running now, while Scripting's mutex is held.
     var run: ScriptRun? = nil
+    /// The run every script of this interpreter reuses (one runs at a time).
+    let runState = ScriptRun()
     /// FUNCTION LOAD: the library whose code is running collects its functions here.
     var loading: LibraryLoad? = nil
 

@@ -88,19 +88,21 @@ enum ScriptCommands {
                 if let error = cache(body, sha: sha, loaded: false, engine) { c.error(error); return }
             }
         }
+        // One hash of the name; the entry is then reached by its index.
+        let index = s.scripts.index(forKey: sha)!
         s.useClock += 1
-        s.scripts[sha]!.lastUse = s.useClock
-        let flags = s.scripts[sha]!.flags
+        s.scripts.values[index].lastUse = s.useClock
+        let flags = s.scripts.values[index].flags
         if readOnly && flags.contains(.declared) && !flags.contains(.noWrites) {
             c.error("ERR Can not execute a script with write flag using *_ro command.")
             return
         }
-        lua_getfield(L, LUA_REGISTRYINDEX, "f_" + sha)
+        lua_rawgeti(L, LUA_REGISTRYINDEX, s.scripts.values[index].function)
         pushKeysAndArgs(L, c, numkeysAt: 2, numkeys: n)
         vm.rawSetGlobal("ARGV")
         vm.rawSetGlobal("KEYS")
         engine.runScript(&c, vm: vm, argCount: 0, readOnly: readOnly, flags: flags,
-                         origin: "script: \(sha)", kind: 1, name: sha)
+                         origin: "script: " + sha, kind: 1, name: sha)
     }
 
     /// Compiles `body` into the EVAL interpreter as f_<sha> and caches it; the error reply
@@ -128,9 +130,9 @@ enum ScriptCommands {
             lua_settop(L, 0)
             return "ERR Error compiling script (new function): \(message)"
         }
-        lua_setfield(L, LUA_REGISTRYINDEX, "f_" + sha)
+        let function = luaL_ref(L, LUA_REGISTRYINDEX)
         s.useClock += 1
-        s.scripts[sha] = .init(body: body, flags: flags, loaded: loaded, lastUse: s.useClock)
+        s.scripts[sha] = .init(body: body, flags: flags, function: function, loaded: loaded, lastUse: s.useClock)
         s.scriptBytes += body.count
         if !loaded { evictOldScripts(engine) }
         s.cachedScripts.store(s.scripts.count, ordering: .relaxed)
@@ -147,9 +149,7 @@ enum ScriptCommands {
             guard let oldest = s.scripts.filter({ !$0.value.loaded }).min(by: { $0.value.lastUse < $1.value.lastUse }) else { return }
             s.scripts[oldest.key] = nil
             s.scriptBytes -= oldest.value.body.count
-            let L = s.vm(.eval, engine).L
-            lua_pushnil(L)
-            lua_setfield(L, LUA_REGISTRYINDEX, "f_" + oldest.key)
+            luaL_unref(s.vm(.eval, engine).L, LUA_REGISTRYINDEX, oldest.value.function)
             s.evictedScripts.wrappingAdd(1, ordering: .relaxed)
             evalCount -= 1
         }
@@ -163,7 +163,10 @@ enum ScriptCommands {
         let body = c.args.owned(2)
         let sha = Scripting.sha1(body)
         if let cached = s.scripts[sha] {
-            if !cached.loaded { s.scripts[sha] = .init(body: cached.body, flags: cached.flags, loaded: true, lastUse: cached.lastUse) }
+            if !cached.loaded {
+                s.scripts[sha] = .init(body: cached.body, flags: cached.flags, function: cached.function, loaded: true,
+                                       lastUse: cached.lastUse)
+            }
         } else if let error = cache(body, sha: sha, loaded: true, c.engine) {
             c.error(error)
             return

@@ -42,58 +42,71 @@ struct ScriptFlags: OptionSet, Sendable {
 /// other. A transaction with a script in it takes the script mutex first and then every shard
 /// (EXEC cannot know the script's keys).
 final class ScriptRun {
-    let ctx: UnsafeMutablePointer<CommandContext>
+    /// The context of the client the script runs for; valid while the script runs.
+    var ctx: UnsafeMutablePointer<CommandContext>
     /// The database the script's commands run in (SELECT inside a script changes it, and not
     /// the caller's).
-    var db: Int
+    var db = 0
     /// The protocol of the replies the script's commands hand it (redis.setresp).
     var resp = 2
     /// EVAL_RO, FCALL_RO, or a script flagged no-writes: a write command is an error.
-    let readOnly: Bool
-    let flags: ScriptFlags
+    var readOnly = false
+    var flags: ScriptFlags = []
     /// Over maxmemory when the script started: an undeclared script's first denyoom write fails.
-    let outOfMemory: Bool
-    /// For error replies: "script: <sha>" or "function: <name>".
-    let origin: String
+    var outOfMemory = false
     /// Set by the script's first write: SCRIPT KILL can no longer stop it (UNKILLABLE).
     var wrote = false
     /// redis.set_repl: 0 propagates nothing of what follows.
     var replicationFlags = 3
     /// Every command the script ran, for what follows a command once the locks are released
-    /// (tracking, statistics).
-    var calls: [(spec: CommandSpec, args: CommandArguments, changes: Int, errorsBefore: Int, db: Int)] = []
+    /// (statistics; tracking, which needs the arguments, only while some client tracks).
+    var calls: [(spec: CommandSpec, args: CommandArguments?, changes: Int, db: Int)] = []
     /// The writer a command's reply goes to before it is handed to the script.
-    var scratch: RESPWriter
-    /// Keyspace-wide shard numbers held (see Keyspace.mutexes); nil when the caller holds every
-    /// shard (a script inside EXEC).
-    var held: [Bool]?
+    var scratch = RESPWriter(buffer: ByteBufferAllocator().buffer(capacity: 256))
+    /// The arguments of the command being built by redis.call, kept for their capacity.
+    var arguments = CommandArguments()
+    /// Keyspace-wide shard numbers held (see Keyspace.mutexes), as flags and in the order
+    /// taken; `allHeld` when the caller holds every shard (a script inside EXEC).
+    var held: [Bool] = []
     var heldList: [Int] = []
-    let startedMicros: Int64
+    var allHeld = false
+    var startedMicros: Int64 = 0
 
-    init(ctx: UnsafeMutablePointer<CommandContext>, readOnly: Bool, flags: ScriptFlags, outOfMemory: Bool,
-         origin: String, allHeld: Bool, shardCount: Int) {
+    /// A run is kept by its interpreter and reused, so that a script call allocates nothing
+    /// for it: `start` resets it for the next script.
+    init() { ctx = UnsafeMutablePointer(bitPattern: 1)! }
+
+    func start(ctx: UnsafeMutablePointer<CommandContext>, readOnly: Bool, flags: ScriptFlags, outOfMemory: Bool,
+               allHeld: Bool, shardCount: Int) {
         self.ctx = ctx
-        self.db = ctx.pointee.dbIndex
+        db = ctx.pointee.dbIndex
+        resp = 2
         self.readOnly = readOnly
         self.flags = flags
         self.outOfMemory = outOfMemory
-        self.origin = origin
-        self.held = allHeld ? nil : [Bool](repeating: false, count: shardCount)
-        self.scratch = RESPWriter(buffer: ByteBufferAllocator().buffer(capacity: 256))
-        self.startedMicros = unixMicros()
+        wrote = false
+        replicationFlags = 3
+        calls.removeAll(keepingCapacity: true)
+        self.allHeld = allHeld
+        if held.count != shardCount { held = [Bool](repeating: false, count: shardCount) }
+        startedMicros = ctx.pointee.startedMicros
     }
 
-    /// Takes the locks of shard `n` unless held already (blocking: see the type's comment).
+    /// Takes the lock of shard `n` unless held already (blocking: see the type's comment).
+    @inline(__always)
     func lock(_ n: Int, _ keyspace: Keyspace) {
-        guard held != nil, !held![n] else { return }
+        guard !allHeld, !held[n] else { return }
         keyspace.mutexes[n].lock()
-        held![n] = true
+        held[n] = true
         heldList.append(n)
     }
 
     func unlockAll(_ keyspace: Keyspace) {
-        for n in heldList.reversed() { keyspace.mutexes[n].unlock() }
-        heldList.removeAll()
+        for n in heldList.reversed() {
+            keyspace.mutexes[n].unlock()
+            held[n] = false
+        }
+        heldList.removeAll(keepingCapacity: true)
     }
 }
 
@@ -138,7 +151,6 @@ extension Engine {
         c.pointee.args = args
         c.pointee.dbIndex = run.db
         c.pointee.startedMicros = unixMicros()
-        let errorsBefore = c.pointee.session.counters.errors
         let effectsBefore = c.pointee.transactionEffects?.count ?? 0
         callLocked(spec, &c.pointee)
         if run.replicationFlags == 0, c.pointee.transactionEffects != nil {
@@ -148,7 +160,7 @@ extension Engine {
             run.wrote = true
             scripting.runningWrote.store(true, ordering: .relaxed)
         }
-        run.calls.append((spec, args, c.pointee.changes, errorsBefore, c.pointee.dbIndex))
+        run.calls.append((spec, trackingOn ? args : nil, c.pointee.changes, c.pointee.dbIndex))
         run.db = c.pointee.dbIndex
         swap(&c.pointee.out, &run.scratch)
         c.pointee.args = savedArgs
@@ -158,7 +170,7 @@ extension Engine {
 
     /// The shard locks a command run from a script needs, in the script's database.
     private func lockShards(of spec: CommandSpec, _ args: CommandArguments, _ run: ScriptRun) {
-        guard run.held != nil else { return }
+        guard !run.allHeld else { return }
         let per = keyspace.shardsPerDatabase
         switch spec.scope {
         case .none:
@@ -185,12 +197,21 @@ extension LuaVM {
         guard let run else { return fail("ERR redis.call() can only be called inside a script invocation") }
         let argc = lua_gettop(L)
         guard argc > 0 else { return fail("ERR Please specify at least one argument for this redis lib call") }
+        // The run's argument buffer, reused: unless some client tracks keys, nothing keeps it
+        // past the command.
         var args = CommandArguments()
+        swap(&args, &run.arguments)
+        args.removeAll()
         for i in 1...argc {
-            guard let b = LuaVM.bytes(L, i) else { return fail("ERR Lua redis lib command arguments must be strings or integers") }
+            guard let b = LuaVM.bytes(L, i) else {
+                swap(&args, &run.arguments)
+                return fail("ERR Lua redis lib command arguments must be strings or integers")
+            }
             args.append(b)
         }
-        if case .error(let message) = engine.scriptCall(run, args) { return fail(message) }
+        let result = engine.scriptCall(run, args)
+        swap(&args, &run.arguments)
+        if case .error(let message) = result { return fail(message) }
         let error: String? = run.scratch.buffer.withUnsafeReadableBytes { ScriptReplies.push(L, reply: $0) }
         if let error { return fail(error) }
         return 1

@@ -19,6 +19,8 @@ final class Scripting: @unchecked Sendable {
     struct CachedScript {
         let body: [UInt8]
         let flags: ScriptFlags
+        /// The compiled function's reference in the EVAL interpreter's registry.
+        let function: Int32
         /// Loaded by SCRIPT LOAD: kept until SCRIPT FLUSH. EVAL's own are evicted past
         /// `maxEvalScripts`, least recently used first (as Redis 7.4).
         let loaded: Bool
@@ -98,6 +100,15 @@ final class Scripting: @unchecked Sendable {
         functionCount.store(functions.count, ordering: .relaxed)
     }
 
+    /// After a script: the interpreter's bytes (cheap: the allocator's count).
+    func updateVMMemory(_ vm: LuaVM) {
+        if vm.kind == .eval {
+            evalMemory.store(vm.usedMemory, ordering: .relaxed)
+        } else {
+            functionsMemory.store(vm.usedMemory, ordering: .relaxed)
+        }
+    }
+
     func updateMemory() {
         evalMemory.store(evalVM?.usedMemory ?? 0, ordering: .relaxed)
         functionsMemory.store(functionsVM?.usedMemory ?? 0, ordering: .relaxed)
@@ -118,7 +129,7 @@ final class Scripting: @unchecked Sendable {
     /// The count hook's check (LuaVM): past the threshold the server answers BUSY; a kill
     /// request stops the script with Redis's error.
     func check(_ run: ScriptRun, _ L: LuaState) -> Bool {
-        let elapsed = Int((unixMicros() - run.startedMicros) / 1000)
+        let elapsed = Int(unixMillis() - run.startedMicros / 1000)
         let threshold = busyThresholdMs.load(ordering: .relaxed)
         if threshold > 0 && elapsed >= threshold && !busy.load(ordering: .relaxed) {
             busy.store(true, ordering: .relaxed)
@@ -128,11 +139,13 @@ final class Scripting: @unchecked Sendable {
         return true
     }
 
-    func startRun(_ run: ScriptRun, kind: Int, name: String, command: [String]) {
+    /// Notes the running script for SCRIPT KILL and FUNCTION STATS (a function's name and
+    /// command only: EVAL's are not reported, and building them cost every call).
+    func startRun(_ run: ScriptRun, kind: Int, name: String, command: @autoclosure () -> [String]) {
         killRequested.store(false, ordering: .relaxed)
         runningWrote.store(false, ordering: .relaxed)
-        runningName.withLock { $0 = (name, command) }
-        runningSince.store(Int(unixMillis()), ordering: .relaxed)
+        if kind == 2 { runningName.withLock { $0 = (name, command()) } }
+        runningSince.store(Int(run.startedMicros / 1000), ordering: .relaxed)
         runningKind.store(kind, ordering: .relaxed)
     }
 
@@ -170,8 +183,10 @@ struct ScriptError: Error {
 extension Engine {
     /// Runs the function on top of `vm`'s stack (with `argCount` arguments above it) as a
     /// script of `c`'s client, and writes its reply. The script mutex is held by the caller.
+    /// `origin` names the script in an error reply ("script: <sha>" for EVAL, the function's
+    /// name for FCALL); it is built only for one.
     func runScript(_ c: inout CommandContext, vm: LuaVM, argCount: Int32, readOnly: Bool, flags: ScriptFlags,
-                   origin: String, kind: Int, name: String) {
+                   origin: @autoclosure () -> String, kind: Int, name: String) {
         let L = vm.L
         let outOfMemory = settings.maxmemory.load(ordering: .relaxed) > 0 && !c.holdsEveryShard && !performEvictions()
         if outOfMemory && flags.contains(.declared) && !flags.contains(.allowOOM) && !flags.contains(.noWrites) && !readOnly {
@@ -183,18 +198,18 @@ extension Engine {
         lua_getfield(L, LUA_REGISTRYINDEX, "larder.errorhandler")
         lua_insert(L, -(argCount + 2))
         let handlerIndex = lua_gettop(L) - argCount - 1
-        let command = (0..<min(c.argc, 5)).map { c.args.string($0) }
 
         withUnsafeMutablePointer(to: &c) { p in
             let ownEffects = p.pointee.transactionEffects == nil
             if ownEffects { p.pointee.transactionEffects = [] }
             let wasNoBlock = p.pointee.noBlock
             p.pointee.noBlock = true
-            let run = ScriptRun(ctx: p, readOnly: readOnly || flags.contains(.noWrites), flags: flags,
-                                outOfMemory: outOfMemory, origin: origin, allHeld: p.pointee.holdsEveryShard,
-                                shardCount: keyspace.mutexes.count)
+            let run = vm.runState
+            run.start(ctx: p, readOnly: readOnly || flags.contains(.noWrites), flags: flags, outOfMemory: outOfMemory,
+                      allHeld: p.pointee.holdsEveryShard, shardCount: keyspace.mutexes.count)
             vm.run = run
-            scripting.startRun(run, kind: kind, name: name, command: command)
+            scripting.startRun(run, kind: kind, name: name,
+                               command: (0..<min(p.pointee.argc, 5)).map { p.pointee.args.string($0) })
             let status = lua_pcall(L, argCount, 1, handlerIndex)
             vm.run = nil
             scripting.endRun()
@@ -204,7 +219,7 @@ extension Engine {
             if status == 0 {
                 ScriptReplies.write(L, into: &p.pointee.out, scriptResp: run.resp, errors: &errors)
             } else {
-                let message = Self.scriptErrorMessage(L, origin: origin)
+                let message = Self.scriptErrorMessage(L, origin: origin())
                 errors.append(message)
                 p.pointee.out.error(message)
                 larder_lua_pop(L, 1)
@@ -225,17 +240,19 @@ extension Engine {
                 }
             }
             run.unlockAll(keyspace)
-            scripting.updateMemory()
-            // What follows each of the script's commands (tracking, statistics); the clients
+            scripting.updateVMMemory(vm)
+            // What follows each of the script's commands (statistics, tracking); the clients
             // its writes made ready are served by the script command's own afterCommand.
             let savedArgs = p.pointee.args, savedDb = p.pointee.dbIndex
             for call in run.calls {
-                p.pointee.args = call.args
+                call.spec.calls.wrappingAdd(1, ordering: .relaxed)
+                guard let args = call.args else { continue }
+                p.pointee.args = args
                 p.pointee.dbIndex = call.db
                 p.pointee.changes = call.changes
                 trackAfterCommand(call.spec, &p.pointee)
-                call.spec.calls.wrappingAdd(1, ordering: .relaxed)
             }
+            run.calls.removeAll(keepingCapacity: true)
             p.pointee.args = savedArgs
             p.pointee.dbIndex = savedDb
             p.pointee.changes = 0
