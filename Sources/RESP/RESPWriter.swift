@@ -33,6 +33,9 @@ public struct RESPWriter: Sendable {
         return sign + digits
     }
 
+    /// `putDecimal` for other modules (a script's number arguments).
+    public static func putDecimalPublic(_ p: UnsafeMutableRawPointer, _ value: Int) -> Int { putDecimal(p, value) }
+
     /// Writes `type`, `n` and CRLF at `p`; returns the number of bytes (at most 23).
     @inlinable static func putHeader(_ p: UnsafeMutableRawPointer, _ type: UInt8, _ n: Int) -> Int {
         p.storeBytes(of: type, as: UInt8.self)

@@ -53,7 +53,11 @@ CASES = {
                 ("EVAL", "return 0/0", "0"), ("EVAL", "return math.huge", "0"), ("EVAL", "return tonumber('0x10')", "0"),
                 ("EVAL", "return tostring(12.5)", "0"),
                 ("EVAL", "return redis.call('set','k',3.5)", "0"), ("GET", "k"),
-                ("EVAL", "return redis.call('set','k',1e20)", "0"), ("GET", "k")],
+                ("EVAL", "return redis.call('set','k',1e20)", "0"), ("GET", "k"),
+                ("EVAL", "redis.call('set','k',0.1) redis.call('set','j',1/3) redis.call('set','i',1e15) "
+                         "redis.call('set','h',123456789012345678) redis.call('set','g',-0.0) redis.call('set','f',-7) "
+                         "redis.call('set','e',99999999999999999) "
+                         "return redis.call('mget','k','j','i','h','g','f','e')", "0")],
     "booleans and nil": [("EVAL", "return true", "0"), ("EVAL", "return false", "0"), ("EVAL", "return nil", "0"),
                          ("EVAL", "return redis.call('get','nokey')", "0"), ("EVAL", "return function() end", "0"),
                          ("EVAL", "return redis", "0"), ("EVAL", "return {a=1}", "0"), ("EVAL", "return {[1]=1,[3]=3}", "0")],

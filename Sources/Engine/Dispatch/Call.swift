@@ -40,11 +40,15 @@ extension Engine {
 
     /// Runs a command whose shard locks the caller holds (EXEC holds its transaction's): the
     /// handler and its effects; the caller runs `afterCommand` once it has released them.
+    /// `ctx.startedMicros` is left at the command's end, when the next command of a
+    /// transaction or a script may start.
     func callLocked(_ spec: CommandSpec, _ ctx: inout CommandContext) {
         ctx.changes = 0
         spec.handler!(&ctx)
         if spec.propagates { propagateCommand(&ctx) }
-        spec.usec.wrappingAdd(Int(unixMicros() - ctx.startedMicros), ordering: .relaxed)
+        let end = unixMicros()
+        spec.usec.wrappingAdd(Int(end - ctx.startedMicros), ordering: .relaxed)
+        ctx.startedMicros = end
     }
 
     /// What follows every command once its locks are released: parking a blocked client,
