@@ -63,6 +63,18 @@ def wait_ready(port, seconds=120):
     sys.exit("server under valgrind did not start")
 
 
+def workload(test, port):
+    """redis-benchmark's arguments for a test: `-t test`, or, for the scripts of
+    bench/scripting.py (evalsha_incr, evalsha_10_commands), their EVALSHA, loaded first."""
+    from bench.scripting import SCRIPTS
+    if test not in SCRIPTS:
+        return ["-t", test]
+    body, numkeys = SCRIPTS[test]
+    sha = subprocess.run(["redis-cli", "-p", str(port), "SCRIPT", "LOAD", body], check=True, capture_output=True,
+                         text=True).stdout.strip()
+    return ["EVALSHA", sha, str(numkeys)] + [f"{{s:__rand_int__}}:{i}" for i in range(numkeys)]
+
+
 def count(name, argv, env, folder, tests, pipelines, requests, keep=None, keys=10000, cache_sim=False, warm=False):
     """{(test, pipeline): [events per request]}: instructions, then (with cache_sim) D1 and LL
     data read misses."""
@@ -86,12 +98,14 @@ def count(name, argv, env, folder, tests, pipelines, requests, keep=None, keys=1
                 if warm:
                     # The same load once uncounted: a set or hash at its full size, as in
                     # compare.py's later rounds, rather than one that grows while counted.
-                    subprocess.run(["redis-benchmark", "-p", str(port), "-t", test, "-n", str(requests), "-c", "50",
-                                    "-P", str(pipeline), "-r", str(keys), "-q"], check=True, capture_output=True)
+                    subprocess.run(["redis-benchmark", "-p", str(port), "-n", str(requests), "-c", "50",
+                                    "-P", str(pipeline), "-r", str(keys), "-q", *workload(test, port)],
+                                   check=True, capture_output=True)
+                load = workload(test, port)
                 subprocess.run(["callgrind_control", "-z", str(proc.pid)], check=True, capture_output=True)
                 subprocess.run(["callgrind_control", "-i", "on", str(proc.pid)], check=True, capture_output=True)
-                subprocess.run(["redis-benchmark", "-p", str(port), "-t", test, "-n", str(requests), "-c", "50",
-                                "-P", str(pipeline), "-r", str(keys), "-q"], check=True, capture_output=True)
+                subprocess.run(["redis-benchmark", "-p", str(port), "-n", str(requests), "-c", "50",
+                                "-P", str(pipeline), "-r", str(keys), "-q", *load], check=True, capture_output=True)
                 subprocess.run(["callgrind_control", "-i", "off", str(proc.pid)], check=True, capture_output=True)
                 for f in glob.glob(out + "*"):
                     os.remove(f)

@@ -74,22 +74,23 @@ enum ScriptCommands {
         defer { if takeMutex { s.mutex.unlock() } }
         let vm = s.vm(.eval, engine)
         let L = vm.L
-        let sha: String
+        let sha: ScriptID
+        let index: Dictionary<ScriptID, Scripting.CachedScript>.Index
         if bySha {
-            sha = String(decoding: c.args[1].map(asciiLower), as: UTF8.self)
-            guard sha.utf8.count == 40, s.scripts[sha] != nil else {
+            // One hash of the name; the entry is then reached by its index.
+            guard let id = c.args.withBytes(1, { ScriptID(hex: $0) }), let i = s.scripts.index(forKey: id) else {
                 c.error("NOSCRIPT No matching script. Please use EVAL.")
                 return
             }
+            (sha, index) = (id, i)
         } else {
             let body = c.args.owned(1)
-            sha = Scripting.sha1(body)
+            sha = ScriptID(Scripting.sha1(body))
             if s.scripts[sha] == nil {
                 if let error = cache(body, sha: sha, loaded: false, engine) { c.error(error); return }
             }
+            index = s.scripts.index(forKey: sha)!
         }
-        // One hash of the name; the entry is then reached by its index.
-        let index = s.scripts.index(forKey: sha)!
         s.useClock += 1
         s.scripts.values[index].lastUse = s.useClock
         let flags = s.scripts.values[index].flags
@@ -102,12 +103,12 @@ enum ScriptCommands {
         vm.rawSetGlobal("ARGV")
         vm.rawSetGlobal("KEYS")
         engine.runScript(&c, vm: vm, argCount: 0, readOnly: readOnly, flags: flags,
-                         origin: "script: " + sha, kind: 1, name: sha)
+                         origin: "script: " + sha.string, kind: 1, name: "")
     }
 
     /// Compiles `body` into the EVAL interpreter as f_<sha> and caches it; the error reply
     /// when it does not compile. Called under the script mutex.
-    static func cache(_ body: [UInt8], sha: String, loaded: Bool, _ engine: Engine) -> String? {
+    static func cache(_ body: [UInt8], sha: ScriptID, loaded: Bool, _ engine: Engine) -> String? {
         let s = engine.scripting
         let flags: ScriptFlags
         switch parseScriptShebang(body) {
@@ -161,7 +162,8 @@ enum ScriptCommands {
         s.mutex.lock()
         defer { s.mutex.unlock() }
         let body = c.args.owned(2)
-        let sha = Scripting.sha1(body)
+        let hex = Scripting.sha1(body)
+        let sha = ScriptID(hex)
         if let cached = s.scripts[sha] {
             if !cached.loaded {
                 s.scripts[sha] = .init(body: cached.body, flags: cached.flags, function: cached.function, loaded: true,
@@ -171,14 +173,14 @@ enum ScriptCommands {
             c.error(error)
             return
         }
-        c.out.bulk(sha)
+        c.out.bulk(hex)
     }
 
     /// SCRIPT EXISTS sha1 [sha1 ...]
     static func exists(_ c: inout CommandContext) {
         let s = c.engine.scripting
         let found: [Bool] = s.mutex.withLock {
-            (2..<c.argc).map { s.scripts[String(decoding: c.args[$0].map(asciiLower), as: UTF8.self)] != nil }
+            (2..<c.argc).map { i in c.args.withBytes(i) { ScriptID(hex: $0) }.map { s.scripts[$0] != nil } ?? false }
         }
         c.out.array(found.count)
         for f in found { c.out.integer(f ? 1 : 0) }
