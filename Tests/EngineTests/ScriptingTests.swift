@@ -55,7 +55,7 @@ import Storage
         let h = Harness()
         #expect(h.run("EVAL", "x = 1", "0").contains("Attempt to modify a readonly table"))
         #expect(h.run("EVAL", "return os", "0").contains("nonexistent global variable 'os'"))
-        #expect(h.run("EVAL", "return string.rep('x', 2^40)", "0").hasPrefix("-ERR "))
+        #expect(h.run("EVAL", "return string.rep('x', 2^40)", "0") == "$0\r\n\r\n")   // as Redis: the size wraps
         #expect(h.run("EVAL", "local s = 'x' while true do s = s .. s end", "0").contains("not enough memory"))
         #expect(h.run("EVAL", "return struct.pack('>I2', 258)", "0") == "$2\r\n\u{1}\u{2}\r\n")
         #expect(h.run("EVAL", "return cmsgpack.unpack(cmsgpack.pack({1, 2}))[2]", "0") == ":2\r\n")

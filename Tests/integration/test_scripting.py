@@ -470,3 +470,47 @@ def test_oom_refuses_flagged_scripts_at_once_and_plain_ones_at_their_first_write
     finally:
         for s in (larder, oracle):
             s.client().config_set("maxmemory", "0")
+
+
+@pytest.mark.parametrize("which", ["larder", "redis"])
+def test_pause_write_holds_scripts_that_may_write(larder, oracle, which):
+    server = larder if which == "larder" else oracle
+    admin, other = server.client(), server.client()
+    try:
+        admin.set("k", "1")
+        admin.client_pause(500, all=False)
+        start = time.time()
+        assert other.eval_ro("return redis.call('get', KEYS[1])", 1, "k") == b"1"
+        assert time.time() - start < 0.3          # a read-only script goes through
+        assert other.eval("return redis.call('incr', KEYS[1])", 1, "k") == 2
+        assert time.time() - start >= 0.4         # one that may write waited for the pause
+    finally:
+        admin.client_unpause()
+        admin.close()
+        other.close()
+
+
+def test_scripts_send_keyspace_events_and_invalidate_tracked_keys(larder, oracle):
+    """The same events and invalidations from a script's writes on both servers."""
+    seen = {}
+    for name, server in (("larder", larder), ("redis", oracle)):
+        setup = server.client()
+        setup.flushall()
+        setup.config_set("notify-keyspace-events", "KEA")
+        setup.set("tracked", "v")
+        tracker = Conn(server.port)
+        tracker.call("HELLO", "3")
+        tracker.call("CLIENT", "TRACKING", "ON")
+        tracker.call("GET", "tracked")
+        sub = Conn(server.port)
+        sub.call("PSUBSCRIBE", "__keyspace@0__:*")
+        setup.eval("redis.call('set', 'tracked', 'w') redis.call('lpush', 'l', 'a') redis.call('del', 'l')", 0)
+        events = [sub.read().value[3].value for _ in range(3)]
+        invalidation = tracker.read()
+        seen[name] = (events, invalidation)
+        setup.config_set("notify-keyspace-events", "")
+        for c in (tracker, sub):
+            c.close()
+        setup.close()
+    assert seen["larder"] == seen["redis"]
+    assert seen["larder"][0] == [b"set", b"lpush", b"del"]
