@@ -146,6 +146,9 @@ public final class LarderServer: Sendable {
         }
         guard !already else { return }
         logger.notice("Received shutdown request, closing connections")
+        // A running script would keep its event loop (and its shard locks) from ever
+        // stopping: it ends at its next check, whether or not it wrote.
+        engine.stopScripts()
         let listening = channels.withLock { $0 }
         for ch in listening { ch.close(promise: nil) }
         // The close future completes a tick after close(): wait for it before the loops stop,

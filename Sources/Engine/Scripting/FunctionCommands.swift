@@ -71,24 +71,23 @@ enum FunctionCommands {
     ]
 
     private static func fcallSpec(_ name: String, flags: CommandFlags, summary: String, handler: @escaping CommandHandler) -> CommandSpec {
-        CommandSpec(name, arity: -3, flags: flags.union(.runsScript), scope: LockScope.none, group: "scripting", since: "7.0.0",
-                    summary: summary, complexity: "Depends on the function that is executed.",
-                    keyFinder: { CommandSpec.keysAfterCount(2, $0) }, handler: handler)
+        ScriptCommands.runnerSpec(name, flags: flags, since: "7.0.0", summary: summary,
+                                  complexity: "Depends on the function that is executed.", handler: handler)
     }
 
     private static func sub(_ name: String, _ arity: Int, _ flags: CommandFlags, _ summary: String,
                             _ handler: @escaping CommandHandler) -> CommandSpec {
-        CommandSpec(name, arity: arity, flags: flags, group: "scripting", since: "7.0.0", summary: summary, handler: handler)
+        ScriptCommands.sub(name, arity, flags, summary, since: "7.0.0", handler)
     }
 
     /// FCALL function numkeys [key [key ...]] [arg [arg ...]] (and FCALL_RO)
     static func fcall(_ c: inout CommandContext, readOnly: Bool) {
-        guard let n = ScriptCommands.numkeys(&c, 2) else { return }
         let engine = c.engine, s = engine.scripting
-        let takeMutex = !c.holdsEveryShard
-        if takeMutex { s.mutex.lock() }
-        defer { if takeMutex { s.mutex.unlock() } }
+        let taken = ScriptCommands.acquire(c)
+        defer { ScriptCommands.release(c, taken) }
+        // As Redis: the function first, then numkeys.
         guard let f = s.functions[c.args.string(1)] else { c.error("ERR Function not found"); return }
+        guard let n = ScriptCommands.numkeys(&c, 2, notInteger: "ERR Bad number of keys provided") else { return }
         if readOnly && !f.flags.contains(.noWrites) {
             c.error("ERR Can not execute a script with write flag using *_ro command.")
             return
@@ -249,9 +248,10 @@ enum FunctionCommands {
             i += 1
         }
         guard c.argc - 1 == i else { c.error("ERR Function code was not given"); return }
-        let s = c.engine.scripting
         let code = c.args.owned(c.argc - 1)
-        let result = s.mutex.withLock { loadLibrary(code, replace: replace, c.engine) }
+        let result = ScriptCommands.exclusive(c.engine, heldByTransaction: c.holdsEveryShard) {
+            loadLibrary(code, replace: replace, c.engine)
+        }
         switch result {
         case .failure(let e): c.error(e.message)
         case .success(let name):
@@ -263,7 +263,7 @@ enum FunctionCommands {
     /// FUNCTION DELETE library-name
     static func delete(_ c: inout CommandContext) {
         let s = c.engine.scripting
-        let found: Bool = s.mutex.withLock {
+        let found: Bool = ScriptCommands.exclusive(c.engine, heldByTransaction: c.holdsEveryShard) {
             guard let lib = s.libraries[c.args.string(2)] else { return false }
             removeLibrary(lib, c.engine)
             return true
@@ -280,7 +280,7 @@ enum FunctionCommands {
             return
         }
         let s = c.engine.scripting
-        s.mutex.withLock { s.resetFunctions() }
+        ScriptCommands.exclusive(c.engine, heldByTransaction: c.holdsEveryShard) { s.resetFunctions() }
         c.dirty()
         c.ok()
     }
@@ -306,7 +306,7 @@ enum FunctionCommands {
             i += 1
         }
         let s = c.engine.scripting
-        let libraries: [Library] = s.mutex.withLock {
+        let libraries: [Library] = ScriptCommands.exclusive(c.engine, heldByTransaction: c.holdsEveryShard) {
             s.libraries.values.filter { lib in pattern.map { globMatch($0, Array(lib.name.utf8)) } ?? true }
                 .sorted { $0.name < $1.name }
         }
@@ -335,9 +335,9 @@ enum FunctionCommands {
     /// The payload of FUNCTION DUMP: each library's code after opcode 245, then the RDB
     /// version and a CRC-64, as Redis's.
     static func dumpPayload(_ engine: Engine) -> [UInt8] {
-        let s = engine.scripting
         var w = RDBWriter(compress: true)
-        let codes = s.mutex.withLock { s.libraries.values.sorted { $0.name < $1.name }.map(\.code) }
+        // The libraries' copy kept for snapshots: no script mutex needed.
+        let codes = engine.scripting.libraryCodes.withLock { $0 }
         for code in codes {
             w.byte(RDBFunctions.opcode)
             w.string(code)
@@ -379,8 +379,8 @@ enum FunctionCommands {
             c.error("ERR given type is not a function")
             return
         }
-        let engine = c.engine, s = engine.scripting
-        let error: String? = s.mutex.withLock {
+        let engine = c.engine
+        let error: String? = ScriptCommands.exclusive(engine, heldByTransaction: c.holdsEveryShard) {
             restoreLibraries(codes, flush: policy == .flush, replace: policy == .replace, engine)
         }
         if let error { c.error(error); return }

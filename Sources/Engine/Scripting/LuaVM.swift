@@ -180,7 +180,9 @@ final class LuaVM: @unchecked Sendable {
             lua_insert(L, 1)
             return lua_gettop(L)
         }
-        if engine.scripting.killRequested.load(ordering: .relaxed) { return LARDER_LUA_RAISE }
+        if engine.scripting.killRequested.load(ordering: .relaxed) || engine.scripting.stopping.load(ordering: .relaxed) {
+            return LARDER_LUA_RAISE
+        }
         if lua_type(L, -1) == LUA_TTABLE {
             lua_getfield(L, -1, "err")
             if lua_type(L, -1) == LUA_TSTRING { lua_replace(L, -2) } else { larder_lua_pop(L, 1) }

@@ -30,19 +30,49 @@ enum ScriptCommands {
     ]
 
     private static func evalSpec(_ name: String, flags: CommandFlags, summary: String, handler: @escaping CommandHandler) -> CommandSpec {
-        CommandSpec(name, arity: -3, flags: flags.union(.runsScript), scope: LockScope.none, group: "scripting", since: "2.6.0",
-                    summary: summary, complexity: "Depends on the script that is executed.",
-                    keyFinder: { CommandSpec.keysAfterCount(2, $0) }, handler: handler)
+        runnerSpec(name, flags: flags, since: "2.6.0", summary: summary, complexity: "Depends on the script that is executed.",
+                   handler: handler)
     }
 
-    private static func sub(_ name: String, _ arity: Int, _ flags: CommandFlags, _ summary: String,
-                            _ handler: @escaping CommandHandler) -> CommandSpec {
-        CommandSpec(name, arity: arity, flags: flags, group: "scripting", since: "2.6.0", summary: summary, handler: handler)
+    /// A command that runs a script (EVAL's and FCALL's forms): `name script-or-function
+    /// numkeys key ... arg ...`. It locks nothing itself (the script locks as it goes); its
+    /// key finder names KEYS for COMMAND GETKEYS.
+    static func runnerSpec(_ name: String, flags: CommandFlags, since: String, summary: String, complexity: String,
+                           handler: @escaping CommandHandler) -> CommandSpec {
+        CommandSpec(name, arity: -3, flags: flags.union(.runsScript), scope: LockScope.none, group: "scripting", since: since,
+                    summary: summary, complexity: complexity, keyFinder: { CommandSpec.keysAfterCount(2, $0) }, handler: handler)
+    }
+
+    static func sub(_ name: String, _ arity: Int, _ flags: CommandFlags, _ summary: String, since: String = "2.6.0",
+                    _ handler: @escaping CommandHandler) -> CommandSpec {
+        CommandSpec(name, arity: arity, flags: flags, group: "scripting", since: since, summary: summary, handler: handler)
+    }
+
+    /// Takes the script mutex unless the caller's transaction holds it (EXEC with a script);
+    /// returns whether it was taken here, for `release`.
+    static func acquire(_ c: CommandContext) -> Bool {
+        guard !c.holdsEveryShard else { return false }
+        c.engine.scripting.mutex.lock()
+        return true
+    }
+
+    static func release(_ c: CommandContext, _ taken: Bool) {
+        if taken { c.engine.scripting.mutex.unlock() }
+    }
+
+    /// Runs `body` under the script mutex, unless the caller's transaction holds it already:
+    /// a SCRIPT or FUNCTION command inside EXEC must not wait for it while holding shard locks
+    /// (EXEC takes it first for them, see runTransaction).
+    static func exclusive<T>(_ engine: Engine, heldByTransaction: Bool, _ body: () throws -> T) rethrows -> T {
+        if heldByTransaction { return try body() }
+        engine.scripting.mutex.lock()
+        defer { engine.scripting.mutex.unlock() }
+        return try body()
     }
 
     /// The numkeys argument at `i`, checked as Redis: nil after replying the error.
-    static func numkeys(_ c: inout CommandContext, _ i: Int) -> Int? {
-        guard let n = c.integer(i) else { return nil }
+    static func numkeys(_ c: inout CommandContext, _ i: Int, notInteger: String = Errors.notInteger) -> Int? {
+        guard let n = c.integer(i, error: notInteger) else { return nil }
         if n > c.argc - i - 1 { c.error("ERR Number of keys can't be greater than number of args"); return nil }
         if n < 0 { c.error("ERR Number of keys can't be negative"); return nil }
         return n
@@ -66,12 +96,12 @@ enum ScriptCommands {
     /// EVAL script numkeys [key [key ...]] [arg [arg ...]]
     /// EVALSHA sha1 numkeys [key [key ...]] [arg [arg ...]] (and the _RO forms)
     static func eval(_ c: inout CommandContext, bySha: Bool, readOnly: Bool) {
+        // As Redis: a digest of the wrong length is NOSCRIPT before numkeys is looked at.
+        if bySha && c.args[1].count != 40 { c.error("NOSCRIPT No matching script. Please use EVAL."); return }
         guard let n = numkeys(&c, 2) else { return }
         let engine = c.engine, s = engine.scripting
-        // Inside a transaction with a script, EXEC holds the mutex already.
-        let takeMutex = !c.holdsEveryShard
-        if takeMutex { s.mutex.lock() }
-        defer { if takeMutex { s.mutex.unlock() } }
+        let taken = acquire(c)
+        defer { release(c, taken) }
         let vm = s.vm(.eval, engine)
         let L = vm.L
         let sha: ScriptID
@@ -159,8 +189,8 @@ enum ScriptCommands {
     /// SCRIPT LOAD script
     static func load(_ c: inout CommandContext) {
         let s = c.engine.scripting
-        s.mutex.lock()
-        defer { s.mutex.unlock() }
+        let taken = acquire(c)
+        defer { release(c, taken) }
         let body = c.args.owned(2)
         let hex = Scripting.sha1(body)
         let sha = ScriptID(hex)
@@ -179,7 +209,7 @@ enum ScriptCommands {
     /// SCRIPT EXISTS sha1 [sha1 ...]
     static func exists(_ c: inout CommandContext) {
         let s = c.engine.scripting
-        let found: [Bool] = s.mutex.withLock {
+        let found: [Bool] = exclusive(c.engine, heldByTransaction: c.holdsEveryShard) {
             (2..<c.argc).map { i in c.args.withBytes(i) { ScriptID(hex: $0) }.map { s.scripts[$0] != nil } ?? false }
         }
         c.out.array(found.count)
@@ -193,7 +223,7 @@ enum ScriptCommands {
             return
         }
         let s = c.engine.scripting
-        s.mutex.withLock { s.flushScripts() }
+        exclusive(c.engine, heldByTransaction: c.holdsEveryShard) { s.flushScripts() }
         c.ok()
     }
 

@@ -156,6 +156,14 @@ enum ScriptReplies {
         return Int(d)
     }
 
+    /// The number of key-value pairs of the table on top.
+    private static func pairCount(_ L: LuaState) -> Int {
+        var count = 0
+        lua_pushnil(L)
+        while lua_next(L, -2) != 0 { count += 1; larder_lua_pop(L, 1) }
+        return count
+    }
+
     private static func field(_ L: LuaState, _ name: String) -> Int32 {
         lua_pushstring(L, name)
         lua_rawget(L, -2)
@@ -200,10 +208,7 @@ enum ScriptReplies {
         }
         larder_lua_pop(L, 1)
         if field(L, "map") == LUA_TTABLE {
-            var count = 0
-            lua_pushnil(L)
-            while lua_next(L, -2) != 0 { count += 1; larder_lua_pop(L, 1) }
-            out.map(count)
+            out.map(pairCount(L))
             lua_pushnil(L)
             while lua_next(L, -2) != 0 {
                 lua_pushvalue(L, -2)          // the key, written and popped
@@ -215,10 +220,7 @@ enum ScriptReplies {
         }
         larder_lua_pop(L, 1)
         if field(L, "set") == LUA_TTABLE {
-            var count = 0
-            lua_pushnil(L)
-            while lua_next(L, -2) != 0 { count += 1; larder_lua_pop(L, 1) }
-            out.set(count)
+            out.set(pairCount(L))
             lua_pushnil(L)
             while lua_next(L, -2) != 0 {
                 larder_lua_pop(L, 1)

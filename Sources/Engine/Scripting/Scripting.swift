@@ -54,6 +54,8 @@ final class Scripting: @unchecked Sendable {
     let runningKind = Atomic<Int>(0)
     let runningWrote = Atomic<Bool>(false)
     let killRequested = Atomic<Bool>(false)
+    /// Set when the server stops: every script ends at its next check, and none starts.
+    let stopping = Atomic<Bool>(false)
     let runningSince = Atomic<Int>(0)
     let runningName = Locked<(name: String, command: [String])>(("", []))
     let busyThresholdMs = Atomic<Int>(5000)
@@ -134,6 +136,10 @@ final class Scripting: @unchecked Sendable {
         if threshold > 0 && elapsed >= threshold && !busy.load(ordering: .relaxed) {
             busy.store(true, ordering: .relaxed)
         }
+        if stopping.load(ordering: .relaxed) {
+            LuaVM.pushErrorTable(L, "ERR Script stopped: the server is shutting down")
+            return true
+        }
         guard killRequested.load(ordering: .relaxed) else { return false }
         LuaVM.pushErrorTable(L, "ERR Script killed by user with SCRIPT KILL...")
         return true
@@ -153,6 +159,13 @@ final class Scripting: @unchecked Sendable {
         runningKind.store(0, ordering: .relaxed)
         busy.store(false, ordering: .relaxed)
         killRequested.store(false, ordering: .relaxed)
+    }
+}
+
+extension Engine {
+    /// The server is stopping: a running script ends at its next check (SIGTERM, SHUTDOWN).
+    public func stopScripts() {
+        scripting.stopping.store(true, ordering: .relaxed)
     }
 }
 
