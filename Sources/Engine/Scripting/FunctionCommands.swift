@@ -137,15 +137,7 @@ enum FunctionCommands {
         if s.libraries[name] != nil && !replace { return .failure(.init("ERR Library '\(name)' already exists")) }
         let vm = s.vm(.functions, engine)
         let L = vm.L
-        var body = code
-        body.replaceSubrange(0..<(body.firstIndex(of: 10) ?? body.count), with: [])
-        let status = body.withUnsafeBufferPointer { p in
-            p.withMemoryRebound(to: CChar.self) { luaL_loadbuffer(L, $0.baseAddress, $0.count, "@user_function") }
-        }
-        if status != 0 {
-            var n = 0
-            let message = LuaVM.string(L, -1, &n) ?? ""
-            lua_settop(L, 0)
+        if let message = vm.compile(code, blankingFirstLine: true, chunk: "@user_function") {
             return .failure(.init("ERR Error compiling function: \(message)"))
         }
         // The library's environment: empty, reading through to the load-time globals now and

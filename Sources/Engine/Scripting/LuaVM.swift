@@ -211,6 +211,22 @@ final class LuaVM: @unchecked Sendable {
 
     // MARK: helpers
 
+    /// Compiles `code` as the chunk `chunk` ("@user_script": errors then read
+    /// "user_script:1: ..."), leaving the function on the stack; Lua's message otherwise. A
+    /// shebang is not Lua: its line is blanked, so that line numbers still count it.
+    func compile(_ code: [UInt8], blankingFirstLine: Bool, chunk: String) -> String? {
+        var body = code
+        if blankingFirstLine { body.replaceSubrange(0..<(body.firstIndex(of: 10) ?? body.count), with: []) }
+        let status = body.withUnsafeBufferPointer { p in
+            p.withMemoryRebound(to: CChar.self) { luaL_loadbuffer(L, $0.baseAddress, $0.count, chunk) }
+        }
+        guard status != 0 else { return nil }
+        var n = 0
+        let message = LuaVM.string(L, -1, &n) ?? ""
+        lua_settop(L, 0)
+        return message
+    }
+
     /// What Lua's tostring says of a value that is neither a string nor a number.
     static func describe(_ L: LuaState, _ idx: Int32) -> String {
         switch lua_type(L, idx) {

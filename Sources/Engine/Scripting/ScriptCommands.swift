@@ -145,20 +145,8 @@ enum ScriptCommands {
         case .failure(let e): return e.message
         case .success(let f): flags = f
         }
-        let L = s.vm(.eval, engine).L
-        // The shebang is not Lua: its line is blanked, so that line numbers still count it.
-        var code = body
-        if flags.contains(.declared) {
-            let end = code.firstIndex(of: 10) ?? code.count
-            code.replaceSubrange(0..<end, with: [])
-        }
-        let status = code.withUnsafeBufferPointer { p in
-            p.withMemoryRebound(to: CChar.self) { luaL_loadbuffer(L, $0.baseAddress, $0.count, "@user_script") }
-        }
-        if status != 0 {
-            var n = 0
-            let message = LuaVM.string(L, -1, &n) ?? ""
-            lua_settop(L, 0)
+        let vm = s.vm(.eval, engine), L = vm.L
+        if let message = vm.compile(body, blankingFirstLine: flags.contains(.declared), chunk: "@user_script") {
             return "ERR Error compiling script (new function): \(message)"
         }
         let function = luaL_ref(L, LUA_REGISTRYINDEX)
