@@ -58,6 +58,7 @@ def test_bitmap_edges(diff):
         ("SET", "s", "foobar"),
         ("BITCOUNT", "s"), ("BITCOUNT", "s", "0", "0"), ("BITCOUNT", "s", "1", "1"), ("BITCOUNT", "s", "5", "30", "BIT"),
         ("BITCOUNT", "s", "-2", "-1"), ("BITCOUNT", "s", "-1", "-2"), ("BITCOUNT", "s", "0"), ("BITCOUNT", "missing", "x", "y"),
+        ("BITCOUNT", "s", "-1", "-5", "BOGUS"), ("BITCOUNT", "s", "-5", "-1", "BOGUS"),
         ("SET", "z", "\xff\xf0\x00"),
         ("BITPOS", "z", "0"), ("BITPOS", "z", "1", "2"), ("BITPOS", "z", "1", "2", "-1", "BYTE"),
         ("BITPOS", "z", "0", "7", "15", "BIT"), ("BITPOS", "z", "0", "0", "7", "BIT"), ("BITPOS", "z", "1", "12", "-1", "BIT"),

@@ -163,13 +163,14 @@ enum BitmapCommands {
         var r = Range(start: 0, end: bytes.count - 1)
         if c.argc == 4 || c.argc == 5 {
             guard let start = c.integer(2), let end = c.integer(3) else { return }
-            var bitMode = false
-            if c.argc == 5 {
-                if c.args.matches(4, "bit") { bitMode = true } else if !c.args.matches(4, "byte") { c.error(Errors.syntax); return }
-            }
+            // As Redis 7.0: an empty negative range answers 0 before the unit is looked at.
             if start < 0 && end < 0 && start > end {
                 c.out.integer(0)
                 return
+            }
+            var bitMode = false
+            if c.argc == 5 {
+                if c.args.matches(4, "bit") { bitMode = true } else if !c.args.matches(4, "byte") { c.error(Errors.syntax); return }
             }
             r = resolve(start, end, length: bytes.count, bitMode: bitMode)
         } else if c.argc != 2 {
