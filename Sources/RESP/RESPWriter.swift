@@ -17,7 +17,7 @@ public struct RESPWriter: Sendable {
     // 3-byte GET reply cost four of those checks.
 
     /// Writes `value` in decimal at `p`; returns the number of bytes (at most 20).
-    @inlinable static func putDecimal(_ p: UnsafeMutableRawPointer, _ value: Int) -> Int {
+    @inlinable public static func putDecimal(_ p: UnsafeMutableRawPointer, _ value: Int) -> Int {
         var m = value.magnitude
         var digits = 1
         var t = m
@@ -32,9 +32,6 @@ public struct RESPWriter: Sendable {
         } while m > 0
         return sign + digits
     }
-
-    /// `putDecimal` for other modules (a script's number arguments).
-    public static func putDecimalPublic(_ p: UnsafeMutableRawPointer, _ value: Int) -> Int { putDecimal(p, value) }
 
     /// Writes `type`, `n` and CRLF at `p`; returns the number of bytes (at most 23).
     @inlinable static func putHeader(_ p: UnsafeMutableRawPointer, _ type: UInt8, _ n: Int) -> Int {

@@ -200,7 +200,10 @@ CASES = {
     "transactions": [("MULTI",), ("EVAL", "return redis.call('incr','k')", "0"), ("EVAL", "return redis.call('incr','k')", "0"),
                      ("EXEC",), ("MULTI",), ("SET", "a", "1"), ("EVAL", "return redis.call('get','a')", "0"), ("EXEC",),
                      ("SET", "w", "1"), ("WATCH", "w"), ("EVAL", "return redis.call('set','w','2')", "0"), ("MULTI",),
-                     ("GET", "w"), ("EXEC",)],
+                     ("GET", "w"), ("EXEC",),
+                     ("MULTI",), ("SCRIPT", "LOAD", "return 7"), ("SET", "x", "1"),
+                     ("FUNCTION", "LOAD", "#!lua name=t\nredis.register_function('t', function() return 8 end)"),
+                     ("FCALL", "t", "0"), ("EVALSHA", "d6b9d8f3b9c5a6c0b7cf0c6f1a5a6e1c2e3f4a5b", "0"), ("EXEC",)],
     # Functions.
     "functions": [("FUNCTION", "LOAD", LIB), ("FCALL", "myf", "1", "cnt"), ("FCALL", "ro", "0", "hello"),
                   ("FCALL_RO", "myf", "1", "cnt"), ("FCALL", "bad", "0"), ("FCALL", "nosuch", "0"),

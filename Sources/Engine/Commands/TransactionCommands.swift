@@ -120,8 +120,7 @@ extension Engine {
             let spec = resolve(&probe)
             specs.append(spec)
             guard let spec else { continue }
-            // Scripts, and the SCRIPT and FUNCTION commands, which take the script mutex.
-            if spec.flags.contains(.runsScript) || spec.group == "scripting" { hasScript = true }
+            if spec.flags.contains(.usesScripts) { hasScript = true }
             switch spec.scope {
             case .none:
                 if spec.name == "select", let n = Int(args.string(1)), n >= 0, n < keyspace.databases.count { db = n }

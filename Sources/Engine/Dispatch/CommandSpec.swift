@@ -36,9 +36,10 @@ public struct CommandFlags: OptionSet, Sendable {
     /// (P|S)UNSUBSCRIBE, PING, QUIT, RESET).
     public static let whileSubscribed = CommandFlags(rawValue: 1 << 20)
 
-    /// Not a Redis flag: runs a script (EVAL, FCALL and their forms). EXEC takes the script
-    /// mutex and every shard for a transaction holding one (see ScriptRun).
-    public static let runsScript = CommandFlags(rawValue: 1 << 21)
+    /// Not a Redis flag: takes the script mutex (EVAL, FCALL and their forms, and the SCRIPT
+    /// and FUNCTION commands that read or change scripts). EXEC takes the mutex, and every
+    /// shard, for a transaction holding one (see ScriptRun).
+    public static let usesScripts = CommandFlags(rawValue: 1 << 21)
 
     static let names: [(CommandFlags, String)] = [
         (.write, "write"), (.readonly, "readonly"), (.denyoom, "denyoom"), (.admin, "admin"),

@@ -20,9 +20,9 @@ enum ScriptCommands {
         CommandSpec("script", arity: -2, flags: [], group: "scripting", since: "2.6.0",
                     summary: "A container for Lua scripts management commands.", complexity: "Depends on subcommand.",
                     subcommands: [
-                        sub("script|load", 3, [.noscript, .stale], "Loads a server-side Lua script to the script cache.", load),
-                        sub("script|exists", -3, [.noscript], "Determines whether server-side Lua scripts exist in the script cache.", exists),
-                        sub("script|flush", -2, [.noscript], "Removes all server-side Lua scripts from the script cache.", flush),
+                        sub("script|load", 3, [.usesScripts, .noscript, .stale], "Loads a server-side Lua script to the script cache.", load),
+                        sub("script|exists", -3, [.usesScripts, .noscript], "Determines whether server-side Lua scripts exist in the script cache.", exists),
+                        sub("script|flush", -2, [.usesScripts, .noscript], "Removes all server-side Lua scripts from the script cache.", flush),
                         sub("script|kill", 2, [.noscript, .allowBusy], "Terminates a server-side Lua script during execution.", kill),
                         sub("script|debug", 3, [.noscript], "Sets the debug mode of server-side Lua scripts.", debug),
                         sub("script|help", 2, [.loading, .stale], "Returns helpful text about the different subcommands.", help),
@@ -39,7 +39,7 @@ enum ScriptCommands {
     /// key finder names KEYS for COMMAND GETKEYS.
     static func runnerSpec(_ name: String, flags: CommandFlags, since: String, summary: String, complexity: String,
                            handler: @escaping CommandHandler) -> CommandSpec {
-        CommandSpec(name, arity: -3, flags: flags.union(.runsScript), scope: LockScope.none, group: "scripting", since: since,
+        CommandSpec(name, arity: -3, flags: flags.union(.usesScripts), scope: LockScope.none, group: "scripting", since: since,
                     summary: summary, complexity: complexity, keyFinder: { CommandSpec.keysAfterCount(2, $0) }, handler: handler)
     }
 
@@ -64,9 +64,8 @@ enum ScriptCommands {
     /// a SCRIPT or FUNCTION command inside EXEC must not wait for it while holding shard locks
     /// (EXEC takes it first for them, see runTransaction).
     static func exclusive<T>(_ engine: Engine, heldByTransaction: Bool, _ body: () throws -> T) rethrows -> T {
-        if heldByTransaction { return try body() }
-        engine.scripting.mutex.lock()
-        defer { engine.scripting.mutex.unlock() }
+        if !heldByTransaction { engine.scripting.mutex.lock() }
+        defer { if !heldByTransaction { engine.scripting.mutex.unlock() } }
         return try body()
     }
 

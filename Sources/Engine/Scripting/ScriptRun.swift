@@ -249,7 +249,7 @@ extension LuaVM {
 func appendNumber(_ d: Double, to args: inout CommandArguments) {
     if d == d.rounded(.towardZero) && abs(d) < 1e17 && !(d == 0 && d.sign == .minus) {
         var buf: (UInt64, UInt64, UInt64) = (0, 0, 0)
-        let n = withUnsafeMutableBytes(of: &buf) { RESPWriter.putDecimalPublic($0.baseAddress!, Int(d)) }
+        let n = withUnsafeMutableBytes(of: &buf) { RESPWriter.putDecimal($0.baseAddress!, Int(d)) }
         withUnsafeBytes(of: &buf) { args.append(UnsafeRawBufferPointer(rebasing: $0[..<n])) }
         return
     }
