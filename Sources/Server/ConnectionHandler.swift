@@ -38,9 +38,12 @@ final class ConnectionHandler: ChannelInboundHandler, FlushedAtEndOfIteration {
     /// some of its replies still wait for the AOF.
     private var coveredSeq: UInt64 = 0
     private var waitingOnAOF = false
+    /// The socket's descriptor, for CLIENT LIST's fd= (the acceptor knows it; NIO hides it).
+    private let fd: Int
 
-    init(engine: Engine, flusher: LoopFlusher) {
+    init(engine: Engine, flusher: LoopFlusher, fd: Int) {
         self.engine = engine
+        self.fd = fd
         self.flusher = flusher
         context = CommandContext(engine: engine, client: Self.placeholder, out: RESPWriter(buffer: ByteBuffer()))
     }
@@ -52,7 +55,6 @@ final class ConnectionHandler: ChannelInboundHandler, FlushedAtEndOfIteration {
         let channel = ctx.channel
         let remote = channel.remoteAddress.map(Self.describe) ?? "?"
         let local = channel.localAddress.map(Self.describe) ?? "?"
-        let fd = -1   // NIO does not expose the descriptor; CLIENT LIST prints -1
         let id = engine.clients.newID()
         let c = Client(id: id, address: remote, localAddress: local, fd: fd, now: now,
                        authenticated: !engine.passwordSet)

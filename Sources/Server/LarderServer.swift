@@ -12,7 +12,7 @@ public final class LarderServer: Sendable {
     public let engine: Engine
     private let group: MultiThreadedEventLoopGroup
     private let logger: Logger
-    private let channels = Locked<[Channel]>([])
+    private let acceptor: Acceptor
     private let flushers: LoopFlushers
     private let stopped = Locked<Bool>(false)
     /// Signalled once stop() has finished. The main thread waits on this rather than on a
@@ -25,48 +25,33 @@ public final class LarderServer: Sendable {
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
         self.logger = logger
         self.flushers = LoopFlushers(engine: engine)
+        self.acceptor = Acceptor(group: group, engine: engine, logger: logger)
     }
 
     /// Binds every address of `bind`; a "-" prefix marks one that may fail (as Redis).
     public func start() throws {
-        let port = engine.config.int("port")
         let addresses = engine.config.get("bind").split(separator: " ").map(String.init)
         let engine = self.engine
         let flushers = self.flushers
-        let bootstrap = ServerBootstrap(group: group)
-            .serverChannelOption(ChannelOptions.backlog, value: Int32(engine.config.int("tcp-backlog")))
-            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
-            .serverChannelOption(ChannelOptions.maxMessagesPerRead, value: 256)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try Self.configure(channel, keepalive: engine.tcpKeepalive)
-                    try channel.pipeline.syncOperations.addHandler(
-                        ConnectionHandler(engine: engine, flusher: flushers.flusher(for: channel.eventLoop)))
-                }
+        let bound = try bind(addresses, port: engine.config.int("port"), what: "connections") { channel, fd in
+            channel.eventLoop.makeCompletedFuture {
+                try Self.configure(channel, keepalive: engine.tcpKeepalive)
+                try channel.pipeline.syncOperations.addHandler(
+                    ConnectionHandler(engine: engine, flusher: flushers.flusher(for: channel.eventLoop), fd: Int(fd)))
             }
-        var bound = try bind(bootstrap, addresses, port: port, what: "connections")
-        guard !bound.isEmpty else { throw ServerError.nothingBound }
-        bound += try bindMemcached(addresses)
-        channels.withLock { $0 = bound }
-        startCron()
-    }
-
-    /// The memcached listener, on the same addresses as RESP, when `memcached-port` is set.
-    private func bindMemcached(_ addresses: [String]) throws -> [Channel] {
-        let port = engine.config.int("memcached-port")
-        guard port > 0 else { return [] }
-        let engine = self.engine
-        let flushers = self.flushers
-        let bootstrap = ServerBootstrap(group: group)
-            .serverChannelOption(ChannelOptions.backlog, value: Int32(engine.config.int("tcp-backlog")))
-            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { channel in
+        }
+        guard bound > 0 else { throw ServerError.nothingBound }
+        let memcachedPort = engine.config.int("memcached-port")
+        if memcachedPort > 0 {
+            _ = try bind(addresses, port: memcachedPort, what: "memcached connections") { channel, _ in
                 channel.eventLoop.makeCompletedFuture {
                     try Self.configure(channel, keepalive: 0)
                     try channel.pipeline.syncOperations.addHandler(MemcachedHandler(engine: engine, allocator: channel.allocator, flusher: flushers.flusher(for: channel.eventLoop)))
                 }
             }
-        return try bind(bootstrap, addresses, port: port, what: "memcached connections")
+        }
+        acceptor.start()
+        startCron()
     }
 
     /// An accepted connection's options, set in place. As the bootstrap's `childChannelOption`s
@@ -95,16 +80,19 @@ public final class LarderServer: Sendable {
         ChannelOptions.tcpOption(NIOBSDSocket.Option(rawValue: name))
     }
 
-    /// Binds every address; one with a "-" prefix may fail (as Redis's bind).
-    private func bind(_ bootstrap: ServerBootstrap, _ addresses: [String], port: Int, what: String) throws -> [Channel] {
-        var bound: [Channel] = []
+    /// Binds every address; one with a "-" prefix may fail (as Redis's bind). Answers how many
+    /// were bound.
+    private func bind(_ addresses: [String], port: Int, what: String,
+                      setUp: @escaping @Sendable (Channel, Int32) -> EventLoopFuture<Void>) throws -> Int {
+        var bound = 0
         for var address in addresses {
             let optional = address.hasPrefix("-")
             if optional { address.removeFirst() }
             do {
-                let ch = try bootstrap.bind(host: address, port: port).wait()
-                bound.append(ch)
-                logger.notice("Ready to accept \(what) tcp on \(address):\(ch.localAddress?.port ?? port)")
+                let listener = try acceptor.listen(host: address, port: port,
+                                                   backlog: engine.config.int("tcp-backlog"), setUp: setUp)
+                bound += 1
+                logger.notice("Ready to accept \(what) tcp on \(address):\(listener.port)")
             } catch {
                 if optional { continue }
                 throw error
@@ -113,7 +101,7 @@ public final class LarderServer: Sendable {
         return bound
     }
 
-    public var boundPort: Int? { channels.withLock { $0.first?.localAddress?.port } }
+    public var boundPort: Int? { acceptor.firstPort }
 
     /// The periodic jobs of Redis's serverCron, run `hz` times a second on one event loop.
     private func startCron() {
@@ -149,17 +137,14 @@ public final class LarderServer: Sendable {
         // A running script would keep its event loop (and its shard locks) from ever
         // stopping: it ends at its next check, whether or not it wrote.
         engine.stopScripts()
-        let listening = channels.withLock { $0 }
-        for ch in listening { ch.close(promise: nil) }
-        // The close future completes a tick after close(): wait for it before the loops stop,
-        // or it never completes (and waitUntilStopped would wait for ever).
-        for ch in listening { try? ch.closeFuture.wait() }
+        acceptor.stop()
         for c in engine.clients.all { c.close() }
         // A signal stops the server as SHUTDOWN does: with a final snapshot when save points
         // are configured (SHUTDOWN itself has decided already).
         engine.saveOnStop()
         engine.closeAOF()
         try? group.syncShutdownGracefully()
+        acceptor.shutdownSpare()
         logger.notice("Larder is now ready to exit, bye bye...")
         finished.signal()
     }

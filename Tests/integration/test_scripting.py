@@ -433,12 +433,10 @@ def answering(conns):
 def test_long_script_busy_kill_and_unkillable(larder):
     c = larder.client()
     c.config_set("busy-reply-threshold", "200")
-    # Connected before the script starts: the loop that accepts connections may be the one
-    # the script occupies.
+    # Connected before the script starts, so that some share its loop (those wait) and some
+    # do not (those are answered BUSY).
     conns = [Conn(larder.port) for _ in range(6)]
     busy = Conn(larder.port, timeout=30)
-    # Answered once each, so that the server has accepted them all (a connection the kernel
-    # completed may wait in the backlog for the loop that accepts, maybe the script's).
     for conn in conns + [busy]:
         assert conn.call("PING") == Reply("+", b"PONG")
     try:
@@ -469,6 +467,46 @@ def test_long_script_busy_kill_and_unkillable(larder):
             pass
         c.config_set("busy-reply-threshold", "5000")
         c.close()
+
+
+@pytest.mark.parametrize("threads", ["1", "2"])
+def test_connection_made_during_a_busy_script_is_answered(tmp_path, threads):
+    """With one event loop (the default on up to 3 cores) the script holds the only loop: a
+    connection made then must still be answered, or nobody could send SCRIPT KILL. Clients
+    already on the script's loop wait for its end, then are served in order."""
+    s = start_larder("--threads", threads, "--busy-reply-threshold", "200", workdir=str(tmp_path))
+    try:
+        waiting = Conn(s.port, timeout=30)
+        assert waiting.call("PING") == Reply("+", b"PONG")
+        busy = Conn(s.port, timeout=30)
+        assert busy.call("SET", "k", "v") == Reply("+", b"OK")
+        busy.send_raw(encode("EVAL", "local i = 0 while true do i = i + 1 end", "0"))
+        time.sleep(0.6)
+        waiting.send_raw(encode("GET", "k"))
+        late = [Conn(s.port, timeout=5) for _ in range(3)]   # whatever loop they are given
+        for c in late:
+            reply = c.call("GET", "k")
+            assert reply.kind == "-" and reply.value.startswith(b"BUSY Redis is busy running a script"), reply
+        assert late[0].call("SCRIPT", "KILL") == Reply("+", b"OK")
+        assert busy.read().value.startswith(b"ERR Script killed by user with SCRIPT KILL...")
+        # On one loop the waiting client was held, not refused; on two it may have been either.
+        reply = waiting.read()
+        assert reply == Reply("$", b"v") or reply.value.startswith(b"BUSY"), reply
+        if threads == "1":
+            assert reply == Reply("$", b"v")
+        for c in late + [busy, waiting]:
+            assert c.call("GET", "k") == Reply("$", b"v")
+        # The endless script again, ended by SHUTDOWN NOSAVE from a new connection.
+        busy.send_raw(encode("EVAL", "redis.call('set', 'k', 'w') while true do end", "0"))
+        time.sleep(0.6)
+        last = Conn(s.port, timeout=5)
+        assert last.call("SCRIPT", "KILL").value.startswith(b"UNKILLABLE")
+        last.send_raw(encode("SHUTDOWN", "NOSAVE"))
+        s.proc.wait(timeout=20)
+        for c in late + [busy, waiting, last]:
+            c.close()
+    finally:
+        s.stop()
 
 
 def test_oom_refuses_flagged_scripts_at_once_and_plain_ones_at_their_first_write(larder, oracle):

@@ -1,4 +1,7 @@
 import CScripting
+#if canImport(Glibc)
+import Glibc
+#endif
 import Crypto
 import Synchronization
 import RESP
@@ -49,6 +52,8 @@ final class Scripting: @unchecked Sendable {
     let librariesMemory = Atomic<Int>(0)
     /// Set once a script has run past busy-reply-threshold: other clients are answered BUSY.
     let busy = Atomic<Bool>(false)
+    /// The thread the busy script runs on (its event loop's): new connections go elsewhere.
+    let busyThread = Atomic<UInt>(0)
     /// A script is running, what it is (0 none, 1 EVAL, 2 FCALL), whether it wrote, and
     /// whether SCRIPT KILL / FUNCTION KILL asked it to stop.
     let runningKind = Atomic<Int>(0)
@@ -134,6 +139,7 @@ final class Scripting: @unchecked Sendable {
         let elapsed = Int(unixMillis() - run.startedMicros / 1000)
         let threshold = busyThresholdMs.load(ordering: .relaxed)
         if threshold > 0 && elapsed >= threshold && !busy.load(ordering: .relaxed) {
+            busyThread.store(UInt(pthread_self()), ordering: .relaxed)
             busy.store(true, ordering: .relaxed)
         }
         if stopping.load(ordering: .relaxed) {
@@ -163,6 +169,11 @@ final class Scripting: @unchecked Sendable {
 }
 
 extension Engine {
+    /// The thread of a script running past busy-reply-threshold, if one is.
+    public var busyScriptThread: UInt? {
+        scripting.busy.load(ordering: .relaxed) ? scripting.busyThread.load(ordering: .relaxed) : nil
+    }
+
     /// The server is stopping: a running script ends at its next check (SIGTERM, SHUTDOWN).
     public func stopScripts() {
         scripting.stopping.store(true, ordering: .relaxed)
