@@ -1,4 +1,6 @@
+#define _GNU_SOURCE
 #include <dlfcn.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include "scripting.h"
 
@@ -124,3 +126,14 @@ int larder_lua_upvalueindex(int i) { return lua_upvalueindex(i); }
 int larder_lua_isnil(lua_State *L, int idx) { return lua_isnil(L, idx); }
 void larder_lua_getglobal(lua_State *L, const char *name) { lua_getglobal(L, name); }
 void larder_lua_setglobal(lua_State *L, const char *name) { lua_setglobal(L, name); }
+
+size_t larder_stack_room(void) {
+    pthread_attr_t attr;
+    void *low = NULL;
+    size_t size = 0;
+    if (pthread_getattr_np(pthread_self(), &attr) != 0) return 0;
+    pthread_attr_getstack(&attr, &low, &size);
+    pthread_attr_destroy(&attr);
+    char here;
+    return (size_t)(&here - (char *)low);
+}

@@ -138,6 +138,12 @@ public final class LarderServer: Sendable {
         // stopping: it ends at its next check, whether or not it wrote.
         engine.stopScripts()
         acceptor.stop()
+        // Replies already made (a stopped script's error among them) leave at the end of their
+        // loop's iteration: two rounds on every loop let that iteration end before the
+        // connections close.
+        for loop in group.makeIterator() {
+            for _ in 0..<2 { try? loop.submit {}.wait() }
+        }
         for c in engine.clients.all { c.close() }
         // A signal stops the server as SHUTDOWN does: with a final snapshot when save points
         // are configured (SHUTDOWN itself has decided already).

@@ -39,6 +39,10 @@ int larder_lua_raise(lua_State *L);
 typedef int (*larder_lua_check)(lua_State *L);
 void larder_lua_sethook(lua_State *L, larder_lua_check check, int count);
 
+/* Bytes left on the calling thread's stack, below this call (Swift's Glibc has no
+ * pthread_getattr_np): the reply writer's recursion stops before the stack ends. */
+size_t larder_stack_room(void);
+
 /* The macros of lua.h, as functions. */
 void larder_lua_pop(lua_State *L, int n);
 void larder_lua_newtable(lua_State *L);

@@ -146,7 +146,7 @@ enum FunctionCommands {
         larder_lua_newtable(L)                       // its metatable
         pushLoadGlobals(L)
         lua_setfield(L, -2, "__index")
-        lua_getmetatable(L, LUA_GLOBALSINDEX)
+        LuaVM.pushGlobalsMetatable(L)
         lua_getfield(L, -1, "__newindex")
         lua_setfield(L, -3, "__newindex")
         larder_lua_pop(L, 1)
@@ -184,7 +184,7 @@ enum FunctionCommands {
         // From now on the functions see the interpreter's whole globals.
         lua_rawgeti(L, LUA_REGISTRYINDEX, envRef)
         lua_getmetatable(L, -1)
-        lua_pushvalue(L, LUA_GLOBALSINDEX)
+        vm.pushGlobals()
         lua_setfield(L, -2, "__index")
         lua_settop(L, 0)
         let library = Library(name: name, code: code, environment: envRef)
@@ -209,10 +209,10 @@ enum FunctionCommands {
         }
         larder_lua_pop(L, 1)
         // Missing fields of the load-time redis table are errors too, as the globals'.
-        lua_getmetatable(L, LUA_GLOBALSINDEX)
+        LuaVM.pushGlobalsMetatable(L)
         lua_setmetatable(L, -2)
         lua_setfield(L, -2, "redis")
-        lua_getmetatable(L, LUA_GLOBALSINDEX)
+        LuaVM.pushGlobalsMetatable(L)
         lua_setmetatable(L, -2)
     }
 

@@ -145,10 +145,20 @@ final class LuaVM: @unchecked Sendable {
         return 1
     }
 
-    /// Globals as Redis 7 keeps them: a script cannot create one (or set a metatable on _G, or
-    /// rawset into it), and reading one that does not exist is an error rather than nil.
+    /// Globals and library tables as Redis 7.0.15 keeps them: read-only. A script can neither
+    /// create a global nor replace one, nor a library's function (else one script could change
+    /// what every later one runs: `redis = nil` broke the interpreter until a restart), and
+    /// reading a global that does not exist is an error rather than nil.
+    ///
+    /// Redis marks tables read-only inside its own copy of Lua; Debian's Lua 5.1 has no such
+    /// mark, so each table is put behind an empty proxy: a read falls through the proxy's
+    /// metatable to the real table, a write finds no field and reaches __newindex, which
+    /// refuses. The globals proxy becomes the interpreter's globals, so chunks compiled later
+    /// (scripts, loadstring) see only it. rawset and setmetatable refuse proxies (a field set
+    /// on one would shadow the real table's); getmetatable and pairs see through them as
+    /// through Redis's tables. Cost: one more table look-up per global or library field read.
     private func protectGlobals() {
-        lua_pushvalue(L, LUA_GLOBALSINDEX)
+        lua_pushvalue(L, LUA_GLOBALSINDEX)              // the real globals, G
         larder_lua_newtable(L)
         setFunction("__newindex", { L in LuaVM.raise(L!, "Attempt to modify a readonly table") })
         setFunction("__index", { L in
@@ -157,8 +167,11 @@ final class LuaVM: @unchecked Sendable {
             return LuaVM.raise(L!, "Script attempted to access nonexistent global variable '\(name)'")
         })
         lua_setmetatable(L, -2)
-        larder_lua_pop(L, 1)
-        for name in ["rawset", "setmetatable"] {
+        globalsRef = luaL_ref(L, LUA_REGISTRYINDEX)
+        larder_lua_newtable(L)
+        lua_setfield(L, LUA_REGISTRYINDEX, "larder.readonly")   // proxy -> real table
+
+        for name in ["rawset", "setmetatable", "getmetatable", "pairs"] {
             larder_lua_getglobal(L, name)
             lua_setfield(L, LUA_REGISTRYINDEX, "larder.raw." + name)
         }
@@ -166,7 +179,85 @@ final class LuaVM: @unchecked Sendable {
         setFunction("pcall", { L in LuaVM.from(L!).pcall(L!) })
         setFunction("rawset", { L in LuaVM.guarded(L!, "rawset") })
         setFunction("setmetatable", { L in LuaVM.guarded(L!, "setmetatable") })
+        setFunction("getmetatable", { L in LuaVM.getMetatable(L!) })
+        setFunction("pairs", { L in LuaVM.pairs(L!) })
         larder_lua_pop(L, 1)
+
+        // Every library table (string, table, math, redis, cjson, bit, struct, cmsgpack,
+        // coroutine) behind its proxy.
+        var libraries: [String] = []
+        lua_pushnil(L)
+        while lua_next(L, LUA_GLOBALSINDEX) != 0 {
+            if lua_type(L, -1) == LUA_TTABLE, lua_type(L, -2) == LUA_TSTRING,
+               lua_rawequal(L, -1, LUA_GLOBALSINDEX) == 0 {
+                var n = 0
+                libraries.append(LuaVM.string(L, -2, &n) ?? "")
+            }
+            larder_lua_pop(L, 1)
+        }
+        for name in libraries {
+            lua_getfield(L, LUA_GLOBALSINDEX, name)
+            pushProxy(-1)
+            lua_setfield(L, LUA_GLOBALSINDEX, name)
+            larder_lua_pop(L, 1)
+        }
+        // Strings' methods read through the string library's proxy, and getmetatable("")
+        // answers a proxy of their metatable.
+        lua_pushstring(L, "")
+        lua_getmetatable(L, -1)
+        lua_getfield(L, LUA_GLOBALSINDEX, "string")
+        lua_setfield(L, -2, "__index")
+        pushProxy(-1)
+        lua_setfield(L, LUA_REGISTRYINDEX, "larder.stringmeta")
+        larder_lua_pop(L, 2)
+        // What getmetatable(_G) shows: a read-only table of the two handlers, not the proxy's
+        // own metatable (whose __index is the real globals).
+        lua_getmetatable(L, LUA_GLOBALSINDEX)
+        pushProxy(-1)
+        lua_setfield(L, LUA_REGISTRYINDEX, "larder.globalsmeta")
+        larder_lua_pop(L, 1)
+
+        pushProxy(LUA_GLOBALSINDEX)
+        lua_pushvalue(L, -1)
+        lua_setfield(L, LUA_GLOBALSINDEX, "_G")
+        lua_replace(L, LUA_GLOBALSINDEX)
+    }
+
+    /// Pushes a read-only proxy of the table at `idx`, and notes it.
+    private func pushProxy(_ idx: Int32) {
+        let real = idx < 0 && idx > LUA_REGISTRYINDEX ? lua_gettop(L) + idx + 1 : idx
+        larder_lua_newtable(L)                          // the proxy
+        larder_lua_newtable(L)                          // its metatable
+        lua_pushvalue(L, real)
+        lua_setfield(L, -2, "__index")
+        setFunction("__newindex", { L in LuaVM.raise(L!, "Attempt to modify a readonly table") })
+        lua_setmetatable(L, -2)
+        lua_getfield(L, LUA_REGISTRYINDEX, "larder.readonly")
+        lua_pushvalue(L, -2)
+        lua_pushvalue(L, real)
+        lua_rawset(L, -3)
+        larder_lua_pop(L, 1)
+    }
+
+    /// The real globals table (the interpreter's globals are its proxy).
+    func pushGlobals() {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, globalsRef)
+    }
+    private var globalsRef: Int32 = 0
+
+    /// The real globals' metatable: its __index raises Redis's "nonexistent global" error.
+    static func pushGlobalsMetatable(_ L: LuaState) {
+        from(L).pushGlobals()
+        lua_getmetatable(L, -1)
+        lua_replace(L, -2)
+    }
+
+    /// Pushes the real table behind the proxy at `idx`, or nil when it is not a proxy.
+    private static func pushReal(_ L: LuaState, _ idx: Int32) {
+        lua_getfield(L, LUA_REGISTRYINDEX, "larder.readonly")
+        lua_pushvalue(L, idx)
+        lua_rawget(L, -2)
+        lua_replace(L, -2)
     }
 
     /// pcall(f, ...), as Redis 7 has it: an error a redis.call raised ({err = "..."}) is
@@ -192,21 +283,56 @@ final class LuaVM: @unchecked Sendable {
         return 2
     }
 
-    /// rawset / setmetatable, refused on the globals table.
+    /// rawset / setmetatable, refused on a read-only table.
     private static func guarded(_ L: LuaState, _ name: String) -> Int32 {
-        if lua_rawequal(L, 1, LUA_GLOBALSINDEX) != 0 { return raisePlain(L, "Attempt to modify a readonly table") }
+        pushReal(L, 1)
+        let readOnly = larder_lua_isnil(L, -1) == 0
+        larder_lua_pop(L, 1)
+        if readOnly { return raisePlain(L, "Attempt to modify a readonly table") }
+        return callOriginal(L, name, results: 1)
+    }
+
+    private static func callOriginal(_ L: LuaState, _ name: String, results: Int32) -> Int32 {
         let n = lua_gettop(L)
         lua_getfield(L, LUA_REGISTRYINDEX, "larder.raw." + name)
         lua_insert(L, 1)
-        if lua_pcall(L, n, 1, 0) != 0 { return LARDER_LUA_RAISE }
-        return 1
+        if lua_pcall(L, n, results, 0) != 0 { return LARDER_LUA_RAISE }
+        return results == LUA_MULTRET ? lua_gettop(L) : results
     }
 
-    /// Sets a global without the protection (KEYS, ARGV, the libraries' own).
+    /// getmetatable(x): a read-only table's is hidden as Redis's (nil for a library, the
+    /// handlers for the globals), and strings' answers read-only.
+    private static func getMetatable(_ L: LuaState) -> Int32 {
+        if lua_type(L, 1) == LUA_TSTRING {
+            lua_getfield(L, LUA_REGISTRYINDEX, "larder.stringmeta")
+            return 1
+        }
+        pushReal(L, 1)
+        if larder_lua_isnil(L, -1) == 0 {
+            LuaVM.from(L).pushGlobals()
+            let isGlobals = lua_rawequal(L, -1, -2) != 0
+            lua_settop(L, 0)
+            if isGlobals { lua_getfield(L, LUA_REGISTRYINDEX, "larder.globalsmeta") } else { lua_pushnil(L) }
+            return 1
+        }
+        larder_lua_pop(L, 1)
+        return callOriginal(L, "getmetatable", results: 1)
+    }
+
+    /// pairs(t): a read-only table's own fields, as Redis lists them.
+    private static func pairs(_ L: LuaState) -> Int32 {
+        pushReal(L, 1)
+        if larder_lua_isnil(L, -1) == 0 { lua_replace(L, 1) } else { larder_lua_pop(L, 1) }
+        return callOriginal(L, "pairs", results: LUA_MULTRET)
+    }
+
+    /// Sets a global on the real table (KEYS and ARGV, which a script cannot set itself).
     func rawSetGlobal(_ name: String) {
+        pushGlobals()
         lua_pushstring(L, name)
-        lua_insert(L, -2)
-        lua_rawset(L, LUA_GLOBALSINDEX)
+        lua_pushvalue(L, -3)
+        lua_rawset(L, -3)
+        larder_lua_pop(L, 2)
     }
 
     // MARK: helpers

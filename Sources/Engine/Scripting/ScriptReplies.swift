@@ -121,9 +121,9 @@ enum ScriptReplies {
     /// protocol the script chose with redis.setresp; `out.resp3` the client's.
     static func write(_ L: LuaState, into out: inout RESPWriter, scriptResp: Int, errors: inout [String], depth: Int = 0) {
         // As Redis, a table nested too deep (a cyclic one) ends in an error where the nesting
-        // stops. Redis stops when Lua's stack is full (about 8000 levels); Larder stops at
-        // `maxDepth`, which the event loop thread's stack holds even in a debug build.
-        guard depth < maxDepth, lua_checkstack(L, 4) != 0 else {
+        // stops: when Lua's stack is full (about 8000 levels), or before this thread's stack
+        // is (a debug build's frames take about 1 KB a level; checked every 256 levels).
+        guard depth & 255 != 255 || larder_stack_room() > 1 << 20, lua_checkstack(L, 4) != 0 else {
             errors.append("ERR reached lua stack limit")
             out.error("ERR reached lua stack limit")
             larder_lua_pop(L, 1)
@@ -170,7 +170,6 @@ enum ScriptReplies {
         return lua_type(L, -1)
     }
 
-    static let maxDepth = 1000
 
     private static func writeTable(_ L: LuaState, into out: inout RESPWriter, scriptResp: Int, errors: inout [String], depth: Int) {
         if field(L, "err") == LUA_TSTRING {

@@ -175,8 +175,13 @@ extension Engine {
     }
 
     /// The server is stopping: a running script ends at its next check (SIGTERM, SHUTDOWN).
-    public func stopScripts() {
+    /// Returns once none runs (or after `timeoutMillis`).
+    public func stopScripts(timeoutMillis: Int = 5000) {
         scripting.stopping.store(true, ordering: .relaxed)
+        let deadline = unixMillis() + Int64(timeoutMillis)
+        while scripting.runningKind.load(ordering: .relaxed) != 0 && unixMillis() < deadline {
+            usleep(1000)
+        }
     }
 }
 
