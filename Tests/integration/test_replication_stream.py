@@ -183,6 +183,14 @@ CASES = {
              ("EVAL", "redis.call('set','t','v','ex','100') redis.call('expire','a','50') redis.call('getdel','c')", "0"),
              ("EVAL", "redis.call('set','x','1') redis.set_repl(redis.REPL_NONE) redis.call('set','y','2') "
                       "redis.set_repl(redis.REPL_ALL) redis.call('set','z','3')", "0"),
+             # Writes for the AOF only, for replicas only: each destination gets its own.
+             ("EVAL", "redis.set_repl(redis.REPL_AOF) redis.call('set','x','4') redis.set_repl(redis.REPL_REPLICA) "
+                      "redis.call('set','y','5') redis.set_repl(redis.REPL_ALL) redis.call('set','z','6')", "0"),
+             ("EVAL", "redis.set_repl(redis.REPL_AOF) redis.call('set','x','7')", "0"),
+             ("EVAL", "redis.set_repl(redis.REPL_SLAVE) redis.call('set','x','8') redis.call('set','y','9')", "0"),
+             ("EVAL", "redis.set_repl(redis.REPL_AOF) redis.call('set','x','10') redis.set_repl(redis.REPL_ALL) "
+                      "redis.call('set','y','11')", "0"),
+             ("EVAL", "redis.set_repl(redis.REPL_AOF) redis.call('set','x','12') redis.call('set','y','13')", "0"),
              ("SCRIPT", "LOAD", "return redis.call('incr', KEYS[1])"),
              ("EVALSHA", "2bab3b661081db58bd2341920e0ba7cf5dc77b25", "1", "k"),
              ("EVAL", "redis.call('select','3') redis.call('set','d','1') redis.call('select','0') redis.call('del','d')", "0"),

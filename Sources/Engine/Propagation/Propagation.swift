@@ -19,6 +19,19 @@ public enum Effect: Sendable {
     case arguments(CommandArguments)
     /// A command the handler built.
     case words([[UInt8]])
+    /// An effect for one destination only (a script's redis.set_repl): `Destination.aof` or
+    /// `.replicas`.
+    indirect case only(Int, Effect)
+
+    /// Where an effect goes: the AOF, replicas, or both.
+    public enum Destination {
+        public static let aof = 1, replicas = 2, both = 3
+    }
+
+    var destinations: Int {
+        if case .only(let d, _) = self { return d }
+        return Destination.both
+    }
 }
 
 /// Names of the commands handlers propagate, as bytes built once.
@@ -63,17 +76,25 @@ extension CommandContext {
 struct EffectEncoder {
     var selectedDb = -1
 
-    mutating func encode(_ ops: some Collection<(db: Int, effect: Effect)>, into out: inout [UInt8]) {
+    /// The batch's effects that go to `destination`, inside MULTI/EXEC when the batch has two
+    /// or more (whatever their destinations, as Redis: a destination may get an empty one).
+    mutating func encode(_ ops: some Collection<(db: Int, effect: Effect)>, for destination: Int = Effect.Destination.both,
+                         into out: inout [UInt8]) {
         let wrap = ops.count > 1
         if wrap { CommandEncoder.append([Verb.multi], into: &out) }
-        for op in ops {
+        for op in ops where op.effect.destinations & destination != 0 {
             select(op.db, into: &out)
-            switch op.effect {
-            case .arguments(let args): CommandEncoder.append(arguments: args, into: &out)
-            case .words(let words): CommandEncoder.append(words, into: &out)
-            }
+            encode(op.effect, into: &out)
         }
         if wrap { CommandEncoder.append([Verb.exec], into: &out) }
+    }
+
+    private func encode(_ effect: Effect, into out: inout [UInt8]) {
+        switch effect {
+        case .arguments(let args): CommandEncoder.append(arguments: args, into: &out)
+        case .words(let words): CommandEncoder.append(words, into: &out)
+        case .only(_, let inner): encode(inner, into: &out)
+        }
     }
 
     /// The command's own words, the usual case, without building an Effect.
@@ -134,8 +155,10 @@ extension Engine {
     @discardableResult
     func propagateNow(_ ops: [(db: Int, effect: Effect)]) -> UInt64 {
         guard !ops.isEmpty else { return 0 }
-        if repl.active.load(ordering: .relaxed) { replicationFeed { $0.encode(ops, into: &$1) } }
-        return aofAppend { $0.encode(ops, into: &$1) }
+        if repl.active.load(ordering: .relaxed) {
+            replicationFeed { $0.encode(ops, for: Effect.Destination.replicas, into: &$1) }
+        }
+        return aofAppend { $0.encode(ops, for: Effect.Destination.aof, into: &$1) }
     }
 
     /// The command's own words, the usual case, encoded from its packed arguments.

@@ -59,7 +59,7 @@ final class ScriptRun {
     var outOfMemory = false
     /// Set by the script's first write: SCRIPT KILL can no longer stop it (UNKILLABLE).
     var wrote = false
-    /// redis.set_repl: 0 propagates nothing of what follows.
+    /// redis.set_repl: where what follows goes (Effect.Destination; 0 nowhere).
     var replicationFlags = 3
     /// Every command the script ran, for what follows a command once the locks are released
     /// (statistics; tracking, which needs the arguments, only while some client tracks).
@@ -163,8 +163,15 @@ extension Engine {
         run.clock = c.pointee.startedMicros
         c.pointee.locks.oneKeyArgument = -1
         c.pointee.locks.oneKeyHash = nil
-        if run.replicationFlags == 0, c.pointee.transactionEffects != nil {
-            c.pointee.transactionEffects!.removeLast(c.pointee.transactionEffects!.count - effectsBefore)
+        if run.replicationFlags != Effect.Destination.both, c.pointee.transactionEffects != nil {
+            let count = c.pointee.transactionEffects!.count
+            if run.replicationFlags == 0 {
+                c.pointee.transactionEffects!.removeLast(count - effectsBefore)
+            } else {
+                for i in effectsBefore..<count {
+                    c.pointee.transactionEffects![i].effect = .only(run.replicationFlags, c.pointee.transactionEffects![i].effect)
+                }
+            }
         }
         if !run.wrote && (c.pointee.changes > 0 || spec.flags.contains(.write)) {
             run.wrote = true
