@@ -144,6 +144,22 @@ CASES = {
                          ("EVAL", "local r = {} for k in pairs(string) do r[#r+1] = k end table.sort(r) return r", "0"),
                          ("EVAL", "KEYS[1] = 'x' return {KEYS[1], ('abc'):upper(), string.len('ab')}", "1", "k"),
                          ("EVAL", "return redis.call('ping')", "0"), ("EVAL", "return cjson.encode({1})", "0")],
+    # Precompiled bytecode is never loaded (crafted bytecode reads and writes memory at will):
+    # every chunk is parsed as text, as Redis's Lua does.
+    "no bytecode": [("EVAL", "\x1bLuaQ\x00\x01\x04\x08\x04\x08\x00", "0"), ("EVAL", "#!lua\n\x1bLua", "0"),
+                    ("FUNCTION", "LOAD", "#!lua name=binlib\n\x1bLua"),
+                    ("EVAL", "local f, e = loadstring(string.dump(function() return 1 end)) return {tostring(f), e}", "0"),
+                    ("EVAL", "local f, e = loadstring(string.dump(function() return 1 end), 'nm') return {tostring(f), e}", "0"),
+                    ("EVAL", "local d = string.dump(function() return 1 end) local done = false "
+                             "local f, e = load(function() if done then return nil end done = true return d end) "
+                             "return {tostring(f), e}", "0"),
+                    ("EVAL", "local parts = {'return ', '7'} local i = 0 "
+                             "return load(function() i = i + 1 return parts[i] end)()", "0"),
+                    ("EVAL", "local f, e = load(function() error('boom') end) return {tostring(f), e}", "0"),
+                    ("EVAL", "local i = 0 local f, e = load(function() i = i + 1 if i == 1 then return {} end end) "
+                             "return {type(f), e}", "0"),
+                    ("EVAL", "return load(5)", "0"), ("EVAL", "return loadstring('return 5')()", "0"),
+                    ("EVAL", "local f, e = loadstring('x x') return {tostring(f), e}", "0")],
     "libraries": [("EVAL", "return cjson.encode({1,2,3})", "0"),
                   ("EVAL", "return cjson.decode('[1,2,{\"a\":5}]')[3].a", "0"),
                   ("EVAL", "return bit.band(7,3)", "0"), ("EVAL", "return bit.tohex(65535)", "0"),
@@ -363,6 +379,16 @@ def test_bad_input_is_an_error_and_the_server_lives(r):
         except redis.ResponseError as e:
             reply = str(e)
         assert r.ping()
+
+
+@pytest.mark.parametrize("which", ["larder", "redis"])
+def test_valid_bytecode_is_refused_too(larder, oracle, which):
+    r = (larder if which == "larder" else oracle).client()
+    dumped = r.eval("return string.dump(function() return redis.call('ping') end)", 0)
+    assert dumped.startswith(b"\x1bLua")
+    with pytest.raises(redis.ResponseError, match="unexpected symbol near 'char\\(27\\)'"):
+        r.eval(dumped, 0)
+    r.close()
 
 
 def nested_reply(port, body):

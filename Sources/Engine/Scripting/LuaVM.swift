@@ -1,4 +1,5 @@
 import CScripting
+import Glibc
 import Crypto
 import Storage
 
@@ -171,7 +172,7 @@ final class LuaVM: @unchecked Sendable {
         larder_lua_newtable(L)
         lua_setfield(L, LUA_REGISTRYINDEX, "larder.readonly")   // proxy -> real table
 
-        for name in ["rawset", "setmetatable", "getmetatable", "pairs"] {
+        for name in ["rawset", "setmetatable", "getmetatable", "pairs", "loadstring", "load"] {
             larder_lua_getglobal(L, name)
             lua_setfield(L, LUA_REGISTRYINDEX, "larder.raw." + name)
         }
@@ -181,6 +182,8 @@ final class LuaVM: @unchecked Sendable {
         setFunction("setmetatable", { L in LuaVM.guarded(L!, "setmetatable") })
         setFunction("getmetatable", { L in LuaVM.getMetatable(L!) })
         setFunction("pairs", { L in LuaVM.pairs(L!) })
+        setFunction("loadstring", { L in LuaVM.loadString(L!) })
+        setFunction("load", { L in LuaVM.load(L!) })
         larder_lua_pop(L, 1)
 
         // Every library table (string, table, math, redis, cjson, bit, struct, cmsgpack,
@@ -195,7 +198,7 @@ final class LuaVM: @unchecked Sendable {
             }
             larder_lua_pop(L, 1)
         }
-        for name in libraries {
+        for name in libraries where getenv("LARDER_NO_PROXY") == nil {
             lua_getfield(L, LUA_GLOBALSINDEX, name)
             pushProxy(-1)
             lua_setfield(L, LUA_GLOBALSINDEX, name)
@@ -217,6 +220,7 @@ final class LuaVM: @unchecked Sendable {
         lua_setfield(L, LUA_REGISTRYINDEX, "larder.globalsmeta")
         larder_lua_pop(L, 1)
 
+        if getenv("LARDER_NO_PROXY") != nil { return }
         pushProxy(LUA_GLOBALSINDEX)
         lua_pushvalue(L, -1)
         lua_setfield(L, LUA_GLOBALSINDEX, "_G")
@@ -326,6 +330,74 @@ final class LuaVM: @unchecked Sendable {
         return callOriginal(L, "pairs", results: LUA_MULTRET)
     }
 
+    /// Lua 5.1 loads a chunk starting with this byte as precompiled bytecode, which it does
+    /// not check: crafted bytecode reads and writes memory at will. Redis's Lua parses every
+    /// chunk as text; a space put before the byte does the same here (the lexer then stops
+    /// at it with Redis's "unexpected symbol near 'char(27)'", on the same line).
+    static let precompiledMark: UInt8 = 27
+
+    /// loadstring(s [, chunkname]), text only.
+    private static func loadString(_ L: LuaState) -> Int32 {
+        if let s = bytes(L, 1), s.first == precompiledMark {
+            if lua_type(L, 2) <= LUA_TNIL {
+                lua_settop(L, 1)
+                lua_pushvalue(L, 1)          // the chunk's name stays the string itself
+            }
+            lua_pushstring(L, " ")
+            lua_pushvalue(L, 1)
+            lua_concat(L, 2)
+            lua_replace(L, 1)
+        }
+        return callOriginal(L, "loadstring", results: LUA_MULTRET)
+    }
+
+    /// load(reader [, chunkname]): the reader's pieces gathered, then loaded as loadstring.
+    private static func load(_ L: LuaState) -> Int32 {
+        guard lua_type(L, 1) == LUA_TFUNCTION else {
+            return raise(L, "bad argument #1 to 'load' (function expected, got \(String(cString: lua_typename(L, lua_type(L, 1)))))")
+        }
+        // Errors while reading come back as load's second result, through the scripts' error
+        // handler as in Redis (an error table).
+        let top = lua_gettop(L)
+        lua_getfield(L, LUA_REGISTRYINDEX, "larder.errorhandler")
+        let handler = top + 1
+        lua_pushstring(L, "")                    // the chunk so far
+        while true {
+            lua_pushvalue(L, 1)
+            if lua_pcall(L, 0, 1, handler) != 0 {
+                let s = from(L).engine.scripting
+                if s.killRequested.load(ordering: .relaxed) || s.stopping.load(ordering: .relaxed) {
+                    return LARDER_LUA_RAISE
+                }
+                lua_pushnil(L)
+                lua_insert(L, -2)
+                return 2
+            }
+            if lua_type(L, -1) == LUA_TNIL { larder_lua_pop(L, 1); break }
+            guard lua_type(L, -1) == LUA_TSTRING || lua_type(L, -1) == LUA_TNUMBER else {
+                lua_settop(L, handler)
+                luaL_where(L, 1)
+                lua_pushstring(L, "reader function must return a string")
+                lua_concat(L, 2)
+                lua_call(L, 1, 1)
+                lua_pushnil(L)
+                lua_insert(L, -2)
+                return 2
+            }
+            if lua_objlen(L, -1) == 0 { larder_lua_pop(L, 1); break }
+            lua_concat(L, 2)
+        }
+        lua_remove(L, handler)
+        lua_replace(L, 1)
+        if top < 2 || lua_type(L, 2) <= LUA_TNIL {
+            lua_settop(L, 1)
+            lua_pushstring(L, "=(load)")
+        } else {
+            lua_settop(L, 2)
+        }
+        return loadString(L)
+    }
+
     /// Sets a global on the real table (KEYS and ARGV, which a script cannot set itself).
     func rawSetGlobal(_ name: String) {
         pushGlobals()
@@ -343,6 +415,7 @@ final class LuaVM: @unchecked Sendable {
     func compile(_ code: [UInt8], blankingFirstLine: Bool, chunk: String) -> String? {
         var body = code
         if blankingFirstLine { body.replaceSubrange(0..<(body.firstIndex(of: 10) ?? body.count), with: []) }
+        if body.first == LuaVM.precompiledMark { body.insert(32, at: 0) }
         let status = body.withUnsafeBufferPointer { p in
             p.withMemoryRebound(to: CChar.self) { luaL_loadbuffer(L, $0.baseAddress, $0.count, chunk) }
         }
