@@ -1,6 +1,8 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <pthread.h>
+#include <stdint.h>
+#include <string.h>
 #include <stdlib.h>
 #include "scripting.h"
 
@@ -136,4 +138,105 @@ size_t larder_stack_room(void) {
     pthread_attr_destroy(&attr);
     char here;
     return (size_t)(&here - (char *)low);
+}
+
+/* ---- Does a compiled chunk assign a global? ----
+ * Read from lua_dump's output (Lua 5.1's format, ldump.c): Debian's Lua ships no header that
+ * exposes a function's prototype. Any doubt (a format this reader does not expect) answers
+ * yes, which only costs the caller speed. */
+
+struct dump_buf { unsigned char *p; size_t n, cap; int failed; };
+
+static int dump_writer(lua_State *L, const void *data, size_t size, void *ud) {
+    (void)L;
+    struct dump_buf *b = ud;
+    if (b->n + size > b->cap) {
+        size_t cap = b->cap ? b->cap : 1024;
+        while (cap < b->n + size) cap *= 2;
+        unsigned char *p = realloc(b->p, cap);
+        if (p == NULL) { b->failed = 1; return 1; }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, data, size);
+    b->n += size;
+    return 0;
+}
+
+struct dump_reader { const unsigned char *p, *end; size_t int_size, size_t_size, number_size; };
+
+static int read_bytes(struct dump_reader *r, size_t n, const unsigned char **out) {
+    if ((size_t)(r->end - r->p) < n) return 0;
+    if (out) *out = r->p;
+    r->p += n;
+    return 1;
+}
+
+static int read_uint(struct dump_reader *r, size_t size, size_t *v) {
+    const unsigned char *b;
+    if (size > sizeof(size_t) || !read_bytes(r, size, &b)) return 0;
+    size_t x = 0;
+    for (size_t i = 0; i < size; i++) x |= (size_t)b[i] << (8 * i);   /* little-endian only */
+    *v = x;
+    return 1;
+}
+
+static int skip_string(struct dump_reader *r) {
+    size_t n;
+    return read_uint(r, r->size_t_size, &n) && read_bytes(r, n, NULL);
+}
+
+/* 1: assigns a global, 0: does not, -1: could not tell. */
+static int function_sets_globals(struct dump_reader *r, int depth) {
+    size_t n, i;
+    if (depth > 200 || !skip_string(r)) return -1;                     /* source */
+    if (!read_bytes(r, 2 * r->int_size + 4, NULL)) return -1;         /* lines, nups ... */
+    if (!read_uint(r, r->int_size, &n)) return -1;
+    const unsigned char *code;
+    if (n > (size_t)(r->end - r->p) / 4 || !read_bytes(r, 4 * n, &code)) return -1;
+    for (i = 0; i < n; i++) {
+        uint32_t instruction = (uint32_t)code[4 * i] | (uint32_t)code[4 * i + 1] << 8 |
+                               (uint32_t)code[4 * i + 2] << 16 | (uint32_t)code[4 * i + 3] << 24;
+        if ((instruction & 0x3F) == 7) return 1;                      /* OP_SETGLOBAL */
+    }
+    if (!read_uint(r, r->int_size, &n)) return -1;                    /* constants */
+    for (i = 0; i < n; i++) {
+        const unsigned char *type;
+        if (!read_bytes(r, 1, &type)) return -1;
+        switch (*type) {
+        case LUA_TNIL: break;
+        case LUA_TBOOLEAN: if (!read_bytes(r, 1, NULL)) return -1; break;
+        case LUA_TNUMBER: if (!read_bytes(r, r->number_size, NULL)) return -1; break;
+        case LUA_TSTRING: if (!skip_string(r)) return -1; break;
+        default: return -1;
+        }
+    }
+    if (!read_uint(r, r->int_size, &n)) return -1;                    /* nested functions */
+    for (i = 0; i < n; i++) {
+        int nested = function_sets_globals(r, depth + 1);
+        if (nested != 0) return nested;
+    }
+    if (!read_uint(r, r->int_size, &n) || !read_bytes(r, n * r->int_size, NULL)) return -1;   /* lines */
+    if (!read_uint(r, r->int_size, &n)) return -1;                    /* locals */
+    for (i = 0; i < n; i++) {
+        if (!skip_string(r) || !read_bytes(r, 2 * r->int_size, NULL)) return -1;
+    }
+    if (!read_uint(r, r->int_size, &n)) return -1;                    /* upvalue names */
+    for (i = 0; i < n; i++) {
+        if (!skip_string(r)) return -1;
+    }
+    return 0;
+}
+
+int larder_lua_sets_globals(lua_State *L) {
+    struct dump_buf b = { NULL, 0, 0, 0 };
+    int answer = 1;
+    if (lua_dump(L, dump_writer, &b) == 0 && !b.failed && b.n >= 12 &&
+        memcmp(b.p, LUA_SIGNATURE, 4) == 0 && b.p[4] == 0x51 && b.p[5] == 0 && b.p[6] == 1 &&
+        b.p[9] == 4) {
+        struct dump_reader r = { b.p + 12, b.p + b.n, b.p[7], b.p[8], b.p[10] };
+        answer = function_sets_globals(&r, 0) != 0;
+    }
+    free(b.p);
+    return answer;
 }

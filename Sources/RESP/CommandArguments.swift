@@ -53,7 +53,7 @@ public struct CommandArguments: Sendable {
         if done == nil { append(Array(bytes)[...]) }
     }
 
-    mutating func append(_ raw: UnsafeRawBufferPointer) {
+    public mutating func append(_ raw: UnsafeRawBufferPointer) {
         let start = used
         let end = start + raw.count
         if storage.count < end {

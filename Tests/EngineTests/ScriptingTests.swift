@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import Engine
 import Storage
+import CScripting
 
 /// Scripts on a bare engine: the locks a script takes as it goes and gives back, the shebang,
 /// replies both ways, and the pieces of the sandbox that must hold whatever the script does.
@@ -30,6 +31,25 @@ import Storage
         for m in h.engine.keyspace.mutexes {
             #expect(m.tryLock())
             m.unlock()
+        }
+    }
+
+    /// A script that never assigns a global runs with the real globals as its environment
+    /// (no proxy look-up); one that does, or has a nested function that does, keeps the proxy.
+    @Test func globalAssignmentsAreFoundInCompiledScripts() {
+        let h = Harness()
+        let vm = h.engine.scripting.vm(.eval, h.engine)
+        let cases: [(String, Int32)] = [
+            ("return redis.call('ping')", 0), ("local t = {} t.x = 1 return t.x", 0),
+            ("local function f(a) local b = a return b end return f(KEYS[1])", 0),
+            ("x = 1", 1), ("local function f() y = 2 end return 1", 1),
+            ("return function() return function() z = 3 end end", 1),
+            ("local s = 'x = 1' .. string.rep('a', 300) return #s", 0),
+        ]
+        for (body, expected) in cases {
+            #expect(vm.compile(Array(body.utf8), blankingFirstLine: false, chunk: "@user_script") == nil)
+            #expect(larder_lua_sets_globals(vm.L) == expected, "\(body)")
+            lua_settop(vm.L, 0)
         }
     }
 

@@ -43,6 +43,10 @@ void larder_lua_sethook(lua_State *L, larder_lua_check check, int count);
  * pthread_getattr_np): the reply writer's recursion stops before the stack ends. */
 size_t larder_stack_room(void);
 
+/* Whether the function on top of the stack, or one nested in it, assigns a global (Lua 5.1's
+ * SETGLOBAL instruction); 1 also when its compiled form cannot be read. */
+int larder_lua_sets_globals(lua_State *L);
+
 /* The macros of lua.h, as functions. */
 void larder_lua_pop(lua_State *L, int n);
 void larder_lua_newtable(lua_State *L);

@@ -148,6 +148,7 @@ enum ScriptCommands {
         if let message = vm.compile(body, blankingFirstLine: flags.contains(.declared), chunk: "@user_script") {
             return "ERR Error compiling script (new function): \(message)"
         }
+        vm.bindGlobals()
         let function = luaL_ref(L, LUA_REGISTRYINDEX)
         s.useClock += 1
         s.scripts[sha] = .init(body: body, flags: flags, function: function, loaded: loaded, lastUse: s.useClock)
