@@ -18,6 +18,8 @@ CASES = [
     ("CLIENT", "KILL", "ID", "999999"), ("CLIENT", "REPLY", "FOO"), ("CLIENT", "NO-EVICT", "maybe"),
     ("CLIENT", "NO-EVICT", "on"), ("CLIENT", "PAUSE", "abc"), ("CLIENT", "PAUSE", "-1"), ("CLIENT", "PAUSE", "10", "FOO"),
     ("CLIENT", "LIST", "TYPE", "foo"), ("CLIENT", "LIST", "FOO"),
+    ("CLIENT", "KILL", "USER", "nosuchuser"), ("CLIENT", "KILL", "USER", "default", "SKIPME", "yes", "ID", "999999"),
+    ("LOLWUT", "VERSION", "1"), ("LOLWUT", "VERSION", "x"), ("LOLWUT", "VERSION", "2"),
 ]
 
 

@@ -34,6 +34,14 @@ def test_points_distances_hashes(diff):
     diff.check("GEODIST", "nokey", "a", "b")
     diff.check("GEOPOS", "nokey", "a")
     diff.check("ZRANGE", "g", "0", "-1", "WITHSCORES")
+    # RESP3: coordinates are doubles, distances stay bulk strings.
+    diff.both("HELLO", "3")
+    diff.check("GEOPOS", "g", "Palermo", "missing")
+    diff.check("GEOSEARCH", "g", "FROMLONLAT", "13", "38", "BYRADIUS", "500", "km", "WITHCOORD", "WITHDIST", "ASC")
+    diff.check("GEORADIUS", "g", "13", "38", "500", "km", "WITHCOORD", "ASC")
+    diff.check("GEORADIUSBYMEMBER_RO", "g", "Palermo", "500", "km", "WITHCOORD", "WITHHASH", "ASC")
+    diff.check("GEODIST", "g", "Palermo", "Catania")
+    diff.both("HELLO", "2")
 
 
 def test_geoadd_options_and_errors(diff):

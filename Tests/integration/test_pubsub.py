@@ -57,6 +57,11 @@ def test_shard_channels(larder, oracle):
     d.check("PUBSUB", "SHARDCHANNELS")
     d.check("PUBSUB", "SHARDNUMSUB", "orders")
     d.check("PUBLISH", "orders", "not-a-shard-message")
+    # A flat array in RESP3 too (redis-py's RESP3 parser expects Redis's shape).
+    d.both("HELLO", "3")
+    d.check("PUBSUB", "SHARDNUMSUB", "orders", "none")
+    d.check("PUBSUB", "NUMSUB", "orders", "none")
+    d.check("PUBSUB", "NUMSUB")
 
 
 def test_resp3_push_messages(larder):

@@ -245,8 +245,11 @@ enum GeoCommands {
 
     static func distanceText(_ d: Double) -> String { String(format: "%.4f", d) }
 
-    /// A coordinate as Redis's addReplyHumanLongDouble: "%.17Lf" without trailing zeros.
-    static func coordinate(_ d: Double) -> [UInt8] { StringCommands.formatLongDouble(Float80(d)) }
+    /// A coordinate as Redis's addReplyHumanLongDouble: "%.17Lf" without trailing zeros; a
+    /// double in RESP3, a bulk string in RESP2.
+    static func coordinate(_ d: Double) -> String {
+        String(decoding: StringCommands.formatLongDouble(Float80(d)), as: UTF8.self)
+    }
 
     static func zsetLookup(_ c: inout CommandContext, _ i: Int) -> (found: SortedSetValue?, wrongType: Bool) {
         switch c.find(i, c.isZSet) {
@@ -301,8 +304,8 @@ enum GeoCommands {
             guard let score = z?.score(c.args[i]) else { c.out.nullArray(); continue }
             let (lon, lat) = decode(UInt64(score))
             c.out.array(2)
-            c.out.bulk(coordinate(lon))
-            c.out.bulk(coordinate(lat))
+            c.out.double(coordinate(lon))
+            c.out.double(coordinate(lat))
         }
     }
 
@@ -548,8 +551,8 @@ enum GeoCommands {
             if withHash { c.out.integer(Int(h.score)) }
             if withCoord {
                 c.out.array(2)
-                c.out.bulk(coordinate(h.lon))
-                c.out.bulk(coordinate(h.lat))
+                c.out.double(coordinate(h.lon))
+                c.out.double(coordinate(h.lat))
             }
         }
     }

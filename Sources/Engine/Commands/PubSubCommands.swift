@@ -152,7 +152,8 @@ enum PubSubCommands {
 
     /// PUBSUB NUMSUB [channel ...] / PUBSUB SHARDNUMSUB [shardchannel ...]
     static func numsub(_ c: inout CommandContext, shard: Bool) {
-        c.out.map(c.argc - 2)
+        // A flat array in RESP3 too, as Redis 7.0 (not a map).
+        c.out.array(2 * (c.argc - 2))
         for i in 2..<c.argc {
             c.out.bulk(c.args[i])
             c.out.integer(c.engine.pubsub.subscriberCount(c.args.owned(i), shard: shard))

@@ -20,6 +20,8 @@ enum ServerCommands {
                         sub("config|rewrite", 2, "Persists the effective configuration to file.", configRewrite),
                         sub("config|help", 2, "Returns helpful text about the different subcommands.", configHelp),
                     ], handler: nil),
+        CommandSpec("lolwut", arity: -1, flags: [.readonly, .fast], group: "server", since: "5.0.0",
+                    summary: "Displays computer art and the Redis version", handler: lolwut),
         CommandSpec("time", arity: 1, flags: [.loading, .stale, .fast], group: "server", since: "2.6.0",
                     summary: "Returns the server time.", handler: time),
         CommandSpec("lastsave", arity: 1, flags: [.loading, .stale, .fast], group: "server",
@@ -172,6 +174,16 @@ enum ServerCommands {
                      "REWRITE", "    Rewrite the configuration file.",
                      "HELP", "    Print this help."]
         c.help(lines)
+    }
+
+    /// LOLWUT [VERSION version]
+    /// Redis draws a piece of generative art per version before its version line; Larder
+    /// answers the version line alone (clients and tools only read that line).
+    static func lolwut(_ c: inout CommandContext) {
+        if c.argc >= 3 && c.args.matches(1, "version") {
+            guard c.integer(2) != nil else { return }
+        }
+        c.out.verbatim("Redis ver. \(Version.redis)\n")
     }
 
     /// TIME

@@ -270,8 +270,11 @@ enum ConnectionCommands {
                     return
                 }
                 type = t
-            } else if c.args.matches(j, "user") { user = v }
-            else if c.args.matches(j, "skipme") {
+            } else if c.args.matches(j, "user") {
+                // One user until ACLs come: any other name does not exist (Redis's error).
+                guard v == "default" else { c.error("ERR No such user '\(v)'"); return }
+                user = v
+            } else if c.args.matches(j, "skipme") {
                 switch v.lowercased() {
                 case "yes": skipMe = true
                 case "no": skipMe = false
