@@ -20,6 +20,8 @@ public final class Engine: Sendable {
     /// Asks the server to stop (SHUTDOWN); set by the server.
     let shutdownHook = Locked<(@Sendable () -> Void)?>(nil)
     let blocking = BlockingState()
+    /// Connections holding a command a CLIENT PAUSE holds (the server layer counts them).
+    public let pausedClients = Atomic<Int>(0)
     /// When the current CLIENT PAUSE ends (ms), mirrored from `pause` for a lock-free check.
     let pauseEnds = Atomic<Int>(0)
     public let pubsub = PubSub()

@@ -285,6 +285,7 @@ final class ConnectionHandler: ChannelInboundHandler, FlushedAtEndOfIteration {
                 if let w = context.blockedOn {
                     context.blockedOn = nil
                     blocked = w
+                    client.setBlocked(true)
                     if context.blockTimeoutMs > 0 {
                         let engine = self.engine
                         ctx.eventLoop.scheduleTask(in: .milliseconds(context.blockTimeoutMs)) { engine.timeOut(w) }
@@ -307,6 +308,7 @@ final class ConnectionHandler: ChannelInboundHandler, FlushedAtEndOfIteration {
     private func unblocked(with reply: ByteBuffer) {
         guard let ctx = channelContext, !closed, blocked != nil else { return }
         blocked = nil
+        client.setBlocked(false)
         var r = reply
         context.out.buffer.writeBuffer(&r)
         process(ctx)
@@ -317,9 +319,13 @@ final class ConnectionHandler: ChannelInboundHandler, FlushedAtEndOfIteration {
     private func scheduleResume(_ ctx: ChannelHandlerContext, at until: Int64) {
         guard !resumeScheduled else { return }
         resumeScheduled = true
+        engine.pausedClients.wrappingAdd(1, ordering: .relaxed)
+        client.setBlocked(true)
         let delay = max(1, until - unixMillis())
         ctx.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(delay)) { [self] in
             resumeScheduled = false
+            engine.pausedClients.wrappingSubtract(1, ordering: .relaxed)
+            client.setBlocked(false)
             process(ctx)
             flush(ctx)
             engine.flushCounters(&self.context)

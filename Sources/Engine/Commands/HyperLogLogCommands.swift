@@ -8,7 +8,7 @@ enum HyperLogLogCommands {
         CommandSpec("pfadd", arity: -2, flags: [.write, .denyoom, .fast], keys: (1, 1, 1), group: "hyperloglog",
                     since: "2.8.9", summary: "Adds the specified elements to the specified HyperLogLog.",
                     complexity: "O(1) to add every element.", handler: pfadd),
-        CommandSpec("pfcount", arity: -2, flags: [.readonly, .rewritesValue], keys: (1, -1, 1), group: "hyperloglog",
+        CommandSpec("pfcount", arity: -2, flags: [.readonly, .rewritesValue, .mayReplicate], keys: (1, -1, 1), group: "hyperloglog",
                     since: "2.8.9",
                     summary: "Return the approximated cardinality of the set(s) observed by the HyperLogLog at key(s).",
                     complexity: "O(1) with a very small average constant time when called with a single key. O(N) with N being the number of keys, and much bigger constant times, when called with multiple keys.",

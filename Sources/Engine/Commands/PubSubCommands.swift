@@ -70,6 +70,7 @@ enum PubSubCommands {
     }
 
     static func confirm(_ c: inout CommandContext, _ what: String, _ name: [UInt8]?, _ count: Int) {
+        if c.session.replyMode != .on { c.replyIsPush = true }
         c.out.push(3)
         c.out.bulk(what)
         if let name { c.out.bulk(name) } else { c.out.null() }

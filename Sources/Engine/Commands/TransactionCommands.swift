@@ -29,6 +29,7 @@ enum TransactionCommands {
     static func multi(_ c: inout CommandContext) {
         guard !c.session.inMulti else { c.error("ERR MULTI calls can not be nested"); return }
         c.session.multiQueue = []
+        c.session.queuedFlags = []
         c.session.multiFailed = false
         c.client.info.withLock { $0.multi = 0 }
         c.ok()

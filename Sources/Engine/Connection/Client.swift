@@ -70,6 +70,10 @@ public final class Client: Sendable {
 
     public func markReplica() { replicaFlag.store(true, ordering: .relaxed) }
 
+    /// Waiting in a blocking command or held by CLIENT PAUSE: CLIENT LIST's flag `b`.
+    private let blockedFlag = Atomic<Bool>(false)
+    public func setBlocked(_ on: Bool) { blockedFlag.store(on, ordering: .relaxed) }
+
     /// The class CLIENT LIST TYPE and CLIENT KILL TYPE filter on: normal, slave or pubsub.
     public var typeName: String {
         let i = info.withLock { $0 }
@@ -81,7 +85,8 @@ public final class Client: Sendable {
         let i = info.withLock { $0 }
         let age = (now - createdAt) / 1000
         let idle = (now - i.lastInteraction) / 1000
-        let flags = isReplica ? "S" : i.sub + i.psub + i.ssub > 0 ? "P" : (i.multi >= 0 ? "x" : "N")
+        let flags = isReplica ? "S" : i.sub + i.psub + i.ssub > 0 ? "P"
+            : blockedFlag.load(ordering: .relaxed) ? "b" : (i.multi >= 0 ? "x" : "N")
         return "id=\(id) addr=\(address) laddr=\(localAddress) fd=\(fd) name=\(i.name) age=\(age) idle=\(idle) flags=\(flags) db=\(i.db) sub=\(i.sub) psub=\(i.psub) ssub=\(i.ssub) multi=\(i.multi) qbuf=\(i.queryBufferLength) qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=\(i.outputBufferLength) tot-mem=\(1024 + i.queryBufferLength + i.outputBufferLength) events=r cmd=\(i.lastCommand) user=default redir=-1 resp=\(i.resp)"
     }
 }

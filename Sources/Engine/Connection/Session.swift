@@ -7,6 +7,9 @@ import RESP
 public struct Session: Sendable {
     /// Commands queued since MULTI; nil outside a transaction.
     var multiQueue: [CommandArguments]? = nil
+    /// The flags of the commands queued since MULTI: CLIENT PAUSE WRITE holds an EXEC that
+    /// would write, as Redis.
+    var queuedFlags: CommandFlags = []
     /// Set when a command was refused while queueing: EXEC then aborts.
     var multiFailed = false
     /// WATCHed keys and the versions they had.

@@ -176,5 +176,9 @@ extension Engine {
         }
     }
 
-    public var blockedClientCount: Int { blocking.count.load(ordering: .relaxed) }
+    /// Clients waiting in a blocking command, or holding a command a CLIENT PAUSE holds
+    /// (Redis counts both in INFO's blocked_clients; tools wait on the figure).
+    public var blockedClientCount: Int {
+        blocking.count.load(ordering: .relaxed) + pausedClients.load(ordering: .relaxed)
+    }
 }

@@ -51,6 +51,9 @@ public struct CommandContext: Sendable {
     var holdsEveryShard = false
     /// Invalidations of this client's own writes, written right after the command's reply.
     var ownInvalidations: [ByteBuffer] = []
+    /// The reply is (un)subscribe confirmations: sent even under CLIENT REPLY OFF / SKIP, as
+    /// Redis sends them as pushes.
+    var replyIsPush = false
 
     public init(engine: Engine, client: Client, out: RESPWriter) {
         self.engine = engine

@@ -45,7 +45,7 @@ public struct CommandFlags: OptionSet, Sendable {
         (.write, "write"), (.readonly, "readonly"), (.denyoom, "denyoom"), (.admin, "admin"),
         (.pubsub, "pubsub"), (.noscript, "noscript"), (.blocking, "blocking"), (.loading, "loading"),
         (.stale, "stale"), (.skipMonitor, "skip_monitor"), (.skipSlowlog, "skip_slowlog"),
-        (.fast, "fast"), (.noAuth, "no_auth"), (.mayReplicate, "may_replicate"),
+        (.fast, "fast"), (.noAuth, "no_auth"),
         (.noMulti, "no_multi"), (.allowBusy, "allow_busy"), (.movableKeys, "movablekeys"),
     ]
 

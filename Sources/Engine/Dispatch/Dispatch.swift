@@ -21,8 +21,10 @@ extension Engine {
         }
         // CLIENT PAUSE: a command it holds is not run; the connection keeps it unread and
         // tries again when the pause ends (one atomic load while no pause was ever set).
-        if pauseEverSet, pauseActive(now: ctx.now), let until = pausedUntil(flags: spec.flags, now: ctx.now) {
+        if pauseEverSet, pauseActive(now: ctx.now),
+           let until = pausedUntil(flags: spec.name == "exec" ? spec.flags.union(ctx.session.queuedFlags) : spec.flags, now: ctx.now) {
             ctx.pausedUntil = until
+            ctx.client.info.withLock { $0.lastCommand = spec.name }   // CLIENT LIST's cmd=, as Redis
             return
         }
         ctx.session.counters.commands += 1
@@ -73,6 +75,7 @@ extension Engine {
                 ctx.error("ERR Command not allowed inside a transaction")
             } else {
                 ctx.session.multiQueue!.append(ctx.args)
+                ctx.session.queuedFlags.formUnion(spec.flags)
                 ctx.out.raw("+QUEUED\r\n")
             }
             return
@@ -85,7 +88,10 @@ extension Engine {
         // CLIENT REPLY OFF / SKIP: the reply is written, then taken back.
         if mode != .on {
             if ctx.session.replyMode == .skip && mode == .skip { ctx.session.replyMode = .on }
-            if mode == .skip || ctx.session.replyMode == .off { ctx.out.buffer.moveWriterIndex(to: replyStart) }
+            if (mode == .skip || ctx.session.replyMode == .off) && !ctx.replyIsPush {
+                ctx.out.buffer.moveWriterIndex(to: replyStart)
+            }
+            ctx.replyIsPush = false
         }
     }
 

@@ -54,19 +54,37 @@ extension Engine {
 
     /// `key` changed: tell every client that may cache it, except a NOLOOP writer.
     func invalidate(_ key: [UInt8], writer: Int?, own: ((Tracking.Options, [[UInt8]]?) -> Void)? = nil) {
+        invalidate([key], writer: writer, own: own)
+    }
+
+    /// The keys one command changed. As Redis 7.0: a client that read some of them gets one
+    /// message per key; a BCAST client one message per prefix (in the prefixes' byte order)
+    /// with every key under it.
+    func invalidate(_ keys: [[UInt8]], writer: Int?, own: ((Tracking.Options, [[UInt8]]?) -> Void)? = nil) {
         guard trackingOn else { return }
-        let targets: [(Int, Tracking.Options)] = tracking.state.withLock { st in
-            var out: [(Int, Tracking.Options)] = []
-            if let ids = st.keys.removeValue(forKey: key) {
-                for id in ids { if let o = st.clients[id], !o.bcast { out.append((id, o)) } }
+        var perKey: [(Int, Tracking.Options, [UInt8])] = []
+        var broadcast: [Int: (Tracking.Options, [[UInt8]])] = [:]
+        tracking.state.withLock { st in
+            for key in keys {
+                if let ids = st.keys.removeValue(forKey: key) {
+                    for id in ids { if let o = st.clients[id], !o.bcast { perKey.append((id, o, key)) } }
+                }
+                for (id, o) in st.clients where o.bcast && (o.prefixes.isEmpty || o.prefixes.contains { key.starts(with: $0) }) {
+                    if broadcast[id]?.1.contains(key) != true { broadcast[id, default: (o, [])].1.append(key) }
+                }
             }
-            for (id, o) in st.clients where o.bcast && (o.prefixes.isEmpty || o.prefixes.contains { key.starts(with: $0) }) {
-                out.append((id, o))
-            }
-            return out
         }
-        for (id, o) in targets where !(o.noloop && id == writer) {
-            if id == writer, o.redirect == 0, let own { own(o, [key]) } else { sendInvalidation(id, o, keys: [key]) }
+        func send(_ id: Int, _ o: Tracking.Options, _ keys: [[UInt8]]) {
+            guard !(o.noloop && id == writer) else { return }
+            if id == writer, o.redirect == 0, let own { own(o, keys) } else { sendInvalidation(id, o, keys: keys) }
+        }
+        for (id, o, key) in perKey { send(id, o, [key]) }
+        for (id, (o, keys)) in broadcast.sorted(by: { $0.key < $1.key }) {
+            if o.prefixes.isEmpty { send(id, o, keys); continue }
+            for prefix in o.prefixes.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
+                let under = keys.filter { $0.starts(with: prefix) }
+                if !under.isEmpty { send(id, o, under) }
+            }
         }
     }
 
@@ -142,7 +160,7 @@ extension Engine {
             if spec.flags.contains(.invalidatesAll) {
                 invalidateAll(writer: id, own: collect)
             } else {
-                for i in spec.keyIndexes(c.args) { invalidate(c.args.owned(i), writer: id, own: collect) }
+                invalidate(spec.keyIndexes(c.args).map { c.args.owned($0) }, writer: id, own: collect)
             }
             c.ownInvalidations.append(contentsOf: own)
         }

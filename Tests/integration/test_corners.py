@@ -1,0 +1,155 @@
+"""Redis 7.0's behaviour in corners clients and tools rely on, run as the same script of steps
+against Larder and redis-server and compared byte for byte: what CLIENT REPLY OFF / SKIP
+still sends (subscribe confirmations), what CLIENT PAUSE WRITE holds and how it shows in INFO
+and CLIENT LIST, and how BCAST tracking batches a command's invalidations."""
+import socket
+import time
+
+import pytest
+
+from resp import encode
+
+
+class Raw:
+    """A connection that sends a command and takes whatever arrives within a short wait:
+    nothing is a valid answer here (a suppressed reply)."""
+
+    def __init__(self, port):
+        self.sock = socket.create_connection(("127.0.0.1", port))
+        self.sock.settimeout(0.3)
+
+    def send(self, *args):
+        self.sock.sendall(encode(*args))
+
+    def take(self, wait=0.15):
+        time.sleep(wait)
+        out = b""
+        try:
+            while True:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    break
+                out += chunk
+                self.sock.settimeout(0.05)
+        except OSError:
+            pass
+        self.sock.settimeout(0.3)
+        return out
+
+    def close(self):
+        self.sock.close()
+
+
+def run_steps(port, steps, names=("a", "b")):
+    """Runs (connection, *command) steps; ("PUB", text) publishes on channel ch from b. Returns
+    what connection a received after each step."""
+    conns = {n: Raw(port) for n in names}
+    seen = []
+    try:
+        for who, *cmd in steps:
+            if who == "PUB":
+                conns["b"].send("PUBLISH", "ch", cmd[0])
+                conns["b"].take()
+            else:
+                conns[who].send(*cmd)
+            seen.append(conns["a"].take())
+    finally:
+        for c in conns.values():
+            c.close()
+    return seen
+
+
+def compare(larder, oracle, steps):
+    mine, theirs = run_steps(larder.port, steps), run_steps(oracle.port, steps)
+    for step, m, t in zip(steps, mine, theirs):
+        assert m == t, (step, m, t)
+
+
+@pytest.mark.parametrize("resp", ["2", "3"])
+def test_client_reply_off_and_skip_still_send_subscribe_confirmations(larder, oracle, resp):
+    steps = [("a", "HELLO", resp), ("a", "CLIENT", "REPLY", "OFF"), ("a", "SUBSCRIBE", "ch", "ch2"), ("PUB", "m1"),
+             ("a", "PSUBSCRIBE", "c*"), ("PUB", "m2"), ("a", "UNSUBSCRIBE", "ch"), ("a", "PING"),
+             ("a", "PUNSUBSCRIBE"), ("a", "UNSUBSCRIBE"), ("a", "CLIENT", "REPLY", "ON"), ("a", "PING"),
+             ("a", "CLIENT", "REPLY", "SKIP"), ("a", "SUBSCRIBE", "ch"), ("a", "PING"), ("PUB", "m3"),
+             ("a", "CLIENT", "REPLY", "SKIP"), ("a", "RESET"), ("a", "PING")]
+    # HELLO's reply carries the connection id: compare from the step after it.
+    mine, theirs = run_steps(larder.port, steps), run_steps(oracle.port, steps)
+    assert mine[1:] == theirs[1:]
+
+
+HELD = [("GET", "k"), ("SET", "k", "v"), ("PUBLISH", "c", "m"), ("PING",), ("EVAL_RO", "return 1", "0"),
+        ("EVAL", "return 1", "0"), ("INCR", "n"), ("DEL", "nokey"), ("SPUBLISH", "c", "m"), ("FUNCTION", "FLUSH"),
+        ("SCRIPT", "FLUSH"), ("PFCOUNT", "hll"), ("FLUSHALL",)]
+
+
+def held_or_not(port):
+    """For each command: whether CLIENT PAUSE WRITE held it, and its reply."""
+    admin, out = Raw(port), []
+    try:
+        admin.send("PFADD", "hll", "a")
+        admin.take()
+        for cmd in HELD:
+            admin.send("CLIENT", "PAUSE", "500", "WRITE")
+            admin.take(0.05)
+            c = Raw(port)
+            c.send(*cmd)
+            early = c.take(0.25)
+            late = early or c.take(0.5)
+            out.append((cmd[0], early == b"", late))
+            admin.send("CLIENT", "UNPAUSE")
+            admin.take(0.05)
+            c.close()
+        # EXEC holds when a queued command writes.
+        for queued in (("SET", "m", "1"), ("GET", "m")):
+            c = Raw(port)
+            for step in (("MULTI",), queued):
+                c.send(*step)
+                c.take(0.05)
+            admin.send("CLIENT", "PAUSE", "500", "WRITE")
+            admin.take(0.05)
+            c.send("EXEC")
+            early = c.take(0.25)
+            late = early or c.take(0.5)
+            out.append(("EXEC " + queued[0], early == b"", late))
+            c.close()
+    finally:
+        admin.close()
+    return out
+
+
+def test_pause_write_holds_what_redis_holds(larder, oracle):
+    assert held_or_not(larder.port) == held_or_not(oracle.port)
+
+
+@pytest.mark.parametrize("which", ["larder", "redis"])
+def test_a_paused_client_counts_as_blocked(larder, oracle, which):
+    port = (larder if which == "larder" else oracle).port
+    admin, held = Raw(port), Raw(port)
+    try:
+        admin.send("CLIENT", "PAUSE", "800", "WRITE")
+        admin.take(0.05)
+        held.send("SET", "pk", "1")
+        admin.send("INFO", "clients")
+        info = admin.take(0.3)
+        assert b"blocked_clients:1\r\n" in info
+        admin.send("CLIENT", "LIST")
+        listing = admin.take()
+        line = [l for l in listing.split(b"\n") if b"cmd=set" in l]
+        assert line and b" flags=b " in line[0], listing
+        assert held.take(1.0) == b"+OK\r\n"
+        admin.send("INFO", "clients")
+        assert b"blocked_clients:0\r\n" in admin.take()
+    finally:
+        admin.close()
+        held.close()
+
+
+def test_bcast_tracking_sends_one_message_per_command(larder, oracle):
+    steps = [("a", "HELLO", "3"), ("a", "CLIENT", "TRACKING", "ON", "BCAST"), ("b", "MSET", "p", "1", "q", "2", "p", "3"),
+             ("b", "DEL", "p", "q"), ("a", "CLIENT", "TRACKING", "OFF"),
+             ("a", "CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "u:", "PREFIX", "v:"),
+             ("b", "MSET", "u:1", "1", "w:1", "1", "v:1", "1"), ("a", "MSET", "u:2", "1", "u:3", "2"),
+             ("a", "CLIENT", "TRACKING", "OFF"), ("a", "CLIENT", "TRACKING", "ON"), ("a", "MGET", "x", "y"),
+             ("b", "MSET", "x", "1", "y", "2")]
+    mine, theirs = run_steps(larder.port, steps), run_steps(oracle.port, steps)
+    assert mine[1:] == theirs[1:]
