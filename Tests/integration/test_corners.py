@@ -153,3 +153,39 @@ def test_bcast_tracking_sends_one_message_per_command(larder, oracle):
              ("b", "MSET", "x", "1", "y", "2")]
     mine, theirs = run_steps(larder.port, steps), run_steps(oracle.port, steps)
     assert mine[1:] == theirs[1:]
+
+
+STREAM_GONE = {
+    "del": [("DEL", "s")], "flushall": [("FLUSHALL",)], "set": [("DEL", "s"), ("SET", "s", "x")],
+    "unlink": [("UNLINK", "s")], "rename-over": [("SET", "t", "x"), ("RENAME", "t", "s")],
+    "multi-del": [("MULTI",), ("DEL", "s"), ("EXEC",)],
+    "multi-del-readd": [("MULTI",), ("DEL", "s"), ("XADD", "s", "9-0", "f", "v"), ("EXEC",)],
+    "xgroup-destroy": [("XGROUP", "DESTROY", "s", "g")],
+    "multi-list-then-stream": [("MULTI",), ("DEL", "s"), ("LPUSH", "s", "a"), ("DEL", "s"), ("XADD", "s", "5-0", "f", "v"), ("EXEC",)],
+}
+
+
+def blocked_stream_readers(port, steps):
+    """An XREADGROUP and an XREAD client blocked on stream s, then `steps` from a third: what
+    each blocked client received (nothing: still blocked)."""
+    w, group, plain = Raw(port), Raw(port), Raw(port)
+    try:
+        for cmd in (("FLUSHALL",), ("XADD", "s", "1-0", "f", "v"), ("XGROUP", "CREATE", "s", "g", "$")):
+            w.send(*cmd)
+            w.take(0.05)
+        group.send("XREADGROUP", "GROUP", "g", "c", "BLOCK", "3000", "STREAMS", "s", ">")
+        plain.send("XREAD", "BLOCK", "3000", "STREAMS", "s", "$")
+        time.sleep(0.1)
+        for cmd in steps:
+            w.send(*cmd)
+            w.take(0.05)
+        return group.take(0.3), plain.take(0.1)
+    finally:
+        for c in (w, group, plain):
+            c.close()
+
+
+@pytest.mark.parametrize("name", list(STREAM_GONE))
+def test_blocked_stream_readers_when_the_stream_goes(larder, oracle, name):
+    steps = STREAM_GONE[name]
+    assert blocked_stream_readers(larder.port, steps) == blocked_stream_readers(oracle.port, steps)

@@ -148,6 +148,14 @@ enum StreamCommands {
         return .found(shard, slot)
     }
 
+    /// Whether argument `i` names a stream now.
+    static func isStream(_ c: inout CommandContext, _ i: Int) -> Bool {
+        let shard = c.shard(i)
+        guard let slot = shard.find(c.args[i], now: c.now) else { return false }
+        if case .stream = shard.entry(at: slot).value { return true }
+        return false
+    }
+
     static func stream(_ shard: Shard, _ slot: Int) -> StreamValue {
         guard case .stream(let s) = shard.entry(at: slot).value else { preconditionFailure("checked by lookup") }
         return s
@@ -555,8 +563,17 @@ enum StreamCommands {
         // The ID after which each stream is read; nil for XREADGROUP's ">".
         var after: [StreamID?] = []
         var dollarResolved = false
+        // Served after a write: a key that is no longer a stream ends XREADGROUP's wait with
+        // Redis's error; XREAD waits on (nothing to read there).
+        var gone = [Bool](repeating: false, count: n)
         for k in 0..<n {
             let keyArg = streamsArg + k, idArg = streamsArg + n + k
+            if c.serving && !isStream(&c, keyArg) {
+                if group { c.error("UNBLOCKED the stream key no longer exists"); return }
+                gone[k] = true
+                after.append(.zero)
+                continue
+            }
             let found = lookup(&c, keyArg)
             if case .replied = found { return }
             var s: StreamValue? = nil
@@ -599,7 +616,7 @@ enum StreamCommands {
         var body = RESPWriter(buffer: ByteBuffer())
         body.resp3 = c.out.resp3
         swap(&c.out, &body)
-        for k in 0..<n {
+        for k in 0..<n where !gone[k] {
             let keyArg = streamsArg + k
             guard case .found(let shard, let slot) = lookup(&c, keyArg, read: false) else { continue }
             let s = stream(shard, slot)

@@ -124,6 +124,35 @@ extension Engine {
         }
     }
 
+    /// A write deleted or replaced a stream XREADGROUP clients wait on (DEL, SET, FLUSHALL, a
+    /// transaction's): as Redis 7.0 they are answered "UNBLOCKED the stream key no longer
+    /// exists" (XREADGROUP, served with the key gone, says so). XREAD clients stay blocked,
+    /// and so do list and sorted-set waiters (served with nothing to take, they wait on).
+    /// Called with no lock held.
+    func signalGoneStreams(_ spec: CommandSpec, _ ctx: inout CommandContext) {
+        var ready: [(Int, [UInt8])] = []
+        if spec.flags.contains(.invalidatesAll) {
+            let waiting = blocking.byClient.withLock { Array($0.values) }
+            for w in waiting where w.spec.name == "xreadgroup" {
+                for k in w.keys { ready.append((w.dbIndex, k)) }
+            }
+        } else {
+            let db = ctx.db, now = ctx.now
+            for i in spec.keyIndexes(ctx.args) {
+                let key = ctx.args.owned(i)
+                let shard = db.shard(key[...])
+                let gone = shard.lock.withLock { () -> Bool in
+                    guard shard.waiters(on: key).contains(where: { ($0 as? Waiter)?.spec.name == "xreadgroup" }) else { return false }
+                    guard let slot = shard.find(key[...], now: now) else { return true }
+                    if case .stream = shard.entry(at: slot).value { return false }
+                    return true
+                }
+                if gone { ready.append((ctx.dbIndex, key)) }
+            }
+        }
+        if !ready.isEmpty { serveReadyKeys(ready) }
+    }
+
     /// Marks a waiter done and takes it off every key it waited on.
     private func finish(_ w: Waiter, _ byClient: inout [Int: Waiter]) {
         w.done = true

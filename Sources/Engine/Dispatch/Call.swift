@@ -61,6 +61,9 @@ extension Engine {
                 blocking.count.store($0.count, ordering: .relaxed)
             }
         }
+        if ctx.changes > 0 && !ctx.serving && blocking.count.load(ordering: .relaxed) > 0 && spec.flags.contains(.write) {
+            signalGoneStreams(spec, &ctx)
+        }
         // A served blocked client's own ready keys go back to the serving loop (it holds the
         // serve lock).
         if !ctx.readyKeys.isEmpty && !ctx.serving {
