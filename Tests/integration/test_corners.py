@@ -189,3 +189,62 @@ def blocked_stream_readers(port, steps):
 def test_blocked_stream_readers_when_the_stream_goes(larder, oracle, name):
     steps = STREAM_GONE[name]
     assert blocked_stream_readers(larder.port, steps) == blocked_stream_readers(oracle.port, steps)
+
+
+NO_TOUCH = [("TTL",), ("PTTL",), ("EXPIRETIME",), ("TYPE",), ("EXISTS",), ("OBJECT", "ENCODING"), ("OBJECT", "FREQ_OR_IDLE")]
+TOUCH = [("GET",), ("TOUCH",), ("STRLEN",), ("SORT",)]
+
+
+@pytest.mark.parametrize("which", ["larder", "redis"])
+def test_which_commands_update_a_keys_access_time(larder, oracle, which):
+    r = (larder if which == "larder" else oracle).client()
+    r.flushall()
+    cases = NO_TOUCH + TOUCH
+    for i, _ in enumerate(cases):
+        r.set(f"k{i}", "1")
+    time.sleep(2.2)
+    idle = {}
+    for i, cmd in enumerate(cases):
+        name = cmd[0] if cmd[-1] != "FREQ_OR_IDLE" else "OBJECT"
+        args = [*cmd[:-1], "REFCOUNT"] if cmd[-1] == "FREQ_OR_IDLE" else list(cmd)
+        try:
+            r.execute_command(*args, f"k{i}")
+        except Exception:
+            pass   # SORT of a string: the lookup happened before its error
+        idle[" ".join(args)] = r.object("idletime", f"k{i}")
+    r.close()
+    for cmd in NO_TOUCH:
+        key = " ".join([*cmd[:-1], "REFCOUNT"] if cmd[-1] == "FREQ_OR_IDLE" else cmd)
+        assert idle[key] >= 1, (key, idle)
+    for cmd in TOUCH:
+        assert idle[" ".join(cmd)] == 0, (cmd, idle)
+
+
+def hits_misses_and_keymiss(port):
+    a, sub = Raw(port), Raw(port)
+    out = []
+    try:
+        for cmd in (("SET", "k", "v"), ("CONFIG", "SET", "notify-keyspace-events", "Em")):
+            a.send(*cmd)
+            a.take(0.05)
+        sub.send("SUBSCRIBE", "__keyevent@0__:keymiss")
+        sub.take()
+        for cmd in (("EXISTS", "k", "nokey"), ("TYPE", "k"), ("TYPE", "nokey"), ("TTL", "nokey"), ("PTTL", "k"),
+                    ("OBJECT", "ENCODING", "nokey"), ("OBJECT", "ENCODING", "k"), ("SORT", "nokey"), ("EXPIRETIME", "nokey")):
+            a.send("CONFIG", "RESETSTAT")
+            a.take(0.05)
+            a.send(*cmd)
+            a.take(0.05)
+            a.send("INFO", "stats")
+            stats = [l for l in a.take(0.05).split(b"\r\n") if l.startswith(b"keyspace_")]
+            out.append((cmd, stats, b"keymiss" in sub.take(0.1)))
+        a.send("CONFIG", "SET", "notify-keyspace-events", "")
+        a.take(0.05)
+    finally:
+        a.close()
+        sub.close()
+    return out
+
+
+def test_lookups_count_hits_and_misses_as_redis(larder, oracle):
+    assert hits_misses_and_keymiss(larder.port) == hits_misses_and_keymiss(oracle.port)

@@ -13,7 +13,7 @@ enum KeyCommands {
                     summary: "Determines whether one or more keys exist.", complexity: "O(N)", handler: exists),
         CommandSpec("touch", arity: -2, flags: [.readonly, .fast], keys: (1, -1, 1), group: "generic", since: "3.2.1",
                     summary: "Returns the number of existing keys out of those specified after updating the time they were last accessed.",
-                    complexity: "O(N)", handler: exists),
+                    complexity: "O(N)", handler: touch),
         CommandSpec("type", arity: 2, flags: [.readonly, .fast], keys: (1, 1, 1), group: "generic",
                     summary: "Determines the type of value stored at a key.", handler: type),
         CommandSpec("expire", arity: -3, flags: [.write, .fast], keys: (1, 1, 1), group: "generic",
@@ -97,23 +97,24 @@ enum KeyCommands {
         c.out.integer(n)
     }
 
-    /// EXISTS key [key ...] / TOUCH key [key ...]
+    /// EXISTS key [key ...]
     static func exists(_ c: inout CommandContext) {
         var n = 0
-        for i in 1..<c.argc {
-            let shard = c.shard(i)
-            if let slot = shard.find(c.args[i], now: c.now) {
-                n += 1
-                shard.touchAccess(slot: slot, now: c.now, policy: c.engine.accessPolicy)
-            }
-        }
+        for i in 1..<c.argc where c.lookupNoTouch(i).1 != nil { n += 1 }
+        c.out.integer(n)
+    }
+
+    /// TOUCH key [key ...]
+    static func touch(_ c: inout CommandContext) {
+        var n = 0
+        for i in 1..<c.argc where c.lookupRead(i).1 != nil { n += 1 }
         c.out.integer(n)
     }
 
     /// TYPE key
     static func type(_ c: inout CommandContext) {
-        let shard = c.shard(1)
-        guard let slot = shard.find(c.args[1], now: c.now) else { c.out.simple("none"); return }
+        let (shard, found) = c.lookupNoTouch(1)
+        guard let slot = found else { c.out.simple("none"); return }
         c.out.simple(shard.entry(at: slot).value.typeName)
     }
 
@@ -167,8 +168,8 @@ enum KeyCommands {
 
     /// TTL key / PTTL key / EXPIRETIME key / PEXPIRETIME key
     static func ttl(_ c: inout CommandContext, ms: Bool, absolute: Bool) {
-        let shard = c.shard(1)
-        guard let slot = shard.find(c.args[1], now: c.now) else { c.out.integer(-2); return }
+        let (shard, found) = c.lookupNoTouch(1)
+        guard let slot = found else { c.out.integer(-2); return }
         let at = shard.expireAt(slot: slot)
         guard at != 0 else { c.out.integer(-1); return }
         let t = max(0, Int(absolute ? at : at - c.now))
@@ -454,8 +455,8 @@ enum KeyCommands {
             c.help(lines)
             return
         }
-        let shard = c.shard(2)
-        guard let slot = shard.find(c.args[2], now: c.now) else { c.out.null(); return }
+        let (shard, found) = c.lookupNoTouch(2, notifying: false)
+        guard let slot = found else { c.out.null(); return }
         let e = shard.entry(at: slot)
         let policy = c.engine.config.get("maxmemory-policy")
         let lfu = policy.hasSuffix("lfu")

@@ -77,8 +77,8 @@ enum SortCommand {
         }
         var elements: [[UInt8]] = []
         var isSet = false
-        let shard = c.shard(1)
-        if let slot = shard.find(c.args[1], now: c.now) {
+        let (shard, found) = c.lookupRead(1)
+        if let slot = found {
             switch shard.entry(at: slot).value {
             case .list(let l): elements = l.map(\.bytes)
             case .set(let s): elements = s.members; isSet = true

@@ -108,6 +108,22 @@ public struct CommandContext: Sendable {
         return nil
     }
 
+    /// A lookup that counts keyspace hits and misses (and sends keymiss unless `notifying` is
+    /// false) but leaves the key's access time alone: Redis's LOOKUP_NOTOUCH (EXISTS, TYPE,
+    /// TTL; OBJECT adds LOOKUP_NONOTIFY).
+    public mutating func lookupNoTouch(_ i: Int, notifying: Bool = true) -> (Shard, Int?) {
+        let s = shard(i)
+        let hash = keyHash(i), now = now
+        let slot = args.withBytes(i) { s.find($0, hash: hash, now: now) }
+        if slot == nil {
+            session.counters.misses += 1
+            if notifying { notify(.keyMiss, "keymiss", i) }
+        } else {
+            session.counters.hits += 1
+        }
+        return (s, slot)
+    }
+
     /// A lookup that counts keyspace hits and misses.
     public mutating func lookupRead(_ i: Int) -> (Shard, Int?) {
         let s = shard(i)
