@@ -39,6 +39,8 @@ public final class Engine: Sendable {
     let measuredAt = Atomic<Int>(0)
     let evictionLock = Locked<Void>(())
     let lazyFreePending = Atomic<Int>(0)
+    /// Objects the lazy-free thread has released (INFO's lazyfreed_objects).
+    let lazyFreed = Atomic<Int>(0)
     let lazyFreeQueue = DispatchQueue(label: "larder.lazyfree")
     let scripting = Scripting()
 

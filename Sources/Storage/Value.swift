@@ -104,7 +104,21 @@ public enum Value: Sendable {
         }
     }
 
-    /// Elements of a collection (0 for strings), for lazy-free decisions and MEMORY USAGE.
+    /// What freeing the value costs, as Redis's lazyfreeGetFreeEffort counts it: 1 for a
+    /// string or a compact encoding (one allocation), the elements of a hash table or skip
+    /// list. Redis counts a list's 8 KB nodes; Larder's list has no nodes, so its elements.
+    public var freeEffort: Int {
+        switch self {
+        case .int, .small, .compact, .bytes: return 1
+        case .list(let l): return l.count
+        case .hash(let h): return h.encodingName == "hashtable" ? h.count : 1
+        case .set(let s): return s.encodingName == "hashtable" ? s.count : 1
+        case .zset(let z): return z.encodingName == "skiplist" ? z.count : 1
+        case .stream(let st): return st.length
+        }
+    }
+
+    /// Elements of a collection (0 for strings).
     public var elementCount: Int {
         switch self {
         case .int, .small, .compact, .bytes: return 0

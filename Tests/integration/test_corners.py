@@ -248,3 +248,33 @@ def hits_misses_and_keymiss(port):
 
 def test_lookups_count_hits_and_misses_as_redis(larder, oracle):
     assert hits_misses_and_keymiss(larder.port) == hits_misses_and_keymiss(oracle.port)
+
+
+def lazyfreed(port):
+    """INFO's lazyfreed_objects after each step (the lazy-free thread given a moment)."""
+    a, out = Raw(port), []
+    try:
+        steps = [("FLUSHALL",), ("CONFIG", "RESETSTAT"),
+                 ("EVAL", "for i = 1, 1000 do redis.call('sadd', KEYS[1], 'm' .. i) end", "1", "bigset"),
+                 ("UNLINK", "bigset"),
+                 ("EVAL", "for i = 1, 100 do redis.call('sadd', KEYS[1], i) end", "1", "intset"), ("UNLINK", "intset"),
+                 ("EVAL", "for i = 1, 100 do redis.call('hset', KEYS[1], 'f' .. i, i) end", "1", "smallhash"),
+                 ("UNLINK", "smallhash"),
+                 ("EVAL", "for i = 1, 300 do redis.call('zadd', KEYS[1], i, 'm' .. i) end", "1", "bigzset"),
+                 ("DEL", "bigzset"), ("EVAL", "for i = 1, 300 do redis.call('zadd', KEYS[1], i, 'm' .. i) end", "1", "bigzset"),
+                 ("UNLINK", "bigzset"), ("MSET", "a", "1", "b", "2", "c", "3"), ("FLUSHALL", "ASYNC"),
+                 ("SET", "x", "1"), ("FLUSHDB", "SYNC"), ("CONFIG", "RESETSTAT")]
+        for cmd in steps:
+            a.send(*cmd)
+            a.take(0.05)
+            time.sleep(0.1)
+            a.send("INFO", "memory")
+            info = a.take(0.05)
+            out.append((cmd[0], [l for l in info.split(b"\r\n") if l.startswith(b"lazyfree")]))
+    finally:
+        a.close()
+    return out
+
+
+def test_lazy_freeing_is_counted_as_redis(larder, oracle):
+    assert lazyfreed(larder.port) == lazyfreed(oracle.port)

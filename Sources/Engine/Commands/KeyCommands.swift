@@ -329,7 +329,7 @@ enum KeyCommands {
             }
         }
         // ASYNC: the old tables are released on the lazy-free thread, not in this command.
-        if !dropped.isEmpty { c.engine.dropInBackground(dropped) }
+        if !dropped.isEmpty { c.engine.dropInBackground(dropped, objects: n) }
         c.dirty(max(n, 1))
         c.ok()
     }

@@ -138,6 +138,7 @@ enum ServerCommands {
     /// CONFIG RESETSTAT
     static func configResetStat(_ c: inout CommandContext) {
         c.engine.stats.reset()
+        c.engine.lazyFreed.store(0, ordering: .relaxed)
         for spec in c.engine.table.commands {
             for s in [spec] + spec.subcommands {
                 s.calls.store(0, ordering: .relaxed)

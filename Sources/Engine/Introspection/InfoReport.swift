@@ -143,6 +143,7 @@ struct InfoReport {
             ("mem_fragmentation_ratio", used > 0 ? format2(Double(rss) / Double(used)) : "0.00"),
             ("mem_allocator", "libc"),
             ("lazyfree_pending_objects", String(engine.lazyFreePending.load(ordering: .relaxed))),
+            ("lazyfreed_objects", String(engine.lazyFreed.load(ordering: .relaxed))),
         ]
     }
 

@@ -132,17 +132,20 @@ extension Engine {
 
     /// Frees a large value off the command path (UNLINK, FLUSHALL ASYNC, lazyfree-lazy-*),
     /// as Redis's lazyfree: dropping a big collection releases many allocations.
+    /// Redis's threshold: a value whose freeing costs more than 64 (its free effort).
     func freeLazily(_ value: Value) {
-        guard value.elementCount > 64 else { return }
+        guard value.freeEffort > 64 else { return }
         dropInBackground(value)
     }
 
-    /// Releases `object` (its last reference) on the lazy-free thread.
-    func dropInBackground<T: Sendable>(_ object: T) {
-        lazyFreePending.wrappingAdd(1, ordering: .relaxed)
+    /// Releases `object` (its last reference) on the lazy-free thread; it counts as `objects`
+    /// in INFO (FLUSHALL ASYNC: the keys of the tables it drops, as Redis counts them).
+    func dropInBackground<T: Sendable>(_ object: T, objects: Int = 1) {
+        lazyFreePending.wrappingAdd(objects, ordering: .relaxed)
         lazyFreeQueue.async { [self] in
             withExtendedLifetime(object) {}
-            lazyFreePending.wrappingAdd(-1, ordering: .relaxed)
+            lazyFreePending.wrappingAdd(-objects, ordering: .relaxed)
+            lazyFreed.wrappingAdd(objects, ordering: .relaxed)
         }
     }
 }
