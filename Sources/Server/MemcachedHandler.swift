@@ -2,7 +2,8 @@ import NIOCore
 import Engine
 import Memcache
 
-/// One memcached client connection: parses text and meta requests, runs each in order, and
+/// One memcached client connection: parses text and meta requests (or binary ones, when its
+/// first byte is the binary protocol's magic, as memcached decides), runs each in order, and
 /// sends the replies of an event loop iteration once its reads are done (see LoopFlusher).
 /// While the socket is not writable it stops reading, so a client that does not read its
 /// replies holds bounded memory.
@@ -20,6 +21,8 @@ final class MemcachedHandler: ChannelInboundHandler, FlushedAtEndOfIteration {
     private let flusher: LoopFlusher
     private var flushQueued = false
     private var channelContext: ChannelHandlerContext? = nil
+    /// Decided by the connection's first byte; nil until it arrives.
+    private var binary: Bool? = nil
 
     init(engine: Engine, allocator: ByteBufferAllocator, flusher: LoopFlusher) {
         session = MemcachedSession(engine: engine)
@@ -58,10 +61,15 @@ final class MemcachedHandler: ChannelInboundHandler, FlushedAtEndOfIteration {
         let buffer = unwrapInboundIn(data)
         bytesRead += buffer.readableBytes
         input.append(contentsOf: buffer.readableBytesView)
-        while let request = session.parser.next(input, from: &start) {
-            if !session.execute(request, &out) {
-                closing = true
-                break
+        if binary == nil, start < input.count { binary = input[start] == MemcacheBinaryRequest.requestMagic }
+        if binary == true {
+            readBinary()
+        } else {
+            while let request = session.parser.next(input, from: &start) {
+                if !session.execute(request, &out) {
+                    closing = true
+                    break
+                }
             }
         }
         // Drop what was consumed; a partial request stays at the front.
@@ -71,6 +79,21 @@ final class MemcachedHandler: ChannelInboundHandler, FlushedAtEndOfIteration {
         } else if start > 1 << 16 || start > input.count / 2 {
             input.removeSubrange(0..<start)
             start = 0
+        }
+    }
+
+    /// Binary requests, until one is incomplete; anything that is not one closes the
+    /// connection (memcached does not switch protocols mid-connection).
+    private func readBinary() {
+        while !closing {
+            switch MemcacheBinaryRequest.parse(input, from: &start) {
+            case .incomplete:
+                return
+            case .invalid:
+                closing = true
+            case .request(let request):
+                if !session.executeBinary(request, &out) { closing = true }
+            }
         }
     }
 

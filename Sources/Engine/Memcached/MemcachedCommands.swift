@@ -57,7 +57,7 @@ public final class MemcachedSession {
     }
 
     /// Runs `body` as the request `spec` names, on `keys`, through call().
-    private func run(_ spec: CommandSpec, _ keys: [ArraySlice<UInt8>], _ body: (inout CommandContext) -> Void) {
+    func run(_ spec: CommandSpec, _ keys: [ArraySlice<UInt8>], _ body: (inout CommandContext) -> Void) {
         ctx.args.removeAll()
         ctx.args.append(spec.name.utf8)
         for k in keys { ctx.args.append(k) }
