@@ -278,3 +278,35 @@ def lazyfreed(port):
 
 def test_lazy_freeing_is_counted_as_redis(larder, oracle):
     assert lazyfreed(larder.port) == lazyfreed(oracle.port)
+
+
+def command_table(port):
+    """name -> (arity, flags, first, last, step, ACL categories) of COMMAND, subcommands too."""
+    import redis as redis_py
+    client = redis_py.Redis(port=port, protocol=2)
+    conn = client.connection_pool.get_connection()
+    try:
+        conn.send_command("COMMAND")
+        entries = conn.read_response()
+    finally:
+        client.connection_pool.release(conn)
+        client.close()
+    text = lambda v: v.decode() if isinstance(v, bytes) else v
+    out = {}
+
+    def add(entries):
+        for e in entries:
+            out[text(e[0])] = (e[1], [text(f) for f in e[2]], e[3], e[4], e[5], [text(c) for c in e[6]])
+            if len(e) > 9 and e[9]:
+                add(e[9])
+    add(entries)
+    return out
+
+
+def test_command_reports_flags_and_acl_categories_as_redis(larder, oracle):
+    mine, theirs = command_table(larder.port), command_table(oracle.port)
+    # ZRANK / ZREVRANK take Redis 7.2's WITHSCORE (arity -3 where 7.0 has 3).
+    differing = {name for name in set(mine) & set(theirs)
+                 if mine[name] != theirs[name] and name not in ("zrank", "zrevrank")}
+    assert not differing, {n: (mine[n], theirs[n]) for n in sorted(differing)}
+    assert len(set(mine) & set(theirs)) > 200

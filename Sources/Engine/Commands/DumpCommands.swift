@@ -12,7 +12,7 @@ enum DumpCommands {
         CommandSpec("restore", arity: -4, flags: [.write, .denyoom], keys: (1, 1, 1), group: "generic", since: "2.6.0",
                     summary: "Creates a key from the serialized representation of a value.",
                     complexity: "O(1) to create the new key and additional O(N*M) to reconstruct the serialized value",
-                    handler: restore),
+                    acl: ["dangerous"], handler: restore),
     ]
 
     /// The thresholds a loaded value is encoded by, from the configuration.

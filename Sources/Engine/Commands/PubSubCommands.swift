@@ -40,7 +40,8 @@ enum PubSubCommands {
                             { c in c.out.integer(c.engine.pubsub.patternCount) }),
                         sub("shardchannels", -2, "Returns the active shard channels.", { channels(&$0, shard: true) }),
                         sub("shardnumsub", -2, "Returns the count of subscribers of shard channels.", { numsub(&$0, shard: true) }),
-                        sub("help", 2, "Returns helpful text about the different subcommands.", help),
+                        CommandSpec("pubsub|help", arity: 2, flags: [.loading, .stale], group: "pubsub",
+                                    summary: "Returns helpful text about the different subcommands.", handler: help),
                     ], handler: nil),
     ]
 

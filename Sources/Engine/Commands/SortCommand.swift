@@ -8,10 +8,10 @@ enum SortCommand {
     static let specs: [CommandSpec] = [
         CommandSpec("sort", arity: -2, flags: [.write, .denyoom, .movableKeys], keys: (1, 1, 1), scope: .database,
                     group: "generic", summary: "Sorts the elements in a list, a set, or a sorted set, optionally storing the result.",
-                    complexity: "O(N+M*log(M))", acl: ["set", "sortedset", "list"], handler: { sort(&$0, readOnly: false) }),
-        CommandSpec("sort_ro", arity: -2, flags: [.readonly], keys: (1, 1, 1), scope: .database, group: "generic",
+                    complexity: "O(N+M*log(M))", acl: ["set", "sortedset", "list", "dangerous", "-keyspace"], handler: { sort(&$0, readOnly: false) }),
+        CommandSpec("sort_ro", arity: -2, flags: [.readonly, .movableKeys], keys: (1, 1, 1), scope: .database, group: "generic",
                     since: "7.0.0", summary: "Returns the sorted elements of a list, a set, or a sorted set.",
-                    complexity: "O(N+M*log(M))", acl: ["set", "sortedset", "list"], handler: { sort(&$0, readOnly: true) }),
+                    complexity: "O(N+M*log(M))", acl: ["set", "sortedset", "list", "dangerous", "-keyspace"], handler: { sort(&$0, readOnly: true) }),
     ]
 
     /// What a pattern names for `element`: "#" the element, "key*" a string, "key*->field" a hash field.

@@ -37,7 +37,8 @@ enum ConnectionCommands {
                         sub("getredir", 2, "Returns the client ID to which the connection's tracking notifications are redirected.", TrackingCommands.getredir),
                         sub("trackinginfo", 2, "Returns information about server-assisted client-side caching for the connection.", TrackingCommands.trackinginfo),
                         sub("setinfo", 4, "Sets information specific to the client or connection.", setinfo),
-                        sub("help", 2, "Returns helpful text about the different subcommands.", help),
+                        CommandSpec("client|help", arity: 2, flags: [.loading, .stale], group: "connection",
+                                    summary: "Returns helpful text about the different subcommands.", handler: help),
                     ], handler: nil),
     ]
 

@@ -40,13 +40,18 @@ public struct CommandFlags: OptionSet, Sendable {
     /// and FUNCTION commands that read or change scripts). EXEC takes the mutex, and every
     /// shard, for a transaction holding one (see ScriptRun).
     public static let usesScripts = CommandFlags(rawValue: 1 << 21)
+    /// Shown by COMMAND only, as Redis 7.0 lists them (Larder has no async loading, and its
+    /// key finders need no mandatory keys).
+    public static let noAsyncLoading = CommandFlags(rawValue: 1 << 22)
+    public static let noMandatoryKeys = CommandFlags(rawValue: 1 << 23)
 
     static let names: [(CommandFlags, String)] = [
         (.write, "write"), (.readonly, "readonly"), (.denyoom, "denyoom"), (.admin, "admin"),
         (.pubsub, "pubsub"), (.noscript, "noscript"), (.blocking, "blocking"), (.loading, "loading"),
         (.stale, "stale"), (.skipMonitor, "skip_monitor"), (.skipSlowlog, "skip_slowlog"),
         (.fast, "fast"), (.noAuth, "no_auth"),
-        (.noMulti, "no_multi"), (.allowBusy, "allow_busy"), (.movableKeys, "movablekeys"),
+        (.noAsyncLoading, "no_async_loading"), (.noMulti, "no_multi"), (.noMandatoryKeys, "no_mandatory_keys"),
+        (.allowBusy, "allow_busy"), (.movableKeys, "movablekeys"),
     ]
 
     var names: [String] { Self.names.filter { contains($0.0) }.map { $0.1 } }
@@ -112,16 +117,37 @@ public final class CommandSpec: Sendable {
         self.summary = summary
         self.since = since
         self.complexity = complexity
-        var cats = acl
-        if flags.contains(.write) { cats.insert("write", at: 0) }
-        if flags.contains(.readonly) { cats.insert("read", at: 0) }
-        if flags.contains(.fast) { cats.append("fast") } else if group != "connection" { cats.append("slow") }
-        if flags.contains(.admin) { cats.append(contentsOf: ["admin", "dangerous"]) }
-        if keys.0 > 0 || scope == .database || scope == .all { cats.insert("keyspace", at: 0) }
-        self.aclCategories = cats
+        self.aclCategories = Self.categories(acl: acl, group: subcommands.isEmpty ? group : "", flags: flags)
         self.subcommands = subcommands
         self.handler = handler
     }
+
+    /// ACL categories as Redis 7.0 derives them: the group's own (generic commands are
+    /// @keyspace, string ones @string ...; a container of subcommands has none), the extras a
+    /// spec names (@dangerous ...; "-keyspace" takes the group's away where Redis does not give
+    /// it), and those its flags imply (write, read unless scripting, admin with dangerous,
+    /// pubsub, fast, else slow, blocking); in Redis's category order, as COMMAND INFO shows.
+    static func categories(acl: [String], group: String, flags: CommandFlags) -> [String] {
+        var cats = Set(acl.filter { !$0.hasPrefix("-") })
+        if let g = groupCategory[group], !acl.contains("-" + g) { cats.insert(g) }
+        if flags.contains(.write) { cats.insert("write") }
+        if flags.contains(.readonly) && !cats.contains("scripting") { cats.insert("read") }
+        if flags.contains(.admin) { cats.formUnion(["admin", "dangerous"]) }
+        if flags.contains(.pubsub) { cats.insert("pubsub") }
+        if flags.contains(.fast) { cats.insert("fast") }
+        if flags.contains(.blocking) { cats.insert("blocking") }
+        if !cats.contains("fast") { cats.insert("slow") }
+        return categoryOrder.filter { cats.contains($0) } + cats.subtracting(categoryOrder).sorted()
+    }
+
+    static let categoryOrder = ["keyspace", "read", "write", "set", "sortedset", "list", "hash", "string", "bitmap",
+                                "hyperloglog", "geo", "stream", "pubsub", "admin", "fast", "slow", "blocking",
+                                "dangerous", "connection", "transaction", "scripting"]
+
+    static let groupCategory = ["generic": "keyspace", "string": "string", "bitmap": "bitmap", "list": "list",
+                                "hash": "hash", "set": "set", "sorted_set": "sortedset", "sortedset": "sortedset",
+                                "hyperloglog": "hyperloglog", "geo": "geo", "stream": "stream",
+                                "scripting": "scripting", "transactions": "transaction", "connection": "connection"]
 
     /// Key argument indexes of a call, from the key finder or (first, last, step).
     func keyIndexes(_ args: CommandArguments) -> [Int] {

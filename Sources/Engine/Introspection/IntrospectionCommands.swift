@@ -26,6 +26,10 @@ enum IntrospectionCommands {
                     summary: summary, acl: ["connection"], handler: h)
     }
 
+    /// Commands whose keys all come after a count (their key finder locates them).
+    static let keysAfterACount: Set<String> = ["blmpop", "bzmpop", "lmpop", "sintercard", "zdiff", "zinter",
+                                               "zintercard", "zmpop", "zunion"]
+
     static func writeInfo(_ c: inout CommandContext, _ spec: CommandSpec) {
         c.out.array(10)
         c.out.bulk(spec.name)
@@ -33,9 +37,11 @@ enum IntrospectionCommands {
         let flags = spec.flags.names
         c.out.set(flags.count)
         for f in flags { c.out.simple(f) }
-        c.out.integer(spec.firstKey)
-        c.out.integer(spec.lastKey)
-        c.out.integer(spec.keyStep)
+        // Redis's legacy (first, last, step) is 0 0 0 where every key follows a count.
+        let legacy = Self.keysAfterACount.contains(spec.name) ? (0, 0, 0) : (spec.firstKey, spec.lastKey, spec.keyStep)
+        c.out.integer(legacy.0)
+        c.out.integer(legacy.1)
+        c.out.integer(legacy.2)
         c.out.set(spec.aclCategories.count)
         for a in spec.aclCategories { c.out.simple("@" + a) }
         c.out.set(0)   // tips

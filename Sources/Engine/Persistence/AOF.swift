@@ -41,7 +41,7 @@ public final class AOFState: @unchecked Sendable {
 
 enum AOFCommands {
     static let specs: [CommandSpec] = [
-        CommandSpec("bgrewriteaof", arity: 1, flags: [.admin, .noscript], scope: .all, group: "server",
+        CommandSpec("bgrewriteaof", arity: 1, flags: [.admin, .noscript, .noAsyncLoading], scope: .all, group: "server",
                     summary: "Asynchronously rewrites the append-only file to disk.", complexity: "O(1)", handler: bgrewriteaof),
     ]
 

@@ -22,10 +22,10 @@ public final class SnapshotState: Sendable {
 
 enum SnapshotCommands {
     static let specs: [CommandSpec] = [
-        CommandSpec("save", arity: 1, flags: [.admin, .noscript, .noMulti], scope: .all, group: "server",
+        CommandSpec("save", arity: 1, flags: [.admin, .noscript, .noAsyncLoading, .noMulti], scope: .all, group: "server",
                     summary: "Synchronously saves the database(s) to disk.", complexity: "O(N) where N is the total number of keys in all databases",
                     handler: save),
-        CommandSpec("bgsave", arity: -1, flags: [.admin, .noscript], scope: .all, group: "server",
+        CommandSpec("bgsave", arity: -1, flags: [.admin, .noscript, .noAsyncLoading], scope: .all, group: "server",
                     summary: "Asynchronously saves the database(s) to disk.", complexity: "O(1)", handler: bgsave),
     ]
 

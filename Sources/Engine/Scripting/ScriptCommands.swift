@@ -39,7 +39,7 @@ enum ScriptCommands {
     /// key finder names KEYS for COMMAND GETKEYS.
     static func runnerSpec(_ name: String, flags: CommandFlags, since: String, summary: String, complexity: String,
                            handler: @escaping CommandHandler) -> CommandSpec {
-        CommandSpec(name, arity: -3, flags: flags.union(.usesScripts), scope: LockScope.none, group: "scripting", since: since,
+        CommandSpec(name, arity: -3, flags: flags.union([.usesScripts, .noMandatoryKeys]), scope: LockScope.none, group: "scripting", since: since,
                     summary: summary, complexity: complexity, keyFinder: { CommandSpec.keysAfterCount(2, $0) }, handler: handler)
     }
 
