@@ -63,6 +63,9 @@ struct LarderCommand: ParsableCommand {
             return h
         }
         let logger = Logger(label: "larder")
+        for p in Config.parameters where p.noEffect && config.get(p.name) != p.defaultValue {
+            logger.warning("\(p.name) is set, but has no effect in Larder")
+        }
 
         let dir = config.get("dir")
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)

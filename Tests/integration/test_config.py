@@ -2,11 +2,12 @@
 the error texts for unknown, invalid, immutable, protected and duplicate parameters, CONFIG SET
 of several parameters at once (all or nothing), and what CONFIG REWRITE writes."""
 import os
+import subprocess
 import tempfile
 
 import pytest
 
-from conftest import start_larder, start_redis
+from conftest import Server, free_port, larder_binary, start_larder, start_redis
 from differential import Differ
 
 # Parameters both servers know, with a value each accepts and its canonical form.
@@ -183,3 +184,75 @@ def test_commandstats_fields_as_redis(d):
         assert abs(float(s["usec_per_call"]) - int(s["usec"]) / 200) <= 0.011
         assert stats["cmdstat_incr"]["failed_calls"] == "1"
         assert stats["cmdstat_get"]["rejected_calls"] == "1" and stats["cmdstat_get"]["calls"] == "0"
+
+
+def test_every_directive_redis_lists_is_known(pair):
+    larder, redis_server = pair
+    mine = set(larder.client().config_get("*"))
+    theirs = set(redis_server.client().config_get("*"))
+    assert theirs <= mine, sorted(theirs - mine)
+
+
+# Directives Larder keeps without acting on them: their defaults, types, bounds and errors.
+KEPT = [("activedefrag", "yes"), ("repl-diskless-sync-delay", "3"), ("repl-diskless-load", "swapdb"),
+        ("repl-diskless-load", "sometimes"), ("tracking-table-max-keys", "10"), ("oom-score-adj", "relative"),
+        ("oom-score-adj", "maybe"), ("shutdown-timeout", "5"), ("acllog-max-len", "64"), ("acllog-max-len", "-1"),
+        ("active-defrag-cycle-min", "0"), ("active-defrag-cycle-min", "30"), ("jemalloc-bg-thread", "maybe"),
+        ("jemalloc-bg-thread", "no"), ("supervised", "systemd"), ("shutdown-on-sigterm", "nosave"),
+        ("shutdown-on-sigterm", "later"), ("maxmemory-clients", "10mb"), ("replica-priority", "7"),
+        ("slave-priority", "8"), ("cluster-node-timeout", "abc"), ("latency-tracking", "no"),
+        ("tls-port", "0"), ("min-replicas-to-write", "0"), ("min-slaves-max-lag", "20")]
+
+
+@pytest.mark.parametrize("name,value", KEPT)
+def test_kept_directives_as_redis(d, name, value):
+    d.check("CONFIG", "GET", name)
+    d.check("CONFIG", "SET", name, value)
+    d.check("CONFIG", "GET", name)
+
+
+def test_what_larder_cannot_do_is_refused_not_ignored(pair, tmp_path):
+    larder, _ = pair
+    c = larder.client()
+    for name, value in (("tls-port", "6380"), ("min-replicas-to-write", "1")):
+        with pytest.raises(Exception, match="not|no TLS"):
+            c.config_set(name, value)
+        assert c.config_get(name)[name] == "0"
+    c.close()
+    proc = subprocess.run([larder_binary(), "--port", "0", "--dir", str(tmp_path), "--replicaof", "127.0.0.1 6379"],
+                          capture_output=True, text=True, timeout=20)
+    assert proc.returncode != 0 and "cannot be a replica" in proc.stdout + proc.stderr
+
+
+def test_debians_redis_conf_starts_larder(tmp_path):
+    """/etc/redis/redis.conf as Debian ships it; only the port, the paths and daemonize
+    changed."""
+    source = "/etc/redis/redis.conf"
+    if not os.path.exists(source):
+        pytest.skip("redis-server's Debian package is not installed")
+    port = free_port()
+    lines = []
+    for line in open(source):
+        word = line.split(None, 1)[0] if line.strip() else ""
+        if word == "port":
+            line = f"port {port}\n"
+        elif word == "dir":
+            line = f"dir {tmp_path}\n"
+        elif word == "logfile":
+            line = 'logfile ""\n'
+        elif word == "pidfile":
+            line = f"pidfile {tmp_path}/larder.pid\n"
+        elif word == "daemonize":
+            line = "daemonize no\n"
+        lines.append(line)
+    conf = tmp_path / "redis.conf"
+    conf.write_text("".join(lines))
+    log = open(tmp_path / "larder.log", "ab")
+    server = Server([larder_binary(), str(conf)], port, str(tmp_path), log)
+    try:
+        c = server.client()
+        assert c.ping()
+        assert c.config_get("repl-diskless-sync")["repl-diskless-sync"] == "yes"
+        c.close()
+    finally:
+        server.stop()

@@ -115,8 +115,10 @@ enum ServerCommands {
             for (change, value) in zip(changes.prefix(n), old) { config.store(change.p, value) }
         }
         for (i, change) in changes.enumerated() {
-            do {
-                config.store(change.p, try Config.canonical(change.p, change.value))
+            do throws(ConfigError) {
+                let value = try Config.canonical(change.p, change.value)
+                if let why = change.p.unsupported, value != change.p.defaultValue { throw ConfigError(message: why) }
+                config.store(change.p, value)
             } catch {
                 restore(i)
                 failed(&c, change.given, error.message)

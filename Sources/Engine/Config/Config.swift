@@ -39,9 +39,16 @@ public struct ConfigParameter: Sendable {
     public let protected: Bool
     public let aliases: [String]
     public let apply: ConfigApply
+    /// A Redis directive Larder keeps but does not act on (jemalloc's, cluster's before Larder
+    /// has a cluster ...): the log says so when it is set at start.
+    public let noEffect: Bool
+    /// Set, the directive may only keep its default: this says why (replicaof ...).
+    public let unsupported: String?
 
     init(_ name: String, _ kind: ConfigKind, _ def: String, immutable: Bool = false, protected: Bool = false,
-         aliases: [String] = [], apply: ConfigApply = .none) {
+         aliases: [String] = [], apply: ConfigApply = .none, noEffect: Bool = false, unsupported: String? = nil) {
+        self.noEffect = noEffect
+        self.unsupported = unsupported
         self.name = name
         self.kind = kind
         self.defaultValue = def
@@ -136,6 +143,113 @@ public final class Config: Sendable {
         .init("repl-backlog-ttl", .int(min: 0, max: Int.max), "3600"),
         .init("repl-ping-replica-period", .int(min: 1, max: int32Max), "10", aliases: ["repl-ping-slave-period"]),
         .init("cluster-enabled", .bool, "no", immutable: true),
+        // Redis 7.0's other directives: accepted, kept, shown and rewritten; they change
+        // nothing in Larder (the log says so at start when one is set), or, where acting as if
+        // they were not there could mislead (replicaof, TLS, min-replicas), only their defaults.
+        .init("acl-pubsub-default", .choice(["allchannels", "resetchannels"]), "resetchannels", noEffect: true),
+        .init("aclfile", .string, "", immutable: true, noEffect: true),
+        .init("acllog-max-len", .int(min: 0, max: Int.max), "128", noEffect: true),
+        .init("active-defrag-cycle-max", .int(min: 1, max: 99), "25", noEffect: true),
+        .init("active-defrag-cycle-min", .int(min: 1, max: 99), "1", noEffect: true),
+        .init("active-defrag-ignore-bytes", .memory(min: 0, max: Int.max), "104857600", noEffect: true),
+        .init("active-defrag-max-scan-fields", .int(min: 1, max: Int.max), "1000", noEffect: true),
+        .init("active-defrag-threshold-lower", .int(min: 0, max: 1000), "10", noEffect: true),
+        .init("active-defrag-threshold-upper", .int(min: 0, max: 1000), "100", noEffect: true),
+        .init("activedefrag", .bool, "no", unsupported: "Active defragmentation cannot be enabled: it requires a Redis server compiled with a modified Jemalloc like the one shipped by default with the Redis source distribution"),
+        .init("always-show-logo", .bool, "no", immutable: true, noEffect: true),
+        .init("aof-disable-auto-gc", .bool, "no", noEffect: true),
+        .init("aof-rewrite-incremental-fsync", .bool, "yes", noEffect: true),
+        .init("aof-timestamp-enabled", .bool, "no", noEffect: true),
+        .init("aof_rewrite_cpulist", .string, "", immutable: true, noEffect: true),
+        .init("bgsave_cpulist", .string, "", immutable: true, noEffect: true),
+        .init("bind-source-addr", .string, "", noEffect: true),
+        .init("bio_cpulist", .string, "", immutable: true, noEffect: true),
+        .init("cluster-allow-pubsubshard-when-down", .bool, "yes", noEffect: true),
+        .init("cluster-allow-reads-when-down", .bool, "no", noEffect: true),
+        .init("cluster-allow-replica-migration", .bool, "yes", noEffect: true),
+        .init("cluster-announce-bus-port", .int(min: 0, max: 65535), "0", noEffect: true),
+        .init("cluster-announce-hostname", .string, "", noEffect: true),
+        .init("cluster-announce-ip", .string, "", noEffect: true),
+        .init("cluster-announce-port", .int(min: 0, max: 65535), "0", noEffect: true),
+        .init("cluster-announce-tls-port", .int(min: 0, max: 65535), "0", noEffect: true),
+        .init("cluster-config-file", .string, "nodes.conf", immutable: true, noEffect: true),
+        .init("cluster-link-sendbuf-limit", .memory(min: 0, max: Int.max), "0", noEffect: true),
+        .init("cluster-migration-barrier", .int(min: 0, max: 2147483647), "1", noEffect: true),
+        .init("cluster-node-timeout", .int(min: 0, max: Int.max), "15000", noEffect: true),
+        .init("cluster-port", .int(min: 0, max: 65535), "0", immutable: true, noEffect: true),
+        .init("cluster-preferred-endpoint-type", .choice(["ip", "hostname", "unknown-endpoint"]), "ip", noEffect: true),
+        .init("cluster-replica-no-failover", .bool, "no", aliases: ["cluster-slave-no-failover"], noEffect: true),
+        .init("cluster-replica-validity-factor", .int(min: 0, max: 2147483647), "10", aliases: ["cluster-slave-validity-factor"], noEffect: true),
+        .init("cluster-require-full-coverage", .bool, "yes", noEffect: true),
+        .init("crash-log-enabled", .bool, "yes", noEffect: true),
+        .init("crash-memcheck-enabled", .bool, "yes", noEffect: true),
+        .init("disable-thp", .bool, "yes", immutable: true, noEffect: true),
+        .init("enable-module-command", .bool, "no", immutable: true, noEffect: true),
+        .init("ignore-warnings", .string, "", noEffect: true),
+        .init("io-threads-do-reads", .bool, "no", immutable: true, noEffect: true),
+        .init("jemalloc-bg-thread", .bool, "yes", noEffect: true),
+        .init("latency-tracking", .bool, "yes", noEffect: true),
+        .init("latency-tracking-info-percentiles", .list, "50 99 99.9", noEffect: true),
+        .init("masterauth", .string, "", noEffect: true),
+        .init("masteruser", .string, "", noEffect: true),
+        .init("maxmemory-clients", .memory(min: 0, max: Int.max), "0", noEffect: true),
+        .init("min-replicas-max-lag", .int(min: 0, max: 2147483647), "10", aliases: ["min-slaves-max-lag"], noEffect: true),
+        .init("min-replicas-to-write", .int(min: 0, max: 2147483647), "0", aliases: ["min-slaves-to-write"], unsupported: "Larder does not refuse writes for lack of replicas yet (min-replicas-to-write)"),
+        .init("no-appendfsync-on-rewrite", .bool, "no", noEffect: true),
+        .init("oom-score-adj", .choice(["no", "yes", "relative", "absolute"]), "no", noEffect: true),
+        .init("oom-score-adj-values", .list, "0 200 800", noEffect: true),
+        .init("proc-title-template", .string, "{title} {listen-addr} {server-mode}", noEffect: true),
+        .init("propagation-error-behavior", .choice(["ignore", "panic", "panic-on-replicas"]), "ignore", noEffect: true),
+        .init("rdb-del-sync-files", .bool, "no", noEffect: true),
+        .init("rdb-save-incremental-fsync", .bool, "yes", noEffect: true),
+        .init("repl-disable-tcp-nodelay", .bool, "no", noEffect: true),
+        .init("repl-diskless-load", .choice(["disabled", "on-empty-db", "swapdb"]), "disabled", noEffect: true),
+        .init("repl-diskless-sync", .bool, "yes", noEffect: true),
+        .init("repl-diskless-sync-delay", .int(min: 0, max: 2147483647), "5", noEffect: true),
+        .init("repl-diskless-sync-max-replicas", .int(min: 0, max: 2147483647), "0", noEffect: true),
+        .init("repl-timeout", .int(min: 1, max: 2147483647), "60", noEffect: true),
+        .init("replica-announce-ip", .string, "", aliases: ["slave-announce-ip"], noEffect: true),
+        .init("replica-announce-port", .int(min: 0, max: 65535), "0", aliases: ["slave-announce-port"], noEffect: true),
+        .init("replica-announced", .bool, "yes", noEffect: true),
+        .init("replica-ignore-disk-write-errors", .bool, "no", noEffect: true),
+        .init("replica-ignore-maxmemory", .bool, "yes", aliases: ["slave-ignore-maxmemory"], noEffect: true),
+        .init("replica-lazy-flush", .bool, "no", aliases: ["slave-lazy-flush"], noEffect: true),
+        .init("replica-priority", .int(min: 0, max: 2147483647), "100", aliases: ["slave-priority"], noEffect: true),
+        .init("replica-serve-stale-data", .bool, "yes", aliases: ["slave-serve-stale-data"], noEffect: true),
+        .init("replicaof", .list, "", immutable: true, aliases: ["slaveof"], unsupported: "Larder cannot be a replica yet (replicaof)"),
+        .init("sanitize-dump-payload", .bool, "no", noEffect: true),
+        .init("server_cpulist", .string, "", immutable: true, noEffect: true),
+        .init("set-proc-title", .bool, "yes", immutable: true, noEffect: true),
+        .init("shutdown-on-sigint", .choice(["default", "save", "nosave", "now", "force"]), "default", noEffect: true),
+        .init("shutdown-on-sigterm", .choice(["default", "save", "nosave", "now", "force"]), "default", noEffect: true),
+        .init("shutdown-timeout", .int(min: 0, max: 2147483647), "10", noEffect: true),
+        .init("socket-mark-id", .int(min: 0, max: Int(UInt32.max)), "0", immutable: true, noEffect: true),
+        .init("supervised", .choice(["upstart", "systemd", "auto", "no"]), "no", immutable: true, noEffect: true),
+        .init("syslog-enabled", .bool, "no", immutable: true, noEffect: true),
+        .init("syslog-facility", .choice(["user", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7"]), "local0", immutable: true, noEffect: true),
+        .init("syslog-ident", .string, "redis", immutable: true, noEffect: true),
+        .init("tls-auth-clients", .bool, "yes", noEffect: true),
+        .init("tls-ca-cert-dir", .string, "", noEffect: true),
+        .init("tls-ca-cert-file", .string, "", noEffect: true),
+        .init("tls-cert-file", .string, "", noEffect: true),
+        .init("tls-ciphers", .string, "", noEffect: true),
+        .init("tls-ciphersuites", .string, "", noEffect: true),
+        .init("tls-client-cert-file", .string, "", noEffect: true),
+        .init("tls-client-key-file", .string, "", noEffect: true),
+        .init("tls-client-key-file-pass", .string, "", noEffect: true),
+        .init("tls-cluster", .bool, "no", noEffect: true),
+        .init("tls-dh-params-file", .string, "", noEffect: true),
+        .init("tls-key-file", .string, "", noEffect: true),
+        .init("tls-key-file-pass", .string, "", noEffect: true),
+        .init("tls-port", .int(min: 0, max: 65535), "0", unsupported: "Larder has no TLS yet (tls-port)"),
+        .init("tls-prefer-server-ciphers", .bool, "no", noEffect: true),
+        .init("tls-protocols", .string, "", noEffect: true),
+        .init("tls-replication", .bool, "no", noEffect: true),
+        .init("tls-session-cache-size", .int(min: 0, max: 2147483647), "20480", noEffect: true),
+        .init("tls-session-cache-timeout", .int(min: 0, max: 2147483647), "300", noEffect: true),
+        .init("tls-session-caching", .bool, "yes", noEffect: true),
+        .init("tracking-table-max-keys", .int(min: 0, max: Int.max), "1000000", noEffect: true),
+        .init("unixsocketperm", .string, "0", immutable: true, noEffect: true),
         // Larder's own: event loops (0 = one per core) and keyspace shards per database.
         .init("threads", .int(min: 0, max: 256), "0", immutable: true),
         .init("shards-per-database", .int(min: 1, max: 256), "16", immutable: true),
@@ -198,7 +312,9 @@ public final class Config: Sendable {
             throw ConfigError(message: "Bad directive or wrong number of arguments")
         }
         if p.immutable && !atStartup { throw ConfigError(message: "can't set immutable config") }
-        store(p, try Self.canonical(p, rawArgs), atStartup: atStartup)
+        let value = try Self.canonical(p, rawArgs)
+        if let why = p.unsupported, value != p.defaultValue { throw ConfigError(message: why) }
+        store(p, value, atStartup: atStartup)
     }
 
     /// Stores a canonical value (from `canonical`): what CONFIG SET does once every value given
@@ -264,6 +380,8 @@ public final class Config: Sendable {
         case .choice(let options):
             let l = joined.lowercased()
             guard options.contains(l) else { throw ConfigError(message: "argument(s) must be one of the following: \(options.joined(separator: ", "))") }
+            // Two words for one value print as the first (Redis's enum tables).
+            if p.name == "oom-score-adj" && l == "relative" { return "yes" }
             return l
         case .list:
             if p.name == "client-output-buffer-limit" {
