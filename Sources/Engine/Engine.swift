@@ -9,6 +9,8 @@ public final class Engine: Sendable {
     public let keyspace: Keyspace
     public let config: Config
     public let table: CommandTable
+    /// The table without the file's rename-command lines (AOF loading's).
+    let originalTable: CommandTable
     public let clients = ClientRegistry()
     public let stats = Stats()
     public let startedAt: Int64 = unixMillis()
@@ -48,7 +50,11 @@ public final class Engine: Sendable {
         self.config = config
         self.keyspace = Keyspace(databases: config.int("databases"),
                                  shardsPerDatabase: Self.powerOfTwo(config.int("shards-per-database")))
-        self.table = CommandTable(Self.allCommands)
+        let renames = config.commandRenames
+        self.table = CommandTable(Self.allCommands, renames: renames)
+        // The AOF holds commands under their own names (the effects Larder writes): loading
+        // finds them there even when the file renamed them.
+        self.originalTable = renames.isEmpty ? table : CommandTable(Self.allCommands)
         self.tcpPort = config.int("port")
         for db in keyspace.databases {
             let index = db.index
@@ -66,6 +72,9 @@ public final class Engine: Sendable {
     }
 
     /// Every command family's table rows.
+    /// Every command's own name, sub-commands aside (rename-command's check).
+    public static var commandNames: Set<String> { Set(allCommands.map(\.name)) }
+
     static var allCommands: [CommandSpec] {
         StringCommands.specs + BitmapCommands.specs + HyperLogLogCommands.specs + StreamCommands.specs + StreamGroupCommands.specs + GeoCommands.specs + KeyCommands.specs + DumpCommands.specs + SnapshotCommands.specs + AOFCommands.specs + ReplicationCommands.specs + TransactionCommands.specs + PubSubCommands.specs + ListCommands.specs + HashCommands.specs + SetCommands.specs
             + SortedSetCommands.specs + SortCommand.specs

@@ -33,16 +33,13 @@ struct LarderCommand: ParsableCommand {
             args.removeFirst()
         }
         let config = Config(configFile: configFile.map { URL(fileURLWithPath: $0).path })
-        do {
+        do throws(ConfigError) {
             if let path = configFile {
-                guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-                    throw ValidationError("Fatal error, can't open config file '\(path)'")
-                }
-                try ConfigFile.apply(try ConfigFile.parse(text), to: config)
+                try ConfigFile.apply(try ConfigFile.load(path: path), to: config)
             }
             try ConfigFile.apply(try ConfigFile.directives(fromFlags: args), to: config)
-        } catch let e as ConfigError {
-            throw ValidationError("*** FATAL CONFIG FILE ERROR *** \(e.message)")
+        } catch {
+            throw ValidationError("*** FATAL CONFIG FILE ERROR *** \(error.message)")
         }
         if config.int("memcached-db") >= config.int("databases") {
             throw ValidationError("*** FATAL CONFIG FILE ERROR *** memcached-db must be below databases (\(config.int("databases")))")

@@ -256,3 +256,49 @@ def test_debians_redis_conf_starts_larder(tmp_path):
         c.close()
     finally:
         server.stop()
+
+
+def start_from_text(tmp_path, text, name="larder.conf"):
+    port = free_port()
+    conf = tmp_path / name
+    conf.write_text(text.replace("{port}", str(port)).replace("{dir}", str(tmp_path)))
+    return Server([larder_binary(), str(conf)], port, str(tmp_path), open(tmp_path / "larder.log", "ab"))
+
+
+def test_include_and_rename_command(tmp_path):
+    (tmp_path / "included.conf").write_text("maxmemory 5mb\nhz 20\n")
+    text = ("port {port}\ndir {dir}\nsave \"\"\nappendonly yes\nmaxmemory 1mb\ninclude {dir}/included.conf\nhz 30\n"
+            "rename-command FLUSHALL \"\"\nrename-command CONFIG MYCONFIG\nrename-command DEL MYDEL\n")
+    server = start_from_text(tmp_path, text)
+    try:
+        c = server.client()
+        # The include stands where it is: its maxmemory over the line before, hz under the line after.
+        assert c.execute_command("MYCONFIG", "GET", "maxmemory") == {b"maxmemory": b"5242880"}
+        assert c.execute_command("MYCONFIG", "GET", "hz") == {b"hz": b"30"}
+        for gone in (("FLUSHALL",), ("CONFIG", "GET", "hz"), ("DEL", "k")):
+            with pytest.raises(Exception, match="unknown command"):
+                c.execute_command(*gone)
+        c.set("k", "v")
+        c.set("j", "w")
+        assert c.execute_command("MYDEL", "k") == 1
+        c.close()
+    finally:
+        server.stop()
+    # The AOF is read back under the same renames (its commands under either name).
+    server = start_from_text(tmp_path, text)
+    try:
+        c = server.client()
+        assert c.get("k") is None and c.get("j") == b"w"
+        c.close()
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("line,message", [("rename-command NOSUCH x", "No such command in rename-command"),
+                                          ("rename-command GET SET", "Target command name already exists"),
+                                          ("include /nonexistent/larder.conf", "can't open config file")])
+def test_bad_include_and_rename_lines_are_fatal(tmp_path, line, message):
+    conf = tmp_path / "bad.conf"
+    conf.write_text(line + "\n")
+    proc = subprocess.run([larder_binary(), str(conf)], capture_output=True, text=True, timeout=20, cwd=str(tmp_path))
+    assert proc.returncode != 0 and message in proc.stdout + proc.stderr

@@ -269,6 +269,22 @@ public final class Config: Sendable {
     }()
 
     private let values: Locked<[String: String]>
+    /// rename-command lines of the file: command -> new name ("" disables it). Read once,
+    /// when the engine builds its command table.
+    private let renames = Locked<[String: String]>([:])
+    public var commandRenames: [String: String] { renames.withLock { $0 } }
+
+    /// rename-command old new: checked against the command names (`known`) as Redis does.
+    public func renameCommand(_ old: String, _ new: String, known: Set<String>) throws(ConfigError) {
+        let o = old.lowercased(), n = new.lowercased()
+        guard known.contains(o) else { throw ConfigError(message: "No such command in rename-command") }
+        let taken = renames.withLock { r -> Bool in
+            if !n.isEmpty && (r.values.contains(n) || (known.contains(n) && r[n] == nil)) { return true }
+            r[o] = n
+            return false
+        }
+        if taken { throw ConfigError(message: "Target command name already exists") }
+    }
     /// The file the server was started with, for CONFIG REWRITE.
     public let configFile: String?
 

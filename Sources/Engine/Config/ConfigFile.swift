@@ -20,6 +20,28 @@ public enum ConfigFile {
         return out
     }
 
+    /// The directives of the file at `path`, each `include` line replaced by the included
+    /// file's directives where it stands (so the last value wins, as in Redis; a relative
+    /// path is from the working directory, as Redis reads it).
+    public static func load(path: String, depth: Int = 0) throws(ConfigError) -> [(String, [String])] {
+        guard depth < 16 else { throw ConfigError(message: "include nested more than 16 deep at '\(path)'") }
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw ConfigError(message: "Fatal error, can't open config file '\(path)'")
+        }
+        let directives = try parse(text)
+        var out: [(String, [String])] = []
+        for d in directives {
+            if d.0 != "include" {
+                out.append(d)
+                continue
+            }
+            if d.1.count != 1 { throw ConfigError(message: "'include': wrong number of arguments") }
+            let included = try load(path: d.1[0], depth: depth + 1)
+            out.append(contentsOf: included)
+        }
+        return out
+    }
+
     /// Turns `--port 6380 --save "" --bind a b` into directives, as redis-server's argv handling.
     public static func directives(fromFlags flags: [String]) throws(ConfigError) -> [(String, [String])] {
         var out: [(String, [String])] = []
@@ -42,7 +64,12 @@ public enum ConfigFile {
                 sawSave = true
                 config.clearSaveDefault()
             }
-            do {
+            do throws(ConfigError) {
+                if name == "rename-command" {
+                    guard args.count == 2 else { throw ConfigError(message: "wrong number of arguments") }
+                    try config.renameCommand(args[0], args[1], known: Engine.commandNames)
+                    continue
+                }
                 try config.set(name, args, atStartup: true)
             } catch {
                 throw ConfigError(message: "'\(name) \(args.joined(separator: " "))': \(error.message)")

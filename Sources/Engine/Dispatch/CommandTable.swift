@@ -13,35 +13,36 @@ public final class CommandTable: Sendable {
         var index = -1            // into commands; -1: empty
         var length = 0
         var words: (UInt64, UInt64) = (0, 0)
+        var nameStart = 0         // into names
     }
     private let slots: [Slot]
     private let mask: Int
-    /// Every command's name in lower case, back to back, and each one's start in `names`:
-    /// for the bytes past the sixteenth of a long name.
+    /// Every command's name in lower case, back to back (a slot keeps its start): for the
+    /// bytes past the sixteenth of a long name.
     private let names: [UInt8]
-    private let nameStarts: [Int]
 
-    public init(_ commands: [CommandSpec]) {
+    /// `renames` are the file's rename-command lines: a command is found under its new name
+    /// only, or not at all when renamed to "" (its spec and statistics keep its own name).
+    public init(_ commands: [CommandSpec], renames: [String: String] = [:]) {
         self.commands = commands.sorted { $0.name < $1.name }
         var size = 16
         while size < commands.count * 4 { size <<= 1 }
         var s = [Slot](repeating: Slot(), count: size)
         let m = size - 1
         var all: [UInt8] = []
-        var starts: [Int] = []
         for (i, c) in self.commands.enumerated() {
-            let name = Array(c.name.utf8)
-            starts.append(all.count)
+            let name = Array((renames[c.name] ?? c.name).utf8)
+            if name.isEmpty { continue }
+            let start = all.count
             all.append(contentsOf: name.map(asciiLower))
             let w = name.withUnsafeBytes { Self.words($0) }
             var h = Self.hash(w, name.count) & m
             while s[h].index >= 0 { h = (h + 1) & m }
-            s[h] = Slot(index: i, length: name.count, words: w)
+            s[h] = Slot(index: i, length: name.count, words: w, nameStart: start)
         }
         slots = s
         mask = m
         names = all
-        nameStarts = starts
     }
 
     /// The first 16 bytes of a name, lower-cased, as two little-endian words (zero past its end).
@@ -102,7 +103,7 @@ public final class CommandTable: Sendable {
     }
 
     private func tailMatches(_ slot: Slot, _ n: ArraySlice<UInt8>) -> Bool {
-        let start = nameStarts[slot.index]
+        let start = slot.nameStart
         for (j, c) in n.dropFirst(16).enumerated() where names[start + 16 + j] != asciiLower(c) { return false }
         return true
     }

@@ -98,7 +98,8 @@ extension Engine {
     /// The spec for `ctx.args` (a sub-command where there is one), or nil after replying
     /// Redis's unknown-command, unknown-subcommand or arity error.
     func resolve(_ ctx: inout CommandContext) -> CommandSpec? {
-        guard var spec = table.lookup(ctx.args[0]) else {
+        guard var spec = table.lookup(ctx.args[0])
+                ?? (aof.loading.load(ordering: .relaxed) ? originalTable.lookup(ctx.args[0]) : nil) else {
             rejectUnknown(&ctx)
             return nil
         }
