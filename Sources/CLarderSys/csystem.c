@@ -20,3 +20,9 @@ void larder_configure_malloc(void) {
 void larder_line_buffer_stdout(void) {
     setvbuf(stdout, NULL, _IOLBF, 0);
 }
+
+int larder_redirect_output(const char *path) {
+    if (freopen(path, "a", stdout) == NULL) return -1;
+    if (freopen(path, "a", stderr) == NULL) return -1;
+    return 0;
+}

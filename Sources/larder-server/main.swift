@@ -27,6 +27,11 @@ struct LarderCommand: ParsableCommand {
 
     func run() throws {
         var args = arguments
+        if args == ["--version"] || args == ["-v"] {
+            // As redis-server's line, with Larder's own version first.
+            print("Larder server v=\(Version.larder) redis=\(Version.redis) bits=\(MemoryLayout<Int>.size * 8)")
+            return
+        }
         var configFile: String? = nil
         if let first = args.first, !first.hasPrefix("--") {
             configFile = first
@@ -51,6 +56,13 @@ struct LarderCommand: ParsableCommand {
         case "warning": .warning
         case "nothing": .critical
         default: .notice
+        }
+        // logfile: the log goes there (appended), as Redis's; "" is standard output.
+        let logfile = config.get("logfile")
+        if !logfile.isEmpty {
+            guard larder_redirect_output(logfile) == 0 else {
+                throw ValidationError("Can't open the log file: \(String(cString: strerror(errno)))")
+            }
         }
         larder_line_buffer_stdout()
         larder_configure_malloc()
@@ -94,6 +106,12 @@ struct LarderCommand: ParsableCommand {
             throw ExitCode(1)
         }
 
+        // pidfile: written once listening, removed at exit, as Redis's.
+        // (A relative path is from `dir`, where the server runs, as Redis's.)
+        let pidfile = config.get("pidfile")
+        if !pidfile.isEmpty && !FileManager.default.createFile(atPath: pidfile, contents: Data("\(getpid())\n".utf8)) {
+            logger.warning("Failed to write PID file: \(String(cString: strerror(errno)))")
+        }
         signal(SIGTERM, SIG_IGN)
         signal(SIGINT, SIG_IGN)
         signal(SIGPIPE, SIG_IGN)
@@ -108,6 +126,7 @@ struct LarderCommand: ParsableCommand {
         engine.setShutdownHook { stopQueue.async { server.stop() } }
         server.waitUntilStopped()
         _ = sources
+        if !pidfile.isEmpty { unlink(pidfile) }
     }
 }
 

@@ -302,3 +302,20 @@ def test_bad_include_and_rename_lines_are_fatal(tmp_path, line, message):
     conf.write_text(line + "\n")
     proc = subprocess.run([larder_binary(), str(conf)], capture_output=True, text=True, timeout=20, cwd=str(tmp_path))
     assert proc.returncode != 0 and message in proc.stdout + proc.stderr
+
+
+def test_pidfile_logfile_and_version(tmp_path):
+    port = free_port()
+    log, pid = tmp_path / "larder.log", tmp_path / "larder.pid"
+    server = Server([larder_binary(), "--port", str(port), "--dir", str(tmp_path), "--save", "",
+                     "--logfile", str(log), "--pidfile", str(pid)], port, str(tmp_path), open(tmp_path / "out", "ab"))
+    try:
+        assert int(pid.read_text()) == server.proc.pid
+        assert server.client().ping()
+    finally:
+        server.stop()
+    assert server.proc.returncode == 0
+    assert not pid.exists()
+    assert "Ready to accept connections tcp" in log.read_text()
+    version = subprocess.run([larder_binary(), "--version"], capture_output=True, text=True, timeout=20)
+    assert version.returncode == 0 and "redis=7.0.15" in version.stdout

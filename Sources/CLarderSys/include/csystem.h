@@ -12,4 +12,6 @@ void larder_configure_malloc(void);
 
 /// Makes stdout line-buffered, so log lines reach a file or pipe as they are written.
 void larder_line_buffer_stdout(void);
+/* Standard output and error appended to `path` (the logfile directive); -1 on failure. */
+int larder_redirect_output(const char *path);
 #endif
