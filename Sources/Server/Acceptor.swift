@@ -85,6 +85,37 @@ final class Acceptor: Sendable {
         return listener
     }
 
+    /// Listens on a Unix socket at `path` (an old socket file there is replaced, as Redis
+    /// does), with the permissions `mode` when not 0.
+    func listenUnix(path: String, mode: mode_t, backlog: Int,
+                    setUp: @escaping @Sendable (Channel, Int32) -> EventLoopFuture<Void>) throws -> Listener {
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+            throw AcceptorError(call: "unix socket path too long", code: ENAMETOOLONG)
+        }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: bytes)
+            raw[bytes.count] = 0
+        }
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw AcceptorError(call: "socket", code: errno) }
+        unlink(path)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard bound == 0, Glibc.listen(fd, Int32(clamping: backlog)) == 0 else {
+            let e = errno
+            close(fd)
+            throw AcceptorError(call: "bind", code: e)
+        }
+        if mode != 0 { chmod(path, mode) }
+        let listener = Listener(fd: fd, port: 0, setUp: setUp)
+        listeners.withLock { $0.append(listener) }
+        return listener
+    }
+
     private static func port(of p: UnsafeMutablePointer<sockaddr_storage>) -> Int {
         if Int32(p.pointee.ss_family) == AF_INET6 {
             return p.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { Int(UInt16(bigEndian: $0.pointee.sin6_port)) }
@@ -92,7 +123,7 @@ final class Acceptor: Sendable {
         return p.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { Int(UInt16(bigEndian: $0.pointee.sin_port)) }
     }
 
-    var firstPort: Int? { listeners.withLock { $0.first?.port } }
+    var firstPort: Int? { listeners.withLock { $0.first { $0.port > 0 }?.port } }
 
     /// Starts the accepting thread.
     func start() {

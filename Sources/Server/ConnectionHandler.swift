@@ -53,8 +53,13 @@ final class ConnectionHandler: ChannelInboundHandler, FlushedAtEndOfIteration {
     func channelActive(context ctx: ChannelHandlerContext) {
         let now = unixMillis()
         let channel = ctx.channel
-        let remote = channel.remoteAddress.map(Self.describe) ?? "?"
-        let local = channel.localAddress.map(Self.describe) ?? "?"
+        var remote = channel.remoteAddress.map(Self.describe) ?? "?"
+        var local = channel.localAddress.map(Self.describe) ?? "?"
+        if case .unixDomainSocket = channel.localAddress {
+            // As Redis: both ends are the server's socket path, port 0.
+            local = engine.config.get("unixsocket") + ":0"
+            remote = local
+        }
         let id = engine.clients.newID()
         let c = Client(id: id, address: remote, localAddress: local, fd: fd, now: now,
                        authenticated: !engine.passwordSet)

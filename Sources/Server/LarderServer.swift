@@ -40,7 +40,20 @@ public final class LarderServer: Sendable {
                     ConnectionHandler(engine: engine, flusher: flushers.flusher(for: channel.eventLoop), fd: Int(fd)))
             }
         }
-        guard bound > 0 else { throw ServerError.nothingBound }
+        let unixPath = engine.config.get("unixsocket")
+        if !unixPath.isEmpty {
+            // unixsocketperm is octal, as in Redis ("700").
+            let mode = mode_t(engine.config.get("unixsocketperm"), radix: 8) ?? 0
+            _ = try acceptor.listenUnix(path: unixPath, mode: mode, backlog: engine.config.int("tcp-backlog")) { channel, fd in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.syncOptions?.setOption(ChannelOptions.maxMessagesPerRead, value: 16)
+                    try channel.pipeline.syncOperations.addHandler(
+                        ConnectionHandler(engine: engine, flusher: flushers.flusher(for: channel.eventLoop), fd: Int(fd)))
+                }
+            }
+            logger.notice("Ready to accept connections unix on \(unixPath)")
+        }
+        guard bound > 0 || !unixPath.isEmpty else { throw ServerError.nothingBound }
         let memcachedPort = engine.config.int("memcached-port")
         if memcachedPort > 0 {
             _ = try bind(addresses, port: memcachedPort, what: "memcached connections") { channel, _ in
@@ -138,6 +151,8 @@ public final class LarderServer: Sendable {
         // stopping: it ends at its next check, whether or not it wrote.
         engine.stopScripts()
         acceptor.stop()
+        let unixPath = engine.config.get("unixsocket")
+        if !unixPath.isEmpty { unlink(unixPath) }
         // Replies already made (a stopped script's error among them) leave at the end of their
         // loop's iteration: two rounds on every loop let that iteration end before the
         // connections close.

@@ -319,3 +319,24 @@ def test_pidfile_logfile_and_version(tmp_path):
     assert "Ready to accept connections tcp" in log.read_text()
     version = subprocess.run([larder_binary(), "--version"], capture_output=True, text=True, timeout=20)
     assert version.returncode == 0 and "redis=7.0.15" in version.stdout
+
+
+def test_unix_socket(tmp_path):
+    import stat
+    import redis as redis_py
+    port, path = free_port(), str(tmp_path / "larder.sock")
+    server = Server([larder_binary(), "--port", str(port), "--dir", str(tmp_path), "--save", "",
+                     "--unixsocket", path, "--unixsocketperm", "700"], port, str(tmp_path), open(tmp_path / "out", "ab"))
+    try:
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o700
+        c = redis_py.Redis(unix_socket_path=path)
+        c.set("k", "v")
+        assert c.get("k") == b"v"
+        info = c.client_info()
+        assert info["addr"] == path + ":0" and info["laddr"] == path + ":0"
+        c.close()
+        cli = subprocess.run(["redis-cli", "-s", path, "PING"], capture_output=True, text=True, timeout=20)
+        assert cli.stdout.strip() == "PONG"
+    finally:
+        server.stop()
+    assert not os.path.exists(path)
