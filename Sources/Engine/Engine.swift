@@ -45,6 +45,7 @@ public final class Engine: Sendable {
     let lazyFreed = Atomic<Int>(0)
     let lazyFreeQueue = DispatchQueue(label: "larder.lazyfree")
     let scripting = Scripting()
+    let slowlog = Slowlog()
 
     public init(config: Config) {
         self.config = config
@@ -78,7 +79,7 @@ public final class Engine: Sendable {
     static var allCommands: [CommandSpec] {
         StringCommands.specs + BitmapCommands.specs + HyperLogLogCommands.specs + StreamCommands.specs + StreamGroupCommands.specs + GeoCommands.specs + KeyCommands.specs + DumpCommands.specs + SnapshotCommands.specs + AOFCommands.specs + ReplicationCommands.specs + TransactionCommands.specs + PubSubCommands.specs + ListCommands.specs + HashCommands.specs + SetCommands.specs
             + SortedSetCommands.specs + SortCommand.specs
-            + ConnectionCommands.specs + ServerCommands.specs
+            + ConnectionCommands.specs + ServerCommands.specs + SlowlogCommands.specs
             + IntrospectionCommands.specs + ScriptCommands.specs + FunctionCommands.specs
     }
 

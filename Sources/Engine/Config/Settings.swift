@@ -123,6 +123,8 @@ extension Engine {
         s.streamNodeMaxEntries.store(config.int("stream-node-max-entries"), ordering: .relaxed)
         s.hllSparseMaxBytes.store(config.int("hll-sparse-max-bytes"), ordering: .relaxed)
         scripting.busyThresholdMs.store(config.int("lua-time-limit"), ordering: .relaxed)
+        slowlog.threshold.store(config.int("slowlog-log-slower-than"), ordering: .relaxed)
+        slowlog.maxLength.store(config.int("slowlog-max-len"), ordering: .relaxed)
         let limits = config.get("client-output-buffer-limit").split(separator: " ")
         var limited = 0
         for i in stride(from: 0, to: limits.count - 3, by: 4) {

@@ -21,7 +21,9 @@ extension Engine {
             spec.handler!(&c)
             if spec.propagates { c.engine.propagateCommand(&c) }
         }
-        spec.usec.wrappingAdd(Int(unixMicros() - ctx.startedMicros), ordering: .relaxed)
+        let micros = Int(unixMicros() - ctx.startedMicros)
+        spec.usec.wrappingAdd(micros, ordering: .relaxed)
+        slowlogCheck(spec, ctx, micros: micros)
         afterCommand(spec, &ctx, errorsBefore: errorsBefore)
     }
 
@@ -42,12 +44,14 @@ extension Engine {
     /// handler and its effects; the caller runs `afterCommand` once it has released them.
     /// `ctx.startedMicros` is left at the command's end, when the next command of a
     /// transaction or a script may start.
-    func callLocked(_ spec: CommandSpec, _ ctx: inout CommandContext) {
+    func callLocked(_ spec: CommandSpec, _ ctx: inout CommandContext, fromScript: Bool = false) {
         ctx.changes = 0
         spec.handler!(&ctx)
         if spec.propagates { propagateCommand(&ctx) }
         let end = unixMicros()
-        spec.usec.wrappingAdd(Int(end - ctx.startedMicros), ordering: .relaxed)
+        let micros = Int(end - ctx.startedMicros)
+        spec.usec.wrappingAdd(micros, ordering: .relaxed)
+        slowlogCheck(spec, ctx, micros: micros, fromScript: fromScript)
         ctx.startedMicros = end
     }
 

@@ -159,7 +159,7 @@ extension Engine {
         // One clock read a command: each starts when the one before it ended.
         c.pointee.startedMicros = run.clock
         let effectsBefore = c.pointee.transactionEffects?.count ?? 0
-        callLocked(spec, &c.pointee)
+        callLocked(spec, &c.pointee, fromScript: true)
         run.clock = c.pointee.startedMicros
         c.pointee.locks.oneKeyArgument = -1
         c.pointee.locks.oneKeyHash = nil
