@@ -46,6 +46,7 @@ public final class Engine: Sendable {
     let lazyFreeQueue = DispatchQueue(label: "larder.lazyfree")
     let scripting = Scripting()
     let slowlog = Slowlog()
+    let monitors = Monitors()
 
     public init(config: Config) {
         self.config = config
@@ -79,7 +80,7 @@ public final class Engine: Sendable {
     static var allCommands: [CommandSpec] {
         StringCommands.specs + BitmapCommands.specs + HyperLogLogCommands.specs + StreamCommands.specs + StreamGroupCommands.specs + GeoCommands.specs + KeyCommands.specs + DumpCommands.specs + SnapshotCommands.specs + AOFCommands.specs + ReplicationCommands.specs + TransactionCommands.specs + PubSubCommands.specs + ListCommands.specs + HashCommands.specs + SetCommands.specs
             + SortedSetCommands.specs + SortCommand.specs
-            + ConnectionCommands.specs + ServerCommands.specs + SlowlogCommands.specs
+            + ConnectionCommands.specs + ServerCommands.specs + SlowlogCommands.specs + Monitors.specs
             + IntrospectionCommands.specs + ScriptCommands.specs + FunctionCommands.specs
     }
 

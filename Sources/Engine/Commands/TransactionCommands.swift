@@ -103,6 +103,10 @@ extension Engine {
         PubSubCommands.unsubscribeAll(&c)
         disableTracking(c.client.id)
         c.session.tracking = false
+        if c.session.monitoring {
+            stopMonitoring(c.client)
+            c.session.monitoring = false
+        }
         c.session.cachingOverride = false
         c.client.info.withLock { $0.multi = -1 }
     }
@@ -110,6 +114,9 @@ extension Engine {
     /// Runs queued commands under one LockSet of everything they touch (and the watched keys,
     /// so that no write slips between the WATCH check and the commands).
     func runTransaction(_ queue: [CommandArguments], _ c: inout CommandContext) {
+        // EXEC's own arguments, back in the context at the end (MONITOR shows "EXEC" there).
+        let execArgs = c.args
+        defer { c.args = execArgs }
         let perDb = keyspace.shardsPerDatabase
         var set = LockSet()
         var db = c.dbIndex

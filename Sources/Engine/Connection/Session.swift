@@ -10,6 +10,8 @@ public struct Session: Sendable {
     /// The flags of the commands queued since MULTI: CLIENT PAUSE WRITE holds an EXEC that
     /// would write, as Redis.
     var queuedFlags: CommandFlags = []
+    /// MONITOR was sent: the connection is one of the engine's monitors.
+    var monitoring = false
     /// Set when a command was refused while queueing: EXEC then aborts.
     var multiFailed = false
     /// WATCHed keys and the versions they had.

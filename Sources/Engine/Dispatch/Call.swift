@@ -24,6 +24,7 @@ extension Engine {
         let micros = Int(unixMicros() - ctx.startedMicros)
         spec.usec.wrappingAdd(micros, ordering: .relaxed)
         slowlogCheck(spec, ctx, micros: micros)
+        feedMonitors(spec, ctx)
         afterCommand(spec, &ctx, errorsBefore: errorsBefore)
     }
 
@@ -52,6 +53,7 @@ extension Engine {
         let micros = Int(end - ctx.startedMicros)
         spec.usec.wrappingAdd(micros, ordering: .relaxed)
         slowlogCheck(spec, ctx, micros: micros, fromScript: fromScript)
+        feedMonitors(spec, ctx, fromScript: fromScript)
         ctx.startedMicros = end
     }
 
