@@ -23,8 +23,8 @@ extension Engine {
         }
         let micros = Int(unixMicros() - ctx.startedMicros)
         spec.usec.wrappingAdd(micros, ordering: .relaxed)
-        slowlogCheck(spec, ctx, micros: micros)
-        feedMonitors(spec, ctx)
+        slowlogCheck(spec, &ctx, micros: micros)
+        feedMonitors(spec, &ctx)
         afterCommand(spec, &ctx, errorsBefore: errorsBefore)
     }
 
@@ -52,8 +52,8 @@ extension Engine {
         let end = unixMicros()
         let micros = Int(end - ctx.startedMicros)
         spec.usec.wrappingAdd(micros, ordering: .relaxed)
-        slowlogCheck(spec, ctx, micros: micros, fromScript: fromScript)
-        feedMonitors(spec, ctx, fromScript: fromScript)
+        slowlogCheck(spec, &ctx, micros: micros, fromScript: fromScript)
+        feedMonitors(spec, &ctx, fromScript: fromScript)
         ctx.startedMicros = end
     }
 

@@ -23,15 +23,15 @@ final class Monitors: Sendable {
 extension Engine {
     /// Feeds a command that ran to the monitors, if any.
     @inline(__always)
-    func feedMonitors(_ spec: CommandSpec, _ ctx: CommandContext, fromScript: Bool = false) {
+    func feedMonitors(_ spec: CommandSpec, _ ctx: inout CommandContext, fromScript: Bool = false) {
         guard monitors.count.load(ordering: .relaxed) > 0, !spec.flags.contains(.skipMonitor),
               !spec.flags.contains(.admin), !ctx.serving, !aof.loading.load(ordering: .relaxed) else { return }
-        feedMonitorsNow(ctx, redacted: Self.redactedArguments(spec, ctx.args), fromScript: fromScript)
+        feedMonitorsNow(&ctx, redacted: Self.redactedArguments(spec, ctx.args), fromScript: fromScript)
     }
 
     /// The line for the command in `ctx`, to every monitor (EVAL and FCALL call this themselves,
     /// before their script's commands).
-    func feedMonitorsNow(_ ctx: CommandContext, redacted: Set<Int> = [], fromScript: Bool = false) {
+    func feedMonitorsNow(_ ctx: inout CommandContext, redacted: Set<Int> = [], fromScript: Bool = false) {
         let address = fromScript ? "lua" : ctx.client.address.hasPrefix("/") ? "unix:" + ctx.client.address.dropLast(2) : ctx.client.address
         let micros = unixMicros()
         var line = "+\(micros / 1_000_000)." + String(micros % 1_000_000).leftPadded(to: 6) + " [\(ctx.dbIndex) \(address)]"

@@ -272,7 +272,7 @@ extension Engine {
             scripting.startRun(run, kind: kind, name: name,
                                command: (0..<min(p.pointee.argc, 5)).map { p.pointee.args.string($0) })
             // Monitors see EVAL / FCALL before the commands its script runs, as Redis's.
-            if monitors.count.load(ordering: .relaxed) > 0 && !p.pointee.serving { feedMonitorsNow(p.pointee) }
+            if monitors.count.load(ordering: .relaxed) > 0 && !p.pointee.serving { feedMonitorsNow(&p.pointee) }
             let status = lua_pcall(L, argCount, 1, handlerIndex)
             vm.run = nil
             scripting.endRun()
