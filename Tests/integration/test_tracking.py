@@ -145,3 +145,40 @@ def served_blmove_invalidations(port):
 def test_served_blocked_move_invalidates_like_redis(larder, oracle):
     mine, theirs = served_blmove_invalidations(larder.port), served_blmove_invalidations(oracle.port)
     assert mine == theirs == {b"src", b"dst"}
+
+
+def test_tracking_table_is_bounded(larder):
+    """Past tracking-table-max-keys keys leave the table, and the client that read each one is
+    told (an invalidation), as Redis does; INFO counts the table."""
+    admin = larder.client()
+    admin.config_set("tracking-table-max-keys", "2")
+    c = Conn(larder.port)
+    try:
+        c.call("HELLO", "3")
+        assert c.call("CLIENT", "TRACKING", "ON") == Reply("+", b"OK")
+        keys = [f"bound{i}" for i in range(5)]
+        for k in keys:
+            c.send_raw(encode("GET", k))
+        seen, invalidated = 0, set()
+        c.sock.settimeout(2)
+        while seen < len(keys):
+            reply = c.read()
+            if reply.kind == ">":
+                invalidated.update(k.value.decode() for k in reply.value[1].value)
+            else:
+                seen += 1
+        c.sock.settimeout(0.3)
+        try:
+            while True:
+                reply = c.read()
+                if reply.kind == ">":
+                    invalidated.update(k.value.decode() for k in reply.value[1].value)
+        except OSError:
+            pass
+        assert len(invalidated) == 3 and invalidated <= set(keys)
+        stats = admin.info("stats")
+        assert stats["tracking_total_keys"] == 2 and stats["tracking_total_items"] == 2
+    finally:
+        c.close()
+        admin.config_set("tracking-table-max-keys", "1000000")
+        admin.close()

@@ -248,7 +248,7 @@ public final class Config: Sendable {
         .init("tls-session-cache-size", .int(min: 0, max: 2147483647), "20480", noEffect: true),
         .init("tls-session-cache-timeout", .int(min: 0, max: 2147483647), "300", noEffect: true),
         .init("tls-session-caching", .bool, "yes", noEffect: true),
-        .init("tracking-table-max-keys", .int(min: 0, max: Int.max), "1000000", noEffect: true),
+        .init("tracking-table-max-keys", .int(min: 0, max: Int.max), "1000000", apply: .settings),
         .init("unixsocketperm", .string, "0", immutable: true),
         // Larder's own: event loops (0 = one per core) and keyspace shards per database.
         .init("threads", .int(min: 0, max: 256), "0", immutable: true),

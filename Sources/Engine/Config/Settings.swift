@@ -125,6 +125,7 @@ extension Engine {
         scripting.busyThresholdMs.store(config.int("lua-time-limit"), ordering: .relaxed)
         slowlog.threshold.store(config.int("slowlog-log-slower-than"), ordering: .relaxed)
         slowlog.maxLength.store(config.int("slowlog-max-len"), ordering: .relaxed)
+        tracking.maxKeys.store(config.int("tracking-table-max-keys"), ordering: .relaxed)
         let limits = config.get("client-output-buffer-limit").split(separator: " ")
         var limited = 0
         for i in stride(from: 0, to: limits.count - 3, by: 4) {

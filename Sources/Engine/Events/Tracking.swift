@@ -23,6 +23,8 @@ final class Tracking: Sendable {
     let state = Locked(State())
     /// Tracking clients, so that commands skip all of this when nobody tracks.
     let active = Atomic<Int>(0)
+    /// tracking-table-max-keys (0: no bound).
+    let maxKeys = Atomic<Int>(1_000_000)
 }
 
 extension Engine {
@@ -46,9 +48,31 @@ extension Engine {
     func trackingOptions(_ id: Int) -> Tracking.Options? { tracking.state.withLock { $0.clients[id] } }
 
     /// Remembers that client `id` read `keys` (default mode, not BCAST).
+    /// Past tracking-table-max-keys, keys leave the table as Redis's do: their clients are
+    /// told (an invalidation), so that none keeps a value it would no longer hear about.
     func rememberKeys(_ id: Int, _ keys: [[UInt8]]) {
-        tracking.state.withLock { st in
+        let max = tracking.maxKeys.load(ordering: .relaxed)
+        let dropped: [([UInt8], Set<Int>)] = tracking.state.withLock { st in
             for k in keys { st.keys[k, default: []].insert(id) }
+            var out: [([UInt8], Set<Int>)] = []
+            while max > 0 && st.keys.count > max, let first = st.keys.first {
+                st.keys.removeValue(forKey: first.key)
+                out.append((first.key, first.value))
+            }
+            return out
+        }
+        for (key, ids) in dropped {
+            for target in ids {
+                if let o = trackingOptions(target) { sendInvalidation(target, o, keys: [key]) }
+            }
+        }
+    }
+
+    /// INFO stats' tracking_total_keys, tracking_total_items, tracking_total_prefixes.
+    var trackingTotals: (keys: Int, items: Int, prefixes: Int) {
+        tracking.state.withLock { st in
+            (st.keys.count, st.keys.values.reduce(0) { $0 + $1.count },
+             Set(st.clients.values.flatMap(\.prefixes)).count)
         }
     }
 

@@ -170,6 +170,7 @@ struct InfoReport {
 
     func stats() -> [(String, String)] {
         let s = engine.stats
+        let tracking = engine.trackingTotals
         func v(_ a: borrowing Atomic<Int>) -> String { String(a.load(ordering: .relaxed)) }
         let expired = engine.keyspace.databases.reduce(0) { acc, db in
             acc + db.shards.reduce(0) { a, s in a + s.expiredCount }
@@ -191,6 +192,9 @@ struct InfoReport {
             ("keyspace_misses", v(s.keyspaceMisses)),
             ("pubsub_channels", String(engine.pubsub.channelCount)),
             ("pubsub_patterns", String(engine.pubsub.patternCount)),
+            ("tracking_total_keys", String(tracking.keys)),
+            ("tracking_total_items", String(tracking.items)),
+            ("tracking_total_prefixes", String(tracking.prefixes)),
             ("total_error_replies", v(s.errorReplies)),
         ]
     }
