@@ -140,7 +140,11 @@ final class Acceptor: Sendable {
             var fds = current.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) }
             fds.append(pollfd(fd: wake.read, events: Int16(POLLIN), revents: 0))
             let n = poll(&fds, nfds_t(fds.count), -1)
-            if n < 0 { if errno == EINTR { continue }; break }
+            if n < 0 {
+                if errno == EINTR { continue }
+                logger.warning("Accepting connections stopped: poll: \(String(cString: strerror(errno)))")
+                break
+            }
             for (i, listener) in current.enumerated() where fds[i].revents != 0 {
                 acceptAll(listener)
             }

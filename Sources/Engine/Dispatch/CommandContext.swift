@@ -108,12 +108,21 @@ public struct CommandContext: Sendable {
         return nil
     }
 
+    /// A lookup that counts keyspace hits and misses, and updates the key's access time.
+    public mutating func lookupRead(_ i: Int) -> (Shard, Int?) {
+        let (s, slot) = lookupNoTouch(i)
+        if let slot { s.touchAccess(slot: slot, now: now, policy: engine.accessPolicy) }
+        return (s, slot)
+    }
+
     /// A lookup that counts keyspace hits and misses (and sends keymiss unless `notifying` is
     /// false) but leaves the key's access time alone: Redis's LOOKUP_NOTOUCH (EXISTS, TYPE,
     /// TTL; OBJECT adds LOOKUP_NONOTIFY).
+    @inline(__always)
     public mutating func lookupNoTouch(_ i: Int, notifying: Bool = true) -> (Shard, Int?) {
         let s = shard(i)
         let hash = keyHash(i), now = now
+        // The key's bytes borrowed, not sliced: a slice retains the argument buffer.
         let slot = args.withBytes(i) { s.find($0, hash: hash, now: now) }
         if slot == nil {
             session.counters.misses += 1
@@ -121,22 +130,6 @@ public struct CommandContext: Sendable {
         } else {
             session.counters.hits += 1
         }
-        return (s, slot)
-    }
-
-    /// A lookup that counts keyspace hits and misses.
-    public mutating func lookupRead(_ i: Int) -> (Shard, Int?) {
-        let s = shard(i)
-        let hash = keyHash(i), now = now
-        // The key's bytes borrowed, not sliced: a slice retains the argument buffer.
-        let slot = args.withBytes(i) { s.find($0, hash: hash, now: now) }
-        if slot == nil {
-            session.counters.misses += 1
-            notify(.keyMiss, "keymiss", i)
-        } else {
-            session.counters.hits += 1
-        }
-        if let slot { s.touchAccess(slot: slot, now: now, policy: engine.accessPolicy) }
         return (s, slot)
     }
 }
