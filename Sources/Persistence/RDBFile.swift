@@ -26,7 +26,22 @@ public enum RDBFile {
         public var usedMemory = 0
         /// The code of each function library.
         public var functions: [[UInt8]] = []
+        /// Where the file stands in the replication stream, written as Redis's repl-stream-db,
+        /// repl-id and repl-offset: a replica synced from it knows the database the stream
+        /// continues in, and a restarted replica can ask its primary to continue partially.
+        public var replication: ReplicationPoint? = nil
         public init() {}
+    }
+
+    public struct ReplicationPoint: Sendable, Equatable {
+        public var streamDb: Int
+        public var replid: String
+        public var offset: Int64
+        public init(streamDb: Int, replid: String, offset: Int64) {
+            self.streamDb = streamDb
+            self.replid = replid
+            self.offset = offset
+        }
     }
 
     /// Writes the snapshot to `path` through a temporary file, synced, then renamed over it, so
@@ -80,6 +95,11 @@ public enum RDBFile {
         aux("redis-bits", Array(String(MemoryLayout<Int>.size * 8).utf8))
         aux("ctime", Array(String(now / 1000).utf8))
         aux("used-mem", Array(String(options.usedMemory).utf8))
+        if let r = options.replication {
+            aux("repl-stream-db", Array(String(r.streamDb).utf8))
+            aux("repl-id", Array(r.replid.utf8))
+            aux("repl-offset", Array(String(r.offset).utf8))
+        }
         aux("aof-base", Array("0".utf8))
         // Function libraries come before the keys, as Redis writes them.
         for code in options.functions {
@@ -133,14 +153,18 @@ public enum RDBFile {
     /// message for the log on a bad header, a malformed value, a truncated file or a
     /// checksum mismatch.
     /// `functions` gets each function library's code (Redis 7.0's FUNCTION2 opcode).
+    /// `replication` gets the file's repl-stream-db / repl-id / repl-offset when it has them.
     public static func read(path: String, now: Int64, limits: EncodingLimits, verifyChecksum: Bool = true,
-                            functions: (([UInt8]) throws -> Void)? = nil, _ visit: (Key) throws -> Void) throws {
+                            functions: (([UInt8]) throws -> Void)? = nil,
+                            replication: ((ReplicationPoint) -> Void)? = nil, _ visit: (Key) throws -> Void) throws {
         guard let data = FileManager.default.contents(atPath: path) else { throw RDBError("can't read \(path)") }
-        try read(bytes: [UInt8](data), now: now, limits: limits, verifyChecksum: verifyChecksum, functions: functions, visit)
+        try read(bytes: [UInt8](data), now: now, limits: limits, verifyChecksum: verifyChecksum, functions: functions,
+                 replication: replication, visit)
     }
 
     public static func read(bytes: [UInt8], now: Int64, limits: EncodingLimits, verifyChecksum: Bool = true,
-                            functions: (([UInt8]) throws -> Void)? = nil, _ visit: (Key) throws -> Void) throws {
+                            functions: (([UInt8]) throws -> Void)? = nil,
+                            replication: ((ReplicationPoint) -> Void)? = nil, _ visit: (Key) throws -> Void) throws {
         var r = RDBReader(bytes)
         let magic = Array(try r.take(9))
         guard magic.starts(with: Array("REDIS".utf8)),
@@ -152,12 +176,19 @@ public enum RDBFile {
         }
         var db = 0
         var expireAt: Int64 = 0
+        var point = ReplicationPoint(streamDb: -1, replid: "", offset: -1)
         while true {
             let type = try r.byte()
             switch type {
             case 0xFA:                                   // AUX field
-                _ = try r.string()
-                _ = try r.string()
+                let name = String(decoding: try r.string(), as: UTF8.self)
+                let value = String(decoding: try r.string(), as: UTF8.self)
+                switch name {
+                case "repl-stream-db": point.streamDb = Int(value) ?? -1
+                case "repl-id": point.replid = value
+                case "repl-offset": point.offset = Int64(value) ?? -1
+                default: break
+                }
                 continue
             case 0xFB:                                   // RESIZEDB
                 _ = try r.length()
@@ -188,6 +219,7 @@ public enum RDBFile {
             case 0xF7:
                 throw RDBError("The RDB file holds module data, which Larder cannot load")
             case 0xFF:                                   // EOF
+                if point.streamDb >= 0 || !point.replid.isEmpty { replication?(point) }
                 if fileVersion >= 5 {
                     let end = r.position
                     let stored = try r.uint64LE()

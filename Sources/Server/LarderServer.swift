@@ -163,6 +163,7 @@ public final class LarderServer: Sendable {
         // A signal stops the server as SHUTDOWN does: with a final snapshot when save points
         // are configured (SHUTDOWN itself has decided already).
         engine.saveOnStop()
+        engine.stopReplicationLink()
         engine.closeAOF()
         try? group.syncShutdownGracefully()
         acceptor.shutdownSpare()

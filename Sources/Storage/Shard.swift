@@ -25,6 +25,11 @@ public final class Shard: @unchecked Sendable {
     fileprivate var waiters: [[UInt8]: [KeyWaiter]] = [:]
     /// Called with each key removed because its TTL passed (keyspace notifications, AOF DEL).
     public var onExpire: (@Sendable ([UInt8]) -> Void)?
+    /// Set on a read-only replica: a lookup hides an expired key but leaves it in place until
+    /// the primary's DEL arrives, and active expiry passes the shard by. The primary decides
+    /// when keys expire, as Redis's replicas leave it to theirs. (Only the primary's stream
+    /// writes there, and it looks keys up with every key alive: nothing writes over a hidden key.)
+    public var keepsExpired = false
     /// Called with each key added to the shard ("new" keyspace events).
     public var onNewKey: (@Sendable ([UInt8]) -> Void)?
 
@@ -67,7 +72,7 @@ public final class Shard: @unchecked Sendable {
         guard let slot = table.findInPlace(key, hash: h) else { return nil }
         let v = table.entries[slot].volatileIndex
         if v >= 0 && volatileExpireAt[Int(v)] <= now {
-            expire(slot: slot)
+            if !keepsExpired { expire(slot: slot) }
             return nil
         }
         return slot
@@ -328,6 +333,7 @@ public final class Shard: @unchecked Sendable {
     }
 
     public func activeExpire(now: Int64, samples: Int = 20) -> (sampled: Int, expired: Int) {
+        guard !keepsExpired else { return (0, 0) }
         let n = min(samples, volatileSlots.count)
         var expired = 0
         var rng = RandomSource()

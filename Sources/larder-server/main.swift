@@ -105,6 +105,7 @@ struct LarderCommand: ParsableCommand {
             logger.critical("Failed listening on port \(config.get("port")) (tcp): \(error)")
             throw ExitCode(1)
         }
+        engine.startReplication()
 
         // pidfile: written once listening, removed at exit, as Redis's.
         // (A relative path is from `dir`, where the server runs, as Redis's.)

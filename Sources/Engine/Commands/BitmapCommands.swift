@@ -68,7 +68,7 @@ enum BitmapCommands {
     static func writable(_ c: inout CommandContext, maxBit: Int) -> (Shard, [UInt8], grew: Bool)? {
         let shard = c.shard(1)
         var bytes: [UInt8] = []
-        if let slot = shard.find(c.args[1], now: c.now) {
+        if let slot = shard.find(c.args[1], now: c.lookupNow) {
             guard let b = shard.entry(at: slot).value.stringBytes else { c.error(Errors.wrongType); return nil }
             bytes = b
             // Redis unshares the string for any bit write, changed or not: it is "raw" after.
@@ -78,13 +78,13 @@ enum BitmapCommands {
             }
         }
         let need = maxBit >> 3 + 1
-        let grew = bytes.count < need || shard.find(c.args[1], now: c.now) == nil
+        let grew = bytes.count < need || shard.find(c.args[1], now: c.lookupNow) == nil
         if bytes.count < need { bytes += [UInt8](repeating: 0, count: need - bytes.count) }
         return (shard, bytes, grew)
     }
 
     static func store(_ c: inout CommandContext, _ shard: Shard, _ bytes: [UInt8]) {
-        if let slot = shard.find(c.args[1], now: c.now) {
+        if let slot = shard.find(c.args[1], now: c.lookupNow) {
             shard.withEntry(at: slot) { $0.value = .bytes(bytes); $0.rawEncoding = true }
         } else {
             let slot = shard.set(c.args[1], .bytes(bytes), access: c.newAccess)
@@ -274,7 +274,7 @@ enum BitmapCommands {
         var sources: [[UInt8]] = []
         for i in 3..<c.argc {
             let shard = c.shard(i)
-            guard let slot = shard.find(c.args[i], now: c.now) else { sources.append([]); continue }
+            guard let slot = shard.find(c.args[i], now: c.lookupNow) else { sources.append([]); continue }
             guard let b = shard.entry(at: slot).value.stringBytes else { c.error(Errors.wrongType); return }
             sources.append(b)
         }
@@ -297,10 +297,10 @@ enum BitmapCommands {
         let dest = c.shard(2)
         if maxLen > 0 {
             dest.set(c.args[2], .bytes(out), access: c.newAccess)
-            if let slot = dest.find(c.args[2], now: c.now) { dest.withEntryMetadata(at: slot) { $0.rawEncoding = true } }
+            if let slot = dest.find(c.args[2], now: c.lookupNow) { dest.withEntryMetadata(at: slot) { $0.rawEncoding = true } }
             c.dirty()
             c.notify(.string, "set", 2)
-        } else if dest.delete(c.args[2], now: c.now) {
+        } else if dest.delete(c.args[2], now: c.lookupNow) {
             c.dirty()
             c.notify(.generic, "del", 2)
         }

@@ -64,7 +64,7 @@ enum DumpCommands {
             j += 1
         }
         let shard = c.shard(1)
-        if !replace && shard.find(c.args[1], now: c.now) != nil {
+        if !replace && shard.find(c.args[1], now: c.lookupNow) != nil {
             c.error("BUSYKEY Target key name already exists.")
             return
         }
@@ -80,7 +80,7 @@ enum DumpCommands {
             return
         }
         var deleted = false
-        if replace, let slot = shard.find(c.args[1], now: c.now) {
+        if replace, let slot = shard.find(c.args[1], now: c.lookupNow) {
             shard.remove(slot: slot)
             deleted = true
         }

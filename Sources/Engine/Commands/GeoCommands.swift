@@ -480,7 +480,7 @@ enum GeoCommands {
         }
         guard let zset, let (cx, cy) = center, let shape else {
             if let storeKey {
-                if c.shard(storeKey).delete(c.args[storeKey], now: c.now) {
+                if c.shard(storeKey).delete(c.args[storeKey], now: c.lookupNow) {
                     c.dirty()
                     c.notify(.generic, "del", storeKey)
                 }
@@ -526,7 +526,7 @@ enum GeoCommands {
         if let storeKey {
             let dest = c.shard(storeKey)
             if hits.isEmpty {
-                if dest.delete(c.args[storeKey], now: c.now) {
+                if dest.delete(c.args[storeKey], now: c.lookupNow) {
                     c.dirty()
                     c.notify(.generic, "del", storeKey)
                 }

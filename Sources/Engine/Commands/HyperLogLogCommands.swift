@@ -62,7 +62,7 @@ enum HyperLogLogCommands {
         let maxBytes = c.engine.settings.hllSparseMaxBytes.load(ordering: .relaxed)
         var updated = 0
         let slot: Int
-        if let s = shard.find(c.args[1], now: c.now) {
+        if let s = shard.find(c.args[1], now: c.lookupNow) {
             guard check(&c, shard, s) else { return }
             slot = s
         } else {
@@ -146,7 +146,7 @@ enum HyperLogLogCommands {
         let maxBytes = c.engine.settings.hllSparseMaxBytes.load(ordering: .relaxed)
         var created = false
         let slot: Int
-        if let s = shard.find(c.args[1], now: c.now) {
+        if let s = shard.find(c.args[1], now: c.lookupNow) {
             slot = s
         } else {
             slot = create(&c, shard, 1)
@@ -176,7 +176,7 @@ enum HyperLogLogCommands {
     static func pfdebug(_ c: inout CommandContext) {
         let sub = c.args.string(1)
         let shard = c.shard(2)
-        guard let slot = shard.find(c.args[2], now: c.now) else { c.error("ERR The specified key does not exist"); return }
+        guard let slot = shard.find(c.args[2], now: c.lookupNow) else { c.error("ERR The specified key does not exist"); return }
         guard check(&c, shard, slot) else { return }
         switch sub.lowercased() {
         case "getreg":

@@ -87,7 +87,7 @@ enum KeyCommands {
         var n = 0
         for i in 1..<c.argc {
             let shard = c.shard(i)
-            guard let slot = shard.find(c.args[i], now: c.now) else { continue }
+            guard let slot = shard.find(c.args[i], now: c.lookupNow) else { continue }
             let e = shard.remove(slot: slot)
             if lazy { c.engine.freeLazily(e.value) }
             n += 1
@@ -142,7 +142,7 @@ enum KeyCommands {
         if when > Int.max - base { c.error(Errors.invalidExpire(name)); return }
         when += base
         let shard = c.shard(1)
-        guard let slot = shard.find(c.args[1], now: c.now) else { c.out.integer(0); return }
+        guard let slot = shard.find(c.args[1], now: c.lookupNow) else { c.out.integer(0); return }
         let current = shard.expireAt(slot: slot)
         if (nx && current != 0) || (xx && current == 0) || (gt && (current == 0 || when <= Int(current)))
             || (lt && current != 0 && when >= Int(current)) {
@@ -179,7 +179,7 @@ enum KeyCommands {
     /// PERSIST key
     static func persist(_ c: inout CommandContext) {
         let shard = c.shard(1)
-        guard let slot = shard.find(c.args[1], now: c.now), shard.expireAt(slot: slot) != 0 else {
+        guard let slot = shard.find(c.args[1], now: c.lookupNow), shard.expireAt(slot: slot) != 0 else {
             c.out.integer(0)
             return
         }
@@ -192,12 +192,12 @@ enum KeyCommands {
     /// RENAME key newkey / RENAMENX key newkey
     static func rename(_ c: inout CommandContext, nx: Bool) {
         let src = c.shard(1), dst = c.shard(2)
-        guard let slot = src.find(c.args[1], now: c.now) else { c.error(Errors.noSuchKey); return }
+        guard let slot = src.find(c.args[1], now: c.lookupNow) else { c.error(Errors.noSuchKey); return }
         if c.args[1] == c.args[2] {
             if nx { c.out.integer(0) } else { c.ok() }
             return
         }
-        if nx && dst.find(c.args[2], now: c.now) != nil { c.out.integer(0); return }
+        if nx && dst.find(c.args[2], now: c.lookupNow) != nil { c.out.integer(0); return }
         let at = src.expireAt(slot: slot)
         let entry = src.remove(slot: slot)
         dst.insert(key: c.args.owned(2), entry: entry, expireAt: at)
@@ -272,7 +272,7 @@ enum KeyCommands {
         var keep: [[UInt8]] = []
         for key in found {
             let shard = c.db.shard(key[...])
-            guard let slot = shard.find(key[...], now: c.now) else { continue }
+            guard let slot = shard.find(key[...], now: c.lookupNow) else { continue }
             if !opts.matches(key) { continue }
             if let t = opts.type, shard.entry(at: slot).value.typeName != t { continue }
             keep.append(key)
@@ -298,7 +298,7 @@ enum KeyCommands {
             }
             guard let slot = shard.table.randomSlot(using: &rng) else { continue }
             let key = shard.key(at: slot)
-            if shard.find(key[...], now: c.now) != nil {   // an expired pick is deleted; try again
+            if shard.find(key[...], now: c.lookupNow) != nil {   // an expired pick is deleted; try again
                 c.out.bulk(key)
                 return
             }
@@ -390,9 +390,9 @@ enum KeyCommands {
         guard let target = dbIndex(&c, 2) else { return }
         if target == c.dbIndex { c.error(Errors.sameObject); return }
         let src = c.shard(1)
-        guard let slot = src.find(c.args[1], now: c.now) else { c.out.integer(0); return }
+        guard let slot = src.find(c.args[1], now: c.lookupNow) else { c.out.integer(0); return }
         let dst = c.engine.keyspace.databases[target].shard(c.args[1])
-        if dst.find(c.args[1], now: c.now) != nil { c.out.integer(0); return }
+        if dst.find(c.args[1], now: c.lookupNow) != nil { c.out.integer(0); return }
         let at = src.expireAt(slot: slot)
         let entry = src.remove(slot: slot)
         dst.insert(key: c.args.owned(1), entry: entry, expireAt: at)
@@ -423,9 +423,9 @@ enum KeyCommands {
         }
         if target == c.dbIndex && c.args[1] == c.args[2] { c.error(Errors.sameObject); return }
         let src = c.shard(1)
-        guard let slot = src.find(c.args[1], now: c.now) else { c.out.integer(0); return }
+        guard let slot = src.find(c.args[1], now: c.lookupNow) else { c.out.integer(0); return }
         let dst = c.engine.keyspace.databases[target].shard(c.args[2])
-        if let existing = dst.find(c.args[2], now: c.now) {
+        if let existing = dst.find(c.args[2], now: c.lookupNow) {
             guard replace else { c.out.integer(0); return }
             dst.remove(slot: existing)
         }

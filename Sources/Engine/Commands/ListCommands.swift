@@ -220,16 +220,16 @@ enum ListCommands {
             return
         }
         // Looked up again: creating the destination may have moved the source's slot.
-        let srcSlot = src.find(c.args[1], now: c.now)!
+        let srcSlot = src.find(c.args[1], now: c.lookupNow)!
         let value: ElementBytes = src.withEntry(at: srcSlot) { e in
             e.value.withList { l in fromLeft ? l.removeFirst() : l.removeLast() }!
         }
         let dst = c.shard(2)
-        let dstSlot = dst.findOrCreate(c.args[2], now: c.now, access: c.newAccess) { .list(Deque()) }
+        let dstSlot = dst.findOrCreate(c.args[2], now: c.lookupNow, access: c.newAccess) { .list(Deque()) }
         dst.withEntry(at: dstSlot) { e in
             _ = e.value.withList { l in if toLeft { l.prepend(value) } else { l.append(value) } }
         }
-        if let s = src.find(c.args[1], now: c.now) { c.dropIfEmpty(src, s) }
+        if let s = src.find(c.args[1], now: c.lookupNow) { c.dropIfEmpty(src, s) }
         c.dirty()
         // LMOVE and RPOPLPUSH propagate their words; the blocking forms as the plain ones, a
         // served BLMOVE with the directions in lower case, as Redis 7.0 writes them.

@@ -263,7 +263,7 @@ enum ServerCommands {
             }
         }
         let shard = c.shard(2)
-        guard let slot = shard.find(c.args[2], now: c.now) else { c.out.null(); return }
+        guard let slot = shard.find(c.args[2], now: c.lookupNow) else { c.out.null(); return }
         // Key and value bytes plus the table slot (tag, key header, entry).
         let keyBytes = shard.key(at: slot).count
         let slotBytes = 8 + 8 + MemoryLayout<Entry>.stride

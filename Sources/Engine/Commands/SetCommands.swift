@@ -192,7 +192,7 @@ enum SetCommands {
         guard removed else { c.out.integer(0); return }
         c.dropIfEmpty(sShard, sSlot)
         let dShard = c.shard(2)
-        let dSlot = dShard.findOrCreate(c.args[2], now: c.now, access: c.newAccess) { .set(SetValue()) }
+        let dSlot = dShard.findOrCreate(c.args[2], now: c.lookupNow, access: c.newAccess) { .set(SetValue()) }
         let limit = c.engine.settings.intsetMaxEntries.load(ordering: .relaxed)
         let added = dShard.withEntry(at: dSlot) { e in e.value.withSet { $0.add(member, maxIntsetEntries: limit) } ?? false }
         // As Redis: a change for the removal and one for the addition, and the destination's
@@ -234,7 +234,7 @@ enum SetCommands {
         guard let members = compute(&c, op, Array(first..<c.argc)) else { return }
         guard store else { replySet(&c, members); return }
         let dst = c.shard(1)
-        let existed = dst.delete(c.args[1], now: c.now)
+        let existed = dst.delete(c.args[1], now: c.lookupNow)
         if !members.isEmpty {
             var s = SetValue()
             let limit = c.engine.settings.intsetMaxEntries.load(ordering: .relaxed)

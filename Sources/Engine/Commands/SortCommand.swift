@@ -31,7 +31,7 @@ enum SortCommand {
         }
         let key = Array(pattern[..<star]) + element + Array(pattern[(star + 1)..<keyEnd])
         let shard = c.db.shard(key[...])
-        guard let slot = shard.find(key[...], now: c.now) else { return nil }
+        guard let slot = shard.find(key[...], now: c.lookupNow) else { return nil }
         let v = shard.entry(at: slot).value
         if let field {
             if case .hash(let h) = v { return h.get(field[...]) }
@@ -145,7 +145,7 @@ enum SortCommand {
         }
         if let storeKey {
             let dst = c.db.shard(storeKey[...])
-            let existed = dst.delete(storeKey[...], now: c.now)
+            let existed = dst.delete(storeKey[...], now: c.lookupNow)
             if !outputs.isEmpty {
                 dst.set(storeKey[...], .list(Deque(outputs.map { ElementBytes($0 ?? []) })), access: c.newAccess)
                 c.notify(.list, "sortstore", key: storeKey)

@@ -441,7 +441,7 @@ enum SortedSetCommands {
     /// ZRANGESTORE's destination: the range as a new sorted set, or deleted when empty.
     static func storeResult(_ c: inout CommandContext, _ items: [(score: Double, member: [UInt8])]) {
         let dst = c.shard(1)
-        let existed = dst.delete(c.args[1], now: c.now)
+        let existed = dst.delete(c.args[1], now: c.lookupNow)
         if !items.isEmpty {
             var z = SortedSetValue()
             let (maxEntries, maxValue) = limits(c)
@@ -623,7 +623,7 @@ enum SortedSetCommands {
         var inputs: [[(member: [UInt8], score: Double)]?] = []
         for i in (numIdx + 1)...(numIdx + setnum) {
             let s = c.shard(i)
-            guard let slot = s.find(c.args[i], now: c.now) else { inputs.append(nil); continue }
+            guard let slot = s.find(c.args[i], now: c.lookupNow) else { inputs.append(nil); continue }
             switch s.entry(at: slot).value {
             case .zset(let z): inputs.append(z.range(0, z.count - 1).map { ($0.member, $0.score) })
             case .set(let set): inputs.append(set.members.map { ($0, 1.0) })
@@ -730,7 +730,7 @@ enum SortedSetCommands {
         for m in order { z.set(m, result.get(m[...])!, maxEntries: maxEntries, maxValue: maxValue) }
         if store {
             let dst = c.shard(1)
-            let existed = dst.delete(c.args[1], now: c.now)
+            let existed = dst.delete(c.args[1], now: c.lookupNow)
             if z.count > 0 {
                 dst.set(c.args[1], .zset(z), access: c.newAccess)
                 c.notify(.zset, op == .union ? "zunionstore" : op == .inter ? "zinterstore" : "zdiffstore", 1)

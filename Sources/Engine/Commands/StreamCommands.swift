@@ -141,7 +141,7 @@ enum StreamCommands {
             (shard, slot) = c.lookupRead(i)
         } else {
             shard = c.shard(i)
-            slot = shard.find(c.args[i], now: c.now)
+            slot = shard.find(c.args[i], now: c.lookupNow)
         }
         guard let slot else { return .missing }
         guard case .stream = shard.entry(at: slot).value else { c.error(Errors.wrongType); return .replied }
@@ -151,7 +151,7 @@ enum StreamCommands {
     /// Whether argument `i` names a stream now.
     static func isStream(_ c: inout CommandContext, _ i: Int) -> Bool {
         let shard = c.shard(i)
-        guard let slot = shard.find(c.args[i], now: c.now) else { return false }
+        guard let slot = shard.find(c.args[i], now: c.lookupNow) else { return false }
         if case .stream = shard.entry(at: slot).value { return true }
         return false
     }

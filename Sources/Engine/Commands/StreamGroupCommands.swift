@@ -643,7 +643,7 @@ enum StreamGroupCommands {
 
     static func infoStream(_ c: inout CommandContext) -> StreamValue? {
         let shard = c.shard(2)
-        guard let slot = shard.find(c.args[2], now: c.now) else { c.error(Errors.noSuchKey); return nil }
+        guard let slot = shard.find(c.args[2], now: c.lookupNow) else { c.error(Errors.noSuchKey); return nil }
         guard case .stream(let s) = shard.entry(at: slot).value else { c.error(Errors.wrongType); return nil }
         return s
     }

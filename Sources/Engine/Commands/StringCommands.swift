@@ -166,7 +166,7 @@ enum StringCommands {
         guard var o = parseSetOptions(&c, from: 3, forSet: true), o.resolveExpire(&c, command: "set") else { return }
         if o.get && !replyGet(&c) { return }
         let shard = c.shard(1)
-        let lookup = shard.findForWrite(c.args[1], hash: c.keyHash(1), now: c.now)
+        let lookup = shard.findForWrite(c.args[1], hash: c.keyHash(1), now: c.lookupNow)
         let found = lookup.slot != nil
         if (o.nx && found) || (o.xx && !found) {
             if !o.get { c.out.null() }
@@ -199,7 +199,7 @@ enum StringCommands {
     /// SETNX key value
     static func setnx(_ c: inout CommandContext) {
         let shard = c.shard(1)
-        if shard.find(c.args[1], now: c.now) != nil {
+        if shard.find(c.args[1], now: c.lookupNow) != nil {
             c.out.integer(0)
             return
         }
@@ -225,7 +225,7 @@ enum StringCommands {
         c.out.array(c.argc - 1)
         for i in 1..<c.argc {
             let shard = c.shard(i)
-            if let slot = shard.find(c.args[i], now: c.now) {
+            if let slot = shard.find(c.args[i], now: c.lookupNow) {
                 let v = shard.entry(at: slot).value
                 if v.isString {
                     c.session.counters.hits += 1
@@ -245,7 +245,7 @@ enum StringCommands {
             return
         }
         if nx {
-            for i in stride(from: 1, to: c.argc, by: 2) where c.shard(i).find(c.args[i], now: c.now) != nil {
+            for i in stride(from: 1, to: c.argc, by: 2) where c.shard(i).find(c.args[i], now: c.lookupNow) != nil {
                 c.out.integer(0)
                 return
             }
@@ -270,7 +270,7 @@ enum StringCommands {
     /// GETDEL key
     static func getdel(_ c: inout CommandContext) {
         guard replyGet(&c) else { return }
-        if c.shard(1).delete(c.args[1], now: c.now) {
+        if c.shard(1).delete(c.args[1], now: c.lookupNow) {
             c.dirty()
             c.notify(.generic, "del", 1)
             if c.propagating { c.propagateInstead([Verb.del, c.args.owned(1)]) }
@@ -312,7 +312,7 @@ enum StringCommands {
     /// APPEND key value
     static func append(_ c: inout CommandContext) {
         let shard = c.shard(1)
-        guard let slot = shard.find(c.args[1], now: c.now) else {
+        guard let slot = shard.find(c.args[1], now: c.lookupNow) else {
             shard.set(c.args[1], .string(c.args[2]), access: c.newAccess)
             c.dirty()
             c.notify(.string, "append", 1)
@@ -358,7 +358,7 @@ enum StringCommands {
         guard offset >= 0 else { c.error("ERR offset is out of range"); return }
         let value = c.args[3]
         let shard = c.shard(1)
-        let found = shard.find(c.args[1], now: c.now)
+        let found = shard.find(c.args[1], now: c.lookupNow)
         var bytes: [UInt8] = []
         if let slot = found {
             guard shard.entry(at: slot).value.isString else { c.error(Errors.wrongType); return }
@@ -421,7 +421,7 @@ enum StringCommands {
     static func incrBy(_ c: inout CommandContext, by: Int) {
         let shard = c.shard(1)
         var current = 0
-        let lookup = shard.findForWrite(c.args[1], hash: c.keyHash(1), now: c.now)
+        let lookup = shard.findForWrite(c.args[1], hash: c.keyHash(1), now: c.lookupNow)
         let found = lookup.slot
         if let slot = found {
             switch shard.entry(at: slot).value {
@@ -456,7 +456,7 @@ enum StringCommands {
     static func incrbyfloat(_ c: inout CommandContext) {
         let shard = c.shard(1)
         var current: Float80 = 0
-        let found = shard.find(c.args[1], now: c.now)
+        let found = shard.find(c.args[1], now: c.lookupNow)
         if let slot = found {
             guard shard.entry(at: slot).value.isString, let b = stringBytes(&c, shard, slot) else {
                 c.error(Errors.wrongType)
@@ -521,7 +521,7 @@ enum StringCommands {
         var a: [UInt8] = [], b: [UInt8] = []
         for (i, dest) in [(1, 0), (2, 1)] {
             let shard = c.shard(i)
-            if let slot = shard.find(c.args[i], now: c.now) {
+            if let slot = shard.find(c.args[i], now: c.lookupNow) {
                 guard shard.entry(at: slot).value.isString, let s = stringBytes(&c, shard, slot) else {
                     c.error("ERR The specified keys must contain string values")
                     return

@@ -52,7 +52,7 @@ enum TransactionCommands {
             let key = c.args.owned(i)
             if c.session.watches.contains(where: { $0.db == c.dbIndex && $0.key == key }) { continue }
             let shard = c.shard(i)
-            _ = shard.find(key[...], now: c.now)   // an expired key goes now, not as a change later
+            _ = shard.find(key[...], now: c.lookupNow)   // an expired key goes now, not as a change later
             c.session.watches.append((c.dbIndex, key, shard.watch(key)))
         }
         c.ok()
@@ -72,7 +72,7 @@ enum TransactionCommands {
     static func watchesBroken(_ c: inout CommandContext) -> Bool {
         for w in c.session.watches {
             let shard = c.engine.keyspace.databases[w.db].shard(w.key[...])
-            _ = shard.find(w.key[...], now: c.now)
+            _ = shard.find(w.key[...], now: c.lookupNow)
             if shard.watchVersion(w.key) != w.version { return true }
         }
         return false

@@ -27,6 +27,8 @@ public enum ConfigApply: Sendable, Hashable, Comparable {
     case workingDirectory
     /// appendonly / appendfsync: open or close the AOF, change its fsync policy.
     case appendOnly
+    /// replica-read-only: whether a replica keeps expired keys for its primary to delete.
+    case replication
 }
 
 public struct ConfigParameter: Sendable {
@@ -138,7 +140,7 @@ public final class Config: Sendable {
         .init("stream-node-max-entries", .int(min: 0, max: Int.max), "100", apply: .settings),
         .init("activerehashing", .bool, "yes"),
         .init("lua-time-limit", .int(min: 0, max: Int.max), "5000", aliases: ["busy-reply-threshold"], apply: .settings),
-        .init("replica-read-only", .bool, "yes", aliases: ["slave-read-only"]),
+        .init("replica-read-only", .bool, "yes", aliases: ["slave-read-only"], apply: .replication),
         .init("repl-backlog-size", .memory(min: 1, max: Int.max), "1048576"),
         .init("repl-backlog-ttl", .int(min: 0, max: Int.max), "3600"),
         .init("repl-ping-replica-period", .int(min: 1, max: int32Max), "10", aliases: ["repl-ping-slave-period"]),
@@ -190,8 +192,8 @@ public final class Config: Sendable {
         .init("jemalloc-bg-thread", .bool, "yes", noEffect: true),
         .init("latency-tracking", .bool, "yes", noEffect: true),
         .init("latency-tracking-info-percentiles", .list, "50 99 99.9", noEffect: true),
-        .init("masterauth", .string, "", noEffect: true),
-        .init("masteruser", .string, "", noEffect: true),
+        .init("masterauth", .string, ""),
+        .init("masteruser", .string, ""),
         .init("maxmemory-clients", .memory(min: 0, max: Int.max), "0", noEffect: true),
         .init("min-replicas-max-lag", .int(min: 0, max: 2147483647), "10", aliases: ["min-slaves-max-lag"], noEffect: true),
         .init("min-replicas-to-write", .int(min: 0, max: 2147483647), "0", aliases: ["min-slaves-to-write"], unsupported: "Larder does not refuse writes for lack of replicas yet (min-replicas-to-write)"),
@@ -207,16 +209,16 @@ public final class Config: Sendable {
         .init("repl-diskless-sync", .bool, "yes", noEffect: true),
         .init("repl-diskless-sync-delay", .int(min: 0, max: 2147483647), "5", noEffect: true),
         .init("repl-diskless-sync-max-replicas", .int(min: 0, max: 2147483647), "0", noEffect: true),
-        .init("repl-timeout", .int(min: 1, max: 2147483647), "60", noEffect: true),
-        .init("replica-announce-ip", .string, "", aliases: ["slave-announce-ip"], noEffect: true),
-        .init("replica-announce-port", .int(min: 0, max: 65535), "0", aliases: ["slave-announce-port"], noEffect: true),
-        .init("replica-announced", .bool, "yes", noEffect: true),
+        .init("repl-timeout", .int(min: 1, max: 2147483647), "60"),
+        .init("replica-announce-ip", .string, "", aliases: ["slave-announce-ip"]),
+        .init("replica-announce-port", .int(min: 0, max: 65535), "0", aliases: ["slave-announce-port"]),
+        .init("replica-announced", .bool, "yes"),
         .init("replica-ignore-disk-write-errors", .bool, "no", noEffect: true),
-        .init("replica-ignore-maxmemory", .bool, "yes", aliases: ["slave-ignore-maxmemory"], noEffect: true),
+        .init("replica-ignore-maxmemory", .bool, "yes", aliases: ["slave-ignore-maxmemory"]),
         .init("replica-lazy-flush", .bool, "no", aliases: ["slave-lazy-flush"], noEffect: true),
-        .init("replica-priority", .int(min: 0, max: 2147483647), "100", aliases: ["slave-priority"], noEffect: true),
-        .init("replica-serve-stale-data", .bool, "yes", aliases: ["slave-serve-stale-data"], noEffect: true),
-        .init("replicaof", .list, "", immutable: true, aliases: ["slaveof"], unsupported: "Larder cannot be a replica yet (replicaof)"),
+        .init("replica-priority", .int(min: 0, max: 2147483647), "100", aliases: ["slave-priority"]),
+        .init("replica-serve-stale-data", .bool, "yes", aliases: ["slave-serve-stale-data"]),
+        .init("replicaof", .list, "", immutable: true, aliases: ["slaveof"]),
         .init("sanitize-dump-payload", .bool, "no", noEffect: true),
         .init("server_cpulist", .string, "", immutable: true, noEffect: true),
         .init("set-proc-title", .bool, "yes", immutable: true, noEffect: true),
@@ -356,6 +358,13 @@ public final class Config: Sendable {
                 v[p.name] = value
             }
         }
+    }
+
+    /// Stores a value the server changed itself (REPLICAOF's `replicaof`, which CONFIG
+    /// REWRITE then writes).
+    func setInternal(_ name: String, _ value: String) {
+        guard let p = Self.byName[name] else { return }
+        store(p, value)
     }
 
     /// Marks that the file or flags gave `save`, so later `save` lines add to it, not to the default.

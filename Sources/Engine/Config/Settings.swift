@@ -98,6 +98,7 @@ extension Engine {
             let dir = config.get("dir")
             if chdir(dir) != 0 { throw ConfigError(message: String(cString: strerror(errno))) }
         case .appendOnly: try aofConfigChanged()
+        case .replication: applyReplicaMode()
         }
     }
 

@@ -70,6 +70,12 @@ public final class Client: Sendable {
 
     public func markReplica() { replicaFlag.store(true, ordering: .relaxed) }
 
+    /// The connection to this server's primary (its stream applied here): CLIENT LIST's flag
+    /// `M`, type master.
+    private let primaryFlag = Atomic<Bool>(false)
+    public var isPrimary: Bool { primaryFlag.load(ordering: .relaxed) }
+    public func markPrimary() { primaryFlag.store(true, ordering: .relaxed) }
+
     /// Waiting in a blocking command or held by CLIENT PAUSE: CLIENT LIST's flag `b`.
     private let blockedFlag = Atomic<Bool>(false)
     public func setBlocked(_ on: Bool) { blockedFlag.store(on, ordering: .relaxed) }
@@ -77,7 +83,7 @@ public final class Client: Sendable {
     /// The class CLIENT LIST TYPE and CLIENT KILL TYPE filter on: normal, slave or pubsub.
     public var typeName: String {
         let i = info.withLock { $0 }
-        return isReplica ? "slave" : (i.sub + i.psub + i.ssub > 0 ? "pubsub" : "normal")
+        return isReplica ? "slave" : isPrimary ? "master" : (i.sub + i.psub + i.ssub > 0 ? "pubsub" : "normal")
     }
 
     /// The line CLIENT LIST and CLIENT INFO print, with Redis 7.0's fields.
@@ -85,7 +91,7 @@ public final class Client: Sendable {
         let i = info.withLock { $0 }
         let age = (now - createdAt) / 1000
         let idle = (now - i.lastInteraction) / 1000
-        let flags = isReplica ? "S" : i.sub + i.psub + i.ssub > 0 ? "P"
+        let flags = isReplica ? "S" : isPrimary ? "M" : i.sub + i.psub + i.ssub > 0 ? "P"
             : blockedFlag.load(ordering: .relaxed) ? "b" : (i.multi >= 0 ? "x" : "N")
         return "id=\(id) addr=\(address) laddr=\(localAddress) fd=\(fd) name=\(i.name) age=\(age) idle=\(idle) flags=\(flags) db=\(i.db) sub=\(i.sub) psub=\(i.psub) ssub=\(i.ssub) multi=\(i.multi) qbuf=\(i.queryBufferLength) qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=\(i.outputBufferLength) tot-mem=\(1024 + i.queryBufferLength + i.outputBufferLength) events=r cmd=\(i.lastCommand) user=default redir=-1 resp=\(i.resp)"
     }

@@ -161,7 +161,7 @@ enum ConnectionCommands {
         c.out.bulk("proto"); c.out.integer(proto)
         c.out.bulk("id"); c.out.integer(c.client.id)
         c.out.bulk("mode"); c.out.bulk("standalone")
-        c.out.bulk("role"); c.out.bulk("master")
+        c.out.bulk("role"); c.out.bulk(c.engine.repl.following.load(ordering: .relaxed) ? "replica" : "master")
         c.out.bulk("modules"); c.out.array(0)
     }
 

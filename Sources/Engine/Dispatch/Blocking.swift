@@ -188,15 +188,20 @@ extension Engine {
 
     /// CLIENT UNBLOCK: answers as a timeout, or with the UNBLOCKED error. False if not blocked.
     func unblock(clientID: Int, withError: Bool) -> Bool {
+        unblock(clientID: clientID, message: withError ? "UNBLOCKED client unblocked via CLIENT UNBLOCK" : nil)
+    }
+
+    /// Answers a blocked client with the error `message`, or as a timeout when nil.
+    func unblock(clientID: Int, message: String?) -> Bool {
         blocking.byClient.withLock { byClient in
             guard let w = byClient[clientID], !w.done else { return false }
             finish(w, &byClient)
             w.spec.calls.wrappingAdd(1, ordering: .relaxed)
             var out = RESPWriter(buffer: ByteBuffer())
             out.resp3 = w.resp3
-            if withError {
-                stats.countError("UNBLOCKED")
-                out.error("UNBLOCKED client unblocked via CLIENT UNBLOCK")
+            if let message {
+                stats.countError(String(message.prefix { $0 != " " }))
+                out.error(message)
             } else {
                 w.timeoutReply(&out)
             }

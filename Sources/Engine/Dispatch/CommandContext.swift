@@ -27,6 +27,9 @@ public struct CommandContext: Sendable {
     public var now: Int64 = 0
     /// The same instant in µs, for the command's duration in INFO commandstats.
     var startedMicros: Int64 = 0
+    /// Set on the context that applies a primary's stream (this server is its replica): no
+    /// READONLY, no OOM refusal, and keys are never expired by it (see `lookupNow`).
+    public var fromPrimary = false
     /// Keys made ready for blocked clients by this command: (database, key).
     var readyKeys: [(Int, [UInt8])] = []
     /// Set while a blocked client's command is re-run to serve it: no error, no re-blocking.
@@ -63,6 +66,11 @@ public struct CommandContext: Sendable {
     }
 
     @inline(__always) public var db: Database { engine.keyspace.databases[dbIndex] }
+    /// The clock key lookups judge expiry by. A replica applies its primary's stream with
+    /// every key alive (0): the primary decides when a key expires and sends its DEL, as
+    /// Redis's master client never expires keys; a lookup that deleted on the replica's own
+    /// clock could apply a write to a key the primary still had.
+    @inline(__always) public var lookupNow: Int64 { fromPrimary ? 0 : now }
     @inline(__always) public var argc: Int { args.count }
     /// The access field (LRU clock or LFU counter) for a key created now.
     public var newAccess: UInt32 { engine.accessPolicy.initial(now: now) }
@@ -121,7 +129,7 @@ public struct CommandContext: Sendable {
     @inline(__always)
     public mutating func lookupNoTouch(_ i: Int, notifying: Bool = true) -> (Shard, Int?) {
         let s = shard(i)
-        let hash = keyHash(i), now = now
+        let hash = keyHash(i), now = lookupNow
         // The key's bytes borrowed, not sliced: a slice retains the argument buffer.
         let slot = args.withBytes(i) { s.find($0, hash: hash, now: now) }
         if slot == nil {
@@ -234,8 +242,8 @@ extension CommandContext {
     /// Looks up argument `i` expecting a value of type `kind` (lazy expiry applies).
     public func find(_ i: Int, _ kind: Value.Kind) -> Found {
         let s = shard(i)
-        let hash = keyHash(i), now = now
-        guard let slot = args.withBytes(i, { s.find($0, hash: hash, now: now) }) else { return .missing(s) }
+        let hash = keyHash(i)
+        guard let slot = args.withBytes(i, { s.find($0, hash: hash, now: lookupNow) }) else { return .missing(s) }
         guard s.kind(at: slot) == kind else { return .wrongType }
         s.touchAccess(slot: slot, now: now, policy: engine.accessPolicy)
         return .found(s, slot)

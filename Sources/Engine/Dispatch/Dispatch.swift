@@ -49,6 +49,11 @@ extension Engine {
         // A script past busy-reply-threshold (on another event loop): only what Redis lets
         // through then (SCRIPT KILL, FUNCTION KILL, SHUTDOWN NOSAVE, ...).
         if scripting.busy.load(ordering: .relaxed) && !spec.flags.contains(.allowBusy) {
+            // The primary's stream waits for the script's end, as Redis stops reading it.
+            if ctx.fromPrimary {
+                ctx.pausedUntil = ctx.now + 1
+                return
+            }
             spec.rejectedCalls.wrappingAdd(1, ordering: .relaxed)
             if ctx.session.inMulti { ctx.session.multiFailed = true }
             let kill = scripting.runningKind.load(ordering: .relaxed) == 2 ? "FUNCTION KILL" : "SCRIPT KILL"
@@ -61,11 +66,19 @@ extension Engine {
             return
         }
         // maxmemory: evict first; a command that may grow memory is refused if that failed.
-        if settings.maxmemory.load(ordering: .relaxed) > 0 && !aof.loading.load(ordering: .relaxed)
+        // A primary's stream is never refused.
+        if settings.maxmemory.load(ordering: .relaxed) > 0 && !aof.loading.load(ordering: .relaxed) && !ctx.fromPrimary
             && !performEvictions() && spec.flags.contains(.denyoom) {
             spec.rejectedCalls.wrappingAdd(1, ordering: .relaxed)
             if ctx.session.inMulti { ctx.session.multiFailed = true }
             ctx.error("OOM command not allowed when used memory > 'maxmemory'.")
+            return
+        }
+        // A replica: READONLY, MASTERDOWN (one atomic load on a primary).
+        if repl.following.load(ordering: .relaxed) && !ctx.fromPrimary, let refusal = replicaRefusal(spec, &ctx) {
+            spec.rejectedCalls.wrappingAdd(1, ordering: .relaxed)
+            if ctx.session.inMulti { ctx.session.multiFailed = true }
+            ctx.error(refusal)
             return
         }
         if ctx.session.inMulti && !spec.flags.contains(.runsInMulti) {

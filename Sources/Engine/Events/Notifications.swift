@@ -93,6 +93,6 @@ extension CommandContext {
     /// The "del" event of a collection emptied by a command, as Redis sends after the command's own.
     public mutating func notifyIfDeleted(_ shard: Shard, _ i: Int) {
         guard engine.notificationsOn else { return }
-        if shard.find(args[i], now: now) == nil { notify(.generic, "del", i) }
+        if shard.find(args[i], now: lookupNow) == nil { notify(.generic, "del", i) }
     }
 }

@@ -20,6 +20,9 @@ extension Engine {
     func performEvictions() -> Bool {
         let limit = settings.maxmemory.load(ordering: .relaxed)
         guard limit > 0 else { return true }
+        // A replica leaves eviction to its primary (whose DELs it applies), as Redis's
+        // replica-ignore-maxmemory.
+        if repl.following.load(ordering: .relaxed) && config.bool("replica-ignore-maxmemory") { return true }
         if usedMemory() <= limit { return true }
         let policy = EvictionPolicy(rawValue: settings.policy.load(ordering: .relaxed)) ?? .noeviction
         if policy == .noeviction { return false }

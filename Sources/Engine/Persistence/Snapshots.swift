@@ -35,7 +35,7 @@ enum SnapshotCommands {
             c.error("ERR Background save already in progress")
             return
         }
-        if c.engine.saveNow(c.engine.snapshotTables()) { c.ok() } else { c.error("ERR") }
+        if c.engine.saveNow(c.engine.snapshotTables(), point: c.engine.replicationPoint()) { c.ok() } else { c.error("ERR") }
     }
 
     /// BGSAVE [SCHEDULE]
@@ -44,7 +44,7 @@ enum SnapshotCommands {
             c.error(Errors.syntax)
             return
         }
-        guard c.engine.startBackgroundSave(c.engine.snapshotTables()) else {
+        guard c.engine.startBackgroundSave(c.engine.snapshotTables(), point: c.engine.replicationPoint()) else {
             c.error("ERR Background save already in progress")
             return
         }
@@ -79,11 +79,13 @@ extension Engine {
 
     /// Writes a snapshot now, on this thread; true when it reached the disk.
     @discardableResult
-    func saveNow(_ tables: [RDBFile.Database]) -> Bool {
+    func saveNow(_ tables: [RDBFile.Database], point: RDBFile.ReplicationPoint?) -> Bool {
         let start = unixMillis()
         let dirty = stats.dirty.load(ordering: .relaxed)
+        var options = rdbOptions
+        options.replication = point
         do {
-            try RDBFile.write(tables, to: rdbPath, now: start, options: rdbOptions)
+            try RDBFile.write(tables, to: rdbPath, now: start, options: options)
         } catch {
             log("Failed saving the DB: \(error)")
             snapshots.lastOK.store(false, ordering: .relaxed)
@@ -103,7 +105,7 @@ extension Engine {
     }
 
     /// Starts writing `tables` in the background; false when a save is already running.
-    func startBackgroundSave(_ tables: [RDBFile.Database]) -> Bool {
+    func startBackgroundSave(_ tables: [RDBFile.Database], point: RDBFile.ReplicationPoint?) -> Bool {
         guard snapshots.inProgress.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else {
             return false
         }
@@ -111,7 +113,9 @@ extension Engine {
         let dirty = stats.dirty.load(ordering: .relaxed)
         snapshots.startedAt.store(Int(start), ordering: .relaxed)
         snapshots.lastAttempt.store(Int(start), ordering: .relaxed)
-        let options = rdbOptions
+        var settings = rdbOptions
+        settings.replication = point
+        let options = settings
         let path = rdbPath
         log("Background saving started")
         snapshots.queue.async { [self] in
@@ -145,7 +149,8 @@ extension Engine {
             || now - snapshots.lastAttempt.load(ordering: .relaxed) / 1000 >= 5
         for (seconds, changes) in savePoints where dirty >= changes && since >= seconds && retryOK {
             log("\(changes) changes in \(seconds) seconds. Saving...")
-            _ = startBackgroundSave(withAllShardsLocked { snapshotTables() })
+            let (tables, point) = withAllShardsLocked { (snapshotTables(), replicationPoint()) }
+            _ = startBackgroundSave(tables, point: point)
             return
         }
     }
@@ -156,7 +161,8 @@ extension Engine {
         guard force || !savePoints.isEmpty else { return true }
         snapshots.queue.sync {}
         log("Saving the final RDB snapshot before exiting.")
-        return saveNow(withAllShardsLocked { snapshotTables() })
+        let (tables, point) = withLinkPaused { withAllShardsLocked { (snapshotTables(), replicationPoint(linkHeld: true)) } }
+        return saveNow(tables, point: point)
     }
 
     /// The final save of a stop that SHUTDOWN did not already handle (a signal).
@@ -174,8 +180,11 @@ extension Engine {
         var keys = 0
         let limits = DumpCommands.limits(self)
         var libraries: [[UInt8]] = []
-        try RDBFile.read(path: path, now: start, limits: limits, verifyChecksum: config.bool("rdbchecksum"),
-                         functions: { libraries.append($0) }) { k in
+        var point: RDBFile.ReplicationPoint? = nil
+        // A replica (replicaof in the file) keeps keys its primary has yet to expire.
+        let replica = !config.get("replicaof").isEmpty
+        try RDBFile.read(path: path, now: replica ? 0 : start, limits: limits, verifyChecksum: config.bool("rdbchecksum"),
+                         functions: { libraries.append($0) }, replication: { point = $0 }) { k in
             guard k.db < keyspace.databases.count else { throw RDBError("FATAL: Data file was created with a Redis server configured to handle more than \(keyspace.databases.count) databases. Exiting") }
             let shard = keyspace.databases[k.db].shard(k.key[...])
             shard.lock.lock()
@@ -184,6 +193,7 @@ extension Engine {
             keys += 1
         }
         try loadLibraries(libraries)
+        if let point { restoreReplicationPoint(point) }
         lastSave.store(Int(unixMillis() / 1000), ordering: .relaxed)
         return (keys, unixMillis() - start)
     }

@@ -34,6 +34,41 @@ public final class ReplicationState: @unchecked Sendable {
     var noReplicasSince: Int64 = 0
     let rdbQueue = DispatchQueue(label: "larder.replication")
 
+    // PSYNC2: the history this server's stream continued before its last change of ID (a
+    // promotion, a primary that announced a new ID); a replica of that history may continue
+    // from the backlog up to `secondOffset`, the first offset not in it.
+    var replid2: String = String(repeating: "0", count: 40)
+    var secondOffset: Int64 = -1
+
+    // The replica's side (ReplicaRole, PrimaryLink), guarded by `lock` too.
+    /// Whether this server follows a primary: read without the lock by admission (READONLY)
+    /// and propagation (a replica passes its primary's stream on as it came).
+    let following = Atomic<Bool>(false)
+    /// The link is up (applying the stream): MASTERDOWN's check, and SYNC from this replica's replicas.
+    let linkUp = Atomic<Bool>(false)
+    var primaryHost = ""
+    var primaryPort = 0
+    var link: PrimaryLink? = nil
+    var linkState: PrimaryLinkState = .none
+    /// When the link went down (ms), 0 while it never was up; last byte from the primary (ms).
+    var linkDownSince: Int64 = 0
+    var lastIO: Int64 = 0
+    /// A full sync in progress: the RDB's size (-1 until known, or with the EOF mark form)
+    /// and what has arrived.
+    var syncTotal: Int64 = -1
+    var syncRead: Int64 = 0
+    /// Whether the PSYNC to the primary may name this server's history (replid, offset + 1):
+    /// set once it has one worth continuing, as Redis's cached master.
+    var hasHistory = false
+    /// What has been read from the primary but not yet applied (INFO's slave_read_repl_offset).
+    var readOffset: Int64 = 0
+    /// The database the primary's stream continues in after a restart's partial resync
+    /// (the RDB's repl-stream-db).
+    var resumeDb = 0
+    /// Replicas of this replica waiting for a full sync: the link's thread takes their
+    /// snapshot between two commands of the stream, so that the RDB and the offset agree.
+    var pendingFullSyncs: [ReplicaLink] = []
+
     static func newID() -> String {
         (0..<40).map { _ in String("0123456789abcdef".randomElement()!) }.joined()
     }
@@ -58,6 +93,8 @@ final class ReplicaLink: @unchecked Sendable {
     var held: [UInt8] = []
     var ackOffset: Int64 = 0
     var ackTime: Int64
+    /// PSYNC's full resync starts with +FULLRESYNC; SYNC's with the RDB alone.
+    var announce = true
     var listeningPort = 0
     var ipAddress: String? = nil
 
@@ -97,6 +134,10 @@ enum ReplicationCommands {
             c.error("ERR PSYNC is not possible on this connection")
             return
         }
+        guard c.engine.maySync else {
+            c.error("NOMASTERLINK Can't SYNC while not connected with my master")
+            return
+        }
         let replid = c.args.string(1)
         let wanted = parseCanonicalInt(c.args[2]).map(Int64.init)
         if let wanted, c.engine.continueReplica(&c, replid: replid, from: wanted) { return }
@@ -108,6 +149,10 @@ enum ReplicationCommands {
         guard !c.client.isReplica else { return }
         guard c.session.onPush != nil, c.session.onPayload != nil else {
             c.error("ERR SYNC is not possible on this connection")
+            return
+        }
+        guard c.engine.maySync else {
+            c.error("NOMASTERLINK Can't SYNC while not connected with my master")
             return
         }
         c.engine.fullResync(&c, announce: false)
@@ -135,7 +180,8 @@ enum ReplicationCommands {
                 c.engine.replicaAcked(c.client, offset: Int64(offset), now: c.now)
                 return
             } else if c.args.matches(j, "getack") {
-                // Asked of a replica by its primary; Larder is never one.
+                // Asked of a replica by its primary: the link answers it (PrimaryLink), with
+                // the offset before this command, as Redis.
                 return
             } else {
                 c.error("ERR Unrecognized REPLCONF option: \(c.args.string(j))")
@@ -148,6 +194,10 @@ enum ReplicationCommands {
 
     /// WAIT numreplicas timeout
     static func wait(_ c: inout CommandContext) {
+        if c.engine.repl.following.load(ordering: .relaxed) {
+            c.error("ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.")
+            return
+        }
         guard let wanted = parseCanonicalInt(c.args[1]) else {
             c.error(Errors.notInteger)
             return
@@ -172,6 +222,10 @@ enum ReplicationCommands {
 
     /// ROLE
     static func role(_ c: inout CommandContext) {
+        if c.engine.repl.following.load(ordering: .relaxed) {
+            c.engine.replicaRole(&c)
+            return
+        }
         let (offset, links) = c.engine.replicationSummary()
         c.out.array(3)
         c.out.bulk("master")
@@ -202,8 +256,11 @@ extension Engine {
     /// Feeds what `encode` writes (one command, or a batch) to the stream; called under the
     /// command's shard locks, so replicas see writes in the keyspace's order.
     func replicationFeed(_ encode: (inout EffectEncoder, inout [UInt8]) -> Void) {
-        var bytes: [UInt8] = []
         let r = repl
+        // A replica's replicas get its primary's stream as it came (PrimaryLink), not what
+        // applying it did here; a writable replica's own writes stay local, as in Redis.
+        if r.following.load(ordering: .relaxed) { return }
+        var bytes: [UInt8] = []
         r.lock.lock()
         defer { r.lock.unlock() }
         encode(&r.encoder, &bytes)
@@ -211,7 +268,7 @@ extension Engine {
     }
 
     /// Appends to the backlog and hands the bytes to every replica (lock held).
-    private func feedLocked(_ bytes: [UInt8]) {
+    func feedLocked(_ bytes: [UInt8]) {
         let r = repl
         r.offset += Int64(bytes.count)
         r.backlog.append(contentsOf: bytes)
@@ -240,29 +297,44 @@ extension Engine {
     // MARK: synchronization
 
     /// +FULLRESYNC, then the RDB of the keyspace as it is now (the command holds every shard
-    /// lock), then whatever the stream brought meanwhile.
+    /// lock), then whatever the stream brought meanwhile. A replica's own replicas wait for
+    /// the link's thread, which alone moves the keyspace and the offset forward there.
     func fullResync(_ c: inout CommandContext, announce: Bool) {
-        let r = repl
-        let now = c.now
-        let tables = snapshotTables()
         let link = newLink(c, state: .waitBgsave)
-        let offset: Int64 = r.lock.withLock {
+        link.announce = announce
+        c.client.markReplica()
+        log("Replica \(link.ip):\(link.listeningPort) asks for synchronization")
+        stats.add(stats.syncFull)
+        if repl.following.load(ordering: .relaxed) {
+            repl.lock.withLock { repl.pendingFullSyncs.append(link) }
+            return
+        }
+        startFullSync(link, tables: snapshotTables(), now: c.now)
+    }
+
+    /// Registers `link` at the stream's offset now and sends it the RDB of `tables`, taken at
+    /// that same point (the caller holds every shard lock, or is a replica's link thread
+    /// between two commands).
+    func startFullSync(_ link: ReplicaLink, tables: [RDBFile.Database], now: Int64, streamDb: Int = -1) {
+        let r = repl
+        let (offset, replid): (Int64, String) = r.lock.withLock {
             startBacklogIfNeeded()
             r.replicas.append(link)
-            // The replica's first command must say which database it is for.
-            r.encoder.selectedDb = -1
+            // The replica's first command must say which database it is for; a replica's
+            // replicas get the primary's stream as it comes, and learn its database from the RDB.
+            if !r.following.load(ordering: .relaxed) { r.encoder.selectedDb = -1 }
             // Through the same path as the RDB that follows, so nothing comes between them.
-            if announce {
+            if link.announce {
                 var line = ByteBuffer()
                 line.writeString("+FULLRESYNC \(r.replid) \(r.offset)\r\n")
                 link.payload(line)
             }
-            return r.offset
+            return (r.offset, r.replid)
         }
-        c.client.markReplica()
-        log("Replica \(link.ip):\(link.listeningPort) asks for synchronization; full resync from offset \(offset)")
-        stats.add(stats.syncFull)
-        let options = rdbOptions
+        log("Starting BGSAVE for SYNC with target: replicas sockets; full resync of \(link.ip):\(link.listeningPort) from offset \(offset)")
+        var settings = rdbOptions
+        settings.replication = .init(streamDb: max(0, streamDb), replid: replid, offset: offset)
+        let options = settings
         r.rdbQueue.async { [self] in
             r.lock.withLock { link.state = .sendBulk }
             let rdb = RDBFile.bytes(tables, now: now, options: options)
@@ -285,7 +357,9 @@ extension Engine {
     func continueReplica(_ c: inout CommandContext, replid: String, from wanted: Int64) -> Bool {
         let r = repl
         let ok: Bool = r.lock.withLock {
-            guard r.active.load(ordering: .relaxed), replid == r.replid,
+            // This history, or the one before its last change of ID up to where they parted.
+            let known = replid == r.replid || (replid == r.replid2 && wanted <= r.secondOffset)
+            guard r.active.load(ordering: .relaxed), known,
                   wanted >= r.backlogFirst, wanted <= r.backlogFirst + Int64(r.backlog.count) else { return false }
             let link = newLink(c, state: .online)
             link.ackOffset = wanted - 1
@@ -336,6 +410,7 @@ extension Engine {
         guard client.isReplica else { return }
         repl.lock.withLock {
             repl.replicas.removeAll { $0.client === client }
+            repl.pendingFullSyncs.removeAll { $0.client === client }
             if repl.replicas.isEmpty { repl.noReplicasSince = unixMillis() }
         }
         serveReplicaWaits()
@@ -367,7 +442,7 @@ extension Engine {
     /// Asks every replica for its offset now (WAIT is waiting): REPLCONF GETACK *.
     func requestAcks() {
         repl.lock.withLock {
-            guard repl.active.load(ordering: .relaxed) else { return }
+            guard repl.active.load(ordering: .relaxed), !repl.following.load(ordering: .relaxed) else { return }
             var bytes: [UInt8] = []
             CommandEncoder.append([Array("REPLCONF".utf8), Array("GETACK".utf8), Array("*".utf8)], into: &bytes)
             feedLocked(bytes)
@@ -382,13 +457,15 @@ extension Engine {
         guard r.active.load(ordering: .relaxed) else { return }
         r.lock.withLock {
             let period = Int64(max(1, config.int("repl-ping-replica-period")))
-            if !r.replicas.isEmpty && (now / 1000) % period == 0 {
+            // A replica's replicas get its primary's PINGs with the rest of the stream.
+            if !r.replicas.isEmpty && (now / 1000) % period == 0 && !r.following.load(ordering: .relaxed) {
                 var bytes: [UInt8] = []
                 CommandEncoder.append([Array("PING".utf8)], into: &bytes)
                 feedLocked(bytes)
             }
             let ttl = Int64(config.int("repl-backlog-ttl"))
-            if r.replicas.isEmpty && ttl > 0 && now - r.noReplicasSince > ttl * 1000 {
+            // A replica keeps its backlog: it may be promoted, and its former peers continue from it.
+            if r.replicas.isEmpty && ttl > 0 && !r.following.load(ordering: .relaxed) && now - r.noReplicasSince > ttl * 1000 {
                 r.active.store(false, ordering: .relaxed)
                 r.backlog = Deque()
             }
@@ -414,19 +491,21 @@ extension Engine {
         }
     }
 
-    /// INFO replication, as a primary.
+    /// INFO replication, with the replica's own fields when this server follows a primary.
     func replicationInfo() -> [(String, String)] {
         let (offset, links) = replicationSummary()
-        var lines: [(String, String)] = [("role", "master"), ("connected_slaves", String(links.count))]
+        var lines: [(String, String)] = repl.following.load(ordering: .relaxed) ? replicaInfo() : [("role", "master")]
+        lines.append(("connected_slaves", String(links.count)))
         for (i, l) in links.enumerated() {
             lines.append(("slave\(i)", "ip=\(l.ip),port=\(l.port),state=\(l.state.rawValue),offset=\(l.ack),lag=\(l.lagSeconds)"))
         }
-        let (replid, active, first, histlen, size) = repl.lock.withLock {
-            (repl.replid, repl.active.load(ordering: .relaxed), repl.backlogFirst, repl.backlog.count, repl.backlogSize)
+        let (replid, replid2, second, active, first, histlen, size) = repl.lock.withLock {
+            (repl.replid, repl.replid2, repl.secondOffset, repl.active.load(ordering: .relaxed), repl.backlogFirst,
+             repl.backlog.count, repl.backlogSize)
         }
         lines += [("master_failover_state", "no-failover"), ("master_replid", replid),
-                  ("master_replid2", String(repeating: "0", count: 40)), ("master_repl_offset", String(offset)),
-                  ("second_repl_offset", "-1"), ("repl_backlog_active", active ? "1" : "0"),
+                  ("master_replid2", replid2), ("master_repl_offset", String(offset)),
+                  ("second_repl_offset", String(second)), ("repl_backlog_active", active ? "1" : "0"),
                   ("repl_backlog_size", String(size)), ("repl_backlog_first_byte_offset", String(active ? first : 0)),
                   ("repl_backlog_histlen", String(active ? histlen : 0))]
         return lines

@@ -249,6 +249,21 @@ extension Engine {
     func runScript(_ c: inout CommandContext, vm: LuaVM, argCount: Int32, readOnly: Bool, flags: ScriptFlags,
                    origin: @autoclosure () -> String, kind: Int, name: String) {
         let L = vm.L
+        // A script with flags, on a replica: refused at once when it may write (read-only
+        // replica) or when it may not run on stale data (link down), as Redis.
+        if flags.contains(.declared) && repl.following.load(ordering: .relaxed) && !c.fromPrimary {
+            var refusal: String? = nil
+            if !flags.contains(.noWrites) && !readOnly && config.bool("replica-read-only") {
+                refusal = "READONLY You can't write against a read only replica."
+            } else if !flags.contains(.allowStale) && !repl.linkUp.load(ordering: .relaxed) && !config.bool("replica-serve-stale-data") {
+                refusal = "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."
+            }
+            if let refusal {
+                lua_settop(L, 0)
+                c.error(refusal)
+                return
+            }
+        }
         let outOfMemory = settings.maxmemory.load(ordering: .relaxed) > 0 && !c.holdsEveryShard && !performEvictions()
         if outOfMemory && flags.contains(.declared) && !flags.contains(.allowOOM) && !flags.contains(.noWrites) && !readOnly {
             lua_settop(L, 0)
