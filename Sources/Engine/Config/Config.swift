@@ -424,6 +424,13 @@ public final class Config: Sendable {
                 }
                 return out.joined(separator: " ")
             }
+            if p.name == "replicaof" {
+                // `replicaof no one` in a file leaves the server a primary, as Redis.
+                let parts = joined.split(separator: " ").map(String.init)
+                guard parts.count == 2 else { throw ConfigError(message: "wrong number of arguments") }
+                if parts[0].lowercased() == "no" && parts[1].lowercased() == "one" { return "" }
+                return joined
+            }
             if p.name == "save" {
                 let parts = joined.split(separator: " ")
                 guard parts.count % 2 == 0, parts.allSatisfy({ Int($0) != nil }) else {

@@ -52,8 +52,8 @@ extension ReplicationCommands {
             c.error("ERR Command is not valid when client is a replica.")
             return
         }
-        guard let port = parseCanonicalInt(c.args[2]) else {
-            c.error(Errors.notInteger)
+        guard let port = parseCanonicalInt(c.args[2]), port >= 0, port <= 65535 else {
+            c.error("ERR Invalid master port")
             return
         }
         let host = c.args.string(1)

@@ -249,13 +249,16 @@ extension Engine {
     func runScript(_ c: inout CommandContext, vm: LuaVM, argCount: Int32, readOnly: Bool, flags: ScriptFlags,
                    origin: @autoclosure () -> String, kind: Int, name: String) {
         let L = vm.L
-        // A script with flags, on a replica: refused at once when it may write (read-only
-        // replica) or when it may not run on stale data (link down), as Redis.
-        if flags.contains(.declared) && repl.following.load(ordering: .relaxed) && !c.fromPrimary {
+        // On a replica, as Redis: a script with flags is refused at once when it may write
+        // (read-only replica); any script but one flagged allow-stale when the link is down
+        // and replica-serve-stale-data is no.
+        if repl.following.load(ordering: .relaxed) && !c.fromPrimary {
             var refusal: String? = nil
-            if !flags.contains(.noWrites) && !readOnly && config.bool("replica-read-only") {
+            let declared = flags.contains(.declared)
+            if declared && !flags.contains(.noWrites) && !readOnly && config.bool("replica-read-only") {
                 refusal = "READONLY You can't write against a read only replica."
-            } else if !flags.contains(.allowStale) && !repl.linkUp.load(ordering: .relaxed) && !config.bool("replica-serve-stale-data") {
+            } else if !(declared && flags.contains(.allowStale)) && !repl.linkUp.load(ordering: .relaxed)
+                        && !config.bool("replica-serve-stale-data") {
                 refusal = "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."
             }
             if let refusal {

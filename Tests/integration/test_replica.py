@@ -1,0 +1,392 @@
+"""Larder as a replica: REPLICAOF, the full and partial resynchronizations, the stream, what a
+replica refuses, expired keys, PSYNC2 failovers, chained replicas, restarts and migration
+from a live redis-server. Each case runs with Larder following Larder and Larder following
+redis-server, and where Redis's own behaviour is the question, a redis-server replica of the
+same primary is watched beside the Larder one."""
+import os
+import socket
+import threading
+import time
+
+import pytest
+import redis
+
+from conftest import start_larder, start_redis
+from differential import Differ
+from test_aof import workload
+from test_rdb import fill_two_dbs
+from test_replication import all_dbs, wait_until
+
+
+def start_primary(kind, *extra):
+    return start_larder(*extra) if kind == "larder" else start_redis(*extra)
+
+
+def larder_replica_of(primary, *extra, workdir=None):
+    return start_larder("--replicaof", "127.0.0.1", str(primary.port), *extra, workdir=workdir)
+
+
+def redis_replica_of(primary):
+    return start_redis("--replicaof", "127.0.0.1", str(primary.port))
+
+
+def caught_up(primary, replica):
+    pi, ri = primary.client().info("replication"), replica.client().info("replication")
+    return ri.get("master_link_status") == "up" and ri["slave_repl_offset"] == pi["master_repl_offset"] \
+        and ri["master_repl_offset"] == pi["master_repl_offset"]
+
+
+def wait_caught_up(primary, *replicas, what="replicas caught up"):
+    # A redis-server primary sends its RDB after repl-diskless-sync-delay (5 s).
+    for r in replicas:
+        wait_until(lambda: caught_up(primary, r), timeout=30, what=what)
+
+
+@pytest.fixture(params=["larder", "redis"])
+def primary(request):
+    p = start_primary(request.param)
+    yield request.param, p
+    p.stop()
+
+
+@pytest.fixture
+def followed(primary):
+    """A primary (Larder, then redis-server) with a Larder replica."""
+    kind, p = primary
+    r = larder_replica_of(p)
+    yield kind, p, r
+    r.stop()
+
+
+def test_full_sync_then_the_stream(followed):
+    kind, p, r = followed
+    pc = p.client()
+    fill_two_dbs(pc)
+    pc.set("with-ttl", "v", ex=1000)
+    wait_caught_up(p, r, what=f"{kind}: first sync")
+    rc = r.client()
+    assert all_dbs(rc) == all_dbs(pc), kind
+    assert 990 <= rc.ttl("with-ttl") <= 1000
+    # After the sync: the stream, in several databases, transactions and effects included.
+    workload(pc, p.port)
+    pc.execute_command("SELECT", 3)
+    pc.xadd("events", {"a": "1"})
+    pc.execute_command("SELECT", 0)
+    pc.exists("short-lived")      # the workload's 1 ms key: its DEL comes through the stream
+    wait_caught_up(p, r, what=f"{kind}: the stream")
+    assert all_dbs(rc) == all_dbs(pc), kind
+    rc.execute_command("SELECT", 3)
+    assert rc.xlen("events") == 1
+    rc.execute_command("SELECT", 0)
+    # The primary's view of it: the replica online, at its offset once its next ACK came.
+    def acked():
+        pi = pc.info("replication")
+        return pi["slave0"]["offset"] == pi["master_repl_offset"]
+    wait_until(acked, what=f"{kind}: the replica's ACK")
+    pi = pc.info("replication")
+    assert pi["connected_slaves"] == 1 and pi["slave0"]["state"] == "online" and pi["slave0"]["port"] == r.port
+
+
+def test_role_info_and_client_list(followed):
+    kind, p, r = followed
+    wait_caught_up(p, r, what=f"{kind}: first sync")
+    rc = r.client()
+    role = rc.role()
+    assert role[0] == b"slave" and role[1] == b"127.0.0.1" and role[2] == p.port and role[3] == b"connected"
+    info = rc.info("replication")
+    for field in ("master_host", "master_port", "master_link_status", "master_last_io_seconds_ago",
+                  "master_sync_in_progress", "slave_read_repl_offset", "slave_repl_offset", "slave_priority",
+                  "slave_read_only", "replica_announced", "connected_slaves", "master_replid", "master_replid2",
+                  "master_repl_offset", "second_repl_offset", "repl_backlog_active"):
+        assert field in info, field
+    assert info["role"] == "slave" and info["master_sync_in_progress"] == 0 and info["slave_read_only"] == 1
+    assert info["master_replid"] == p.client().info("replication")["master_replid"]
+    masters = rc.client_list(_type="master")
+    assert len(masters) == 1 and masters[0]["flags"] == "M" and masters[0]["addr"] == f"127.0.0.1:{p.port}"
+    assert rc.execute_command("HELLO", "3")[b"role"] == b"replica"
+
+
+def test_what_a_replica_refuses(primary):
+    """Side by side with a redis-server replica of the same primary."""
+    kind, p = primary
+    mine, theirs = larder_replica_of(p), redis_replica_of(p)
+    d = Differ(mine.port, theirs.port)
+    try:
+        p.client().set("a", "1")
+        wait_caught_up(p, mine, theirs, what=f"{kind}: first sync")
+        for cmd in (("SET", "x", "1"), ("GET", "a"), ("EVAL", "return redis.call('set', 'x', '1')", "0"),
+                    ("EVAL", "return redis.call('get', 'a')", "0"), ("EVAL", "#!lua\nreturn 1", "0"),
+                    ("EVAL", "#!lua flags=no-writes\nreturn 1", "0"), ("EVAL_RO", "return redis.call('get', 'a')", "0"),
+                    ("MULTI",), ("GET", "a"), ("SET", "x", "1"), ("EXEC",), ("WAIT", "1", "0"),
+                    ("FLUSHALL",), ("PUBLISH", "ch", "m"), ("DBSIZE",)):
+            d.check(*cmd)
+        # A writable replica takes writes, and keeps them to itself.
+        d.check("CONFIG", "SET", "replica-read-only", "no")
+        d.check("SET", "local", "1")
+        d.check("GET", "local")
+        assert p.client().get("local") is None
+        d.check("CONFIG", "SET", "replica-read-only", "yes")
+    finally:
+        d.close()
+        mine.stop()
+        theirs.stop()
+
+
+def test_replicaof_arguments_as_redis(primary):
+    kind, p = primary
+    for server in (start_larder(), start_redis()):
+        try:
+            c = server.client()
+            for port in ("port", "-1", "65536"):
+                with pytest.raises(redis.ResponseError, match="^Invalid master port$"):
+                    c.execute_command("REPLICAOF", "127.0.0.1", port)
+            with pytest.raises(redis.ResponseError, match="wrong number of arguments"):
+                c.execute_command("REPLICAOF", "127.0.0.1")
+            assert c.execute_command("REPLICAOF", "NO", "ONE")      # a primary already: OK
+            assert c.execute_command("SLAVEOF", "127.0.0.1", str(p.port))
+            assert c.execute_command("REPLICAOF", "127.0.0.1", str(p.port)) == b"OK Already connected to specified master"
+            assert c.config_get("replicaof")["replicaof"] == f"127.0.0.1 {p.port}"
+            assert c.execute_command("REPLICAOF", "NO", "ONE")
+            assert c.role()[0] == b"master"
+        finally:
+            server.stop()
+
+
+def test_expired_keys_wait_for_the_primarys_del():
+    """A replica hides a key whose time has passed but keeps it until the primary deletes it,
+    as a redis-server replica of the same primary does."""
+    p = start_redis()
+    replicas = [larder_replica_of(p), redis_replica_of(p)]
+    try:
+        pc = p.client()
+        pc.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "0")
+        pc.set("k", "v", px=300)
+        pc.set("stays", "v")
+        wait_caught_up(p, *replicas)
+        time.sleep(0.5)
+        seen = []
+        for r in replicas:
+            rc = r.client()
+            seen.append((rc.get("k"), rc.exists("k"), rc.ttl("k"), rc.dbsize()))
+        assert seen[0] == seen[1] == (None, 0, -2, 2), seen
+        pc.get("k")          # the primary expires it now, and sends DEL
+        wait_caught_up(p, *replicas)
+        assert [r.client().dbsize() for r in replicas] == [1, 1]
+    finally:
+        for s in replicas + [p]:
+            s.stop()
+
+
+def test_wait_counts_a_larder_replica(followed):
+    kind, p, r = followed
+    wait_caught_up(p, r, what=f"{kind}: first sync")
+    pc = p.client()
+    for i in range(20):
+        pc.incr("n")
+        assert pc.wait(1, 5000) == 1
+        assert r.client().get("n") == str(i + 1).encode()
+
+
+def test_a_dropped_link_continues_partially(followed):
+    kind, p, r = followed
+    pc, rc = p.client(), r.client()
+    wait_caught_up(p, r, what=f"{kind}: first sync")
+    full = pc.info("stats")["sync_full"]
+    # From the replica's side, then from the primary's.
+    assert rc.client_kill_filter(_type="master") == 1
+    pc.rpush("l", *range(100))
+    wait_caught_up(p, r, what=f"{kind}: after the replica dropped the link")
+    assert pc.client_kill_filter(_type="replica") == 1
+    pc.rpush("l", *range(100, 200))
+    wait_caught_up(p, r, what=f"{kind}: after the primary dropped the link")
+    stats = pc.info("stats")
+    assert stats["sync_full"] == full and stats["sync_partial_ok"] >= 2
+    assert rc.lrange("l", 0, -1) == [str(i).encode() for i in range(200)]
+
+
+def test_stale_data_and_a_primary_gone(primary):
+    """replica-serve-stale-data no, the primary gone: what each command gets, side by side
+    with a redis-server replica."""
+    kind, p = primary
+    mine = larder_replica_of(p, "--replica-serve-stale-data", "no")
+    theirs = start_redis("--replicaof", "127.0.0.1", str(p.port), "--replica-serve-stale-data", "no")
+    try:
+        p.client().set("k", "v")
+        wait_caught_up(p, mine, theirs, what=f"{kind}: first sync")
+        assert mine.client().get("k") == b"v"
+        p.stop()
+        for r in (mine, theirs):
+            wait_until(lambda: r.client().info("replication")["master_link_status"] == "down", what="link down")
+        d = Differ(mine.port, theirs.port)
+        for cmd in (("GET", "k"), ("PING",), ("DBSIZE",), ("SELECT", "1"), ("CONFIG", "GET", "port"),
+                    ("EVAL", "return 1", "0"), ("EVAL", "#!lua flags=no-writes,allow-stale\nreturn 1", "0"),
+                    ("EVAL", "#!lua flags=no-writes\nreturn 1", "0"), ("EVAL_RO", "return 1", "0")):
+            if cmd[0] == "CONFIG":
+                d.both(*cmd)
+                continue
+            d.check(*cmd)
+        d.close()
+        info = mine.client().info("replication")
+        assert info["master_link_down_since_seconds"] >= 0 and info["master_last_io_seconds_ago"] == -1
+        assert mine.client().role()[0] == b"slave" and mine.alive()
+    finally:
+        mine.stop()
+        theirs.stop()
+
+
+@pytest.mark.parametrize("other", ["larder", "redis"])
+def test_failover_continues_partially(other):
+    """A Larder primary, a Larder replica promoted (REPLICAOF NO ONE), another replica and
+    the old primary following it: both continue from its backlog under its old ID (PSYNC2)."""
+    p = start_larder()
+    a = larder_replica_of(p)
+    b = larder_replica_of(p) if other == "larder" else redis_replica_of(p)
+    try:
+        pc = p.client()
+        fill_two_dbs(pc)
+        wait_caught_up(p, a, b)
+        pc.set("acknowledged", "1")
+        assert pc.wait(2, 5000) == 2
+        ac = a.client()
+        old_id = ac.info("replication")["master_replid"]
+        assert ac.execute_command("REPLICAOF", "NO", "ONE")
+        info = ac.info("replication")
+        assert info["role"] == "master" and info["master_replid2"] == old_id
+        assert info["second_repl_offset"] == info["master_repl_offset"] + 1
+        ac.set("after-failover", "1")
+        b.client().execute_command("REPLICAOF", "127.0.0.1", str(a.port))
+        pc.execute_command("REPLICAOF", "127.0.0.1", str(a.port))
+        wait_caught_up(a, b, p, what="both follow the promoted replica")
+        stats = ac.info("stats")
+        assert stats["sync_full"] == 0 and stats["sync_partial_ok"] == 2, stats
+        for s in (b, p):
+            assert s.client().get("acknowledged") == b"1" and s.client().get("after-failover") == b"1"
+            assert all_dbs(s.client()) == all_dbs(ac)
+    finally:
+        for s in (b, a, p):
+            s.stop()
+
+
+def test_chained_replicas_pass_the_stream_on():
+    """redis-server → Larder → redis-server: the last one gets the first one's stream."""
+    p = start_redis()
+    mid = larder_replica_of(p)
+    end = redis_replica_of(mid)
+    try:
+        pc = p.client()
+        fill_two_dbs(pc)
+        wait_caught_up(p, mid)
+        wait_caught_up(mid, end)
+        workload(pc, p.port)
+        wait_caught_up(p, mid)
+        wait_caught_up(mid, end)
+        assert all_dbs(end.client()) == all_dbs(pc)
+        ei, pi = end.client().info("replication"), pc.info("replication")
+        assert ei["master_replid"] == pi["master_replid"] and ei["master_repl_offset"] == pi["master_repl_offset"]
+    finally:
+        for s in (end, mid, p):
+            s.stop()
+
+
+def test_a_restarted_replica_continues_partially(primary):
+    kind, p = primary
+    r = larder_replica_of(p, "--save", "3600 1")
+    try:
+        pc = p.client()
+        pc.set("before", "1")
+        wait_caught_up(p, r, what=f"{kind}: first sync")
+        pc.incr("n")
+        wait_caught_up(p, r)
+        r.stop()                      # saves (a save point is set), with the stream's point in the RDB
+        pc.incr("n")
+        pc.set("while-down", "1")
+        r = larder_replica_of(p, "--save", "3600 1", workdir=r.workdir)
+        wait_caught_up(p, r, what=f"{kind}: after the restart")
+        stats = pc.info("stats")
+        assert stats["sync_full"] == 1 and stats["sync_partial_ok"] == 1, stats
+        rc = r.client()
+        assert rc.get("n") == b"2" and rc.get("while-down") == b"1" and rc.get("before") == b"1"
+    finally:
+        r.stop()
+
+
+def test_moving_a_live_redis_to_larder():
+    """A Larder replica of a redis-server under write load ends equal, then REPLICAOF NO ONE
+    makes it the primary (README: moving from Redis without downtime)."""
+    p = start_redis()
+    stop = threading.Event()
+    written = [0]
+
+    def writer():
+        c = p.client()
+        i = 0
+        while not stop.is_set():
+            pipe = c.pipeline(transaction=False)
+            for _ in range(50):
+                pipe.set(f"k{i % 5000}", i)
+                pipe.hincrby("h", f"f{i % 100}", 1)
+                pipe.zadd("z", {f"m{i % 300}": i})
+                i += 1
+            pipe.execute()
+        written[0] = i
+
+    t = threading.Thread(target=writer)
+    t.start()
+    r = None
+    try:
+        time.sleep(0.5)
+        r = larder_replica_of(p)
+        wait_until(lambda: r.client().info("replication")["master_link_status"] == "up", timeout=30, what="first sync")
+        time.sleep(1)
+        stop.set()
+        t.join()
+        wait_caught_up(p, r)
+        pc, rc = p.client(), r.client()
+        assert rc.dbsize() == pc.dbsize()
+        assert rc.hgetall("h") == pc.hgetall("h")
+        assert rc.zrange("z", 0, -1, withscores=True) == pc.zrange("z", 0, -1, withscores=True)
+        assert rc.mget([f"k{i}" for i in range(5000)]) == pc.mget([f"k{i}" for i in range(5000)])
+        assert rc.execute_command("REPLICAOF", "NO", "ONE")
+        assert rc.set("now-primary", "1")
+        assert rc.info("replication")["role"] == "master"
+    finally:
+        stop.set()
+        t.join()
+        if r:
+            r.stop()
+        p.stop()
+
+
+def test_a_primary_that_sends_garbage():
+    """Not a Redis at all: the replica logs it, says the link is down, and keeps serving."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(5)
+    port = listener.getsockname()[1]
+    accepted = []
+
+    def serve():
+        listener.settimeout(10)
+        try:
+            while True:
+                s, _ = listener.accept()
+                accepted.append(s)
+                s.recv(100)
+                s.sendall(b"+PONG\r\n+OK\r\n+OK\r\n+FULLRESYNC abc 1\r\n$5\r\nnotrd")
+        except OSError:
+            pass
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    r = start_larder("--replicaof", "127.0.0.1", str(port))
+    try:
+        wait_until(lambda: len(accepted) >= 2, what="the replica tried twice")
+        rc = r.client()
+        assert rc.info("replication")["master_link_status"] == "down"
+        assert rc.dbsize() == 0 and r.alive()
+        with open(os.path.join(r.workdir, "larder.log")) as f:
+            log = f.read()
+        assert "Failed trying to load the MASTER synchronization DB from disk" in log
+    finally:
+        r.stop()
+        listener.close()
