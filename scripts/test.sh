@@ -10,6 +10,7 @@ command -v redis-cli >/dev/null || need+=(redis-tools)
 command -v memcached >/dev/null || need+=(memcached)
 command -v memccapable >/dev/null || need+=(libmemcached-tools)
 command -v ss >/dev/null || need+=(iproute2)
+command -v redis-sentinel >/dev/null || need+=(redis-sentinel)
 source scripts/deps.sh
 python3 -m pip install -q --disable-pip-version-check -r Tests/integration/requirements.txt
 

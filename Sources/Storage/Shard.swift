@@ -1,3 +1,5 @@
+import Synchronization
+
 /// A slice of one database's keyspace: its entries, and the list of its keys with a TTL that
 /// active expiry samples from.
 ///
@@ -29,7 +31,13 @@ public final class Shard: @unchecked Sendable {
     /// the primary's DEL arrives, and active expiry passes the shard by. The primary decides
     /// when keys expire, as Redis's replicas leave it to theirs. (Only the primary's stream
     /// writes there, and it looks keys up with every key alive: nothing writes over a hidden key.)
-    public var keepsExpired = false
+    /// An atomic, set without the lock: REPLICAOF and CONFIG SET may run inside a transaction
+    /// that already holds every shard; read only on the path of a key found expired.
+    public var keepsExpired: Bool {
+        get { keepsExpiredFlag.load(ordering: .relaxed) }
+        set { keepsExpiredFlag.store(newValue, ordering: .relaxed) }
+    }
+    private let keepsExpiredFlag = Atomic<Bool>(false)
     /// Called with each key added to the shard ("new" keyspace events).
     public var onNewKey: (@Sendable ([UInt8]) -> Void)?
 

@@ -112,6 +112,8 @@ extension Engine {
             r.primaryHost = ""
             r.primaryPort = 0
             shiftReplicationID()
+            // repl-backlog-ttl counts from now: the former peers are about to come back.
+            r.noReplicasSince = unixMillis()
             // The next command propagated says its database.
             r.encoder.selectedDb = -1
             let waiting = r.pendingFullSyncs.map(\.client)
@@ -137,9 +139,7 @@ extension Engine {
     /// keepsExpired); anything else expires them itself.
     func applyReplicaMode() {
         let keep = repl.following.load(ordering: .relaxed) && config.bool("replica-read-only")
-        withAllShardsLocked {
-            for db in keyspace.databases { for s in db.shards { s.keepsExpired = keep } }
-        }
+        for db in keyspace.databases { for s in db.shards { s.keepsExpired = keep } }
     }
 
     /// Answers every blocked client with `message` (a change of role, as Redis's
