@@ -69,9 +69,9 @@ class Server:
                 self.proc.wait()
 
 
-def start_larder(*extra, workdir=None):
+def start_larder(*extra, workdir=None, port=None):
     workdir = workdir or tempfile.mkdtemp(prefix="larder-")
-    port = free_port()
+    port = port or free_port()
     log = open(os.path.join(workdir, "larder.log"), "ab")
     # LARDER_ARGS adds flags to every server, e.g. fewer shards for a ThreadSanitizer build
     # (TSan tracks at most 64 locks held at once; FLUSHALL holds every shard's).

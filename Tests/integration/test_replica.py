@@ -390,3 +390,90 @@ def test_a_primary_that_sends_garbage():
     finally:
         r.stop()
         listener.close()
+
+
+def test_min_replicas_to_write_as_redis():
+    """NOREPLICAS while fewer replicas than min-replicas-to-write acknowledged within
+    min-replicas-max-lag seconds, side by side with redis-server, then a replica arrives."""
+    mine, theirs = start_larder("--min-replicas-to-write", "1"), start_redis("--min-replicas-to-write", "1")
+    d = Differ(mine.port, theirs.port)
+    followers = []
+    try:
+        for cmd in (("SET", "k", "v"), ("GET", "k"), ("INCR", "n"), ("EVAL", "return redis.call('set', 'k', 'v')", "0"),
+                    ("EVAL", "#!lua\nreturn 1", "0"), ("EVAL", "#!lua flags=no-writes\nreturn 1", "0"),
+                    ("EVAL", "return 1", "0"), ("MULTI",), ("SET", "k", "v"), ("EXEC",), ("PING",)):
+            d.check(*cmd)
+        assert mine.client().info("replication")["min_slaves_good_slaves"] == 0
+        followers = [larder_replica_of(mine), redis_replica_of(theirs)]
+        wait_caught_up(mine, followers[0])
+        wait_caught_up(theirs, followers[1])
+        wait_until(lambda: mine.client().info("replication")["min_slaves_good_slaves"] == 1, what="a good replica")
+        d.check("SET", "k", "v")
+        d.check("CONFIG", "SET", "min-replicas-to-write", "2")
+        d.check("SET", "k", "v")
+        d.check("CONFIG", "SET", "min-replicas-to-write", "0")
+        d.check("SET", "k", "v")
+    finally:
+        d.close()
+        for s in followers + [mine, theirs]:
+            s.stop()
+
+
+@pytest.mark.parametrize("kind", ["larder", "redis"])
+def test_link_dropped_in_the_middle_of_a_full_sync(kind):
+    """The primary drops the replica while the RDB is on its way: the replica keeps serving
+    its old data, tries again, and ends equal."""
+    p = start_primary(kind, "--repl-diskless-sync", "no") if kind == "redis" else start_primary(kind)
+    r = None
+    try:
+        pc = p.client()
+        value = "x" * 1000
+        for start in range(0, 100000, 5000):
+            pipe = pc.pipeline(transaction=False)
+            for i in range(start, start + 5000):
+                pipe.set(f"k{i}", value)
+            pipe.execute()
+        r = larder_replica_of(p, "--repl-timeout", "5")
+        rc = r.client()
+        killed = 0
+        deadline = time.time() + 30
+        while killed == 0 and time.time() < deadline:
+            if rc.info("replication")["master_sync_in_progress"] == 1 or rc.role()[3] == b"sync":
+                killed = pc.client_kill_filter(_type="replica")
+            time.sleep(0.01)
+        assert killed == 1
+        assert rc.dbsize() in (0, 100000)        # the old data set, or the new one whole
+        wait_caught_up(p, r, what=f"{kind}: synced after the drop")
+        assert rc.dbsize() == 100000 and rc.get("k99999") == value.encode()
+        assert r.alive()
+    finally:
+        if r:
+            r.stop()
+        p.stop()
+
+
+def test_primary_restarted_with_and_without_its_files():
+    p = start_larder("--save", "3600 1")
+    r = larder_replica_of(p)
+    try:
+        pc = p.client()
+        pc.set("a", "1")
+        wait_caught_up(p, r)
+        workdir = p.workdir
+        p.stop()                              # saves, with its replication ID and offset
+        p = start_larder("--save", "3600 1", port=p.port, workdir=workdir)
+        pc = p.client()
+        pc.set("b", "2")
+        wait_caught_up(p, r, what="after the primary's restart")
+        assert pc.info("stats")["sync_partial_ok"] == 1 and pc.info("stats")["sync_full"] == 0
+        assert r.client().mget("a", "b") == [b"1", b"2"]
+        # Restarted empty (its files gone): the replica syncs in full and ends empty too.
+        port = p.port
+        p.stop()
+        p = start_larder(port=port)
+        p.client().set("c", "3")
+        wait_caught_up(p, r, what="after the primary came back empty")
+        assert r.client().keys("*") == [b"c"]
+    finally:
+        r.stop()
+        p.stop()

@@ -27,7 +27,8 @@ public enum ConfigApply: Sendable, Hashable, Comparable {
     case workingDirectory
     /// appendonly / appendfsync: open or close the AOF, change its fsync policy.
     case appendOnly
-    /// replica-read-only: whether a replica keeps expired keys for its primary to delete.
+    /// replica-read-only: whether a replica keeps expired keys for its primary to delete;
+    /// min-replicas-*: whether writes are refused now.
     case replication
 }
 
@@ -195,8 +196,8 @@ public final class Config: Sendable {
         .init("masterauth", .string, ""),
         .init("masteruser", .string, ""),
         .init("maxmemory-clients", .memory(min: 0, max: Int.max), "0", noEffect: true),
-        .init("min-replicas-max-lag", .int(min: 0, max: 2147483647), "10", aliases: ["min-slaves-max-lag"], noEffect: true),
-        .init("min-replicas-to-write", .int(min: 0, max: 2147483647), "0", aliases: ["min-slaves-to-write"], unsupported: "Larder does not refuse writes for lack of replicas yet (min-replicas-to-write)"),
+        .init("min-replicas-max-lag", .int(min: 0, max: 2147483647), "10", aliases: ["min-slaves-max-lag"], apply: .replication),
+        .init("min-replicas-to-write", .int(min: 0, max: 2147483647), "0", aliases: ["min-slaves-to-write"], apply: .replication),
         .init("no-appendfsync-on-rewrite", .bool, "no", noEffect: true),
         .init("oom-score-adj", .choice(["no", "yes", "relative", "absolute"]), "no", noEffect: true),
         .init("oom-score-adj-values", .list, "0 200 800", noEffect: true),

@@ -74,8 +74,8 @@ extension Engine {
             ctx.error("OOM command not allowed when used memory > 'maxmemory'.")
             return
         }
-        // A replica: READONLY, MASTERDOWN (one atomic load on a primary).
-        if repl.following.load(ordering: .relaxed) && !ctx.fromPrimary, let refusal = replicaRefusal(spec, &ctx) {
+        // NOREPLICAS on a primary; READONLY, MASTERDOWN on a replica (one atomic load).
+        if repl.gate.load(ordering: .relaxed) != 0 && !ctx.fromPrimary, let refusal = replicationRefusal(spec, &ctx) {
             spec.rejectedCalls.wrappingAdd(1, ordering: .relaxed)
             if ctx.session.inMulti { ctx.session.multiFailed = true }
             ctx.error(refusal)

@@ -91,6 +91,7 @@ extension Engine {
             r.linkState = .connect
             r.linkUp.store(false, ordering: .relaxed)
             r.following.store(true, ordering: .relaxed)
+            r.gate.store(ReplicationState.gateFollowing, ordering: .relaxed)
         }
         config.setInternal("replicaof", "\(host) \(port)")
         applyReplicaMode()
@@ -107,6 +108,8 @@ extension Engine {
             let link = r.link
             r.link = nil
             r.following.store(false, ordering: .relaxed)
+            r.gate.store(0, ordering: .relaxed)
+            refreshGoodReplicas(now: unixMillis())
             r.linkUp.store(false, ordering: .relaxed)
             r.linkState = .none
             r.primaryHost = ""
@@ -138,6 +141,7 @@ extension Engine {
     /// A read-only replica keeps expired keys until its primary deletes them (Shard's
     /// keepsExpired); anything else expires them itself.
     func applyReplicaMode() {
+        repl.lock.withLock { refreshGoodReplicas(now: unixMillis()) }
         let keep = repl.following.load(ordering: .relaxed) && config.bool("replica-read-only")
         for db in keyspace.databases { for s in db.shards { s.keepsExpired = keep } }
     }
@@ -154,11 +158,15 @@ extension Engine {
 
     // MARK: admission
 
-    /// Why a replica refuses this command from a client, if it does: a write on a read-only
-    /// replica, or anything but what may run on stale data while the link is down and
+    /// Why replication refuses this command from a client, if it does: on a primary, a write
+    /// while fewer than min-replicas-to-write replicas are good; on a replica, a write when it
+    /// is read-only, or anything but what may run on stale data while the link is down and
     /// replica-serve-stale-data is no.
-    func replicaRefusal(_ spec: CommandSpec, _ ctx: inout CommandContext) -> String? {
+    func replicationRefusal(_ spec: CommandSpec, _ ctx: inout CommandContext) -> String? {
         let writes = spec.flags.contains(.write) || (spec.name == "exec" && ctx.session.queuedFlags.contains(.write))
+        guard repl.following.load(ordering: .relaxed) else {
+            return writes ? Self.noReplicas : nil
+        }
         if writes && config.bool("replica-read-only") {
             return "READONLY You can't write against a read only replica."
         }
@@ -166,6 +174,29 @@ extension Engine {
             return "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."
         }
         return nil
+    }
+
+    static let noReplicas = "NOREPLICAS Not enough good replicas to write."
+
+    /// Whether a primary lacks the good replicas min-replicas-to-write asks for.
+    var shortOfGoodReplicas: Bool { repl.gate.load(ordering: .relaxed) & ReplicationState.gateNoReplicas != 0 }
+
+    /// Replicas online whose last ACK is at most min-replicas-max-lag seconds old, when
+    /// min-replicas-to-write and min-replicas-max-lag are both set (lock held, or not:
+    /// INFO's reading).
+    func goodReplicaCount(now: Int64, locked: Bool = false) -> Int? {
+        let maxLag = config.int("min-replicas-max-lag"), wanted = config.int("min-replicas-to-write")
+        guard maxLag > 0, wanted > 0 else { return nil }
+        let count = { self.repl.replicas.filter { $0.state == .online && (now - $0.ackTime) / 1000 <= Int64(maxLag) }.count }
+        return locked ? count() : repl.lock.withLock { count() }
+    }
+
+    /// Sets or clears NOREPLICAS's gate (lock held).
+    func refreshGoodReplicas(now: Int64) {
+        let r = repl
+        guard !r.following.load(ordering: .relaxed) else { return }
+        let short = goodReplicaCount(now: now, locked: true).map { $0 < config.int("min-replicas-to-write") } ?? false
+        r.gate.store(short ? ReplicationState.gateNoReplicas : 0, ordering: .relaxed)
     }
 
     // MARK: the link's side
@@ -401,6 +432,7 @@ extension Engine {
 
     /// At start: follow the primary the configuration names (`replicaof host port`).
     public func startReplication() {
+        repl.lock.withLock { refreshGoodReplicas(now: unixMillis()) }
         let words = config.get("replicaof").split(separator: " ").map(String.init)
         guard words.count == 2, let port = Int(words[1]) else { return }
         follow(host: words[0], port: port, atStart: true)

@@ -44,6 +44,11 @@ public final class ReplicationState: @unchecked Sendable {
     /// Whether this server follows a primary: read without the lock by admission (READONLY)
     /// and propagation (a replica passes its primary's stream on as it came).
     let following = Atomic<Bool>(false)
+    /// Whether admission has a replication check to make, one load per command: bit 1 this
+    /// server follows a primary (READONLY, MASTERDOWN), bit 2 it is a primary short of
+    /// min-replicas-to-write good replicas (NOREPLICAS).
+    let gate = Atomic<Int>(0)
+    static let gateFollowing = 1, gateNoReplicas = 2
     /// The link is up (applying the stream): MASTERDOWN's check, and SYNC from this replica's replicas.
     let linkUp = Atomic<Bool>(false)
     var primaryHost = ""
@@ -412,6 +417,7 @@ extension Engine {
             repl.replicas.removeAll { $0.client === client }
             repl.pendingFullSyncs.removeAll { $0.client === client }
             if repl.replicas.isEmpty { repl.noReplicasSince = unixMillis() }
+            refreshGoodReplicas(now: unixMillis())
         }
         serveReplicaWaits()
     }
@@ -430,6 +436,7 @@ extension Engine {
             guard let link = repl.replicas.first(where: { $0.client === client }) else { return }
             link.ackOffset = max(link.ackOffset, offset)
             link.ackTime = now
+            refreshGoodReplicas(now: now)
         }
         serveReplicaWaits()
     }
@@ -454,8 +461,19 @@ extension Engine {
     /// repl-backlog-ttl seconds after the last replica left.
     public func replicationCron(now: Int64) {
         let r = repl
+        // Replicas fall out of min-replicas-max-lag as time passes, not only at an ACK.
+        if r.gate.load(ordering: .relaxed) & ReplicationState.gateNoReplicas != 0 || config.int("min-replicas-to-write") > 0 {
+            r.lock.withLock { refreshGoodReplicas(now: now) }
+        }
         guard r.active.load(ordering: .relaxed) else { return }
         r.lock.withLock {
+            // A replica waiting for its RDB hears a newline every second, as Redis sends them,
+            // so that a large data set does not outlast its repl-timeout.
+            for link in r.replicas where link.state != .online {
+                var newline = ByteBuffer()
+                newline.writeString("\n")
+                link.payload(newline)
+            }
             let period = Int64(max(1, config.int("repl-ping-replica-period")))
             // A replica's replicas get its primary's PINGs with the rest of the stream.
             if !r.replicas.isEmpty && (now / 1000) % period == 0 && !r.following.load(ordering: .relaxed) {
@@ -499,6 +517,7 @@ extension Engine {
         for (i, l) in links.enumerated() {
             lines.append(("slave\(i)", "ip=\(l.ip),port=\(l.port),state=\(l.state.rawValue),offset=\(l.ack),lag=\(l.lagSeconds)"))
         }
+        if let good = goodReplicaCount(now: unixMillis()) { lines.append(("min_slaves_good_slaves", String(good))) }
         let (replid, replid2, second, active, first, histlen, size) = repl.lock.withLock {
             (repl.replid, repl.replid2, repl.secondOffset, repl.active.load(ordering: .relaxed), repl.backlogFirst,
              repl.backlog.count, repl.backlogSize)

@@ -141,8 +141,12 @@ extension Engine {
         if spec.flags.contains(.noscript) { return .error("ERR This Redis command is not allowed from script") }
         if spec.flags.contains(.write) {
             if run.readOnly { return .error("ERR Write commands are not allowed from read-only scripts.") }
-            if repl.following.load(ordering: .relaxed) && !run.ctx.pointee.fromPrimary && config.bool("replica-read-only") {
-                return .error("READONLY You can't write against a read only replica.")
+            if repl.gate.load(ordering: .relaxed) != 0 && !run.ctx.pointee.fromPrimary {
+                if repl.following.load(ordering: .relaxed) {
+                    if config.bool("replica-read-only") { return .error("READONLY You can't write against a read only replica.") }
+                } else {
+                    return .error(Engine.noReplicas)
+                }
             }
             if spec.flags.contains(.denyoom) && run.outOfMemory && !run.flags.contains(.allowOOM) {
                 return .error("OOM command not allowed when used memory > 'maxmemory'.")

@@ -252,6 +252,11 @@ extension Engine {
         // On a replica, as Redis: a script with flags is refused at once when it may write
         // (read-only replica); any script but one flagged allow-stale when the link is down
         // and replica-serve-stale-data is no.
+        if flags.contains(.declared) && !flags.contains(.noWrites) && !readOnly && shortOfGoodReplicas && !c.fromPrimary {
+            lua_settop(L, 0)
+            c.error(Engine.noReplicas)
+            return
+        }
         if repl.following.load(ordering: .relaxed) && !c.fromPrimary {
             var refusal: String? = nil
             let declared = flags.contains(.declared)
