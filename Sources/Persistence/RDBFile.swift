@@ -75,6 +75,11 @@ public enum RDBFile {
         return out
     }
 
+    /// The snapshot encoded piece by piece into `sink` (about 1 MB at a time).
+    public static func stream(_ databases: [Database], now: Int64, options: Options, into sink: ([UInt8]) -> Void) {
+        try? encode(databases, now: now, options: options) { sink($0) }
+    }
+
     /// Encodes the whole file, handing it to `sink` in pieces of about 1 MB.
     static func encode(_ databases: [Database], now: Int64, options: Options, sink: ([UInt8]) throws -> Void) throws {
         var crc: UInt64 = 0
@@ -157,9 +162,33 @@ public enum RDBFile {
     public static func read(path: String, now: Int64, limits: EncodingLimits, verifyChecksum: Bool = true,
                             functions: (([UInt8]) throws -> Void)? = nil,
                             replication: ((ReplicationPoint) -> Void)? = nil, _ visit: (Key) throws -> Void) throws {
-        guard let data = FileManager.default.contents(atPath: path) else { throw RDBError("can't read \(path)") }
-        try read(bytes: [UInt8](data), now: now, limits: limits, verifyChecksum: verifyChecksum, functions: functions,
+        try read(bytes: try contents(of: path), now: now, limits: limits, verifyChecksum: verifyChecksum, functions: functions,
                  replication: replication, visit)
+    }
+
+    /// A file's bytes, read straight into the array (through Data they were in memory twice
+    /// while a replica loaded its primary's RDB).
+    static func contents(of path: String) throws -> [UInt8] {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { throw RDBError("can't read \(path)") }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw RDBError("can't read \(path)") }
+        let size = Int(st.st_size)
+        var failed = false
+        let bytes = [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
+            var done = 0
+            while done < size {
+                let n = Foundation.read(fd, buffer.baseAddress! + done, size - done)
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { break }
+                done += n
+            }
+            failed = done != size
+            count = done
+        }
+        if failed { throw RDBError("can't read \(path): short read") }
+        return bytes
     }
 
     public static func read(bytes: [UInt8], now: Int64, limits: EncodingLimits, verifyChecksum: Bool = true,

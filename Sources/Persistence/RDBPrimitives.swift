@@ -9,6 +9,7 @@ public struct RDBError: Error, CustomStringConvertible {
 public struct RDBWriter {
     public var bytes: [UInt8] = []
     public var compress: Bool
+    var lzf = LZF.Table()
 
     public init(compress: Bool = true) { self.compress = compress }
 
@@ -46,7 +47,7 @@ public struct RDBWriter {
             bytes.append(contentsOf: encoded)
             return
         }
-        if compress && s.count > 20, let packed = LZF.compress(Array(s), limit: s.count - 4) {
+        if compress && s.count > 20, let packed = LZF.compress(Array(s), limit: s.count - 4, table: &lzf) {
             bytes.append(0xC3)
             length(packed.count)
             length(s.count)

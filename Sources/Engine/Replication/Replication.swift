@@ -342,10 +342,15 @@ extension Engine {
         let options = settings
         r.rdbQueue.async { [self] in
             r.lock.withLock { link.state = .sendBulk }
-            let rdb = RDBFile.bytes(tables, now: now, options: options)
+            // One copy of the RDB, written after room for its `$<length>` line, which goes in
+            // front once the length is known.
+            let room = 24
             var payload = ByteBuffer()
-            payload.writeString("$\(rdb.count)\r\n")
-            payload.writeBytes(rdb)
+            payload.writeRepeatingByte(0, count: room)
+            RDBFile.stream(tables, now: now, options: options) { payload.writeBytes($0) }
+            let header = Array("$\(payload.readableBytes - room)\r\n".utf8)
+            payload.setBytes(header, at: room - header.count)
+            payload.moveReaderIndex(to: room - header.count)
             r.lock.withLock {
                 guard link.state != .online else { return }
                 link.payload(payload)
