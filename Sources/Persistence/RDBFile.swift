@@ -120,6 +120,8 @@ public enum RDBFile {
             w.byte(0xFB)
             w.length(size)
             w.length(expires)
+            // One writer for every value: its LZF table is kept (see LZF.Table), its buffer reused.
+            var value = RDBWriter(compress: options.compress)
             for image in db.tables {
                 let table = image.table
                 for slot in table.occupiedSlots {
@@ -130,7 +132,7 @@ public enum RDBFile {
                         w.byte(0xFC)
                         w.uint64LE(UInt64(at))
                     }
-                    var value = RDBWriter(compress: options.compress)
+                    value.bytes.removeAll(keepingCapacity: true)
                     RDBValue.write(e.value, to: &value)
                     // Type byte, then the key, then the value's payload.
                     w.byte(value.bytes[0])

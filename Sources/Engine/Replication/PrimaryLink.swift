@@ -310,6 +310,8 @@ final class PrimaryLink: @unchecked Sendable {
                 }
                 let take = mark == nil ? Int(min(Int64(input.readableBytes), remaining)) : input.readableBytes
                 let chunk = input.readBytes(length: take)!
+                // Reads append at the writer index: without this the buffer grew to the RDB's size.
+                input.discardReadBytes()
                 guard chunk.withUnsafeBytes({ write(file, $0.baseAddress, take) }) == take else {
                     throw LinkError("Write error or short write writing to the DB dumped from the MASTER: \(String(cString: strerror(errno)))")
                 }
@@ -330,6 +332,12 @@ final class PrimaryLink: @unchecked Sendable {
         } catch {
             unlink(path)
             throw error
+        }
+        // The buffer may have grown while the primary prepared the RDB: start the stream small.
+        if input.capacity > 1 << 20 {
+            var fresh = ByteBuffer()
+            fresh.writeBuffer(&input)
+            input = fresh
         }
         engine.log("MASTER <-> REPLICA sync: Flushing old data, loading DB in memory")
         do {
