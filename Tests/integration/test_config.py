@@ -214,7 +214,7 @@ def test_kept_directives_as_redis(d, name, value):
 def test_what_larder_cannot_do_is_refused_not_ignored(pair, tmp_path):
     larder, _ = pair
     c = larder.client()
-    for name, value in (("tls-port", "6380"), ("min-replicas-to-write", "1")):
+    for name, value in (("tls-port", "6380"),):
         with pytest.raises(Exception, match="not|no TLS"):
             c.config_set(name, value)
         assert c.config_get(name)[name] == "0"

@@ -100,3 +100,45 @@ def test_sentinel_fails_larder_over(kind):
             proc.wait(10)
         for s in replicas + [primary]:
             s.stop()
+
+
+def test_sentinels_reconfiguration_transaction_as_redis(tmp_path):
+    """What a sentinel sends to reconfigure a server, in one transaction, side by side with
+    redis-server: every part queues and runs, CONFIG REWRITE writes the new replicaof, and
+    CLIENT KILL spares the connection that sent it."""
+    from test_config import start_with_file
+    from resp import Conn
+    primary = start_redis()
+    servers = []
+    try:
+        for larder in (True, False):
+            conf = tmp_path / f"{'larder' if larder else 'redis'}.conf"
+            conf.write_text("# a server's own file\nappendonly no\n")
+            servers.append((start_with_file(str(conf), larder), conf))
+        replies, alive = [], []
+        for server, conf in servers:
+            normal, subscriber, sentinel = Conn(server.port), Conn(server.port), Conn(server.port)
+            subscriber.call("SUBSCRIBE", "news")
+            sentinel.call("CLIENT", "SETNAME", "sentinel-abc-cmd")
+            steps = [("MULTI",), ("SLAVEOF", "127.0.0.1", str(primary.port)), ("CONFIG", "REWRITE"),
+                     ("CLIENT", "KILL", "TYPE", "normal"), ("CLIENT", "KILL", "TYPE", "pubsub"), ("EXEC",)]
+            replies.append([sentinel.call(*s) for s in steps])
+            alive.append(sentinel.call("PING"))
+            for c in (normal, subscriber):
+                with pytest.raises(Exception):
+                    c.call("PING")
+            assert f"\nreplicaof 127.0.0.1 {primary.port}\n" in conf.read_text()
+            wait_until(lambda: server.client().info("replication")["master_link_status"] == "up", timeout=30,
+                       what="the reconfigured server follows")
+            sentinel.close()
+        assert replies[0] == replies[1]
+        assert alive[0] == alive[1]
+        # Promoted back, the line goes (REWRITE), and the file still starts a server.
+        for server, conf in servers:
+            c = server.client()
+            assert c.execute_command("REPLICAOF", "NO", "ONE") and c.config_rewrite()
+            assert "replicaof" not in conf.read_text()
+    finally:
+        for server, _ in servers:
+            server.stop()
+        primary.stop()

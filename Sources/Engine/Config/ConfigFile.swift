@@ -91,7 +91,9 @@ public enum ConfigFile {
             guard let p = Config.parameter(name) else { lines.append(line); continue }
             if written.contains(p.name) { continue }
             written.insert(p.name)
-            // A directive the file has keeps its line, at its default too (as Redis).
+            // A directive the file has keeps its line, at its default too (as Redis), but for
+            // replicaof, whose line goes once the server is a primary.
+            if p.name == "replicaof" && config.get(p.name).isEmpty { continue }
             lines.append(render(p.name, config.get(p.name)))
         }
         if lines.last == "" { lines.removeLast() }
@@ -118,7 +120,7 @@ public enum ConfigFile {
             let parts = value.split(separator: " ")
             return stride(from: 0, to: parts.count, by: 2).map { "save \(parts[$0]) \(parts[$0 + 1])" }.joined(separator: "\n")
         }
-        if value.isEmpty || value.contains(" ") && !["bind", "client-output-buffer-limit"].contains(name) {
+        if value.isEmpty || value.contains(" ") && !["bind", "client-output-buffer-limit", "replicaof"].contains(name) {
             return "\(name) \"\(value)\""
         }
         return "\(name) \(value)"
