@@ -164,39 +164,25 @@ public enum RDBFile {
     public static func read(path: String, now: Int64, limits: EncodingLimits, verifyChecksum: Bool = true,
                             functions: (([UInt8]) throws -> Void)? = nil,
                             replication: ((ReplicationPoint) -> Void)? = nil, _ visit: (Key) throws -> Void) throws {
-        try read(bytes: try contents(of: path), now: now, limits: limits, verifyChecksum: verifyChecksum, functions: functions,
-                 replication: replication, visit)
-    }
-
-    /// A file's bytes, read straight into the array (through Data they were in memory twice
-    /// while a replica loaded its primary's RDB).
-    static func contents(of path: String) throws -> [UInt8] {
         let fd = open(path, O_RDONLY)
         guard fd >= 0 else { throw RDBError("can't read \(path)") }
         defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw RDBError("can't read \(path)") }
-        let size = Int(st.st_size)
-        var failed = false
-        let bytes = [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
-            var done = 0
-            while done < size {
-                let n = Foundation.read(fd, buffer.baseAddress! + done, size - done)
-                if n < 0 && errno == EINTR { continue }
-                if n <= 0 { break }
-                done += n
-            }
-            failed = done != size
-            count = done
-        }
-        if failed { throw RDBError("can't read \(path): short read") }
-        return bytes
+        var r = RDBReader(file: fd)
+        try read(&r, now: now, limits: limits, verifyChecksum: verifyChecksum, functions: functions,
+                 replication: replication, visit)
     }
 
     public static func read(bytes: [UInt8], now: Int64, limits: EncodingLimits, verifyChecksum: Bool = true,
                             functions: (([UInt8]) throws -> Void)? = nil,
                             replication: ((ReplicationPoint) -> Void)? = nil, _ visit: (Key) throws -> Void) throws {
         var r = RDBReader(bytes)
+        try read(&r, now: now, limits: limits, verifyChecksum: verifyChecksum, functions: functions,
+                 replication: replication, visit)
+    }
+
+    static func read(_ r: inout RDBReader, now: Int64, limits: EncodingLimits, verifyChecksum: Bool,
+                     functions: (([UInt8]) throws -> Void)?,
+                     replication: ((ReplicationPoint) -> Void)?, _ visit: (Key) throws -> Void) throws {
         let magic = Array(try r.take(9))
         guard magic.starts(with: Array("REDIS".utf8)),
               let fileVersion = Int(String(decoding: magic[5...], as: UTF8.self)) else {
@@ -252,10 +238,10 @@ public enum RDBFile {
             case 0xFF:                                   // EOF
                 if point.streamDb >= 0 || !point.replid.isEmpty { replication?(point) }
                 if fileVersion >= 5 {
-                    let end = r.position
+                    let computed = verifyChecksum ? r.checksumSoFar() : 0
                     let stored = try r.uint64LE()
-                    if verifyChecksum && stored != 0 && stored != CRC64.checksum(bytes[..<end]) {
-                        throw RDBError("Wrong RDB checksum expected: (\(String(stored, radix: 16))) got (\(String(CRC64.checksum(bytes[..<end]), radix: 16))). Aborting now.")
+                    if verifyChecksum && stored != 0 && stored != computed {
+                        throw RDBError("Wrong RDB checksum expected: (\(String(stored, radix: 16))) got (\(String(computed, radix: 16))). Aborting now.")
                     }
                 }
                 return

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 /// What goes wrong reading RDB data; loading and RESTORE report it and stop.
 public struct RDBError: Error, CustomStringConvertible {
     public let description: String
@@ -95,25 +98,59 @@ func canonicalInteger<C: Collection>(_ s: C) -> Int? where C.Element == UInt8 {
 }
 
 public struct RDBReader {
-    public let bytes: [UInt8]
+    /// The bytes in memory: all of them, or, reading a file, a window of it that moves on as
+    /// it is read (a file of any size then costs about a megabyte, not its size: a replica
+    /// loading its primary's RDB held the whole file besides the data set it built).
+    public private(set) var bytes: [UInt8]
+    /// Where the next read starts in `bytes`.
     public var position: Int
+    private let file: RDBFileSource?
+    /// The CRC-64 of what left the window's front (the file's checksum covers it).
+    private var droppedCRC: UInt64 = 0
 
     public init(_ bytes: [UInt8], position: Int = 0) {
         self.bytes = bytes
         self.position = position
+        self.file = nil
+    }
+
+    /// A reader of the open file `fd`, from its start.
+    init(file fd: Int32) {
+        self.bytes = []
+        self.position = 0
+        self.file = RDBFileSource(fd: fd)
     }
 
     public mutating func byte() throws -> UInt8 {
-        guard position < bytes.count else { throw RDBError("Unexpected EOF reading RDB file") }
+        if position >= bytes.count { try refill(1) }
         defer { position += 1 }
         return bytes[position]
     }
 
     public mutating func take(_ n: Int) throws -> ArraySlice<UInt8> {
-        guard n >= 0, n <= bytes.count - position else { throw RDBError("Unexpected EOF reading RDB file") }
+        guard n >= 0 else { throw RDBError("Unexpected EOF reading RDB file") }
+        if n > bytes.count - position { try refill(n) }
         defer { position += n }
         return bytes[position..<(position + n)]
     }
+
+    /// Makes `n` bytes from `position` available: drops what was read, reads on.
+    private mutating func refill(_ n: Int) throws {
+        guard let file else { throw RDBError("Unexpected EOF reading RDB file") }
+        if position > 0 {
+            droppedCRC = CRC64.update(droppedCRC, bytes[..<position])
+            bytes.removeSubrange(..<position)
+            position = 0
+        }
+        while bytes.count < n {
+            guard try file.read(into: &bytes, atLeast: n - bytes.count) else {
+                throw RDBError("Unexpected EOF reading RDB file")
+            }
+        }
+    }
+
+    /// The CRC-64 of everything before `position`, from the start of the file.
+    func checksumSoFar() -> UInt64 { CRC64.update(droppedCRC, bytes[..<position]) }
 
     func littleEndian(_ s: ArraySlice<UInt8>) -> UInt64 {
         var v: UInt64 = 0
@@ -205,5 +242,29 @@ public struct RDBReader {
             guard let d = Double(String(decoding: try take(Int(n)), as: UTF8.self)) else { throw RDBError("bad double") }
             return d
         }
+    }
+}
+
+/// An RDB file read in pieces of a megabyte or more.
+final class RDBFileSource {
+    let fd: Int32
+    init(fd: Int32) { self.fd = fd }
+
+    /// Appends at least `atLeast` bytes (a megabyte or more at a time) to `bytes`; false at the
+    /// end of the file.
+    func read(into bytes: inout [UInt8], atLeast: Int) throws -> Bool {
+        let want = max(atLeast, 1 << 20)
+        let start = bytes.count
+        bytes.append(contentsOf: repeatElement(0, count: want))
+        var got = 0
+        while got < atLeast {
+            let n = bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + start + got, want - got) }
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 { throw RDBError("Error reading the RDB file: \(String(cString: strerror(errno)))") }
+            if n == 0 { break }
+            got += n
+        }
+        bytes.removeLast(want - got)
+        return got >= atLeast
     }
 }

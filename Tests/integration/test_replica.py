@@ -407,7 +407,8 @@ def test_min_replicas_to_write_as_redis():
         followers = [larder_replica_of(mine), redis_replica_of(theirs)]
         wait_caught_up(mine, followers[0])
         wait_caught_up(theirs, followers[1])
-        wait_until(lambda: mine.client().info("replication")["min_slaves_good_slaves"] == 1, what="a good replica")
+        for s in (mine, theirs):
+            wait_until(lambda: s.client().info("replication")["min_slaves_good_slaves"] == 1, what="a good replica")
         d.check("SET", "k", "v")
         d.check("CONFIG", "SET", "min-replicas-to-write", "2")
         d.check("SET", "k", "v")
