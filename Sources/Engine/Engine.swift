@@ -31,8 +31,8 @@ public final class Engine: Sendable {
     let snapshots = SnapshotState()
     let aof = AOFState()
     let repl = ReplicationState()
-    /// What a connection said in REPLCONF before its PSYNC: listening port and address.
-    let pendingLinks = Locked<[Int: (port: Int, ip: String?)]>([:])
+    /// What a connection said in REPLCONF before its PSYNC (by client id).
+    let pendingLinks = Locked<[Int: ReplicaRequest]>([:])
     let logSink = Locked<(@Sendable (String) -> Void)?>(nil)
     let tracking = Tracking()
     let settings = Settings()

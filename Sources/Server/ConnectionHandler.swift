@@ -89,9 +89,9 @@ final class ConnectionHandler: ChannelInboundHandler, FlushedAtEndOfIteration {
                 handlerLoop.execute { queued.ran(); bound.value.pushed(bytes) }
             }
         }
-        context.session.onPayload = { bytes in
+        context.session.onPayload = { bytes, written in
             queued.add()
-            handlerLoop.execute { queued.ran(); bound.value.sendOutsideBuffer(bytes) }
+            handlerLoop.execute { queued.ran(); bound.value.sendOutsideBuffer(bytes, written: written) }
         }
         c.setPushSink(context.session.onPush)
         engine.stats.add(engine.stats.connectionsReceived)
@@ -245,12 +245,21 @@ final class ConnectionHandler: ChannelInboundHandler, FlushedAtEndOfIteration {
 
     /// Bytes that do not count against the output buffer limit (a replica's RDB, as in Redis,
     /// where the snapshot is streamed apart from the client's reply buffer).
-    private func sendOutsideBuffer(_ bytes: ByteBuffer) {
-        guard let ctx = channelContext, !closed else { return }
+    private func sendOutsideBuffer(_ bytes: ByteBuffer, written: (@Sendable () -> Void)?) {
+        guard let ctx = channelContext, !closed else {
+            written?()
+            return
+        }
         flush(ctx)   // replies of commands already run go first
         context.session.counters.netOutput += bytes.readableBytes
         engine.flushCounters(&context)
-        ctx.writeAndFlush(wrapOutboundOut(bytes), promise: nil)
+        guard let written else {
+            ctx.writeAndFlush(wrapOutboundOut(bytes), promise: nil)
+            return
+        }
+        let promise = ctx.eventLoop.makePromise(of: Void.self)
+        promise.futureResult.whenComplete { _ in written() }
+        ctx.writeAndFlush(wrapOutboundOut(bytes), promise: promise)
     }
 
     /// Runs every complete command in the input, in order.

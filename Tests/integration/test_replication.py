@@ -237,3 +237,24 @@ def test_replicas_show_in_client_list_and_info(pair):
     assert ri["slave0"]["port"] == replica.port and ri["slave0"]["state"] == "online"
     assert ri["repl_backlog_active"] == 1
     assert ri["master_repl_offset"] >= ri["repl_backlog_first_byte_offset"] - 1
+
+
+def test_redis_cli_rdb_and_functions_rdb(lone, tmp_path):
+    """redis-cli --rdb (SYNC, the RDB streamed with an EOF mark) and --functions-rdb
+    (REPLCONF rdb-filter-only functions): files redis-check-rdb accepts, with the keys, or
+    with the functions alone."""
+    import subprocess
+    kind, primary = lone
+    p = primary.client()
+    p.set("k", "v")
+    p.function_load("#!lua name=lib\nredis.register_function('f', function() return 1 end)")
+    for flag, name in (("--rdb", "all.rdb"), ("--functions-rdb", "functions.rdb")):
+        path = str(tmp_path / name)
+        out = subprocess.run(["redis-cli", "-p", str(primary.port), flag, path], capture_output=True, text=True, timeout=30)
+        assert "Transfer finished with success" in out.stdout + out.stderr, (kind, out.stdout, out.stderr)
+        check = subprocess.run(["redis-check-rdb", path], capture_output=True, text=True, timeout=30).stdout
+        assert "RDB looks OK" in check, (kind, check)
+        keys = "1 keys read" in check
+        assert keys == (flag == "--rdb"), (kind, flag, check)
+    with pytest.raises(redis.ResponseError, match="Unsupported rdb-filter-only option: foo"):
+        p.execute_command("REPLCONF", "rdb-filter-only", "foo")

@@ -32,8 +32,9 @@ public struct Session: Sendable {
     public var onUnblock: (@Sendable (ByteBuffer) -> Void)? = nil
     /// How the connection takes a pushed message (pub/sub, invalidations) at any time.
     public var onPush: (@Sendable (ByteBuffer) -> Void)? = nil
-    /// How the connection sends bytes outside its output buffer (a replica's RDB payload).
-    public var onPayload: (@Sendable (ByteBuffer) -> Void)? = nil
+    /// How the connection sends bytes outside its output buffer (a replica's RDB payload);
+    /// the function given, if any, is called once the bytes are written or cannot be.
+    public var onPayload: (@Sendable (ByteBuffer, (@Sendable () -> Void)?) -> Void)? = nil
     /// The sequence number of this client's last write in the AOF: its replies wait for it.
     public var aofSeq: UInt64 = 0
     /// The replication offset just after this client's last write (what WAIT waits for).

@@ -79,6 +79,18 @@ public final class ReplicationState: @unchecked Sendable {
     }
 }
 
+/// What a connection said in REPLCONF before its SYNC / PSYNC.
+struct ReplicaRequest {
+    var port = 0
+    var ip: String? = nil
+    /// `capa eof`: it reads an RDB streamed in the `$EOF:<mark>` form.
+    var eof = false
+    /// `rdb-filter-only`: the keys left out of the RDB, and the functions unless asked for
+    /// (redis-cli --functions-rdb).
+    var withoutData = false
+    var withFunctions = true
+}
+
 /// One connected replica.
 final class ReplicaLink: @unchecked Sendable {
     enum State: String {
@@ -90,8 +102,9 @@ final class ReplicaLink: @unchecked Sendable {
     let client: Client
     /// Stream bytes, counted against the replica's output buffer limit.
     let push: @Sendable (ByteBuffer) -> Void
-    /// The RDB payload, which Redis sends outside the output buffer too.
-    let payload: @Sendable (ByteBuffer) -> Void
+    /// The RDB payload, which Redis sends outside the output buffer too; the function given
+    /// is called once the bytes are written.
+    let payload: @Sendable (ByteBuffer, (@Sendable () -> Void)?) -> Void
     // Guarded by ReplicationState.lock.
     var state: State
     /// What the stream brought while the RDB was being made; sent right after it.
@@ -100,10 +113,17 @@ final class ReplicaLink: @unchecked Sendable {
     var ackTime: Int64
     /// PSYNC's full resync starts with +FULLRESYNC; SYNC's with the RDB alone.
     var announce = true
+    /// The replica said `capa eof`: its RDB is streamed as it is made, in the `$EOF:<mark>`
+    /// form, rather than made whole to know its length first.
+    var capaEOF = false
+    /// The RDB is on its way in pieces: nothing else may go between them.
+    var streaming = false
+    var request = ReplicaRequest()
     var listeningPort = 0
     var ipAddress: String? = nil
 
-    init(client: Client, push: @escaping @Sendable (ByteBuffer) -> Void, payload: @escaping @Sendable (ByteBuffer) -> Void,
+    init(client: Client, push: @escaping @Sendable (ByteBuffer) -> Void,
+         payload: @escaping @Sendable (ByteBuffer, (@Sendable () -> Void)?) -> Void,
          state: State, now: Int64) {
         self.client = client
         self.push = push
@@ -177,8 +197,23 @@ enum ReplicationCommands {
                 c.engine.pendingReplicaPort(c.client, port: port)
             } else if c.args.matches(j, "ip-address") {
                 c.engine.pendingReplicaIP(c.client, ip: c.args.string(j + 1))
-            } else if c.args.matches(j, "capa") || c.args.matches(j, "rdb-only") {
-                // Larder sends the RDB with its length first, which every replica reads.
+            } else if c.args.matches(j, "capa") {
+                if c.args.matches(j + 1, "eof") { c.engine.pendingReplicaCapaEOF(c.client) }
+            } else if c.args.matches(j, "rdb-filter-only") {
+                var functions = false
+                for word in c.args.string(j + 1).split(separator: " ") {
+                    guard word.lowercased() == "functions" else {
+                        c.error("ERR Unsupported rdb-filter-only option: \(word)")
+                        return
+                    }
+                    functions = true
+                }
+                c.engine.pendingLinks.withLock {
+                    $0[c.client.id, default: ReplicaRequest()].withoutData = true
+                    $0[c.client.id, default: ReplicaRequest()].withFunctions = functions
+                }
+            } else if c.args.matches(j, "rdb-only") {
+                // A replica that wants the RDB alone (redis-cli --rdb) reads it and leaves.
             } else if c.args.matches(j, "ack") {
                 // An acknowledgement gets no reply, and comes only from a replica.
                 guard c.client.isReplica, let offset = parseCanonicalInt(value) else { return }
@@ -332,31 +367,61 @@ extension Engine {
             if link.announce {
                 var line = ByteBuffer()
                 line.writeString("+FULLRESYNC \(r.replid) \(r.offset)\r\n")
-                link.payload(line)
+                link.payload(line, nil)
             }
             return (r.offset, r.replid)
         }
         log("Starting BGSAVE for SYNC with target: replicas sockets; full resync of \(link.ip):\(link.listeningPort) from offset \(offset)")
         var settings = rdbOptions
         settings.replication = .init(streamDb: max(0, streamDb), replid: replid, offset: offset)
+        if !link.request.withFunctions { settings.functions = [] }
+        let tables = link.request.withoutData ? [] : tables
         let options = settings
+        let timeout = DispatchTimeInterval.seconds(max(1, config.int("repl-timeout")))
         r.rdbQueue.async { [self] in
-            r.lock.withLock { link.state = .sendBulk }
-            // One copy of the RDB, written after room for its `$<length>` line, which goes in
-            // front once the length is known.
-            let room = 24
-            var payload = ByteBuffer()
-            payload.writeRepeatingByte(0, count: room)
-            RDBFile.stream(tables, now: now, options: options) { payload.writeBytes($0) }
-            let header = Array("$\(payload.readableBytes - room)\r\n".utf8)
-            payload.setBytes(header, at: room - header.count)
-            payload.moveReaderIndex(to: room - header.count)
+            r.lock.withLock {
+                link.state = .sendBulk
+                link.streaming = link.capaEOF
+            }
+            var end = ByteBuffer()
+            if link.capaEOF {
+                // Streamed as it is made, a piece at a time, the next made while the last is
+                // written: the primary holds about two pieces of it, not the whole file.
+                let mark = ReplicationState.newID()
+                var header = ByteBuffer()
+                header.writeString("$EOF:\(mark)\r\n")
+                link.payload(header, nil)
+                var previous: DispatchSemaphore? = nil
+                var timedOut = false
+                RDBFile.stream(tables, now: now, options: options) { piece in
+                    guard !timedOut else { return }
+                    let written = DispatchSemaphore(value: 0)
+                    link.payload(ByteBuffer(bytes: piece)) { written.signal() }
+                    if let previous, previous.wait(timeout: .now() + timeout) == .timedOut { timedOut = true }
+                    previous = written
+                }
+                if timedOut || previous?.wait(timeout: .now() + timeout) == .timedOut {
+                    log("Disconnecting timedout replica (full sync): \(link.ip):\(link.listeningPort)")
+                    link.client.close()
+                    return
+                }
+                end.writeString(mark)
+            } else {
+                // Made whole, after room for its `$<length>` line, written in front at the end.
+                let room = 24
+                end.writeRepeatingByte(0, count: room)
+                RDBFile.stream(tables, now: now, options: options) { end.writeBytes($0) }
+                let header = Array("$\(end.readableBytes - room)\r\n".utf8)
+                end.setBytes(header, at: room - header.count)
+                end.moveReaderIndex(to: room - header.count)
+            }
             r.lock.withLock {
                 guard link.state != .online else { return }
-                link.payload(payload)
+                link.payload(end, nil)
                 if !link.held.isEmpty { link.push(ByteBuffer(bytes: link.held)) }
                 link.held = []
                 link.state = .online
+                link.streaming = false
             }
             log("Synchronization with replica \(link.ip):\(link.listeningPort) succeeded")
         }
@@ -378,7 +443,7 @@ extension Engine {
             let skip = Int(wanted - r.backlogFirst)
             reply.writeBytes(r.backlog.dropFirst(skip))
             // The reply and the missed bytes go out in one piece, before anything fed later.
-            link.payload(reply)
+            link.payload(reply, nil)
             r.replicas.append(link)
             return true
         }
@@ -398,6 +463,8 @@ extension Engine {
         if let said = pendingLinks.withLock({ $0[c.client.id] }) {
             link.listeningPort = said.port
             link.ipAddress = said.ip
+            link.capaEOF = said.eof
+            link.request = said
         }
         return link
     }
@@ -428,12 +495,16 @@ extension Engine {
     }
 
     func pendingReplicaPort(_ client: Client, port: Int) {
-        pendingLinks.withLock { $0[client.id, default: (0, nil)].port = port }
+        pendingLinks.withLock { $0[client.id, default: ReplicaRequest()].port = port }
         repl.lock.withLock { repl.replicas.first { $0.client === client }?.listeningPort = port }
     }
 
     func pendingReplicaIP(_ client: Client, ip: String) {
-        pendingLinks.withLock { $0[client.id, default: (0, nil)].ip = ip }
+        pendingLinks.withLock { $0[client.id, default: ReplicaRequest()].ip = ip }
+    }
+
+    func pendingReplicaCapaEOF(_ client: Client) {
+        pendingLinks.withLock { $0[client.id, default: ReplicaRequest()].eof = true }
     }
 
     func replicaAcked(_ client: Client, offset: Int64, now: Int64) {
@@ -474,10 +545,10 @@ extension Engine {
         r.lock.withLock {
             // A replica waiting for its RDB hears a newline every second, as Redis sends them,
             // so that a large data set does not outlast its repl-timeout.
-            for link in r.replicas where link.state != .online {
+            for link in r.replicas where link.state != .online && !link.streaming {
                 var newline = ByteBuffer()
                 newline.writeString("\n")
-                link.payload(newline)
+                link.payload(newline, nil)
             }
             let period = Int64(max(1, config.int("repl-ping-replica-period")))
             // A replica's replicas get its primary's PINGs with the rest of the stream.
