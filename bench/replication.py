@@ -5,6 +5,7 @@ replica of a redis-server primary, in one run.
 1. Full sync of N keys (default 1M): from the replica's start until its link is up and its
    offset equals the primary's; the peak RSS each process reached above its own before the
    sync (sampled every 20 ms).
+   Then each one's RSS once the sync is over, the data set alone.
 2. The stream under load: redis-benchmark SET (-c 50 -P 16) against the primary while the
    replica follows; the primary's SET throughput, the replica's largest and mean lag in bytes
    (primary master_repl_offset - replica slave_repl_offset, sampled every 20 ms), and how long
@@ -70,8 +71,11 @@ def full_sync(name, keys):
         time.sleep(0.02)
     seconds = time.perf_counter() - start
     assert replica.dbsize() == keys
+    time.sleep(1)
     return (p_proc, p_port, r_proc, r_port), {"sync_s": seconds, "primary_extra_mb": (peak_p - base_p) / 2**20,
-                                              "replica_peak_mb": peak_r / 2**20}
+                                              "replica_peak_mb": peak_r / 2**20,
+                                              "replica_after_mb": rss(r_proc.pid) / 2**20,
+                                              "primary_mb": rss(p_proc.pid) / 2**20}
 
 
 def stream_under_load(servers, requests):
