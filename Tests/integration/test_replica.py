@@ -13,6 +13,7 @@ import redis
 
 from conftest import start_larder, start_redis
 from differential import Differ
+from resp import Conn
 from test_aof import workload
 from test_rdb import fill_two_dbs
 from test_replication import all_dbs, wait_until
@@ -478,3 +479,30 @@ def test_primary_restarted_with_and_without_its_files():
     finally:
         r.stop()
         p.stop()
+
+
+def test_info_replication_fields_as_redis():
+    """INFO replication's fields, in Redis's order, on a primary with min-replicas-to-write and
+    a replica each way: Larder against redis-server."""
+    rp = start_redis("--min-replicas-to-write", "1")
+    lp = start_larder("--min-replicas-to-write", "1")
+    rr, lr = redis_replica_of(rp), larder_replica_of(rp)
+    lr2 = larder_replica_of(lp)
+    try:
+        wait_caught_up(rp, rr, lr)
+        wait_caught_up(lp, lr2)
+
+        def fields(server):
+            c = Conn(server.port)
+            text = c.call("INFO", "replication").value.decode()
+            c.close()
+            return [line.split(":")[0].rstrip("0123456789") for line in text.splitlines()[1:] if line]
+
+        def one_slave_line(names):      # the primaries have different numbers of replicas
+            return [n for i, n in enumerate(names) if n != "slave" or names[i - 1] != "slave"]
+
+        assert fields(lr) == fields(rr)
+        assert one_slave_line(fields(lp)) == one_slave_line(fields(rp))
+    finally:
+        for s in (lr2, lr, rr, lp, rp):
+            s.stop()

@@ -590,10 +590,10 @@ extension Engine {
         let (offset, links) = replicationSummary()
         var lines: [(String, String)] = repl.following.load(ordering: .relaxed) ? replicaInfo() : [("role", "master")]
         lines.append(("connected_slaves", String(links.count)))
+        if let good = goodReplicaCount(now: unixMillis()) { lines.append(("min_slaves_good_slaves", String(good))) }
         for (i, l) in links.enumerated() {
             lines.append(("slave\(i)", "ip=\(l.ip),port=\(l.port),state=\(l.state.rawValue),offset=\(l.ack),lag=\(l.lagSeconds)"))
         }
-        if let good = goodReplicaCount(now: unixMillis()) { lines.append(("min_slaves_good_slaves", String(good))) }
         let (replid, replid2, second, active, first, histlen, size) = repl.lock.withLock {
             (repl.replid, repl.replid2, repl.secondOffset, repl.active.load(ordering: .relaxed), repl.backlogFirst,
              repl.backlog.count, repl.backlogSize)
