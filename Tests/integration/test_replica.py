@@ -114,8 +114,12 @@ def test_what_a_replica_refuses(primary):
     d = Differ(mine.port, theirs.port)
     try:
         p.client().set("a", "1")
+        p.client().function_load("#!lua name=lib\n"
+                                 "redis.register_function{function_name='ro', callback=function() return redis.call('get', 'a') end, flags={'no-writes'}}\n"
+                                 "redis.register_function('rw', function(keys) return redis.call('set', keys[1], '1') end)")
         wait_caught_up(p, mine, theirs, what=f"{kind}: first sync")
-        for cmd in (("SET", "x", "1"), ("GET", "a"), ("EVAL", "return redis.call('set', 'x', '1')", "0"),
+        for cmd in (("FCALL", "ro", "0"), ("FCALL_RO", "ro", "0"), ("FCALL", "rw", "1", "x"), ("FCALL_RO", "rw", "1", "x"),
+                    ("SET", "x", "1"), ("GET", "a"), ("EVAL", "return redis.call('set', 'x', '1')", "0"),
                     ("EVAL", "return redis.call('get', 'a')", "0"), ("EVAL", "#!lua\nreturn 1", "0"),
                     ("EVAL", "#!lua flags=no-writes\nreturn 1", "0"), ("EVAL_RO", "return redis.call('get', 'a')", "0"),
                     ("MULTI",), ("GET", "a"), ("SET", "x", "1"), ("EXEC",), ("WAIT", "1", "0"),
@@ -213,6 +217,9 @@ def test_stale_data_and_a_primary_gone(primary):
     theirs = start_redis("--replicaof", "127.0.0.1", str(p.port), "--replica-serve-stale-data", "no")
     try:
         p.client().set("k", "v")
+        p.client().function_load("#!lua name=lib\n"
+                                 "redis.register_function{function_name='fresh', callback=function() return 1 end, flags={'no-writes'}}\n"
+                                 "redis.register_function{function_name='stale', callback=function() return 2 end, flags={'no-writes', 'allow-stale'}}")
         wait_caught_up(p, mine, theirs, what=f"{kind}: first sync")
         assert mine.client().get("k") == b"v"
         p.stop()
@@ -221,7 +228,8 @@ def test_stale_data_and_a_primary_gone(primary):
         d = Differ(mine.port, theirs.port)
         for cmd in (("GET", "k"), ("PING",), ("DBSIZE",), ("SELECT", "1"), ("CONFIG", "GET", "port"),
                     ("EVAL", "return 1", "0"), ("EVAL", "#!lua flags=no-writes,allow-stale\nreturn 1", "0"),
-                    ("EVAL", "#!lua flags=no-writes\nreturn 1", "0"), ("EVAL_RO", "return 1", "0")):
+                    ("EVAL", "#!lua flags=no-writes\nreturn 1", "0"), ("EVAL_RO", "return 1", "0"),
+                    ("FCALL", "fresh", "0"), ("FCALL_RO", "stale", "0"), ("FCALL", "fresh", "x")):
             if cmd[0] == "CONFIG":
                 d.both(*cmd)
                 continue

@@ -143,7 +143,10 @@ CASES = {
                          ("EVAL", "local n = 0 for k in pairs(redis) do n = n + 1 end return n", "0"),
                          ("EVAL", "local r = {} for k in pairs(string) do r[#r+1] = k end table.sort(r) return r", "0"),
                          ("EVAL", "KEYS[1] = 'x' return {KEYS[1], ('abc'):upper(), string.len('ab')}", "1", "k"),
-                         ("EVAL", "return redis.call('ping')", "0"), ("EVAL", "return cjson.encode({1})", "0")],
+                         ("EVAL", "return redis.call('ping')", "0"), ("EVAL", "return cjson.encode({1})", "0"),
+                         ("EVAL", "table.insert(redis, 1)", "0"), ("EVAL", "table.insert(string, 1, 'x')", "0"),
+                         ("EVAL", "return table.getn(redis)", "0"), ("EVAL", "return table.remove(string)", "0"),
+                         ("EVAL", "local t = {} table.insert(t, 'a') table.insert(t, 1, 'b') return t", "0")],
     # Precompiled bytecode is never loaded (crafted bytecode reads and writes memory at will):
     # every chunk is parsed as text, as Redis's Lua does.
     "no bytecode": [("EVAL", "\x1bLuaQ\x00\x01\x04\x08\x04\x08\x00", "0"), ("EVAL", "#!lua\n\x1bLua", "0"),

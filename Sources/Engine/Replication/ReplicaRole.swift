@@ -178,6 +178,21 @@ extension Engine {
 
     static let noReplicas = "NOREPLICAS Not enough good replicas to write."
 
+    /// A script with flags, refused as Redis refuses it at admission, where its flags count as
+    /// the command's (so before FCALL_RO's own write-flag error and before numkeys): READONLY
+    /// on a read-only replica or MASTERDOWN on a stale one, NOREPLICAS on a primary short of
+    /// good replicas.
+    func scriptAdmissionRefusal(_ flags: ScriptFlags, _ c: CommandContext) -> String? {
+        guard flags.contains(.declared), !c.fromPrimary, repl.gate.load(ordering: .relaxed) != 0 else { return nil }
+        let writes = !flags.contains(.noWrites)
+        guard repl.following.load(ordering: .relaxed) else { return writes ? Self.noReplicas : nil }
+        if writes && config.bool("replica-read-only") { return "READONLY You can't write against a read only replica." }
+        if !flags.contains(.allowStale) && !repl.linkUp.load(ordering: .relaxed) && !config.bool("replica-serve-stale-data") {
+            return "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."
+        }
+        return nil
+    }
+
     /// Whether a primary lacks the good replicas min-replicas-to-write asks for.
     var shortOfGoodReplicas: Bool { repl.gate.load(ordering: .relaxed) & ReplicationState.gateNoReplicas != 0 }
 

@@ -87,6 +87,10 @@ enum FunctionCommands {
         defer { ScriptCommands.release(c, taken) }
         // As Redis: the function first, then numkeys.
         guard let f = s.functions[c.args.string(1)] else { c.error("ERR Function not found"); return }
+        if let refusal = engine.scriptAdmissionRefusal(f.flags.union(.declared), c) {
+            c.error(refusal)
+            return
+        }
         guard let n = ScriptCommands.numkeys(&c, 2, notInteger: "ERR Bad number of keys provided") else { return }
         if readOnly && !f.flags.contains(.noWrites) {
             c.error("ERR Can not execute a script with write flag using *_ro command.")

@@ -175,6 +175,13 @@ final class LuaVM: @unchecked Sendable {
             larder_lua_getglobal(L, name)
             lua_setfield(L, LUA_REGISTRYINDEX, "larder.raw." + name)
         }
+        // table.insert writes with rawset's primitive: on a proxy its element would shadow
+        // nothing but still be seen by every later script (Redis refuses it).
+        larder_lua_getglobal(L, "table")
+        lua_getfield(L, -1, "insert")
+        lua_setfield(L, LUA_REGISTRYINDEX, "larder.raw.table.insert")
+        setFunction("insert", { L in LuaVM.guarded(L!, "table.insert", results: 0) })
+        larder_lua_pop(L, 1)
         lua_pushvalue(L, LUA_GLOBALSINDEX)
         setFunction("pcall", { L in LuaVM.from(L!).pcall(L!) })
         setFunction("rawset", { L in LuaVM.guarded(L!, "rawset") })
@@ -297,13 +304,13 @@ final class LuaVM: @unchecked Sendable {
         return 2
     }
 
-    /// rawset / setmetatable, refused on a read-only table.
-    private static func guarded(_ L: LuaState, _ name: String) -> Int32 {
+    /// rawset / setmetatable / table.insert, refused on a read-only table.
+    private static func guarded(_ L: LuaState, _ name: String, results: Int32 = 1) -> Int32 {
         pushReal(L, 1)
         let readOnly = larder_lua_isnil(L, -1) == 0
         larder_lua_pop(L, 1)
         if readOnly { return raisePlain(L, "Attempt to modify a readonly table") }
-        return callOriginal(L, name, results: 1)
+        return callOriginal(L, name, results: results)
     }
 
     private static func callOriginal(_ L: LuaState, _ name: String, results: Int32) -> Int32 {

@@ -123,6 +123,10 @@ enum ScriptCommands {
         s.useClock += 1
         s.scripts.values[index].lastUse = s.useClock
         let flags = s.scripts.values[index].flags
+        if let refusal = engine.scriptAdmissionRefusal(flags, c) {
+            c.error(refusal)
+            return
+        }
         if readOnly && flags.contains(.declared) && !flags.contains(.noWrites) {
             c.error("ERR Can not execute a script with write flag using *_ro command.")
             return
