@@ -264,7 +264,7 @@ final class PrimaryLink: @unchecked Sendable {
         } else if words[0] == "+CONTINUE" {
             engine.log("Successful partial resynchronization with master.")
             if words.count > 1 { engine.log("Master replication ID changed to \(words[1])") }
-            engine.continuedWithPrimary(newID: words.count > 1 ? words[1] : nil)
+            engine.continuedWithPrimary(newID: words.count > 1 ? words[1] : nil, by: self)
         } else if reply.hasPrefix("-NOMASTERLINK") || reply.hasPrefix("-LOADING") {
             throw LinkError("Master is currently unable to PSYNC but should be in the future: \(reply)")
         } else {
@@ -341,7 +341,7 @@ final class PrimaryLink: @unchecked Sendable {
         }
         engine.log("MASTER <-> REPLICA sync: Flushing old data, loading DB in memory")
         do {
-            streamDb = try engine.loadFromPrimary(path: path, replid: replid, offset: offset)
+            streamDb = try engine.loadFromPrimary(path: path, replid: replid, offset: offset, by: self)
         } catch {
             unlink(path)
             throw LinkError("Failed trying to load the MASTER synchronization DB from disk: \(error)")
@@ -387,7 +387,7 @@ final class PrimaryLink: @unchecked Sendable {
             }
             if applied > 0 { engine.flushCounters(&ctx) }
             input.discardReadBytes()
-            engine.servePendingFullSyncs(streamDb: ctx.dbIndex)
+            engine.servePendingFullSyncs(streamDb: ctx.dbIndex, by: self)
             if unixMillis() - lastAck >= 1000 { try sendAck() }
             try fillOrTimeOut("MASTER timeout: no data nor PING received...")
         }
@@ -415,10 +415,10 @@ final class PrimaryLink: @unchecked Sendable {
             if ctx.session.inMulti {
                 pendingTransaction.append(contentsOf: bytes)
             } else if pendingTransaction.isEmpty {
-                engine.appliedFromPrimary(bytes)
+                engine.appliedFromPrimary(bytes, by: self)
             } else {
                 pendingTransaction.append(contentsOf: bytes)
-                pendingTransaction.withUnsafeBytes { engine.appliedFromPrimary($0) }
+                pendingTransaction.withUnsafeBytes { engine.appliedFromPrimary($0, by: self) }
                 pendingTransaction = []
             }
         }

@@ -224,9 +224,11 @@ extension Engine {
     /// +CONTINUE: the stream goes on; a new ID from the primary (it was promoted, or is a
     /// replica that was) becomes this server's, the old one its replid2, and this server's
     /// own replicas are disconnected to learn it.
-    func continuedWithPrimary(newID: String?) {
+    func continuedWithPrimary(newID: String?, by link: PrimaryLink) {
         let replicas: [Client] = repl.lock.withLock {
             let r = repl
+            // A link REPLICAOF replaced changes nothing any more.
+            guard r.link === link else { return [] }
             r.readOffset = r.offset
             guard let newID, newID != r.replid else { return [] }
             r.replid2 = r.replid
@@ -241,7 +243,7 @@ extension Engine {
     /// primary's `replid` and `offset`. The file is read into shards of its own while the
     /// old data set still serves (as repl-diskless-load swapdb), then swapped in under every
     /// shard lock. Answers the database the stream continues in (the RDB's repl-stream-db).
-    func loadFromPrimary(path: String, replid: String, offset: Int64) throws -> Int {
+    func loadFromPrimary(path: String, replid: String, offset: Int64, by link: PrimaryLink) throws -> Int {
         let start = unixMillis()
         let side = Keyspace(databases: keyspace.databases.count, shardsPerDatabase: keyspace.databases[0].shards.count)
         var libraries: [[UInt8]] = []
@@ -261,7 +263,13 @@ extension Engine {
         var ready: [(Int, [UInt8])] = []
         var replicas: [Client] = []
         var functionError: String? = nil
+        var replaced = false
         withAllShardsLocked {
+            // REPLICAOF may have replaced the link while it loaded: the data set stays as it is.
+            guard repl.lock.withLock({ repl.link === link }) else {
+                replaced = true
+                return
+            }
             for (db, loaded) in zip(keyspace.databases, side.databases) {
                 for (s, t) in zip(db.shards, loaded.shards) {
                     s.swapContents(with: t)
@@ -290,6 +298,7 @@ extension Engine {
             // The AOF restarts from the new data set, as Redis's after a sync.
             if aof.on.load(ordering: .relaxed) { startAOFRewrite(snapshotTables()) }
         }
+        if replaced { throw RDBError("the link to this primary was replaced during the load") }
         if let functionError { log("Failed loading the primary's functions: \(functionError)") }
         if !dropped.isEmpty { dropInBackground(dropped, objects: oldKeys) }
         invalidateAll()
@@ -301,8 +310,9 @@ extension Engine {
 
     /// One command of the primary's stream has been applied: its bytes, as they came, go to
     /// the backlog and this server's own replicas, and the offset moves past them.
-    func appliedFromPrimary(_ bytes: UnsafeRawBufferPointer) {
+    func appliedFromPrimary(_ bytes: UnsafeRawBufferPointer, by link: PrimaryLink) {
         repl.lock.withLock {
+            guard repl.link === link else { return }
             feedLocked(Array(bytes))
             repl.readOffset = repl.offset
         }
@@ -310,8 +320,9 @@ extension Engine {
 
     /// Full resynchronizations this replica's own replicas asked for, started from the link's
     /// thread between two commands, where the data set and the offset agree.
-    func servePendingFullSyncs(streamDb: Int) {
+    func servePendingFullSyncs(streamDb: Int, by link: PrimaryLink) {
         let pending: [ReplicaLink] = repl.lock.withLock {
+            guard repl.link === link else { return [] }
             defer { repl.pendingFullSyncs = [] }
             return repl.pendingFullSyncs
         }
