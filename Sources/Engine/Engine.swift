@@ -47,6 +47,8 @@ public final class Engine: Sendable {
     let scripting = Scripting()
     let slowlog = Slowlog()
     let monitors = Monitors()
+    /// DEBUG SET-ACTIVE-EXPIRE: whether the cron expires keys nobody reads.
+    let activeExpireEnabled = Atomic<Bool>(true)
 
     public init(config: Config) {
         self.config = config
@@ -80,7 +82,7 @@ public final class Engine: Sendable {
     static var allCommands: [CommandSpec] {
         StringCommands.specs + BitmapCommands.specs + HyperLogLogCommands.specs + StreamCommands.specs + StreamGroupCommands.specs + GeoCommands.specs + KeyCommands.specs + DumpCommands.specs + SnapshotCommands.specs + AOFCommands.specs + ReplicationCommands.specs + ReplicationCommands.replicaSpecs + TransactionCommands.specs + PubSubCommands.specs + ListCommands.specs + HashCommands.specs + SetCommands.specs
             + SortedSetCommands.specs + SortCommand.specs
-            + ConnectionCommands.specs + ServerCommands.specs + SlowlogCommands.specs + Monitors.specs
+            + ConnectionCommands.specs + ServerCommands.specs + DebugCommand.specs + SlowlogCommands.specs + Monitors.specs
             + IntrospectionCommands.specs + ScriptCommands.specs + FunctionCommands.specs
     }
 
@@ -102,6 +104,7 @@ public final class Engine: Sendable {
     /// with a TTL, delete the expired, and go on in a shard while over a quarter of its sample
     /// had expired, within a time budget so that a mass expiry does not stall the server.
     public func activeExpireCycle(budgetMicros: Int64 = 25_000) {
+        guard activeExpireEnabled.load(ordering: .relaxed) else { return }
         let start = unixMicros()
         let effort = max(1, config.int("active-expire-effort"))
         let samples = 20 + 5 * (effort - 1)

@@ -32,8 +32,6 @@ enum ServerCommands {
                     group: "server", summary: "Synchronously saves the database(s) to disk and shuts down the Redis server.",
                     complexity: "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)",
                     handler: shutdown),
-        CommandSpec("debug", arity: -2, flags: [.admin, .noscript, .loading, .stale], group: "server",
-                    summary: "A container for debugging commands.", complexity: "Depends on subcommand.", handler: debug),
         CommandSpec("memory", arity: -2, flags: [], group: "server", since: "4.0.0",
                     summary: "A container for memory diagnostics commands.", complexity: "Depends on subcommand.",
                     subcommands: [
@@ -227,27 +225,6 @@ enum ServerCommands {
         hook?()
     }
 
-    /// DEBUG SLEEP seconds | DEBUG JMAP ... (only what harnesses use)
-    static func debug(_ c: inout CommandContext) {
-        let mode = c.engine.config.get("enable-debug-command")
-        let local = c.client.address.hasPrefix("127.") || c.client.address.hasPrefix("[::1]") || c.client.address.hasPrefix("::1")
-        guard mode == "yes" || (mode == "local" && local) else {
-            c.error("ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.")
-            return
-        }
-        if c.args.matches(1, "sleep") && c.argc == 3 {
-            let secs = atof(c.args.string(2))   // Redis reads it with atof: garbage is 0
-            // Blocks this event loop, as Redis's DEBUG SLEEP blocks the server.
-            if secs > 0 { usleep(UInt32(min(secs, 4000) * 1_000_000)) }
-            c.ok()
-        } else if c.args.matches(1, "help") {
-            let lines = ["DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-                         "SLEEP <seconds>", "    Stop the server for <seconds>. Decimals allowed.", "HELP", "    Print this help."]
-            c.help(lines)
-        } else {
-            c.error("ERR unknown subcommand or wrong number of arguments for '\(c.args.string(1))'. Try DEBUG HELP.")
-        }
-    }
 
     /// MEMORY USAGE key [SAMPLES count]
     static func memoryUsage(_ c: inout CommandContext) {

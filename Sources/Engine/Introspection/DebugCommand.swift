@@ -1,0 +1,165 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Persistence
+import RESP
+import Storage
+
+/// DEBUG, behind `enable-debug-command` as in Redis: the subcommands tools, tests and
+/// benchmarks use. It holds every shard lock (as Redis's DEBUG stops the whole server): POPULATE
+/// and RELOAD change every database, SLEEP stops every command that needs a key.
+enum DebugCommand {
+    static let specs: [CommandSpec] = [
+        CommandSpec("debug", arity: -2, flags: [.admin, .noscript, .loading, .stale], scope: .all, group: "server",
+                    summary: "A container for debugging commands.", complexity: "Depends on subcommand.", handler: debug),
+    ]
+
+    /// DEBUG subcommand [argument ...]
+    static func debug(_ c: inout CommandContext) {
+        let mode = c.engine.config.get("enable-debug-command")
+        let local = c.client.address.hasPrefix("127.") || c.client.address.hasPrefix("[::1]") || c.client.address.hasPrefix("::1")
+        guard mode == "yes" || (mode == "local" && local) else {
+            c.error("ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.")
+            return
+        }
+        let sub = c.args.string(1).lowercased()
+        switch (sub, c.argc) {
+        case ("sleep", 3):
+            let secs = atof(c.args.string(2))   // Redis reads it with atof: garbage is 0
+            if secs > 0 { usleep(UInt32(min(secs, 4000) * 1_000_000)) }
+            c.ok()
+        case ("populate", 3...5):
+            populate(&c)
+        case ("reload", _):
+            reload(&c)
+        case ("set-active-expire", 3):
+            c.engine.activeExpireEnabled.store(c.args.string(2) != "0", ordering: .relaxed)
+            c.ok()
+        case ("change-repl-id", 2):
+            c.engine.changeReplicationID()
+            c.ok()
+        case ("log", 3):
+            c.engine.log("DEBUG LOG: \(c.args.string(2))")
+            c.ok()
+        case ("help", 2):
+            c.help(["DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                    "CHANGE-REPL-ID", "    Change the replication IDs of the instance.",
+                    "    Dangerous: should be used only for testing the replication subsystem.",
+                    "LOG <message>", "    Write <message> to the server log.",
+                    "POPULATE <count> [<prefix>] [<size>]",
+                    "    Create <count> string keys named key:<num>. If <prefix> is specified then",
+                    "    it is used instead of the 'key' prefix. These are not propagated to",
+                    "    replicas. Cluster slots are not respected so keys not belonging to the",
+                    "    current node can be created in cluster mode.",
+                    "RELOAD [option ...]",
+                    "    Save the RDB on disk and reload it back to memory. Valid <option> values:",
+                    "    * MERGE: conflicting keys will be loaded from RDB.",
+                    "    * NOFLUSH: the existing database will not be removed before load, but",
+                    "      conflicting keys will generate an exception and kill the server.",
+                    "    * NOSAVE: the database will be loaded from an existing RDB file.",
+                    "    Examples:",
+                    "    * DEBUG RELOAD: verify that the server is able to persist, flush and reload",
+                    "      the database.",
+                    "    * DEBUG RELOAD NOSAVE: replace the current database with the contents of an",
+                    "      existing RDB file.",
+                    "    * DEBUG RELOAD NOSAVE NOFLUSH MERGE: add the contents of an existing RDB",
+                    "      file to the database.",
+                    "SET-ACTIVE-EXPIRE <0|1>",
+                    "    Setting it to 0 disables expiring keys in background when they are not",
+                    "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
+                    "    default.",
+                    "SLEEP <seconds>", "    Stop the server for <seconds>. Decimals allowed.",
+                    "HELP", "    Print this help."])
+        default:
+            c.error("ERR unknown subcommand or wrong number of arguments for '\(c.args.string(1))'. Try DEBUG HELP.")
+        }
+    }
+
+    /// DEBUG POPULATE count [prefix] [size]: keys prefix:N holding "value:N", cut or padded
+    /// with zero bytes to `size`; keys already there are left alone. Not propagated, as in Redis.
+    static func populate(_ c: inout CommandContext) {
+        guard let count = parseCanonicalInt(c.args[2]), count >= 0 else {
+            c.error("ERR value is out of range, must be positive")
+            return
+        }
+        var size = 0
+        if c.argc == 5 {
+            guard let v = parseCanonicalInt(c.args[4]), v >= 0 else {
+                c.error("ERR value is out of range, must be positive")
+                return
+            }
+            size = v
+        }
+        let prefix = c.argc >= 4 ? c.args.owned(3) : Array("key".utf8)
+        let db = c.db
+        for i in 0..<count {
+            let key = prefix + Array(":\(i)".utf8)
+            let shard = db.shard(key[...])
+            guard shard.find(key[...], now: c.lookupNow) == nil else { continue }
+            var value = Array("value:\(i)".utf8)
+            if size > 0 {
+                value = Array(value.prefix(size))
+                value += [UInt8](repeating: 0, count: size - value.count)
+            }
+            shard.set(key[...], .string(value), access: c.newAccess)
+        }
+        c.ok()
+    }
+
+    /// DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]: the RDB saved (unless NOSAVE), the databases
+    /// emptied (unless NOFLUSH), then the file loaded back; a key already there is an error
+    /// unless MERGE.
+    static func reload(_ c: inout CommandContext) {
+        var merge = false, noflush = false, nosave = false
+        for i in 2..<max(2, c.argc) {
+            switch c.args.string(i).lowercased() {
+            case "merge": merge = true
+            case "noflush": noflush = true
+            case "nosave": nosave = true
+            default:
+                c.error("ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.")
+                return
+            }
+        }
+        let engine = c.engine
+        if !nosave && !engine.saveNow(engine.snapshotTables(), point: engine.replicationPoint()) {
+            c.error("ERR Error trying to save the RDB dump, check server logs.")
+            return
+        }
+        if !noflush {
+            for db in engine.keyspace.databases { for s in db.shards { s.removeAll() } }
+        }
+        let now = unixMillis()
+        var conflict = false
+        do {
+            try RDBFile.read(path: engine.rdbPath, now: now, limits: DumpCommands.limits(engine),
+                             functions: { _ in }) { k in
+                guard k.db < engine.keyspace.databases.count else { throw RDBError("database \(k.db) out of range") }
+                let shard = engine.keyspace.databases[k.db].shard(k.key[...])
+                if !merge && shard.find(k.key[...], now: now) != nil {
+                    conflict = true
+                    throw RDBError("duplicate key")
+                }
+                shard.set(k.key[...], k.value, expireAt: k.expireAt, access: engine.accessPolicy.initial(now: now))
+            }
+        } catch {
+            engine.log("DEBUG RELOAD failed: \(conflict ? "a key of the file is already in the database" : "\(error)")")
+            c.error("ERR Error trying to load the RDB dump, check server logs.")
+            return
+        }
+        engine.invalidateAll()
+        engine.log("DB reloaded by DEBUG RELOAD")
+        c.ok()
+    }
+}
+
+extension Engine {
+    /// DEBUG CHANGE-REPL-ID: a new replication ID, and no previous one.
+    func changeReplicationID() {
+        repl.lock.withLock {
+            repl.replid = ReplicationState.newID()
+            repl.replid2 = String(repeating: "0", count: 40)
+            repl.secondOffset = -1
+        }
+    }
+}

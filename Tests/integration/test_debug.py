@@ -1,0 +1,60 @@
+"""DEBUG behind enable-debug-command, side by side with redis-server 7.0: POPULATE (names,
+values, sizes, keys already there, errors), SET-ACTIVE-EXPIRE, RELOAD and its options,
+CHANGE-REPL-ID, LOG, and the errors of the rest."""
+import time
+
+from conftest import start_larder, start_redis
+from differential import Differ
+
+
+def test_debug_as_redis():
+    mine, theirs = start_larder("--enable-debug-command", "yes"), start_redis("--enable-debug-command", "yes")
+    d = Differ(mine.port, theirs.port)
+    try:
+        d.check("SET", "key:1", "mine")
+        for cmd in (("DEBUG", "POPULATE", "3"), ("GET", "key:0"), ("GET", "key:1"), ("GET", "key:2"),
+                    ("DEBUG", "POPULATE", "2", "p", "20"), ("GET", "p:1"), ("STRLEN", "p:1"),
+                    ("DEBUG", "POPULATE", "2", "q", "3"), ("GET", "q:0"), ("DEBUG", "POPULATE", "2", "key", "0"),
+                    ("DEBUG", "POPULATE", "-1"), ("DEBUG", "POPULATE", "abc"), ("DEBUG", "POPULATE", "1", "a", "-2"),
+                    ("DEBUG", "POPULATE"), ("DEBUG", "POPULATE", "1", "a", "b", "c"), ("DBSIZE",),
+                    ("DEBUG", "SET-ACTIVE-EXPIRE"), ("DEBUG", "NOPE"), ("DEBUG", "LOG", "hello"),
+                    ("DEBUG", "RELOAD", "BADOPTION")):
+            d.check(*cmd)
+        # With active expiry off, a key past its time stays until something reads it.
+        d.check("DEBUG", "SET-ACTIVE-EXPIRE", "0")
+        d.check("SET", "short", "v", "PX", "50")
+        time.sleep(0.5)
+        d.check("DBSIZE")
+        d.check("GET", "short")
+        d.check("DBSIZE")
+        d.check("DEBUG", "SET-ACTIVE-EXPIRE", "1")
+        # RELOAD: saved, flushed, loaded back; NOSAVE NOFLUSH without MERGE meets the same keys.
+        d.check("HSET", "h", "f", "v")
+        d.check("DEBUG", "RELOAD")
+        d.check("DBSIZE")
+        d.check("HGETALL", "h")
+        d.check("GET", "p:0")
+        d.check("DEBUG", "RELOAD", "NOSAVE", "NOFLUSH", "MERGE")
+        d.check("DBSIZE")
+        ids = [c.call("INFO", "replication").value for c in (d.larder, d.redis)]
+        d.check("DEBUG", "CHANGE-REPL-ID")
+        assert [c.call("INFO", "replication").value for c in (d.larder, d.redis)] != ids
+        d.check("CONFIG", "SET", "enable-debug-command", "no")   # immutable: refused on both
+    finally:
+        d.close()
+        mine.stop()
+        theirs.stop()
+    with open(mine.log.name) as f:
+        assert "DEBUG LOG: hello" in f.read()
+
+
+def test_debug_refused_unless_enabled():
+    mine, theirs = start_larder("--enable-debug-command", "no"), start_redis("--enable-debug-command", "no")
+    d = Differ(mine.port, theirs.port)
+    try:
+        d.check("DEBUG", "POPULATE", "1")
+        d.check("DEBUG", "HELP")
+    finally:
+        d.close()
+        mine.stop()
+        theirs.stop()
