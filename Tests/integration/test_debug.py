@@ -1,10 +1,12 @@
 """DEBUG behind enable-debug-command, side by side with redis-server 7.0: POPULATE (names,
 values, sizes, keys already there, errors), SET-ACTIVE-EXPIRE, RELOAD and its options,
 CHANGE-REPL-ID, LOG, and the errors of the rest."""
+import socket
 import time
 
 from conftest import start_larder, start_redis
 from differential import Differ
+from resp import encode
 
 
 def test_debug_as_redis():
@@ -56,5 +58,31 @@ def test_debug_refused_unless_enabled():
         d.check("DEBUG", "HELP")
     finally:
         d.close()
+        mine.stop()
+        theirs.stop()
+
+
+def test_debug_protocol_as_redis():
+    """Every reply type DEBUG PROTOCOL gives, in RESP2 and RESP3, byte for byte (read raw:
+    attributes and pushes come with the reply that follows them)."""
+    mine, theirs = start_larder("--enable-debug-command", "yes"), start_redis("--enable-debug-command", "yes")
+    try:
+        for resp in ("2", "3"):
+            conns = [socket.create_connection(("127.0.0.1", s.port), timeout=5) for s in (mine, theirs)]
+            for t in ("string", "integer", "double", "bignum", "null", "array", "set", "map", "attrib", "push",
+                      "verbatim", "true", "false", "nope", "STRING"):
+                replies = []
+                for conn in conns:
+                    conn.sendall(encode("HELLO", resp) if t == "string" else b"")
+                    if t == "string":
+                        time.sleep(0.1)
+                        conn.recv(65536)
+                    conn.sendall(encode("DEBUG", "PROTOCOL", t))
+                    time.sleep(0.1)
+                    replies.append(conn.recv(65536))
+                assert replies[0] == replies[1], (resp, t, replies)
+            for conn in conns:
+                conn.close()
+    finally:
         mine.stop()
         theirs.stop()

@@ -6,7 +6,7 @@ import RESP
 import Storage
 
 /// DEBUG, behind `enable-debug-command` as in Redis: the subcommands tools, tests and
-/// benchmarks use. It holds every shard lock (as Redis's DEBUG stops the whole server): POPULATE
+/// benchmarks use (PROTOCOL's samples are Redis's, byte for byte, for client parsers). It holds every shard lock (as Redis's DEBUG stops the whole server): POPULATE
 /// and RELOAD change every database, SLEEP stops every command that needs a key.
 enum DebugCommand {
     static let specs: [CommandSpec] = [
@@ -38,6 +38,8 @@ enum DebugCommand {
         case ("change-repl-id", 2):
             c.engine.changeReplicationID()
             c.ok()
+        case ("protocol", 3):
+            proto(&c)
         case ("log", 3):
             c.engine.log("DEBUG LOG: \(c.args.string(2))")
             c.ok()
@@ -46,6 +48,10 @@ enum DebugCommand {
                     "CHANGE-REPL-ID", "    Change the replication IDs of the instance.",
                     "    Dangerous: should be used only for testing the replication subsystem.",
                     "LOG <message>", "    Write <message> to the server log.",
+                    "PROTOCOL <type>",
+                    "    Reply with a test value of the specified type. <type> can be: string,",
+                    "    integer, double, bignum, null, array, set, map, attrib, push, verbatim,",
+                    "    true, false.",
                     "POPULATE <count> [<prefix>] [<size>]",
                     "    Create <count> string keys named key:<num>. If <prefix> is specified then",
                     "    it is used instead of the 'key' prefix. These are not propagated to",
@@ -72,6 +78,53 @@ enum DebugCommand {
                     "HELP", "    Print this help."])
         default:
             c.error("ERR unknown subcommand or wrong number of arguments for '\(c.args.string(1))'. Try DEBUG HELP.")
+        }
+    }
+
+    /// DEBUG PROTOCOL type: a sample of each reply type, for clients to test their parsers.
+    static func proto(_ c: inout CommandContext) {
+        let resp3 = c.out.resp3
+        switch c.args.string(2).lowercased() {
+        case "string": c.out.bulk("Hello World")
+        case "integer": c.out.integer(12345)
+        case "double": c.out.double("3.141")
+        case "bignum":
+            let digits = "1234567999999999999999999999999999999"
+            if resp3 { c.out.buffer.writeString("(\(digits)\r\n") } else { c.out.bulk(digits) }
+        case "null": c.out.null()
+        case "array", "set":
+            if c.args.matches(2, "set") { c.out.set(3) } else { c.out.array(3) }
+            for j in 0..<3 { c.out.integer(j) }
+        case "map":
+            c.out.map(3)
+            for j in 0..<3 {
+                c.out.integer(j)
+                c.out.bool(j == 1)
+            }
+        case "attrib":
+            if resp3 {
+                // An attribute comes before the reply it describes.
+                c.out.buffer.writeString("|1\r\n")
+                c.out.bulk("key-popularity")
+                c.out.array(2)
+                c.out.bulk("key:123")
+                c.out.integer(90)
+            }
+            c.out.bulk("Some real reply following the attribute")
+        case "push":
+            guard resp3 else {
+                c.error("ERR RESP2 is not supported by this command")
+                return
+            }
+            c.out.push(2)
+            c.out.bulk("server-cpu-usage")
+            c.out.integer(42)
+            c.out.bulk("Some real reply following the push reply")
+        case "true": c.out.bool(true)
+        case "false": c.out.bool(false)
+        case "verbatim": c.out.verbatim("This is a verbatim\nstring")
+        default:
+            c.error("ERR Wrong protocol type name. Please use one of the following: string|integer|double|bignum|null|array|set|map|attrib|push|verbatim|true|false")
         }
     }
 
