@@ -514,3 +514,37 @@ def test_info_replication_fields_as_redis():
     finally:
         for s in (lr2, lr, rr, lp, rp):
             s.stop()
+
+
+@pytest.mark.parametrize("replica_kind", ["larder", "redis"])
+def test_messages_reach_subscribers_of_replicas(primary, replica_kind):
+    """PUBLISH on the primary (alone, in MULTI, from a script) reaches a subscriber of its
+    replica, as Redis propagates it."""
+    kind, p = primary
+    if kind == "redis" and replica_kind == "redis":
+        pytest.skip("nothing of Larder's in it")
+    r = larder_replica_of(p) if replica_kind == "larder" else redis_replica_of(p)
+    try:
+        wait_caught_up(p, r, what=f"{kind} -> {replica_kind}: first sync")
+        sub = r.client().pubsub()
+        sub.subscribe("news")
+        assert sub.get_message(timeout=5)["type"] == "subscribe"
+        pc = p.client()
+        pc.publish("news", "one")
+        pipe = pc.pipeline(transaction=True)
+        pipe.set("k", "v")
+        pipe.publish("news", "two")
+        pipe.execute()
+        pc.eval("redis.call('publish', 'news', 'three')", 0)
+        got = []
+        deadline = time.time() + 10
+        while len(got) < 3 and time.time() < deadline:
+            m = sub.get_message(timeout=1)
+            if m and m["type"] == "message":
+                got.append(m["data"])
+        assert got == [b"one", b"two", b"three"], (kind, replica_kind, got)
+        wait_caught_up(p, r)
+        assert r.client().get("k") == b"v"
+        sub.close()
+    finally:
+        r.stop()

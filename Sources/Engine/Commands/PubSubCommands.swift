@@ -55,6 +55,8 @@ enum PubSubCommands {
         let n = c.engine.pubsub.publish(c.args.owned(1), c.args[2], shard: shard, publisher: c.client.id) {
             c.out.buffer.writeImmutableBuffer($0)
         }
+        // As Redis: the message reaches the subscribers of replicas too (the stream, not the AOF).
+        c.engine.propagateToReplicas(&c)
         c.out.integer(n)
     }
 

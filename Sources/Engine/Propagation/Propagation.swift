@@ -167,6 +167,18 @@ extension Engine {
         return aofAppend { $0.encode(db: db, arguments: args, into: &$1) }
     }
 
+    /// A command that changes nothing but that replicas must run too (PUBLISH): its words in
+    /// the replication stream only, inside the transaction or script it is part of.
+    func propagateToReplicas(_ c: inout CommandContext) {
+        guard repl.active.load(ordering: .relaxed) else { return }
+        if c.transactionEffects != nil {
+            c.transactionEffects!.append((c.dbIndex, .only(Effect.Destination.replicas, .arguments(c.args))))
+        } else {
+            replicationFeed { $0.encode(db: c.dbIndex, arguments: c.args, into: &$1) }
+            c.session.writeOffset = replicationOffset
+        }
+    }
+
     /// A write made outside any command (a key expired or evicted, a memcached store):
     /// propagated alone.
     @discardableResult
