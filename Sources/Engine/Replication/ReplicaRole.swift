@@ -168,15 +168,17 @@ extension Engine {
             return writes ? Self.noReplicas : nil
         }
         if writes && config.bool("replica-read-only") {
-            return "READONLY You can't write against a read only replica."
+            return Self.readOnlyReplica
         }
         if !repl.linkUp.load(ordering: .relaxed) && !spec.flags.contains(.stale) && !config.bool("replica-serve-stale-data") {
-            return "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."
+            return Self.masterDown
         }
         return nil
     }
 
     static let noReplicas = "NOREPLICAS Not enough good replicas to write."
+    static let readOnlyReplica = "READONLY You can't write against a read only replica."
+    static let masterDown = "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."
 
     /// A script with flags, refused as Redis refuses it at admission, where its flags count as
     /// the command's (so before FCALL_RO's own write-flag error and before numkeys): READONLY
@@ -186,9 +188,9 @@ extension Engine {
         guard flags.contains(.declared), !c.fromPrimary, repl.gate.load(ordering: .relaxed) != 0 else { return nil }
         let writes = !flags.contains(.noWrites)
         guard repl.following.load(ordering: .relaxed) else { return writes ? Self.noReplicas : nil }
-        if writes && config.bool("replica-read-only") { return "READONLY You can't write against a read only replica." }
+        if writes && config.bool("replica-read-only") { return Self.readOnlyReplica }
         if !flags.contains(.allowStale) && !repl.linkUp.load(ordering: .relaxed) && !config.bool("replica-serve-stale-data") {
-            return "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."
+            return Self.masterDown
         }
         return nil
     }

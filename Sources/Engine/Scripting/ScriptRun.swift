@@ -143,7 +143,7 @@ extension Engine {
             if run.readOnly { return .error("ERR Write commands are not allowed from read-only scripts.") }
             if repl.gate.load(ordering: .relaxed) != 0 && !run.ctx.pointee.fromPrimary {
                 if repl.following.load(ordering: .relaxed) {
-                    if config.bool("replica-read-only") { return .error("READONLY You can't write against a read only replica.") }
+                    if config.bool("replica-read-only") { return .error(Engine.readOnlyReplica) }
                 } else {
                     return .error(Engine.noReplicas)
                 }

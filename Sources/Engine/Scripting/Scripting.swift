@@ -249,28 +249,13 @@ extension Engine {
     func runScript(_ c: inout CommandContext, vm: LuaVM, argCount: Int32, readOnly: Bool, flags: ScriptFlags,
                    origin: @autoclosure () -> String, kind: Int, name: String) {
         let L = vm.L
-        // On a replica, as Redis: a script with flags is refused at once when it may write
-        // (read-only replica); any script but one flagged allow-stale when the link is down
-        // and replica-serve-stale-data is no.
-        if flags.contains(.declared) && !flags.contains(.noWrites) && !readOnly && shortOfGoodReplicas && !c.fromPrimary {
+        // A script without flags on a replica whose link is down, with replica-serve-stale-data
+        // no: MASTERDOWN, as Redis (one with flags was judged before, scriptAdmissionRefusal).
+        if !flags.contains(.declared) && !c.fromPrimary && repl.following.load(ordering: .relaxed)
+            && !repl.linkUp.load(ordering: .relaxed) && !config.bool("replica-serve-stale-data") {
             lua_settop(L, 0)
-            c.error(Engine.noReplicas)
+            c.error(Engine.masterDown)
             return
-        }
-        if repl.following.load(ordering: .relaxed) && !c.fromPrimary {
-            var refusal: String? = nil
-            let declared = flags.contains(.declared)
-            if declared && !flags.contains(.noWrites) && !readOnly && config.bool("replica-read-only") {
-                refusal = "READONLY You can't write against a read only replica."
-            } else if !(declared && flags.contains(.allowStale)) && !repl.linkUp.load(ordering: .relaxed)
-                        && !config.bool("replica-serve-stale-data") {
-                refusal = "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."
-            }
-            if let refusal {
-                lua_settop(L, 0)
-                c.error(refusal)
-                return
-            }
         }
         let outOfMemory = settings.maxmemory.load(ordering: .relaxed) > 0 && !c.holdsEveryShard && !performEvictions()
         if outOfMemory && flags.contains(.declared) && !flags.contains(.allowOOM) && !flags.contains(.noWrites) && !readOnly {
