@@ -9,6 +9,7 @@ public final class Engine: Sendable {
     public let keyspace: Keyspace
     public let config: Config
     public let table: CommandTable
+    let acl: ACL
     /// The table without the file's rename-command lines (AOF loading's).
     let originalTable: CommandTable
     public let clients = ClientRegistry()
@@ -55,10 +56,12 @@ public final class Engine: Sendable {
         self.keyspace = Keyspace(databases: config.int("databases"),
                                  shardsPerDatabase: Self.powerOfTwo(config.int("shards-per-database")))
         let renames = config.commandRenames
-        self.table = CommandTable(Self.allCommands, renames: renames)
+        let commands = Self.allCommands
+        self.table = CommandTable(commands, renames: renames)
         // The AOF holds commands under their own names (the effects Larder writes): loading
         // finds them there even when the file renamed them.
-        self.originalTable = renames.isEmpty ? table : CommandTable(Self.allCommands)
+        self.originalTable = renames.isEmpty ? table : CommandTable(commands)
+        self.acl = ACL(index: ACLCommandIndex(originalTable))
         self.tcpPort = config.int("port")
         for db in keyspace.databases {
             let index = db.index
@@ -83,7 +86,7 @@ public final class Engine: Sendable {
         StringCommands.specs + BitmapCommands.specs + HyperLogLogCommands.specs + StreamCommands.specs + StreamGroupCommands.specs + GeoCommands.specs + KeyCommands.specs + DumpCommands.specs + SnapshotCommands.specs + AOFCommands.specs + ReplicationCommands.specs + ReplicationCommands.replicaSpecs + TransactionCommands.specs + PubSubCommands.specs + ListCommands.specs + HashCommands.specs + SetCommands.specs
             + SortedSetCommands.specs + SortCommand.specs
             + ConnectionCommands.specs + ServerCommands.specs + DebugCommand.specs + SlowlogCommands.specs + Monitors.specs
-            + IntrospectionCommands.specs + ScriptCommands.specs + FunctionCommands.specs
+            + IntrospectionCommands.specs + ScriptCommands.specs + FunctionCommands.specs + ACLCommands.specs
     }
 
     /// A key removed because its TTL passed, by lazy or active expiry.
@@ -96,7 +99,6 @@ public final class Engine: Sendable {
 
     public func setShutdownHook(_ f: @escaping @Sendable () -> Void) { shutdownHook.withLock { $0 = f } }
 
-    public var requirePass: String { config.get("requirepass") }
 
     // MARK: background work
 

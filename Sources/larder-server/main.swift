@@ -84,6 +84,10 @@ struct LarderCommand: ParsableCommand {
 
         raiseFileLimit(config: config, logger: logger)
         let engine = Engine(config: config)
+        do { try engine.loadUsersAtStart() } catch {
+            logger.critical("\(error.message)")
+            throw ExitCode(1)
+        }
         let threads = config.int("threads") > 0 ? config.int("threads") : defaultEventLoops(cores: ProcessInfo.processInfo.activeProcessorCount)
         let server = LarderServer(engine: engine, threads: threads, logger: logger)
         logger.notice("Larder \(Version.larder) starting, \(threads) event loop(s), data in \(dir)")

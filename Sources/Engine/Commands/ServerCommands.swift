@@ -162,7 +162,8 @@ enum ServerCommands {
             return
         }
         do {
-            try ConfigFile.rewrite(path: path, config: c.engine.config)
+            let users = c.engine.config.get("aclfile").isEmpty ? c.engine.acl.lines() : nil
+            try ConfigFile.rewrite(path: path, config: c.engine.config, users: users)
             c.ok()
         } catch {
             c.error("ERR Rewriting config file: \(error)")

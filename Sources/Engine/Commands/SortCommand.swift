@@ -64,9 +64,18 @@ enum SortCommand {
             } else if c.args.matches(j, "by") && left >= 1 {
                 let p = c.args.owned(j + 1)
                 byPattern = p
-                if !p.contains(UInt8(ascii: "*")) { dontSort = true }
+                if !p.contains(UInt8(ascii: "*")) {
+                    dontSort = true
+                } else if !c.engine.sortMayReadAnyKey(&c) {
+                    c.error("ERR BY option of SORT denied due to insufficient ACL permissions.")
+                    return
+                }
                 j += 1
             } else if c.args.matches(j, "get") && left >= 1 {
+                guard c.engine.sortMayReadAnyKey(&c) else {
+                    c.error("ERR GET option of SORT denied due to insufficient ACL permissions.")
+                    return
+                }
                 getPatterns.append(c.args.owned(j + 1))
                 j += 1
             } else {

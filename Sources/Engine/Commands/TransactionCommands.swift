@@ -175,6 +175,11 @@ extension Engine {
                 continue
             }
             let errorsBefore = c.session.counters.errors
+            // The user's rules may have changed since the command was queued.
+            if c.session.aclRestricted, let denial = aclDenial(spec, args, &c, context: "multi") {
+                c.error(Self.execNopermMessage(denial))
+                continue
+            }
             callLocked(spec, &c)
             done.append((spec, c.args, c.changes, errorsBefore))
         }

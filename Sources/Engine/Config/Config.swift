@@ -149,9 +149,9 @@ public final class Config: Sendable {
         // Redis 7.0's other directives: accepted, kept, shown and rewritten; they change
         // nothing in Larder (the log says so at start when one is set), or, where acting as if
         // they were not there could mislead (replicaof, TLS, min-replicas), only their defaults.
-        .init("acl-pubsub-default", .choice(["allchannels", "resetchannels"]), "resetchannels", noEffect: true),
-        .init("aclfile", .string, "", immutable: true, noEffect: true),
-        .init("acllog-max-len", .int(min: 0, max: Int.max), "128", noEffect: true),
+        .init("acl-pubsub-default", .choice(["allchannels", "resetchannels"]), "resetchannels", apply: .settings),
+        .init("aclfile", .string, "", immutable: true),
+        .init("acllog-max-len", .int(min: 0, max: Int.max), "128", apply: .settings),
         .init("active-defrag-cycle-max", .int(min: 1, max: 99), "25", noEffect: true),
         .init("active-defrag-cycle-min", .int(min: 1, max: 99), "1", noEffect: true),
         .init("active-defrag-ignore-bytes", .memory(min: 0, max: Int.max), "104857600", noEffect: true),
@@ -276,6 +276,11 @@ public final class Config: Sendable {
     /// when the engine builds its command table.
     private let renames = Locked<[String: String]>([:])
     public var commandRenames: [String: String] { renames.withLock { $0 } }
+
+    /// The file's `user` lines (name, then rules), applied once the engine is built.
+    private let users = Locked<[[String]]>([])
+    public var userLines: [[String]] { users.withLock { $0 } }
+    public func addUserLine(_ words: [String]) { users.withLock { $0.append(words) } }
 
     /// rename-command old new: checked against the command names (`known`) as Redis does.
     public func renameCommand(_ old: String, _ new: String, known: Set<String>) throws(ConfigError) {

@@ -144,7 +144,9 @@ extension Engine {
         reportNewKeys(notify.contains(.new))
         s.maxclients.store(config.int("maxclients"), ordering: .relaxed)
         s.protectedMode.store(config.bool("protected-mode"), ordering: .relaxed)
-        s.passwordSet.store(!config.get("requirepass").isEmpty, ordering: .relaxed)
+        applyRequirePass()
+        acl.pubsubAll.store(config.get("acl-pubsub-default") == "allchannels", ordering: .relaxed)
+        acl.logMaxLength.store(config.int("acllog-max-len"), ordering: .relaxed)
         s.tcpKeepalive.store(config.int("tcp-keepalive"), ordering: .relaxed)
     }
 
@@ -176,7 +178,7 @@ extension Engine {
     public var queryBufferLimit: Int { settings.queryBufferLimit.load(ordering: .relaxed) }
     public var maxClients: Int { settings.maxclients.load(ordering: .relaxed) }
     public var protectedMode: Bool { settings.protectedMode.load(ordering: .relaxed) }
-    /// Whether `requirepass` is set.
+    /// Whether a new connection must log in (the default user has a password or is off).
     public var passwordSet: Bool { settings.passwordSet.load(ordering: .relaxed) }
     /// `tcp-keepalive`, in seconds (0: off), for each accepted connection.
     public var tcpKeepalive: Int { settings.tcpKeepalive.load(ordering: .relaxed) }

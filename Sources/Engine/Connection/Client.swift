@@ -27,6 +27,7 @@ public final class Client: Sendable {
         public var closing = false
         public var sub = 0, psub = 0, ssub = 0
         public var multi = -1
+        public var user = "default"
     }
 
     public let info: Locked<Info>
@@ -93,7 +94,7 @@ public final class Client: Sendable {
         let idle = (now - i.lastInteraction) / 1000
         let flags = isReplica ? "S" : isPrimary ? "M" : i.sub + i.psub + i.ssub > 0 ? "P"
             : blockedFlag.load(ordering: .relaxed) ? "b" : (i.multi >= 0 ? "x" : "N")
-        return "id=\(id) addr=\(address) laddr=\(localAddress) fd=\(fd) name=\(i.name) age=\(age) idle=\(idle) flags=\(flags) db=\(i.db) sub=\(i.sub) psub=\(i.psub) ssub=\(i.ssub) multi=\(i.multi) qbuf=\(i.queryBufferLength) qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=\(i.outputBufferLength) tot-mem=\(1024 + i.queryBufferLength + i.outputBufferLength) events=r cmd=\(i.lastCommand) user=default redir=-1 resp=\(i.resp)"
+        return "id=\(id) addr=\(address) laddr=\(localAddress) fd=\(fd) name=\(i.name) age=\(age) idle=\(idle) flags=\(flags) db=\(i.db) sub=\(i.sub) psub=\(i.psub) ssub=\(i.ssub) multi=\(i.multi) qbuf=\(i.queryBufferLength) qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=\(i.outputBufferLength) tot-mem=\(1024 + i.queryBufferLength + i.outputBufferLength) events=r cmd=\(i.lastCommand) user=\(i.user) redir=-1 resp=\(i.resp)"
     }
 }
 

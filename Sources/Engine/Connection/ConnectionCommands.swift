@@ -72,9 +72,12 @@ enum ConnectionCommands {
         c.engine.releaseClientState(&c)
         c.dbIndex = 0
         c.out.resp3 = false
-        let needsAuth = !c.engine.requirePass.isEmpty
-        if needsAuth { c.client.authenticated.store(false, ordering: .relaxed) }
+        // Back to the default user, logged in only if it needs no password.
+        c.client.authenticated.store(!c.engine.passwordSet, ordering: .relaxed)
+        c.session.userName = "default"
+        c.engine.refreshUser(&c)
         c.client.info.withLock { i in
+            i.user = "default"
             i.db = 0
             i.resp = 2
             i.name = ""
@@ -85,26 +88,15 @@ enum ConnectionCommands {
         c.out.simple("RESET")
     }
 
-    /// Checks a password for the default user; replies on failure.
-    static func authenticate(_ c: inout CommandContext, user: String, password: [UInt8]) -> Bool {
-        let required = c.engine.requirePass
-        if user == "default" && (required.isEmpty || Array(required.utf8) == password) {
-            c.client.authenticated.store(true, ordering: .relaxed)
-            return true
-        }
-        c.error(Errors.wrongPass)
-        return false
-    }
-
     /// AUTH [username] password
     static func auth(_ c: inout CommandContext) {
         if c.argc > 3 { c.error(Errors.syntax); return }
-        if c.argc == 2 && c.engine.requirePass.isEmpty {
+        if c.argc == 2 && c.engine.acl.user("default")!.nopass {
             c.error("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")
             return
         }
         let user = c.argc == 3 ? c.args.string(1) : "default"
-        if authenticate(&c, user: user, password: c.args.owned(c.argc - 1)) { c.ok() }
+        if c.engine.authenticate(&c, user: user, password: c.args.owned(c.argc - 1)) { c.ok() }
     }
 
     static func validName(_ name: ArraySlice<UInt8>) -> Bool {
@@ -143,7 +135,7 @@ enum ConnectionCommands {
             j += 1
         }
         if let user {
-            guard authenticate(&c, user: user, password: pass) else { return }
+            guard c.engine.authenticate(&c, user: user, password: pass) else { return }
         }
         guard c.engine.isAuthenticated(c.client) else {
             c.error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
@@ -272,8 +264,7 @@ enum ConnectionCommands {
                 }
                 type = t
             } else if c.args.matches(j, "user") {
-                // One user until ACLs come: any other name does not exist (Redis's error).
-                guard v == "default" else { c.error("ERR No such user '\(v)'"); return }
+                guard c.engine.acl.user(v) != nil else { c.error("ERR No such user '\(v)'"); return }
                 user = v
             } else if c.args.matches(j, "skipme") {
                 switch v.lowercased() {
@@ -293,7 +284,7 @@ enum ConnectionCommands {
             if let addr, cl.address != addr { continue }
             if let laddr, cl.localAddress != laddr { continue }
             if let type, Self.typeName(type) != cl.typeName { continue }
-            if let user, user != "default" { continue }
+            if let user, user != cl.info.withLock({ $0.user }) { continue }
             if skipMe && cl === c.client { continue }
             victims.append(cl)
         }

@@ -42,6 +42,13 @@ public struct Session: Sendable {
     /// Statistics counted by this connection and added to the shared ones once per read batch,
     /// so that commands on different cores do not fight over the same cache lines.
     public var counters = Counters()
+    /// The user the connection is logged in as, the copy of it checks use, and the users'
+    /// generation that copy is from (see ACL).
+    var userName = "default"
+    var user: ACLUser? = nil
+    var aclGeneration: UInt64 = 0
+    /// The user's rules must be checked for each command (it is not unrestricted).
+    var aclRestricted = false
     /// The command and time last published to the client's info (see Engine.execute).
     var publishedCommand: CommandSpec? = nil
     var publishedAt: Int64 = 0

@@ -4,7 +4,7 @@ import Storage
 /// The way in for a client's command: resolve it (one table lookup), admit it, then `call()`.
 ///
 /// Admission is every check that may refuse a command before it runs, in Redis's order:
-/// authentication, a RESP2 subscriber's restricted set, maxmemory (evicting first), and MULTI,
+/// authentication, ACL permissions, a RESP2 subscriber's restricted set, maxmemory (evicting first), and MULTI,
 /// which queues instead of running. A refusal counts in the command's rejected_calls, as
 /// Redis's INFO commandstats reports it.
 extension Engine {
@@ -44,6 +44,15 @@ extension Engine {
             spec.rejectedCalls.wrappingAdd(1, ordering: .relaxed)
             if ctx.session.inMulti { ctx.session.multiFailed = true }
             ctx.error(Errors.noAuth)
+            return
+        }
+        // ACL: one load and compare while the connection's user is unrestricted.
+        if ctx.session.aclGeneration != acl.generation.load(ordering: .relaxed) { refreshUser(&ctx) }
+        if ctx.session.aclRestricted,
+           let denial = aclDenial(spec, ctx.args, &ctx, context: ctx.session.inMulti ? "multi" : "toplevel") {
+            spec.rejectedCalls.wrappingAdd(1, ordering: .relaxed)
+            if ctx.session.inMulti { ctx.session.multiFailed = true }
+            ctx.error(Self.nopermMessage(denial, spec))
             return
         }
         // A script past busy-reply-threshold (on another event loop): only what Redis lets

@@ -130,6 +130,14 @@ public final class PubSub: Sendable {
         state.withLock { $0.channels[channel]?[id] != nil }
     }
 
+    /// A client's channels, patterns and shard channels (ACL changes check them).
+    func subscriptions(of id: Int) -> (channels: [[UInt8]], patterns: [[UInt8]], shardChannels: [[UInt8]]) {
+        state.withLock { st in
+            (st.channels.filter { $0.value[id] != nil }.map(\.key), st.patterns.filter { $0.value[id] != nil }.map(\.key),
+             st.shardChannels.filter { $0.value[id] != nil }.map(\.key))
+        }
+    }
+
     var patternCount: Int { state.withLock { $0.patterns.count } }
     var channelCount: Int { state.withLock { $0.channels.count } }
 }

@@ -1,5 +1,6 @@
 import CScripting
 import Crypto
+import RESP
 import Storage
 
 typealias LuaState = OpaquePointer
@@ -562,16 +563,29 @@ final class LuaVM: @unchecked Sendable {
         return 0
     }
 
-    /// redis.acl_check_cmd(command, ...): whether the user may run it (every user may: Larder
-    /// has one user until ACLs come).
+    /// redis.acl_check_cmd(command, ...): whether the script's user may run it, keys and
+    /// channels included (nothing is logged).
     private func aclCheck(_ L: LuaState) -> Int32 {
-        guard lua_gettop(L) >= 1, let name = LuaVM.bytes(L, 1) else {
+        let argc = lua_gettop(L)
+        guard argc >= 1, LuaVM.bytes(L, 1) != nil else {
             return LuaVM.raiseTable(L, "ERR Please specify at least one argument for this redis lib call")
         }
-        guard engine.table.lookup(Array(name)[...]) != nil else {
+        var args = CommandArguments()
+        for i in 1...argc {
+            guard let b = LuaVM.bytes(L, i) else {
+                return LuaVM.raiseTable(L, "ERR Lua redis lib command arguments must be strings or integers")
+            }
+            args.append(b)
+        }
+        guard var spec = engine.originalTable.lookup(args[0]) else {
             return LuaVM.raiseTable(L, "ERR Invalid command passed to redis.acl_check_cmd()")
         }
-        lua_pushboolean(L, 1)
+        if !spec.subcommands.isEmpty && args.count >= 2, let s = CommandTable.subcommand(of: spec, args[1]) { spec = s }
+        var allowed = true
+        if let run, run.ctx.pointee.session.aclRestricted, let user = run.ctx.pointee.session.user {
+            allowed = user.check(spec, args, engine.acl.index) == nil
+        }
+        lua_pushboolean(L, allowed ? 1 : 0)
         return 1
     }
 }

@@ -139,6 +139,9 @@ extension Engine {
             return .error("ERR Wrong number of args calling Redis command from script")
         }
         if spec.flags.contains(.noscript) { return .error("ERR This Redis command is not allowed from script") }
+        if run.ctx.pointee.session.aclRestricted, let denial = aclDenial(spec, args, &run.ctx.pointee, context: "lua") {
+            return .error(Self.scriptNopermMessage(denial))
+        }
         if spec.flags.contains(.write) {
             if run.readOnly { return .error("ERR Write commands are not allowed from read-only scripts.") }
             if repl.gate.load(ordering: .relaxed) != 0 && !run.ctx.pointee.fromPrimary {
