@@ -22,6 +22,11 @@ public enum Errors {
         "ERR invalid expire time in '\(name)' command"
     }
 
+    /// A sub-command given the wrong number of arguments its handler checks itself.
+    public static func subcommandArguments(_ sub: String, _ container: String) -> String {
+        "ERR unknown subcommand or wrong number of arguments for '\(sub.prefix(128))'. Try \(container.uppercased()) HELP."
+    }
+
     public static func unknownSubcommand(_ sub: String, _ container: String) -> String {
         "ERR unknown subcommand '\(sub.prefix(128))'. Try \(container.uppercased()) HELP."
     }

@@ -70,8 +70,9 @@ final class ACL: Sendable {
     func addLog(reason: String, context: String, object: String, username: String, clientInfo: String, now: Int64) {
         let max = logMaxLength.load(ordering: .relaxed)
         log.withLock { entries in
-            // As Redis: the same refusal within a minute counts in its entry, which moves first.
-            if let i = entries.firstIndex(where: { $0.reason == reason && $0.context == context && $0.object == object
+            // As Redis: the same refusal within a minute counts in its entry, which moves
+            // first; only the ten newest entries are looked at.
+            if let i = entries.prefix(10).firstIndex(where: { $0.reason == reason && $0.context == context && $0.object == object
                 && $0.username == username && now - $0.createdMs < 60_000 }) {
                 var e = entries.remove(at: i)
                 e.count += 1
@@ -100,7 +101,8 @@ final class ACL: Sendable {
         let lines = String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
         for (n, raw) in lines.enumerated() {
             let line = raw.trimmingCharacters(in: CharacterSet(charactersIn: " \t\r\n"))
-            if line.isEmpty || raw.hasPrefix("#") { continue }
+            // As Redis 7.0: blank lines are skipped, and every other line is a user (a comment is an error).
+            if line.isEmpty { continue }
             let words = line.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
             guard words.count >= 2, words[0] == "user", Self.validUsername(words[1]) else {
                 errors += "\(path):\(n + 1) should start with user keyword followed by the username. "

@@ -71,7 +71,7 @@ extension Engine {
         let what = switch d {
         case .command: "run this command or subcommand"
         case .key: "access at least one of the keys mentioned in the command arguments"
-        case .channel: "publish to at least one of the channels mentioned in the command arguments"
+        case .channel: "publish to the channel mentioned in the command"
         }
         return "ERR The user executing the script can't \(what)"
     }
@@ -80,7 +80,7 @@ extension Engine {
 
     /// AUTH and HELLO ... AUTH: on success the connection becomes the user's; on failure the
     /// attempt is logged and WRONGPASS replied.
-    func authenticate(_ ctx: inout CommandContext, user name: String, password: [UInt8]) -> Bool {
+    func authenticate(_ ctx: inout CommandContext, user name: String, password: [UInt8], command: String = "AUTH") -> Bool {
         if acl.credentialsValid(name, password) {
             ctx.client.authenticated.store(true, ordering: .relaxed)
             ctx.session.userName = name
@@ -88,7 +88,7 @@ extension Engine {
             refreshUser(&ctx)
             return true
         }
-        acl.addLog(reason: "auth", context: ctx.session.inMulti ? "multi" : "toplevel", object: "AUTH",
+        acl.addLog(reason: "auth", context: ctx.session.inMulti ? "multi" : "toplevel", object: command,
                    username: name, clientInfo: ctx.client.listLine(now: unixMillis()), now: unixMillis())
         ctx.error(Errors.wrongPass)
         return false

@@ -102,7 +102,7 @@ enum ACLCommands {
 
     /// ACL CAT [category]
     static func cat(_ c: inout CommandContext) {
-        if c.argc > 3 { c.error(Errors.arity("acl|cat")); return }
+        if c.argc > 3 { c.error(Errors.subcommandArguments(c.args.string(1), "acl")); return }
         let index = c.engine.acl.index
         guard c.argc == 3 else {
             c.out.array(ACLCommandIndex.categories.count)
@@ -120,13 +120,14 @@ enum ACLCommands {
     static func genpass(_ c: inout CommandContext) {
         var bits = 256
         if c.argc == 3 {
-            guard let n = Int(c.args.string(2)), n > 0, n <= 4096 else {
+            guard let n = c.integer(2) else { return }
+            guard n > 0, n <= 4096 else {
                 c.error("ERR ACL GENPASS argument must be the number of bits for the output password, a positive number up to 4096")
                 return
             }
             bits = n
         } else if c.argc > 3 {
-            c.error(Errors.syntax)
+            c.error(Errors.subcommandArguments(c.args.string(1), "acl"))
             return
         }
         var rng = SystemRandomNumberGenerator()
@@ -170,7 +171,7 @@ enum ACLCommands {
             guard let n = c.integer(2) else { return }
             count = max(0, n)
         } else if c.argc > 3 {
-            c.error(Errors.syntax)
+            c.error(Errors.subcommandArguments(c.args.string(1), "acl"))
             return
         }
         let entries = c.engine.acl.log.withLock { Array($0.prefix(count)) }

@@ -135,7 +135,7 @@ enum ConnectionCommands {
             j += 1
         }
         if let user {
-            guard c.engine.authenticate(&c, user: user, password: pass) else { return }
+            guard c.engine.authenticate(&c, user: user, password: pass, command: "HELLO") else { return }
         }
         guard c.engine.isAuthenticated(c.client) else {
             c.error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
