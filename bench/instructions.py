@@ -75,7 +75,8 @@ def workload(test, port):
     return ["EVALSHA", sha, str(numkeys)] + [f"{{s:__rand_int__}}:{i}" for i in range(numkeys)]
 
 
-def count(name, argv, env, folder, tests, pipelines, requests, keep=None, keys=10000, cache_sim=False, warm=False):
+def count(name, argv, env, folder, tests, pipelines, requests, keep=None, keys=10000, cache_sim=False, warm=False,
+          acl_rules=None):
     """{(test, pipeline): [events per request]}: instructions, then (with cache_sim) D1 and LL
     data read misses."""
     port = free_port()
@@ -90,21 +91,27 @@ def count(name, argv, env, folder, tests, pipelines, requests, keep=None, keys=1
     results = {}
     try:
         wait_ready(port)
+        # --acl-user: the load runs as a user with these rules (what an ACL check costs).
+        auth = []
+        if acl_rules:
+            subprocess.run(["redis-cli", "-p", str(port), "ACL", "SETUSER", "bench", "on", ">bench", *acl_rules.split()],
+                           check=True, capture_output=True)
+            auth = ["--user", "bench", "-a", "bench"]
         # The keys GET reads, written before counting starts.
-        subprocess.run(["redis-benchmark", "-p", str(port), "-t", "set", "-n", str(2 * keys), "-r", str(keys), "-q"],
+        subprocess.run(["redis-benchmark", "-p", str(port), *auth, "-t", "set", "-n", str(2 * keys), "-r", str(keys), "-q"],
                        check=True, capture_output=True)
         for pipeline in pipelines:
             for test in tests:
                 if warm:
                     # The same load once uncounted: a set or hash at its full size, as in
                     # compare.py's later rounds, rather than one that grows while counted.
-                    subprocess.run(["redis-benchmark", "-p", str(port), "-n", str(requests), "-c", "50",
+                    subprocess.run(["redis-benchmark", "-p", str(port), *auth, "-n", str(requests), "-c", "50",
                                     "-P", str(pipeline), "-r", str(keys), "-q", *workload(test, port)],
                                    check=True, capture_output=True)
                 load = workload(test, port)
                 subprocess.run(["callgrind_control", "-z", str(proc.pid)], check=True, capture_output=True)
                 subprocess.run(["callgrind_control", "-i", "on", str(proc.pid)], check=True, capture_output=True)
-                subprocess.run(["redis-benchmark", "-p", str(port), "-n", str(requests), "-c", "50",
+                subprocess.run(["redis-benchmark", "-p", str(port), *auth, "-n", str(requests), "-c", "50",
                                 "-P", str(pipeline), "-r", str(keys), "-q", *load], check=True, capture_output=True)
                 subprocess.run(["callgrind_control", "-i", "off", str(proc.pid)], check=True, capture_output=True)
                 for f in glob.glob(out + "*"):
@@ -149,6 +156,8 @@ def main():
     p.add_argument("--keys", type=int, default=10000, help="redis-benchmark -r: keys (and members) in play")
     p.add_argument("--cache-sim", action="store_true", help="also count simulated data cache read misses")
     p.add_argument("--warm", action="store_true", help="run each test once uncounted first (steady state)")
+    p.add_argument("--acl-user", metavar="RULES", help="run the load as an ACL user with these rules, "
+                   "e.g. '~key:* +@all -@dangerous' (the cost of checking them)")
     args = p.parse_args()
     for tool in ("valgrind", "callgrind_control", "objcopy", "redis-server", "redis-benchmark"):
         if not shutil.which(tool):
@@ -161,14 +170,14 @@ def main():
     binary, libs = stripped_larder(args.binary, folder)
     env = dict(os.environ, LD_LIBRARY_PATH=libs)
     larder = count("larder", [binary, "--save", "", "--dir", folder], env, folder, tests, pipelines, args.requests,
-                   args.keep, args.keys, args.cache_sim, args.warm)
+                   args.keep, args.keys, args.cache_sim, args.warm, args.acl_user)
     if args.larder_only:
         for key, values in larder.items():
             print(f"{key[0]:<8}{key[1]:>4}" + "".join(f"{v:>12.2f}" if i else f"{v:>12.0f}" for i, v in enumerate(values)))
         return
     redis = count("redis", ["redis-server", "--save", "", "--appendonly", "no", "--bind", "127.0.0.1", "--dir", folder],
                   dict(os.environ), folder, tests, pipelines, args.requests, args.keep, args.keys, args.cache_sim,
-                  args.warm)
+                  args.warm, args.acl_user)
     rows = []
     header = f"{'test':<8}{'P':>4}{'larder Ir':>12}{'redis Ir':>12}{'ratio':>8}"
     if args.cache_sim:

@@ -413,3 +413,55 @@ def test_user_lines_in_the_config_file_and_config_rewrite(tmp_path):
                           "# c", "user default on nopass ~* &* +@all", "user zed on resetchannels -@all"]
     bad = start_larder_expecting_failure("--user", "x", "+nosuch")
     assert "Unknown command or category name in ACL" in bad
+
+
+def test_key_patterns_are_globs(d):
+    d.check("ACL", "SETUSER", "t", "on", ">p", "+@all", "~app:*", "~a?c*", "~x[ab]*", "~lit\\*", "~exact", "%R~r*",
+            "~{tag}*")
+    t = Pair(d, "t", "p")
+    for key in ["app:", "app:1", "ap", "abc", "abcd", "ac", "xa1", "xc1", "lit*", "litx", "exact", "exactly", "r1",
+                "{tag}x", "tag", "APP:1", ""]:
+        t.check("GET", key)
+        t.check("SET", key, "v")
+    d.check("CONFIG", "SET", "acllog-max-len", "3")
+    try:
+        # The log is cut to its new length at its next entry, as Redis does.
+        t.check("GET", "nope")
+        assert len(d.larder.call("ACL", "LOG").value) == 3
+        assert log_view(d.larder.call("ACL", "LOG")) == log_view(d.redis.call("ACL", "LOG"))
+    finally:
+        d.check("CONFIG", "SET", "acllog-max-len", "128")
+
+
+def test_replicas_log_in_as_an_acl_user(tmp_path):
+    """A primary whose default user is locked, and a replication user with only what a replica
+    needs: a Larder replica and a redis-server replica of a Larder primary both sync."""
+    primary = start_larder()
+    replicas = []
+    try:
+        p = Conn(primary.port)
+        assert p.call("ACL", "SETUSER", "repl", "on", ">rp", "-@all", "+psync", "+replconf", "+ping").value == b"OK"
+        assert p.call("ACL", "SETUSER", "default", "resetpass", ">admin").value == b"OK"
+        p = Conn(primary.port)
+        assert p.call("AUTH", "admin").value == b"OK"
+        p.call("SET", "k", "v")
+        flags = ["--replicaof", "127.0.0.1", str(primary.port), "--masteruser", "repl", "--masterauth", "rp"]
+        replicas = [start_larder(*flags), start_redis(*flags)]
+        for r in replicas:
+            c = Conn(r.port)
+            deadline = time.time() + 20
+            while c.call("GET", "k").value != b"v" and time.time() < deadline:
+                time.sleep(0.1)
+            assert c.call("GET", "k").value == b"v"
+        p.call("SET", "k2", "v2")
+        for r in replicas:
+            c = Conn(r.port)
+            deadline = time.time() + 20
+            while c.call("GET", "k2").value != b"v2" and time.time() < deadline:
+                time.sleep(0.1)
+            assert c.call("GET", "k2").value == b"v2"
+        # The replication user may do nothing else.
+        assert login(primary.port, "repl", "rp").call("GET", "k").value.startswith(b"NOPERM")
+    finally:
+        for s in replicas + [primary]:
+            s.stop()

@@ -12,23 +12,16 @@ extension Engine {
         let user = acl.user(ctx.session.userName) ?? acl.user("default")!
         ctx.session.aclGeneration = generation
         ctx.session.aclRestricted = !user.unrestricted && ctx.client.id > 0 && !ctx.fromPrimary
-        ctx.session.user = user
-    }
-
-    /// The connection's user as checks see it.
-    func currentUser(_ ctx: inout CommandContext) -> ACLUser {
-        if ctx.session.aclGeneration != acl.generation.load(ordering: .relaxed) || ctx.session.user == nil {
-            refreshUser(&ctx)
-        }
-        return ctx.session.user!
+        ctx.session.user = ACLUserBox(user)
     }
 
     /// Whether the connection's user may run the command in `ctx.args`; when not, logs the
     /// refusal (context "toplevel", "multi" or "lua") and gives why, with the argument at fault.
     func aclDenial(_ spec: CommandSpec, _ args: CommandArguments, _ ctx: inout CommandContext,
                    context: String) -> ACLSelector.Denial? {
-        guard ctx.session.aclRestricted, let user = ctx.session.user,
-              let (denial, at) = user.check(spec, args, acl.index) else { return nil }
+        guard ctx.session.aclRestricted, let box = ctx.session.user,
+              let (denial, at) = box.user.check(spec, args, acl.index) else { return nil }
+        let user = box.user
         let object: String
         switch denial {
         case .command: object = spec.name
@@ -43,9 +36,9 @@ extension Engine {
     /// SORT's BY and GET read keys named by patterns: only a user who may read every key may
     /// use them.
     func sortMayReadAnyKey(_ ctx: inout CommandContext) -> Bool {
-        guard ctx.session.aclRestricted, let user = ctx.session.user else { return true }
+        guard ctx.session.aclRestricted, let box = ctx.session.user else { return true }
         guard let spec = originalTable.lookup(ctx.args[0]) else { return true }
-        return user.unrestrictedKeys(spec, ctx.args, .read, acl.index)
+        return box.user.unrestrictedKeys(spec, ctx.args, .read, acl.index)
     }
 
     static func nopermMessage(_ d: ACLSelector.Denial, _ spec: CommandSpec) -> String {

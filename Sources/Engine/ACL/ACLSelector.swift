@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import RESP
 import Storage
 
@@ -29,32 +32,36 @@ final class ACLCommandIndex: Sendable {
     ]
 
     let names: [String]
-    let ids: [ObjectIdentifier: Int]
     let byName: [String: Int]
     /// For each command, its categories as bits (1 << index in `categories`).
     let categoryBits: [UInt32]
     /// For each command, the numbers of its sub-commands (empty for most).
     let children: [[Int]]
     let parent: [Int?]
+    /// For each command, what its keys and channels need (see ACLKeyRules).
+    let keyRules: [ACLKeyRules.Rule]
 
     init(_ table: CommandTable) {
         var names: [String] = []
         var cats: [[String]] = []
         var children: [[Int]] = []
         var parent: [Int?] = []
-        var ids: [ObjectIdentifier: Int] = [:]
         var byName: [String: Int] = [:]
-        func add(_ name: String, _ categories: [String], under: Int?) -> Int {
+        var rules: [ACLKeyRules.Rule] = []
+        func add(_ name: String, _ categories: [String], under: Int?, spec: CommandSpec? = nil) -> Int {
             let id = names.count
             names.append(name); cats.append(categories); children.append([]); parent.append(under)
+            rules.append(spec.map(ACLKeyRules.rule) ?? ACLKeyRules.Rule(first: .readWrite, rest: .readWrite))
             if let under { children[under].append(id) }
             byName[name] = id
             return id
         }
         for c in table.commands {
-            let id = add(c.name, c.aclCategories, under: nil)
-            ids[ObjectIdentifier(c)] = id
-            for s in c.subcommands { ids[ObjectIdentifier(s)] = add(s.name, s.aclCategories, under: id) }
+            let id = add(c.name, c.aclCategories, under: nil, spec: c)
+            c.aclID.store(id, ordering: .relaxed)
+            for s in c.subcommands {
+                s.aclID.store(add(s.name, s.aclCategories, under: id, spec: s), ordering: .relaxed)
+            }
         }
         for (categories, list) in Self.notYetServed {
             for n in list where byName[n] == nil {
@@ -63,9 +70,9 @@ final class ACLCommandIndex: Sendable {
             }
         }
         self.names = names
+        self.keyRules = rules
         self.children = children
         self.parent = parent
-        self.ids = ids
         self.byName = byName
         categoryBits = cats.map { list in
             list.reduce(UInt32(0)) { bits, c in
@@ -89,8 +96,32 @@ final class ACLCommandIndex: Sendable {
 /// all of it. Rules are applied one at a time as Redis 7.0's ACLSetSelector applies them.
 struct ACLSelector: Sendable, Equatable {
     struct KeyPattern: Sendable, Equatable {
-        var pattern: [UInt8]
+        let pattern: [UInt8]
         var access: KeyAccess
+        /// The pattern is this literal prefix and a final `*` ("app:*", the usual kind): matched
+        /// by comparing bytes, not by the glob matcher (about 200 instructions a key).
+        let prefix: [UInt8]?
+
+        init(pattern: [UInt8], access: KeyAccess) {
+            self.pattern = pattern
+            self.access = access
+            let special: Set<UInt8> = [UInt8(ascii: "*"), UInt8(ascii: "?"), UInt8(ascii: "["), UInt8(ascii: "\\")]
+            if pattern.last == UInt8(ascii: "*"), !pattern.dropLast().contains(where: special.contains) {
+                prefix = Array(pattern.dropLast())
+            } else {
+                prefix = nil
+            }
+        }
+
+        func matches(_ key: ArraySlice<UInt8>) -> Bool {
+            guard let prefix else { return globMatch(pattern, key) }
+            guard key.count >= prefix.count else { return false }
+            if prefix.isEmpty { return true }
+            return prefix.withUnsafeBytes { p in
+                key.withUnsafeBytes { k in memcmp(p.baseAddress!, k.baseAddress!, p.count) == 0 }
+            }
+        }
+
         static func == (a: KeyPattern, b: KeyPattern) -> Bool { a.pattern == b.pattern && a.access == b.access }
     }
 
@@ -222,17 +253,14 @@ struct ACLSelector: Sendable, Equatable {
     }
 
     /// Whether this selector allows the call; when not, why and at which argument.
-    func check(_ id: Int, _ spec: CommandSpec, _ args: CommandArguments) -> (Denial, Int)? {
+    func check(_ id: Int, _ spec: CommandSpec, _ args: CommandArguments, _ index: ACLCommandIndex) -> (Denial, Int)? {
         if !allCommands && !spec.flags.contains(.noAuth) && !allows(id) {
             guard args.count > 1, let firsts = firstArgs[id],
                   firsts.contains(where: { equalsIgnoringCase($0, args[1]) }) else { return (.command, 0) }
         }
-        if !allKeys {
-            for (i, access) in ACLKeyRules.keys(spec, args) where !keyAllowed(args[i], access) {
-                return (.key, i)
-            }
-        }
-        if !allChannels, let kind = ACLKeyRules.channels[spec.name] {
+        let rule = index.keyRules[id]
+        if !allKeys, let refused = refusedKey(spec, rule, args) { return (.key, refused) }
+        if !allChannels, let kind = rule.channels {
             let range = kind == .first ? 1..<min(2, args.count) : 1..<args.count
             for i in range where !channelAllowed(args[i], pattern: kind == .allPatterns) {
                 return (.channel, i)
@@ -241,9 +269,42 @@ struct ACLSelector: Sendable, Equatable {
         return nil
     }
 
+    /// The first key of the call this selector does not allow, if any. Keys at fixed places are
+    /// walked without building an array (and without a closure, which copied the selector).
+    private func refusedKey(_ spec: CommandSpec, _ rule: ACLKeyRules.Rule, _ args: CommandArguments) -> Int? {
+        var first = rule.first
+        switch rule.special {
+        case .none: break
+        case .notKeys: return nil
+        // SET reads the old value only with GET (Redis's variable flags).
+        case .set: first = (3..<max(3, args.count)).contains { args.matches($0, "get") } ? .readWrite : .write
+        // SORT's STORE destination is found in its options (its table row names the source only).
+        case .sort:
+            var i = 2
+            while i < args.count - 1 {
+                if args.matches(i, "store") && !keyAllowed(args[i + 1], .write) { return i + 1 }
+                i += 1
+            }
+        }
+        if spec.keyFinder == nil {
+            guard let keys = spec.keyStride(argc: args.count) else { return nil }
+            var access = first
+            for i in keys {
+                if !keyAllowed(args[i], access) { return i }
+                access = rule.rest
+            }
+            return nil
+        }
+        for (n, i) in spec.keyIndexes(args).enumerated() where !keyAllowed(args[i], n == 0 ? first : rule.rest) {
+            return i
+        }
+        return nil
+    }
+
     func keyAllowed(_ key: ArraySlice<UInt8>, _ access: KeyAccess) -> Bool {
         if allKeys { return true }
-        return keys.contains { $0.access.isSuperset(of: access) && globMatch($0.pattern, key) }
+        for i in keys.indices where keys[i].access.isSuperset(of: access) && keys[i].matches(key) { return true }
+        return false
     }
 
     func channelAllowed(_ channel: ArraySlice<UInt8>, pattern: Bool) -> Bool {

@@ -169,19 +169,31 @@ struct ACLUser: Sendable {
     /// Whether the user may run the call, trying each selector; when none allows it, the most
     /// telling refusal (a channel over a key over a command), as Redis reports.
     func check(_ spec: CommandSpec, _ args: CommandArguments, _ index: ACLCommandIndex) -> (ACLSelector.Denial, Int)? {
-        guard let id = index.ids[ObjectIdentifier(spec)] else { return nil }
-        var worst: (ACLSelector.Denial, Int)? = nil
-        for s in selectors {
-            guard let d = s.check(id, spec, args) else { return nil }
-            if worst == nil || d.0 > worst!.0 { worst = d }
+        let id = spec.aclID.load(ordering: .relaxed)
+        guard id >= 0 else { return nil }
+        // Through a buffer pointer: each selector is checked in place, not copied out.
+        return selectors.withUnsafeBufferPointer { buf in
+            var worst: (ACLSelector.Denial, Int)? = nil
+            for i in 0..<buf.count {
+                guard let d = buf[i].check(id, spec, args, index) else { return nil }
+                if worst == nil || d.0 > worst!.0 { worst = d }
+            }
+            return worst
         }
-        return worst
     }
 
     /// Whether a selector that allows the call also allows keys of any name with `access`.
     func unrestrictedKeys(_ spec: CommandSpec, _ args: CommandArguments, _ access: KeyAccess, _ index: ACLCommandIndex) -> Bool {
         if unrestricted { return true }
-        guard let id = index.ids[ObjectIdentifier(spec)] else { return true }
-        return selectors.contains { $0.check(id, spec, args) == nil && $0.unrestrictedKeys(access) }
+        let id = spec.aclID.load(ordering: .relaxed)
+        guard id >= 0 else { return true }
+        return selectors.contains { $0.check(id, spec, args, index) == nil && $0.unrestrictedKeys(access) }
     }
+}
+
+/// A user as a connection keeps it: one reference to retain per checked command, where the
+/// value itself would retain each of its arrays.
+final class ACLUserBox: Sendable {
+    let user: ACLUser
+    init(_ user: ACLUser) { self.user = user }
 }

@@ -58,25 +58,24 @@ enum ACLKeyRules {
         "publish": .first, "spublish": .first, "subscribe": .all, "ssubscribe": .all, "psubscribe": .allPatterns,
     ]
 
-    /// The keys of a call, each with what it needs.
-    static func keys(_ spec: CommandSpec, _ args: CommandArguments) -> [(index: Int, access: KeyAccess)] {
-        if channelNotKey.contains(spec.name) { return [] }
-        var indexes = spec.keyIndexes(args)
-        // SORT's STORE destination is found in its options (its table row names the source only).
-        if spec.name == "sort" {
-            var i = 2
-            while i < args.count - 1 {
-                if args.matches(i, "store") { indexes.append(i + 1); break }
-                i += 1
-            }
-        }
-        let rule = byCommand[spec.name] ?? {
+    /// What a command's keys need, worked out once per command for the ACL index.
+    struct Rule: Sendable {
+        enum Special: Sendable { case none, notKeys, set, sort }
+        var first: KeyAccess
+        var rest: KeyAccess
+        var special = Special.none
+        var channels: Channels? = nil
+    }
+
+    static func rule(for spec: CommandSpec) -> Rule {
+        let (first, rest) = byCommand[spec.name] ?? {
             let a: KeyAccess = spec.flags.contains(.write) ? .write : spec.flags.contains(.readonly) ? .read : .readWrite
             return (a, a)
         }()
-        var first = rule.first
-        // SET reads the old value only with GET (Redis's variable flags).
-        if spec.name == "set" { first = (2..<args.count).contains { args.matches($0, "get") } ? .readWrite : .write }
-        return indexes.enumerated().map { ($0.element, $0.offset == 0 ? first : rule.rest) }
+        var r = Rule(first: first, rest: rest, channels: channels[spec.name])
+        if channelNotKey.contains(spec.name) { r.special = .notKeys }
+        if spec.name == "set" { r.special = .set }
+        if spec.name == "sort" { r.special = .sort }
+        return r
     }
 }

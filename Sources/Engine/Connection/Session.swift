@@ -45,7 +45,7 @@ public struct Session: Sendable {
     /// The user the connection is logged in as, the copy of it checks use, and the users'
     /// generation that copy is from (see ACL).
     var userName = "default"
-    var user: ACLUser? = nil
+    var user: ACLUserBox? = nil
     var aclGeneration: UInt64 = 0
     /// The user's rules must be checked for each command (it is not unrestricted).
     var aclRestricted = false

@@ -99,6 +99,9 @@ public final class CommandSpec: Sendable {
     /// Microseconds spent in the command (its handler and effects, under its locks).
     let usec = Atomic<Int>(0)
     let rejectedCalls = Atomic<Int>(0)
+    /// The command's number in the ACL index (its bit in a user's rules), set once when the
+    /// engine builds the index: found without hashing on every checked command.
+    let aclID = Atomic<Int>(-1)
 
     public init(_ name: String, arity: Int, flags: CommandFlags, keys: (Int, Int, Int) = (0, 0, 0),
                 scope: LockScope? = nil, group: String, since: String = "1.0.0", summary: String,

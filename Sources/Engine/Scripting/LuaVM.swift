@@ -582,8 +582,8 @@ final class LuaVM: @unchecked Sendable {
         }
         if !spec.subcommands.isEmpty && args.count >= 2, let s = CommandTable.subcommand(of: spec, args[1]) { spec = s }
         var allowed = true
-        if let run, run.ctx.pointee.session.aclRestricted, let user = run.ctx.pointee.session.user {
-            allowed = user.check(spec, args, engine.acl.index) == nil
+        if let run, run.ctx.pointee.session.aclRestricted, let box = run.ctx.pointee.session.user {
+            allowed = box.user.check(spec, args, engine.acl.index) == nil
         }
         lua_pushboolean(L, allowed ? 1 : 0)
         return 1
