@@ -19,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         // RESP reader and writer; ByteBuffer is its only outside type.
@@ -48,6 +49,7 @@ let package = Package(
         .target(name: "Server", dependencies: ["Engine", "RESP", "Memcache", "Storage", "Persistence",
                                                 .product(name: "NIOCore", package: "swift-nio"),
                                                 .product(name: "NIOPosix", package: "swift-nio"),
+                                                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                                                 .product(name: "Logging", package: "swift-log")],
                 swiftSettings: releaseSettings),
         .executableTarget(name: "larder-server", dependencies: [

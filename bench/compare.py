@@ -10,6 +10,7 @@ chart when matplotlib is installed) under bench/results/.
     bench/compare.py                       # the default suite
     bench/compare.py --tests lpush,lpop,sadd,hset,zadd,lrange_100 --pipeline 16
     bench/compare.py --quick               # fewer requests, for a smoke run
+    bench/compare.py --tls --tests set,get # over TLS, client certificates required, both servers
 """
 import argparse
 import csv
@@ -27,12 +28,24 @@ from bench.common import ROOT, build_release, load_arguments, server_order, star
 DEFAULT_TESTS = "ping,set,get,incr,lpush,rpop,sadd,hset,zadd,lrange_100,mset"
 
 
-def start(name, threads):
-    return start_server(name, threads)
+def start(name, threads, certs=None):
+    """(process, port to load): the plain port, or with `certs` the TLS port."""
+    if not certs:
+        return start_server(name, threads)
+    from bench.common import free_port, wait_port
+    tls_port = free_port()
+    proc, _ = start_server(name, threads, extra=["--tls-port", str(tls_port), "--tls-cert-file", certs["server"][0],
+                                                  "--tls-key-file", certs["server"][1],
+                                                  "--tls-ca-cert-file", certs["ca"]])
+    wait_port(tls_port, proc)
+    return proc, tls_port
 
 
 def run_benchmark(port, test, args):
-    argv = ["redis-benchmark", "-p", str(port), "-t", test, "-n", str(args.requests), "-c", str(args.clients),
+    tls = []
+    if args.certs:
+        tls = ["--tls", "--cert", args.certs["client"][0], "--key", args.certs["client"][1], "--cacert", args.certs["ca"]]
+    argv = ["redis-benchmark", "-p", str(port), *tls, "-t", test, "-n", str(args.requests), "-c", str(args.clients),
             "-P", str(args.pipeline), "-r", str(args.keyspace), "-d", str(args.size), "--csv"]
     out = subprocess.run(argv, capture_output=True, text=True, timeout=600).stdout
     rows = list(csv.reader(io.StringIO(out)))
@@ -51,7 +64,14 @@ def main():
     p.add_argument("--pipeline", "-P", type=int, default=1)
     p.add_argument("--keyspace", "-r", type=int, default=100000)
     p.add_argument("--quick", action="store_true")
+    p.add_argument("--tls", action="store_true", help="over TLS (certificates made for the run)")
     args = p.parse_args()
+    args.certs = None
+    if args.tls:
+        import tempfile
+        sys.path.insert(0, os.path.join(ROOT, "Tests", "integration"))
+        import tlscerts
+        args.certs = tlscerts.make(tempfile.mkdtemp(prefix="bench-tls-"))
     if args.quick:
         args.requests, args.rounds = 20000, 1
     for tool in ("redis-server", "redis-benchmark"):
@@ -60,7 +80,7 @@ def main():
     if not args.no_build:
         build_release()
 
-    servers = {name: start(name, args.threads) for name in ("larder", "redis")}
+    servers = {name: start(name, args.threads, args.certs) for name in ("larder", "redis")}
     samples = {name: {} for name in servers}
     try:
         for rnd in range(args.rounds):
@@ -72,7 +92,7 @@ def main():
     finally:
         stop_servers(servers)
 
-    setting = f"c={args.clients} P={args.pipeline} d={args.size} n={args.requests} rounds={args.rounds}"
+    setting = f"c={args.clients} P={args.pipeline} d={args.size} n={args.requests} rounds={args.rounds}" + (" tls" if args.tls else "")
     rows = []
     for t in samples["larder"]:
         if t not in samples["redis"]:

@@ -48,6 +48,8 @@ public final class Engine: Sendable {
     let scripting = Scripting()
     let slowlog = Slowlog()
     let monitors = Monitors()
+    /// What the server layer does for TLS (it has SwiftNIO's sockets and swift-nio-ssl).
+    let tlsHooks = Locked<TLSHooks?>(nil)
     /// DEBUG SET-ACTIVE-EXPIRE: whether the cron expires keys nobody reads.
     let activeExpireEnabled = Atomic<Bool>(true)
 
@@ -173,4 +175,22 @@ extension Engine {
         if c.netOutput > 0 { stats.add(stats.netOutputBytes, c.netOutput) }
         ctx.session.counters = .init(commands: 0, hits: 0, misses: 0, errors: ctx.session.counters.errors)
     }
+}
+
+/// TLS as the server layer provides it: rebuilding the certificates and rules after CONFIG SET,
+/// and a TLS connection for the replication link (a file descriptor of plain bytes; see
+/// TLSSetup.dial).
+public struct TLSHooks: Sendable {
+    public let reload: @Sendable () throws -> Void
+    public let dial: @Sendable (_ host: String, _ port: Int, _ timeoutMs: Int) throws -> Int32
+
+    public init(reload: @escaping @Sendable () throws -> Void,
+                dial: @escaping @Sendable (String, Int, Int) throws -> Int32) {
+        self.reload = reload
+        self.dial = dial
+    }
+}
+
+extension Engine {
+    public func setTLSHooks(_ hooks: TLSHooks) { tlsHooks.withLock { $0 = hooks } }
 }

@@ -14,6 +14,7 @@ public final class LarderServer: Sendable {
     private let logger: Logger
     private let acceptor: Acceptor
     private let flushers: LoopFlushers
+    private let tls: TLSSetup
     private let stopped = Locked<Bool>(false)
     /// Signalled once stop() has finished. The main thread waits on this rather than on a
     /// channel's close future: waiting on a future after its event loop has shut down never
@@ -26,6 +27,7 @@ public final class LarderServer: Sendable {
         self.logger = logger
         self.flushers = LoopFlushers(engine: engine)
         self.acceptor = Acceptor(group: group, engine: engine, logger: logger)
+        self.tls = TLSSetup(engine: engine)
     }
 
     /// Binds every address of `bind`; a "-" prefix marks one that may fail (as Redis).
@@ -33,11 +35,36 @@ public final class LarderServer: Sendable {
         let addresses = engine.config.get("bind").split(separator: " ").map(String.init)
         let engine = self.engine
         let flushers = self.flushers
-        let bound = try bind(addresses, port: engine.config.int("port"), what: "connections") { channel, fd in
+        // port 0: no plain TCP (TLS only, or the Unix socket only), as Redis.
+        let port = engine.config.int("port")
+        var bound = port == 0 ? 0 : try bind(addresses, port: port, what: "connections") { channel, fd in
             channel.eventLoop.makeCompletedFuture {
                 try Self.configure(channel, keepalive: engine.tcpKeepalive)
                 try channel.pipeline.syncOperations.addHandler(
                     ConnectionHandler(engine: engine, flusher: flushers.flusher(for: channel.eventLoop), fd: Int(fd)))
+            }
+        }
+        // The TLS side's contexts are built when anything uses them: the TLS port, or a
+        // replica's link with tls-replication.
+        let tlsPort = engine.config.int("tls-port")
+        if tlsPort > 0 || engine.config.bool("tls-replication") {
+            do { try tls.reload() } catch {
+                logger.critical("Failed to configure TLS: \(error)")
+                throw ServerError.tls
+            }
+        }
+        let tls = self.tls, group = self.group
+        engine.setTLSHooks(TLSHooks(reload: { try tls.reload() },
+                                    dial: { host, port, timeout in try tls.dial(host: host, port: port, timeoutMs: timeout, group: group) }))
+        if tlsPort > 0 {
+            bound += try bind(addresses, port: tlsPort, what: "TLS connections") { channel, fd in
+                channel.eventLoop.makeCompletedFuture {
+                    try Self.configure(channel, keepalive: engine.tcpKeepalive)
+                    guard let handshake = tls.serverHandler() else { throw ServerError.tls }
+                    try channel.pipeline.syncOperations.addHandler(handshake)
+                    try channel.pipeline.syncOperations.addHandler(
+                        ConnectionHandler(engine: engine, flusher: flushers.flusher(for: channel.eventLoop), fd: Int(fd)))
+                }
             }
         }
         let unixPath = engine.config.get("unixsocket")
@@ -180,5 +207,11 @@ public final class LarderServer: Sendable {
 
 public enum ServerError: Error, CustomStringConvertible {
     case nothingBound
-    public var description: String { "could not bind any address" }
+    case tls
+    public var description: String {
+        switch self {
+        case .nothingBound: return "could not bind any address"
+        case .tls: return "Failed to configure TLS. Check logs for more info."
+        }
+    }
 }

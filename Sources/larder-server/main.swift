@@ -105,6 +105,9 @@ struct LarderCommand: ParsableCommand {
         }
         do {
             try server.start()
+        } catch ServerError.tls {
+            logger.critical("\(ServerError.tls)")
+            throw ExitCode(1)
         } catch {
             logger.critical("Failed listening on port \(config.get("port")) (tcp): \(error)")
             throw ExitCode(1)

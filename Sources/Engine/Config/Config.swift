@@ -30,6 +30,8 @@ public enum ConfigApply: Sendable, Hashable, Comparable {
     /// replica-read-only: whether a replica keeps expired keys for its primary to delete;
     /// min-replicas-*: whether writes are refused now.
     case replication
+    /// tls-*: certificates, keys and rules rebuilt; new connections use them.
+    case tls
 }
 
 public struct ConfigParameter: Sendable {
@@ -231,23 +233,23 @@ public final class Config: Sendable {
         .init("syslog-enabled", .bool, "no", immutable: true, noEffect: true),
         .init("syslog-facility", .choice(["user", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7"]), "local0", immutable: true, noEffect: true),
         .init("syslog-ident", .string, "redis", immutable: true, noEffect: true),
-        .init("tls-auth-clients", .bool, "yes", noEffect: true),
-        .init("tls-ca-cert-dir", .string, "", noEffect: true),
-        .init("tls-ca-cert-file", .string, "", noEffect: true),
-        .init("tls-cert-file", .string, "", noEffect: true),
-        .init("tls-ciphers", .string, "", noEffect: true),
+        .init("tls-auth-clients", .choice(["no", "yes", "optional"]), "yes", apply: .tls),
+        .init("tls-ca-cert-dir", .string, "", apply: .tls),
+        .init("tls-ca-cert-file", .string, "", apply: .tls),
+        .init("tls-cert-file", .string, "", apply: .tls),
+        .init("tls-ciphers", .string, "", apply: .tls),
         .init("tls-ciphersuites", .string, "", noEffect: true),
-        .init("tls-client-cert-file", .string, "", noEffect: true),
-        .init("tls-client-key-file", .string, "", noEffect: true),
-        .init("tls-client-key-file-pass", .string, "", noEffect: true),
+        .init("tls-client-cert-file", .string, "", apply: .tls),
+        .init("tls-client-key-file", .string, "", apply: .tls),
+        .init("tls-client-key-file-pass", .string, "", apply: .tls),
         .init("tls-cluster", .bool, "no", noEffect: true),
         .init("tls-dh-params-file", .string, "", noEffect: true),
-        .init("tls-key-file", .string, "", noEffect: true),
-        .init("tls-key-file-pass", .string, "", noEffect: true),
-        .init("tls-port", .int(min: 0, max: 65535), "0", unsupported: "Larder has no TLS yet (tls-port)"),
+        .init("tls-key-file", .string, "", apply: .tls),
+        .init("tls-key-file-pass", .string, "", apply: .tls),
+        .init("tls-port", .int(min: 0, max: 65535), "0", immutable: true),
         .init("tls-prefer-server-ciphers", .bool, "no", noEffect: true),
-        .init("tls-protocols", .string, "", noEffect: true),
-        .init("tls-replication", .bool, "no", noEffect: true),
+        .init("tls-protocols", .string, "", apply: .tls),
+        .init("tls-replication", .bool, "no"),
         .init("tls-session-cache-size", .int(min: 0, max: 2147483647), "20480", noEffect: true),
         .init("tls-session-cache-timeout", .int(min: 0, max: 2147483647), "300", noEffect: true),
         .init("tls-session-caching", .bool, "yes", noEffect: true),

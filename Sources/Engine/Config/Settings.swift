@@ -99,6 +99,12 @@ extension Engine {
             if chdir(dir) != 0 { throw ConfigError(message: String(cString: strerror(errno))) }
         case .appendOnly: try aofConfigChanged()
         case .replication: applyReplicaMode()
+        case .tls:
+            guard let hooks = tlsHooks.withLock({ $0 }) else { return }
+            do { try hooks.reload() } catch {
+                log("Failed to update TLS configuration: \(error)")
+                throw ConfigError(message: "Unable to update TLS configuration. Check server logs.")
+            }
         }
     }
 

@@ -97,6 +97,21 @@ final class PrimaryLink: @unchecked Sendable {
 
     private func connect() throws {
         engine.log("Connecting to MASTER \(host):\(port)")
+        // tls-replication: the server layer makes the TLS connection and hands the link a
+        // socket of plain bytes.
+        if engine.config.bool("tls-replication"), let hooks = engine.tlsHooks.withLock({ $0 }) {
+            let timeoutMs = min(Int(Int32.max / 1000), engine.config.int("repl-timeout")) * 1000
+            let s: Int32
+            do { s = try hooks.dial(host, port, timeoutMs) } catch {
+                throw LinkError("Unable to connect to MASTER: \(error)")
+            }
+            fd = s
+            socket.withLock { $0 = s }
+            input.clear()
+            lastRead = unixMillis()
+            engine.log("MASTER <-> REPLICA sync started")
+            return
+        }
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
