@@ -447,19 +447,18 @@ def test_replicas_log_in_as_an_acl_user(tmp_path):
         p.call("SET", "k", "v")
         flags = ["--replicaof", "127.0.0.1", str(primary.port), "--masteruser", "repl", "--masterauth", "rp"]
         replicas = [start_larder(*flags), start_redis(*flags)]
-        for r in replicas:
-            c = Conn(r.port)
-            deadline = time.time() + 20
-            while c.call("GET", "k").value != b"v" and time.time() < deadline:
-                time.sleep(0.1)
-            assert c.call("GET", "k").value == b"v"
+
+        def arrives(key, value):
+            for r in replicas:
+                c = Conn(r.port)
+                deadline = time.time() + 20
+                while c.call("GET", key).value != value and time.time() < deadline:
+                    time.sleep(0.1)
+                assert c.call("GET", key).value == value
+
+        arrives("k", b"v")
         p.call("SET", "k2", "v2")
-        for r in replicas:
-            c = Conn(r.port)
-            deadline = time.time() + 20
-            while c.call("GET", "k2").value != b"v2" and time.time() < deadline:
-                time.sleep(0.1)
-            assert c.call("GET", "k2").value == b"v2"
+        arrives("k2", b"v2")
         # The replication user may do nothing else.
         assert login(primary.port, "repl", "rp").call("GET", "k").value.startswith(b"NOPERM")
     finally:

@@ -116,7 +116,8 @@ final class ACL: Sendable {
             // A user of the file, the default one too, starts as a new user.
             var u = newUser(words[1])
             var failed = false
-            for op in Self.mergeSelectors(Array(words.dropFirst(2))) {
+            let (rules, unclosed) = Self.mergeSelectors(Array(words.dropFirst(2)))
+            for op in rules + (unclosed.map { [$0] } ?? []) {
                 do throws(ACLUser.RuleError) { try u.apply(op, self) } catch {
                     errors += "\(path):\(n + 1): Error in applying operation '\(op)': \(error.message). "
                     failed = true
@@ -133,8 +134,9 @@ final class ACL: Sendable {
 
     struct ACLFileError: Error { let message: String }
 
-    /// Joins a selector written over several words, "(~x*" "+get)", into one rule.
-    static func mergeSelectors(_ words: [String]) -> [String] {
+    /// Joins a selector written over several words, "(~x*" "+get)", into one rule; the start
+    /// of a selector never closed comes apart.
+    static func mergeSelectors(_ words: [String]) -> (rules: [String], unclosed: String?) {
         var out: [String] = []
         var open: String? = nil
         for w in words {
@@ -147,8 +149,7 @@ final class ACL: Sendable {
                 out.append(w)
             }
         }
-        if let open { out.append(open) }
-        return out
+        return (out, open)
     }
 
     /// Every user as an ACL file or CONFIG REWRITE writes it, sorted by name.

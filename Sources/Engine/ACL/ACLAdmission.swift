@@ -165,7 +165,8 @@ extension Engine {
             guard let name = words.first else { continue }
             guard ACL.validUsername(name) else { throw ConfigError(message: "Error in user declaration '\(name)': Usernames can't contain spaces or null characters") }
             var u = acl.user(name) ?? acl.newUser(name)
-            for op in ACL.mergeSelectors(Array(words.dropFirst())) {
+            let (rules, unclosed) = ACL.mergeSelectors(Array(words.dropFirst()))
+            for op in rules + (unclosed.map { [$0] } ?? []) {
                 do throws(ACLUser.RuleError) { try u.apply(op, acl) } catch {
                     throw ConfigError(message: "Error in user declaration '\(name)': \(error.message)")
                 }

@@ -59,18 +59,7 @@ struct ACLUser: Sendable {
     /// Applies ACL SETUSER's arguments in order, as Redis 7.0: a selector may span several
     /// arguments between "(" and ")". The error names the first rule that failed.
     mutating func apply(_ ops: [String], _ acl: ACL) throws(RuleError) {
-        var merged: [String] = []
-        var open: String? = nil
-        for op in ops {
-            if var s = open {
-                s += " " + op
-                if op.hasSuffix(")") { merged.append(s); open = nil } else { open = s }
-            } else if op.hasPrefix("(") && !op.hasSuffix(")") {
-                open = op
-            } else {
-                merged.append(op)
-            }
-        }
+        let (merged, open) = ACL.mergeSelectors(ops)
         if let open { throw RuleError(message: "ERR Unmatched parenthesis in acl selector starting at '\(open)'.") }
         for op in merged {
             do throws(RuleError) { try apply(op, acl) } catch {
@@ -97,23 +86,18 @@ struct ACLUser: Sendable {
                 try apply(r, acl)
             }
         default:
-            if bytes.first == UInt8(ascii: ">") || bytes.first == UInt8(ascii: "<") {
-                let h = Self.hash(bytes.dropFirst())
-                if bytes[0] == UInt8(ascii: ">") {
-                    if !passwords.contains(h) { passwords.append(h) }
-                    nopass = false
+            if let first = bytes.first, ">#<!".utf8.contains(first) {
+                // >password and #hash add one, <password and !hash remove one.
+                let h: String
+                if first == UInt8(ascii: ">") || first == UInt8(ascii: "<") {
+                    h = Self.hash(bytes.dropFirst())
                 } else {
-                    guard let i = passwords.firstIndex(of: h) else {
-                        throw RuleError(message: "The password you are trying to remove from the user does not exist")
+                    h = String(op.dropFirst())
+                    guard h.utf8.count == 64, h.utf8.allSatisfy({ ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }) else {
+                        throw RuleError(message: "The password hash must be exactly 64 characters and contain only lowercase hexadecimal characters")
                     }
-                    passwords.remove(at: i)
                 }
-            } else if bytes.first == UInt8(ascii: "#") || bytes.first == UInt8(ascii: "!") {
-                let h = String(op.dropFirst())
-                guard h.utf8.count == 64, h.utf8.allSatisfy({ ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }) else {
-                    throw RuleError(message: "The password hash must be exactly 64 characters and contain only lowercase hexadecimal characters")
-                }
-                if bytes[0] == UInt8(ascii: "#") {
+                if first == UInt8(ascii: ">") || first == UInt8(ascii: "#") {
                     if !passwords.contains(h) { passwords.append(h) }
                     nopass = false
                 } else {

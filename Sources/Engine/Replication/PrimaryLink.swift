@@ -101,15 +101,9 @@ final class PrimaryLink: @unchecked Sendable {
         // socket of plain bytes.
         if engine.config.bool("tls-replication"), let hooks = engine.tlsHooks.withLock({ $0 }) {
             let timeoutMs = min(Int(Int32.max / 1000), engine.config.int("repl-timeout")) * 1000
-            let s: Int32
-            do { s = try hooks.dial(host, port, timeoutMs) } catch {
+            do { adopt(try hooks.dial(host, port, timeoutMs)) } catch {
                 throw LinkError("Unable to connect to MASTER: \(error)")
             }
-            fd = s
-            socket.withLock { $0 = s }
-            input.clear()
-            lastRead = unixMillis()
-            engine.log("MASTER <-> REPLICA sync started")
             return
         }
         var hints = addrinfo()
@@ -151,14 +145,19 @@ final class PrimaryLink: @unchecked Sendable {
             _ = fcntl(s, F_SETFL, flags)
             var one: Int32 = 1
             setsockopt(s, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-            fd = s
-            socket.withLock { $0 = s }
-            input.clear()
-            lastRead = unixMillis()
-            engine.log("MASTER <-> REPLICA sync started")
+            adopt(s)
             return
         }
         throw LinkError("Error condition on socket for SYNC: \(String(cString: strerror(failure)))")
+    }
+
+    /// The connected socket becomes the link's.
+    private func adopt(_ s: Int32) {
+        fd = s
+        socket.withLock { $0 = s }
+        input.clear()
+        lastRead = unixMillis()
+        engine.log("MASTER <-> REPLICA sync started")
     }
 
     private func closeSocket() {
