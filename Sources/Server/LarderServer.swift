@@ -47,7 +47,8 @@ public final class LarderServer: Sendable {
         // The TLS side's contexts are built when anything uses them: the TLS port, or a
         // replica's link with tls-replication.
         let tlsPort = engine.config.int("tls-port")
-        if tlsPort > 0 || engine.config.bool("tls-replication") {
+        let memcachedTLS = engine.config.bool("memcached-tls") && engine.config.int("memcached-port") > 0
+        if tlsPort > 0 || memcachedTLS || engine.config.bool("tls-replication") {
             do { try tls.reload() } catch {
                 logger.critical("Failed to configure TLS: \(error)")
                 throw ServerError.tls
@@ -86,6 +87,11 @@ public final class LarderServer: Sendable {
             _ = try bind(addresses, port: memcachedPort, what: "memcached connections") { channel, _ in
                 channel.eventLoop.makeCompletedFuture {
                     try Self.configure(channel, keepalive: 0)
+                    // memcached-tls: the memcached protocol inside TLS, as memcached's -Z.
+                    if memcachedTLS {
+                        guard let handshake = tls.serverHandler() else { throw ServerError.tls }
+                        try channel.pipeline.syncOperations.addHandler(handshake)
+                    }
                     try channel.pipeline.syncOperations.addHandler(MemcachedHandler(engine: engine, allocator: channel.allocator, flusher: flushers.flusher(for: channel.eventLoop)))
                 }
             }

@@ -219,3 +219,46 @@ def test_replication_over_tls(certs, primary_is_larder, replica_is_larder):
         for s in (replica, primary):
             if s:
                 s.stop()
+
+
+def test_memcached_port_over_tls(certs):
+    """memcached-tls: the memcached protocol inside TLS, as memcached -Z, with pymemcache."""
+    from pymemcache.client.base import Client as MC
+    mc_port = free_port()
+    larder = start(True, certs, "--memcached-port", str(mc_port), "--memcached-tls", "yes")
+    mc_workdir = tempfile.mkdtemp(prefix="mc-tls-")
+    real_port = free_port()
+    crt, key = certs["server"]
+    memcached = subprocess.Popen(["memcached", "-U", "0", "-l", "127.0.0.1", "-p", str(real_port), "-u", "nobody", "-Z",
+                                  "-o", f"ssl_chain_cert={crt},ssl_key={key},ssl_ca_cert={certs['ca']}"],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=mc_workdir)
+    try:
+        assert wait_for(lambda: _can_connect(real_port))
+        results = []
+        for port in (mc_port, real_port):
+            c = MC(("127.0.0.1", port), tls_context=client_context(certs), connect_timeout=5, timeout=5)
+            c.set("k", b"over tls")
+            results.append((c.get("k"), c.incr("n", 1), c.add("k", b"x"), c.delete("k"), c.get("k")))
+            c.close()
+        assert results[0] == results[1]
+        # Plain text to the TLS memcached port gets nothing back.
+        with socket.create_connection(("127.0.0.1", mc_port), timeout=5) as raw:
+            raw.sendall(b"version\r\n")
+            try:
+                data = raw.recv(100)
+            except ConnectionResetError:
+                data = b""
+            assert not data.startswith(b"VERSION")
+        assert larder.alive()
+    finally:
+        memcached.terminate()
+        memcached.wait(10)
+        larder.stop()
+
+
+def _can_connect(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
