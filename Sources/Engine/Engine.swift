@@ -47,6 +47,7 @@ public final class Engine: Sendable {
     let lazyFreeQueue = DispatchQueue(label: "larder.lazyfree")
     let scripting = Scripting()
     let slowlog = Slowlog()
+    let latency = LatencyMonitor()
     let monitors = Monitors()
     /// What the server layer does for TLS (it has SwiftNIO's sockets and swift-nio-ssl).
     let tlsHooks = Locked<TLSHooks?>(nil)
@@ -89,6 +90,7 @@ public final class Engine: Sendable {
             + SortedSetCommands.specs + SortCommand.specs
             + ConnectionCommands.specs + ServerCommands.specs + DebugCommand.specs + SlowlogCommands.specs + Monitors.specs
             + IntrospectionCommands.specs + ScriptCommands.specs + FunctionCommands.specs + ACLCommands.specs
+            + LatencyCommands.specs
     }
 
     /// A key removed because its TTL passed, by lazy or active expiry.
@@ -110,6 +112,7 @@ public final class Engine: Sendable {
     public func activeExpireCycle(budgetMicros: Int64 = 25_000) {
         guard activeExpireEnabled.load(ordering: .relaxed) else { return }
         let start = unixMicros()
+        defer { latencySample("expire-cycle", ms: Int((unixMicros() - start) / 1000)) }
         let effort = max(1, config.int("active-expire-effort"))
         let samples = 20 + 5 * (effort - 1)
         for db in keyspace.databases {

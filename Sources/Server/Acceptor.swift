@@ -28,6 +28,9 @@ final class Acceptor: Sendable {
     }
 
     private let listeners: Locked<[Listener]> = Locked([])
+    /// Listening sockets taken out of service (CONFIG SET tls-port), closed by the accepting
+    /// thread once it no longer polls them.
+    private let retired: Locked<[Int32]> = Locked([])
     private let loops: [EventLoop]
     /// Each loop's thread, to know which one a busy script holds.
     private let loopThreads: [UInt]
@@ -82,7 +85,27 @@ final class Acceptor: Sendable {
         }
         let listener = Listener(fd: fd, port: actual, setUp: setUp)
         listeners.withLock { $0.append(listener) }
+        wakeUp()
         return listener
+    }
+
+    /// Stops listening on these sockets (a port given up at run time).
+    func retire(_ fds: [Int32]) {
+        guard !fds.isEmpty else { return }
+        listeners.withLock { $0.removeAll { fds.contains($0.fd) } }
+        if running.load(ordering: .relaxed) {
+            retired.withLock { $0.append(contentsOf: fds) }
+            wakeUp()
+        } else {
+            for fd in fds { close(fd) }
+        }
+    }
+
+    /// Makes the accepting thread look at its listeners again.
+    private func wakeUp() {
+        guard running.load(ordering: .relaxed) else { return }
+        var byte: UInt8 = 1
+        _ = write(wake.write, &byte, 1)
     }
 
     /// Listens on a Unix socket at `path` (an old socket file there is replaced, as Redis
@@ -136,6 +159,7 @@ final class Acceptor: Sendable {
     private func run() {
         defer { done.signal() }
         while running.load(ordering: .relaxed) {
+            for fd in retired.withLock({ r -> [Int32] in defer { r.removeAll() }; return r }) { close(fd) }
             let current = listeners.withLock { $0 }
             var fds = current.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) }
             fds.append(pollfd(fd: wake.read, events: Int16(POLLIN), revents: 0))
@@ -147,6 +171,10 @@ final class Acceptor: Sendable {
             }
             for (i, listener) in current.enumerated() where fds[i].revents != 0 {
                 acceptAll(listener)
+            }
+            if fds[fds.count - 1].revents != 0 {
+                var drain = [UInt8](repeating: 0, count: 64)
+                _ = read(wake.read, &drain, drain.count)
             }
         }
         for listener in listeners.withLock({ $0 }) { close(listener.fd) }

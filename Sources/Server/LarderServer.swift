@@ -15,6 +15,8 @@ public final class LarderServer: Sendable {
     private let acceptor: Acceptor
     private let flushers: LoopFlushers
     private let tls: TLSSetup
+    /// The TLS port and its listening sockets (CONFIG SET tls-port moves them).
+    private let tlsListening = Locked<(port: Int, fds: [Int32])>((0, []))
     private let stopped = Locked<Bool>(false)
     /// Signalled once stop() has finished. The main thread waits on this rather than on a
     /// channel's close future: waiting on a future after its event loop has shut down never
@@ -43,7 +45,7 @@ public final class LarderServer: Sendable {
                 try channel.pipeline.syncOperations.addHandler(
                     ConnectionHandler(engine: engine, flusher: flushers.flusher(for: channel.eventLoop), fd: Int(fd)))
             }
-        }
+        }.count
         // The TLS side's contexts are built when anything uses them: the TLS port, or a
         // replica's link with tls-replication.
         let tlsPort = engine.config.int("tls-port")
@@ -55,18 +57,12 @@ public final class LarderServer: Sendable {
             }
         }
         let tls = self.tls, group = self.group
-        engine.setTLSHooks(TLSHooks(reload: { try tls.reload() },
+        engine.setTLSHooks(TLSHooks(reload: { [unowned self] in try self.applyTLSConfig() },
                                     dial: { host, port, timeout in try tls.dial(host: host, port: port, timeoutMs: timeout, group: group) }))
         if tlsPort > 0 {
-            bound += try bind(addresses, port: tlsPort, what: "TLS connections") { channel, fd in
-                channel.eventLoop.makeCompletedFuture {
-                    try Self.configure(channel, keepalive: engine.tcpKeepalive)
-                    guard let handshake = tls.serverHandler() else { throw ServerError.tls }
-                    try channel.pipeline.syncOperations.addHandler(handshake)
-                    try channel.pipeline.syncOperations.addHandler(
-                        ConnectionHandler(engine: engine, flusher: flushers.flusher(for: channel.eventLoop), fd: Int(fd)))
-                }
-            }
+            let fds = try bindTLS(addresses, port: tlsPort)
+            tlsListening.withLock { $0 = (tlsPort, fds) }
+            bound += fds.count
         }
         let unixPath = engine.config.get("unixsocket")
         if !unixPath.isEmpty {
@@ -100,6 +96,46 @@ public final class LarderServer: Sendable {
         startCron()
     }
 
+    /// Listens for TLS connections on `port`; the listening sockets.
+    private func bindTLS(_ addresses: [String], port: Int) throws -> [Int32] {
+        let engine = self.engine, flushers = self.flushers, tls = self.tls
+        return try bind(addresses, port: port, what: "TLS connections") { channel, fd in
+            channel.eventLoop.makeCompletedFuture {
+                try Self.configure(channel, keepalive: engine.tcpKeepalive)
+                guard let handshake = tls.serverHandler() else { throw ServerError.tls }
+                try channel.pipeline.syncOperations.addHandler(handshake)
+                try channel.pipeline.syncOperations.addHandler(
+                    ConnectionHandler(engine: engine, flusher: flushers.flusher(for: channel.eventLoop), fd: Int(fd)))
+            }
+        }
+    }
+
+    /// CONFIG SET of a tls-* parameter: new certificates and rules for the connections to
+    /// come, and the TLS port moved when it changed (0 closes it), as Redis does. Nothing
+    /// changes when either fails.
+    private func applyTLSConfig() throws {
+        let config = engine.config
+        let port = config.int("tls-port")
+        let memcachedTLS = config.bool("memcached-tls") && config.int("memcached-port") > 0
+        if port > 0 || memcachedTLS || config.bool("tls-replication") {
+            do { try tls.reload() } catch {
+                logger.warning("Failed to update TLS configuration: \(error)")
+                throw ConfigError(message: "Unable to update TLS configuration. Check server logs.")
+            }
+        }
+        let current = tlsListening.withLock { $0 }
+        guard port != current.port else { return }
+        var fds: [Int32] = []
+        if port > 0 {
+            do { fds = try bindTLS(config.get("bind").split(separator: " ").map(String.init), port: port) } catch {
+                logger.warning("Failed listening on TLS port \(port): \(error)")
+                throw ConfigError(message: "Unable to listen on this port. Check server logs.")
+            }
+        }
+        acceptor.retire(current.fds)
+        tlsListening.withLock { $0 = (port, fds) }
+    }
+
     /// An accepted connection's options, set in place. As the bootstrap's `childChannelOption`s
     /// each went through futures and generic metadata look-ups: about 28 000 instructions a
     /// connection under callgrind, a quarter of the cost of taking one in during a storm.
@@ -129,18 +165,19 @@ public final class LarderServer: Sendable {
     /// Binds every address; one with a "-" prefix may fail (as Redis's bind). Answers how many
     /// were bound.
     private func bind(_ addresses: [String], port: Int, what: String,
-                      setUp: @escaping @Sendable (Channel, Int32) -> EventLoopFuture<Void>) throws -> Int {
-        var bound = 0
+                      setUp: @escaping @Sendable (Channel, Int32) -> EventLoopFuture<Void>) throws -> [Int32] {
+        var bound: [Int32] = []
         for var address in addresses {
             let optional = address.hasPrefix("-")
             if optional { address.removeFirst() }
             do {
                 let listener = try acceptor.listen(host: address, port: port,
                                                    backlog: engine.config.int("tcp-backlog"), setUp: setUp)
-                bound += 1
+                bound.append(listener.fd)
                 logger.notice("Ready to accept \(what) tcp on \(address):\(listener.port)")
             } catch {
                 if optional { continue }
+                acceptor.retire(bound)   // nothing half bound stays
                 throw error
             }
         }

@@ -29,6 +29,8 @@ SKIP = {
     "psync", "sync", "replconf", "wait",
     # ACL GENPASS is random, and ACL LOG shows client ids and ages (test_acl.py covers ACL).
     "acl",
+    # LATENCY's histograms and report hold timings (test_latency.py covers it).
+    "latency",
 }
 UNORDERED = {"keys", "smembers", "sinter", "sunion", "sdiff", "pubsub"}
 

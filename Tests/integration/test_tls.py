@@ -262,3 +262,29 @@ def _can_connect(port):
         return True
     except OSError:
         return False
+
+
+def test_tls_port_moved_by_config_set(certs):
+    """CONFIG SET tls-port opens the new port and closes the old one (0: none), as Redis."""
+    servers = [start(True, certs), start(False, certs)]
+    try:
+        for s in servers:
+            c = redis.Redis(port=s.plain_port)
+            new = free_port()
+            assert c.config_set("tls-port", str(new))
+            assert ping(new, client_context(certs)) == b"+PONG\r\n"
+            assert wait_for(lambda: not _can_connect(s.tls_port))
+            busy = socket.socket()
+            busy.bind(("127.0.0.1", 0))
+            busy.listen(1)
+            with pytest.raises(redis.ResponseError, match="Unable to listen on this port"):
+                c.config_set("tls-port", str(busy.getsockname()[1]))
+            busy.close()
+            assert c.config_get("tls-port")["tls-port"] == str(new)
+            assert ping(new, client_context(certs)) == b"+PONG\r\n"
+            assert c.config_set("tls-port", "0")
+            assert wait_for(lambda: not _can_connect(new))
+            assert c.ping()
+    finally:
+        for s in servers:
+            s.stop()

@@ -147,6 +147,7 @@ enum ServerCommands {
                 s.failedCalls.store(0, ordering: .relaxed)
                 s.usec.store(0, ordering: .relaxed)
                 s.rejectedCalls.store(0, ordering: .relaxed)
+                s.histogram.reset()
             }
         }
         for db in c.engine.keyspace.databases {

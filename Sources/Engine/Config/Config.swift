@@ -66,6 +66,7 @@ public struct ConfigParameter: Sendable {
 
 public struct ConfigError: Error, Sendable {
     public let message: String
+    public init(message: String) { self.message = message }
 }
 
 private let int32Max = Int(Int32.max)
@@ -130,7 +131,7 @@ public final class Config: Sendable {
         .init("lazyfree-lazy-user-flush", .bool, "no"),
         .init("slowlog-log-slower-than", .int(min: -1, max: Int.max), "10000", apply: .settings),
         .init("slowlog-max-len", .int(min: 0, max: Int.max), "128", apply: .settings),
-        .init("latency-monitor-threshold", .int(min: 0, max: Int.max), "0"),
+        .init("latency-monitor-threshold", .int(min: 0, max: Int.max), "0", apply: .settings),
         .init("hash-max-listpack-entries", .int(min: 0, max: Int.max), "512", aliases: ["hash-max-ziplist-entries"], apply: .settings),
         .init("hash-max-listpack-value", .memory(min: 0, max: Int.max), "64", aliases: ["hash-max-ziplist-value"], apply: .settings),
         .init("list-max-listpack-size", .int(min: Int(Int32.min), max: int32Max), "-2", aliases: ["list-max-ziplist-size"]),
@@ -193,8 +194,8 @@ public final class Config: Sendable {
         .init("ignore-warnings", .string, "", noEffect: true),
         .init("io-threads-do-reads", .bool, "no", immutable: true, noEffect: true),
         .init("jemalloc-bg-thread", .bool, "yes", noEffect: true),
-        .init("latency-tracking", .bool, "yes", noEffect: true),
-        .init("latency-tracking-info-percentiles", .list, "50 99 99.9", noEffect: true),
+        .init("latency-tracking", .bool, "yes", apply: .settings),
+        .init("latency-tracking-info-percentiles", .list, "50 99 99.9"),
         .init("masterauth", .string, ""),
         .init("masteruser", .string, ""),
         .init("maxmemory-clients", .memory(min: 0, max: Int.max), "0", noEffect: true),
@@ -246,7 +247,7 @@ public final class Config: Sendable {
         .init("tls-dh-params-file", .string, "", noEffect: true),
         .init("tls-key-file", .string, "", apply: .tls),
         .init("tls-key-file-pass", .string, "", apply: .tls),
-        .init("tls-port", .int(min: 0, max: 65535), "0", immutable: true),
+        .init("tls-port", .int(min: 0, max: 65535), "0", apply: .tls),
         .init("tls-prefer-server-ciphers", .bool, "no", noEffect: true),
         .init("tls-protocols", .string, "", apply: .tls),
         .init("tls-replication", .bool, "no"),

@@ -36,6 +36,8 @@ final class Settings: Sendable {
     let maxclients = Atomic<Int>(10000)
     let protectedMode = Atomic<Bool>(true)
     let passwordSet = Atomic<Bool>(false)
+    /// latency-tracking: each command's duration goes into its histogram.
+    let latencyTracking = Atomic<Bool>(true)
     let tcpKeepalive = Atomic<Int>(300)
 }
 
@@ -102,7 +104,7 @@ extension Engine {
         case .tls:
             guard let hooks = tlsHooks.withLock({ $0 }) else { return }
             do { try hooks.reload() } catch {
-                log("Failed to update TLS configuration: \(error)")
+                if let e = error as? ConfigError { throw e }
                 throw ConfigError(message: "Unable to update TLS configuration. Check server logs.")
             }
         }
@@ -132,6 +134,8 @@ extension Engine {
         scripting.busyThresholdMs.store(config.int("lua-time-limit"), ordering: .relaxed)
         slowlog.threshold.store(config.int("slowlog-log-slower-than"), ordering: .relaxed)
         slowlog.maxLength.store(config.int("slowlog-max-len"), ordering: .relaxed)
+        latency.thresholdMs.store(config.int("latency-monitor-threshold"), ordering: .relaxed)
+        s.latencyTracking.store(config.bool("latency-tracking"), ordering: .relaxed)
         tracking.maxKeys.store(config.int("tracking-table-max-keys"), ordering: .relaxed)
         let limits = config.get("client-output-buffer-limit").split(separator: " ")
         var limited = 0

@@ -23,6 +23,8 @@ extension Engine {
         }
         let micros = Int(unixMicros() - ctx.startedMicros)
         spec.usec.wrappingAdd(micros, ordering: .relaxed)
+        if settings.latencyTracking.load(ordering: .relaxed) { spec.histogram.record(micros) }
+        latencyCheck(spec, micros: micros)
         slowlogCheck(spec, &ctx, micros: micros)
         feedMonitors(spec, &ctx)
         afterCommand(spec, &ctx, errorsBefore: errorsBefore)
@@ -52,6 +54,8 @@ extension Engine {
         let end = unixMicros()
         let micros = Int(end - ctx.startedMicros)
         spec.usec.wrappingAdd(micros, ordering: .relaxed)
+        if settings.latencyTracking.load(ordering: .relaxed) { spec.histogram.record(micros) }
+        latencyCheck(spec, micros: micros)
         slowlogCheck(spec, &ctx, micros: micros, fromScript: fromScript)
         feedMonitors(spec, &ctx, fromScript: fromScript)
         ctx.startedMicros = end

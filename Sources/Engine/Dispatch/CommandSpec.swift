@@ -102,6 +102,8 @@ public final class CommandSpec: Sendable {
     /// The command's number in the ACL index (its bit in a user's rules), set once when the
     /// engine builds the index: found without hashing on every checked command.
     let aclID = Atomic<Int>(-1)
+    /// Its calls' durations (LATENCY HISTOGRAM, INFO latencystats).
+    let histogram = CommandHistogram()
 
     public init(_ name: String, arity: Int, flags: CommandFlags, keys: (Int, Int, Int) = (0, 0, 0),
                 scope: LockScope? = nil, group: String, since: String = "1.0.0", summary: String,

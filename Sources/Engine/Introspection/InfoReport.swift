@@ -12,7 +12,9 @@ struct InfoReport {
 
     static let defaultSections = ["server", "clients", "memory", "persistence", "stats", "replication",
                                   "cpu", "modules", "errorstats", "cluster", "keyspace"]
-    static let allSections = defaultSections + ["commandstats"]
+    /// Redis's order for INFO all / everything.
+    static let allSections = ["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "modules",
+                              "commandstats", "errorstats", "latencystats", "cluster", "keyspace"]
 
     func render(_ requested: [String]) -> String {
         var wanted: [String]
@@ -40,6 +42,7 @@ struct InfoReport {
             case "cluster": lines = [("cluster_enabled", "0")]
             case "keyspace": lines = keyspace()
             case "commandstats": lines = commandstats()
+            case "latencystats": lines = latencystats()
             default: lines = []
             }
             if !out.isEmpty { out += "\r\n" }
@@ -226,6 +229,23 @@ struct InfoReport {
                 expires += s.volatileCount
             }
             if keys > 0 { lines.append(("db\(db.index)", "keys=\(keys),expires=\(expires),avg_ttl=0")) }
+        }
+        return lines
+    }
+
+    /// Each called command's latency percentiles (latency-tracking-info-percentiles), in µs.
+    func latencystats() -> [(String, String)] {
+        guard engine.config.bool("latency-tracking") else { return [] }
+        let percentiles = engine.config.get("latency-tracking-info-percentiles").split(separator: " ").compactMap { Double($0) }
+        var lines: [(String, String)] = []
+        for spec in engine.table.commands {
+            for s in [spec] + spec.subcommands where s.histogram.calls > 0 {
+                let values = percentiles.map { p -> String in
+                    let label = p == p.rounded() ? String(Int(p)) : String(p)
+                    return "p\(label)=\(formatFixed(Double(s.histogram.percentile(p)), 3))"
+                }
+                lines.append(("latency_percentiles_usec_\(s.name)", values.joined(separator: ",")))
+            }
         }
         return lines
     }

@@ -27,6 +27,8 @@ extension Engine {
         let policy = EvictionPolicy(rawValue: settings.policy.load(ordering: .relaxed)) ?? .noeviction
         if policy == .noeviction { return false }
         // One evicting thread at a time; the others see memory falling and go on.
+        let start = unixMicros()
+        defer { latencySample("eviction-cycle", ms: Int((unixMicros() - start) / 1000)) }
         return evictionLock.withLock { _ in
             var used = usedMemory(fresh: true)
             var pool: [Candidate] = []
