@@ -37,7 +37,9 @@ final class Settings: Sendable {
     let protectedMode = Atomic<Bool>(true)
     let passwordSet = Atomic<Bool>(false)
     /// latency-tracking: each command's duration goes into its histogram.
-    let latencyTracking = Atomic<Bool>(true)
+    /// and latency-monitor-threshold (ms), in one word read once a command:
+    /// threshold << 1 | tracking.
+    let latencyWatch = Atomic<Int>(1)
     let tcpKeepalive = Atomic<Int>(300)
 }
 
@@ -135,7 +137,8 @@ extension Engine {
         slowlog.threshold.store(config.int("slowlog-log-slower-than"), ordering: .relaxed)
         slowlog.maxLength.store(config.int("slowlog-max-len"), ordering: .relaxed)
         latency.thresholdMs.store(config.int("latency-monitor-threshold"), ordering: .relaxed)
-        s.latencyTracking.store(config.bool("latency-tracking"), ordering: .relaxed)
+        s.latencyWatch.store(config.int("latency-monitor-threshold") << 1 | (config.bool("latency-tracking") ? 1 : 0),
+                             ordering: .relaxed)
         tracking.maxKeys.store(config.int("tracking-table-max-keys"), ordering: .relaxed)
         let limits = config.get("client-output-buffer-limit").split(separator: " ")
         var limited = 0

@@ -23,7 +23,6 @@ extension Engine {
         }
         let micros = Int(unixMicros() - ctx.startedMicros)
         spec.usec.wrappingAdd(micros, ordering: .relaxed)
-        if settings.latencyTracking.load(ordering: .relaxed) { spec.histogram.record(micros) }
         latencyCheck(spec, micros: micros)
         slowlogCheck(spec, &ctx, micros: micros)
         feedMonitors(spec, &ctx)
@@ -54,7 +53,6 @@ extension Engine {
         let end = unixMicros()
         let micros = Int(end - ctx.startedMicros)
         spec.usec.wrappingAdd(micros, ordering: .relaxed)
-        if settings.latencyTracking.load(ordering: .relaxed) { spec.histogram.record(micros) }
         latencyCheck(spec, micros: micros)
         slowlogCheck(spec, &ctx, micros: micros, fromScript: fromScript)
         feedMonitors(spec, &ctx, fromScript: fromScript)

@@ -105,6 +105,8 @@ public final class CommandSpec: Sendable {
     /// Its calls' durations (LATENCY HISTOGRAM, INFO latencystats).
     let histogram = CommandHistogram()
 
+    deinit { histogram.free() }
+
     public init(_ name: String, arity: Int, flags: CommandFlags, keys: (Int, Int, Int) = (0, 0, 0),
                 scope: LockScope? = nil, group: String, since: String = "1.0.0", summary: String,
                 complexity: String = "O(1)", acl: [String] = [],
