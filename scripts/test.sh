@@ -11,6 +11,8 @@ command -v memcached >/dev/null || need+=(memcached)
 command -v memccapable >/dev/null || need+=(libmemcached-tools)
 command -v ss >/dev/null || need+=(iproute2)
 command -v redis-sentinel >/dev/null || need+=(redis-sentinel)
+command -v prometheus-redis-exporter >/dev/null || need+=(prometheus-redis-exporter)
+command -v prometheus >/dev/null || need+=(prometheus)
 source scripts/deps.sh
 python3 -m pip install -q --disable-pip-version-check -r Tests/integration/requirements.txt
 

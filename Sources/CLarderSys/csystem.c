@@ -6,6 +6,11 @@ size_t larder_malloc_in_use(void) {
     return m.uordblks + m.hblkhd;
 }
 
+size_t larder_malloc_from_system(void) {
+    struct mallinfo2 m = mallinfo2();
+    return m.arena + m.hblkhd;
+}
+
 #include <stdio.h>
 
 /* The keyspace's tables are a few large arrays per shard that grow by reallocation. glibc

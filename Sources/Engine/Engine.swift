@@ -48,6 +48,8 @@ public final class Engine: Sendable {
     let scripting = Scripting()
     let slowlog = Slowlog()
     let latency = LatencyMonitor()
+    /// Memory in use once the engine was built, before any data (used_memory_startup).
+    let startupMemory: Int
     let monitors = Monitors()
     /// What the server layer does for TLS (it has SwiftNIO's sockets and swift-nio-ssl).
     let tlsHooks = Locked<TLSHooks?>(nil)
@@ -65,6 +67,7 @@ public final class Engine: Sendable {
         // finds them there even when the file renamed them.
         self.originalTable = renames.isEmpty ? table : CommandTable(commands)
         self.acl = ACL(index: ACLCommandIndex(originalTable))
+        self.startupMemory = MemoryStats.allocated()
         self.tcpPort = config.int("port")
         for db in keyspace.databases {
             let index = db.index
@@ -112,7 +115,19 @@ public final class Engine: Sendable {
     public func activeExpireCycle(budgetMicros: Int64 = 25_000) {
         guard activeExpireEnabled.load(ordering: .relaxed) else { return }
         let start = unixMicros()
-        defer { latencySample("expire-cycle", ms: Int((unixMicros() - start) / 1000)) }
+        var sampled = 0, expired = 0
+        defer {
+            let micros = Int(unixMicros() - start)
+            stats.add(stats.expireCycleMicros, micros)
+            if Int64(micros) > budgetMicros { stats.add(stats.expireTimeCapReached) }
+            // INFO's expired_stale_perc: as Redis, a moving average of the expired share of
+            // the keys each pass sampled.
+            if sampled > 0 {
+                let share = Double(expired) * 100 / Double(sampled)
+                stats.expiredStalePercent.withLock { $0 = $0 * 0.95 + share * 0.05 }
+            }
+            latencySample("expire-cycle", ms: micros / 1000)
+        }
         let effort = max(1, config.int("active-expire-effort"))
         let samples = 20 + 5 * (effort - 1)
         for db in keyspace.databases {
@@ -123,6 +138,8 @@ public final class Engine: Sendable {
                 while shard.volatileCount > 0 {
                     let now = unixMillis()
                     let r = shard.activeExpire(now: now, samples: samples)
+                    sampled += r.sampled
+                    expired += r.expired
                     if r.expired * 4 <= r.sampled || unixMicros() - start > budgetMicros { break }
                 }
                 // Between commands no slot is held: the table may close its holes.
@@ -174,8 +191,14 @@ extension Engine {
         if c.commands > 0 { stats.add(stats.commands, c.commands) }
         if c.hits > 0 { stats.add(stats.keyspaceHits, c.hits) }
         if c.misses > 0 { stats.add(stats.keyspaceMisses, c.misses) }
-        if c.netInput > 0 { stats.add(stats.netInputBytes, c.netInput) }
-        if c.netOutput > 0 { stats.add(stats.netOutputBytes, c.netOutput) }
+        if c.netInput > 0 {
+            stats.add(stats.netInputBytes, c.netInput)
+            stats.add(stats.readsProcessed)
+        }
+        if c.netOutput > 0 {
+            stats.add(stats.netOutputBytes, c.netOutput)
+            stats.add(stats.writesProcessed)
+        }
         ctx.session.counters = .init(commands: 0, hits: 0, misses: 0, errors: ctx.session.counters.errors)
     }
 }

@@ -194,6 +194,7 @@ public final class LarderServer: Sendable {
         loop.scheduleRepeatedTask(initialDelay: .milliseconds(100), delay: .milliseconds(Int64(1000 / hz))) { _ in
             engine.activeExpireCycle()
             engine.memcachedFlushIfDue(now: unixMillis())
+            engine.stats.sampleInstantaneous(now: unixMillis())
         }
         loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
             engine.snapshotCron()

@@ -356,6 +356,19 @@ public final class Shard: @unchecked Sendable {
         return (n, expired)
     }
 
+    /// The time to live (ms) left to up to `samples` keys with a TTL, picked at random: INFO
+    /// keyspace's avg_ttl is their mean, an estimate as Redis's is. Caller holds the lock.
+    public func sampleTTL(now: Int64, samples: Int) -> (sum: Int64, count: Int) {
+        let n = min(samples, volatileSlots.count)
+        var sum: Int64 = 0
+        var rng = RandomSource()
+        for _ in 0..<n {
+            let i = Int.random(in: 0..<volatileSlots.count, using: &rng)
+            sum += max(0, volatileExpireAt[i] - now)
+        }
+        return (sum, n)
+    }
+
     public func resetStats() { expiredCount = 0 }
 }
 

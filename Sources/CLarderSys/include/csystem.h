@@ -4,6 +4,8 @@
 
 /// Bytes glibc's malloc has handed out and not taken back (mallinfo2's uordblks + hblkhd).
 size_t larder_malloc_in_use(void);
+/* Bytes malloc holds from the system: its arenas and its mmapped blocks (allocator_active). */
+size_t larder_malloc_from_system(void);
 
 
 

@@ -140,4 +140,5 @@ public final class PubSub: Sendable {
 
     var patternCount: Int { state.withLock { $0.patterns.count } }
     var channelCount: Int { state.withLock { $0.channels.count } }
+    var shardChannelCount: Int { state.withLock { $0.shardChannels.count } }
 }

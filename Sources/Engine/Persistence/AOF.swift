@@ -18,6 +18,16 @@ public final class AOFState: @unchecked Sendable {
     let rewriting = Atomic<Bool>(false)
     let lastRewriteOK = Atomic<Bool>(true)
     let rewrites = Atomic<Int>(0)
+    /// When the running rewrite started (ms) and how long the last one took (s; -1: none yet),
+    /// for INFO's aof_current_rewrite_time_sec / aof_last_rewrite_time_sec.
+    let rewriteStartedAt = Atomic<Int>(0)
+    let lastRewriteSeconds = Atomic<Int>(-1)
+
+    /// Marks a rewrite's end: no longer running, and how long it took.
+    func rewriteEnded() {
+        lastRewriteSeconds.store((Int(unixMillis()) - rewriteStartedAt.load(ordering: .relaxed)) / 1000, ordering: .relaxed)
+        rewriting.store(false, ordering: .releasing)
+    }
 
     // Everything below is guarded by `lock`, which is held only to append or write, never
     // across an fsync; `syncLock` makes fsyncs one at a time (and lets a waiting one find
@@ -313,6 +323,7 @@ extension Engine {
     /// background, then the manifest names only those two and the old files are removed.
     func startAOFRewrite(_ tables: [RDBFile.Database]) {
         guard aof.rewriting.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }
+        aof.rewriteStartedAt.store(Int(unixMillis()), ordering: .relaxed)
         let a = aof
         a.lock.lock()
         var m = a.manifest
@@ -355,13 +366,14 @@ extension Engine {
                 a.lastRewriteOK.store(false, ordering: .relaxed)
                 log("Background AOF rewrite failed: \(error)")
             }
-            a.rewriting.store(false, ordering: .releasing)
+            a.rewriteEnded()
         }
     }
 
     /// BGREWRITEAOF with the AOF off: the snapshot as a base file and a manifest naming it.
     func writeStandaloneAOF(_ tables: [RDBFile.Database]) {
         guard aof.rewriting.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }
+        aof.rewriteStartedAt.store(Int(unixMillis()), ordering: .relaxed)
         let now = unixMillis()
         aof.queue.async { [self] in
             do {
@@ -378,7 +390,7 @@ extension Engine {
                 aof.lastRewriteOK.store(false, ordering: .relaxed)
                 log("Background AOF rewrite failed: \(error)")
             }
-            aof.rewriting.store(false, ordering: .releasing)
+            aof.rewriteEnded()
         }
     }
 

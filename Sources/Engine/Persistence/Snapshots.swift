@@ -15,6 +15,8 @@ public final class SnapshotState: Sendable {
     let startedAt = Atomic<Int>(0)
     let lastAttempt = Atomic<Int>(0)
     let saves = Atomic<Int>(0)
+    /// Keys the last RDB load took in (rdb_last_load_keys_loaded).
+    let lastLoadKeys = Atomic<Int>(0)
     /// Set once SHUTDOWN has dealt with saving, so that the stop that follows does not again.
     let shutdownHandled = Atomic<Bool>(false)
     let queue = DispatchQueue(label: "larder.bgsave")
@@ -195,6 +197,7 @@ extension Engine {
         try loadLibraries(libraries)
         if let point { restoreReplicationPoint(point) }
         lastSave.store(Int(unixMillis() / 1000), ordering: .relaxed)
+        snapshots.lastLoadKeys.store(keys, ordering: .relaxed)
         return (keys, unixMillis() - start)
     }
 

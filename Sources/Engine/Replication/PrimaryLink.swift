@@ -187,6 +187,7 @@ final class PrimaryLink: @unchecked Sendable {
             throw LinkError("Connection with master lost: \(String(cString: strerror(errno)))")
         }
         lastRead = unixMillis()
+        engine.stats.add(engine.stats.replInputBytes, got)
         engine.primaryIO(at: lastRead)
         return true
     }

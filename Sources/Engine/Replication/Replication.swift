@@ -323,6 +323,7 @@ extension Engine {
             case .online:
                 if buffer == nil { buffer = ByteBuffer(bytes: bytes) }
                 link.push(buffer!)
+                stats.add(stats.replOutputBytes, bytes.count)
             case .waitBgsave, .sendBulk:
                 link.held.append(contentsOf: bytes)
             }
