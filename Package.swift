@@ -50,6 +50,7 @@ let package = Package(
                                                 .product(name: "NIOCore", package: "swift-nio"),
                                                 .product(name: "NIOPosix", package: "swift-nio"),
                                                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                                                .product(name: "NIOHTTP1", package: "swift-nio"),
                                                 .product(name: "Logging", package: "swift-log")],
                 swiftSettings: releaseSettings),
         .executableTarget(name: "larder-server", dependencies: [

@@ -3,6 +3,7 @@ import Synchronization
 import Logging
 import NIOCore
 import NIOPosix
+import NIOHTTP1
 import Engine
 import Storage
 
@@ -89,6 +90,15 @@ public final class LarderServer: Sendable {
                         try channel.pipeline.syncOperations.addHandler(handshake)
                     }
                     try channel.pipeline.syncOperations.addHandler(MemcachedHandler(engine: engine, allocator: channel.allocator, flusher: flushers.flusher(for: channel.eventLoop)))
+                }
+            }
+        }
+        let metricsPort = engine.config.int("metrics-port")
+        if metricsPort > 0 {
+            _ = try bind(addresses, port: metricsPort, what: "Prometheus scrapes (metrics-port)") { channel, _ in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                    try channel.pipeline.syncOperations.addHandler(MetricsHandler(engine: engine))
                 }
             }
         }

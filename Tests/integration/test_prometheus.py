@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+import urllib.error
 import urllib.request
 
 import pytest
@@ -150,3 +151,92 @@ def test_prometheus_scrapes_larder_through_the_exporter(larder, exporters):
         proc.terminate()
         proc.wait(20)
         shutil.rmtree(work, ignore_errors=True)
+
+
+def samples(text):
+    """{(name, labels): value} of a Prometheus text page."""
+    out = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        m = re.match(r"^([a-zA-Z_:][\w:]*)(\{.*\})? (\S+)$", line)
+        assert m, line
+        labels = tuple(sorted(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', m.group(2) or "")))
+        out[(m.group(1), labels)] = float(m.group(3))
+    return out
+
+
+def test_metrics_port_serves_what_the_exporter_serves(tmp_path):
+    from conftest import start_larder
+    metrics_port = free_port()
+    larder = start_larder("--metrics-port", str(metrics_port))
+    exe = shutil.which("prometheus-redis-exporter")
+    exporter_port = free_port()
+    exporter = subprocess.Popen([exe, "--redis.addr", f"redis://127.0.0.1:{larder.port}",
+                                 "--web.listen-address", f"127.0.0.1:{exporter_port}"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    prom = None
+    try:
+        c = larder.client()
+        for i in range(20):
+            c.set(f"k{i}", "v", ex=1000 if i % 2 else None)
+        c.select(3)
+        c.set("other", "v")
+        c.get("nosuch")
+        try:
+            c.execute_command("NOSUCHCOMMAND")
+        except redis.ResponseError:
+            pass
+        mine_text = wait_http(f"http://127.0.0.1:{metrics_port}/metrics")
+        theirs_text = wait_http(f"http://127.0.0.1:{exporter_port}/metrics")
+        mine, theirs = samples(mine_text), samples(theirs_text)
+        names = lambda s: {n for n, _ in s}
+        assert names(mine) <= names(theirs), sorted(names(mine) - names(theirs))
+        dashboard = {"redis_up", "redis_uptime_in_seconds", "redis_connected_clients", "redis_blocked_clients",
+                     "redis_memory_used_bytes", "redis_memory_max_bytes", "redis_commands_processed_total",
+                     "redis_keyspace_hits_total", "redis_keyspace_misses_total", "redis_db_keys",
+                     "redis_db_keys_expiring", "redis_expired_keys_total", "redis_evicted_keys_total",
+                     "redis_net_input_bytes_total", "redis_net_output_bytes_total", "redis_commands_total",
+                     "redis_commands_duration_seconds_total", "redis_connected_slaves", "redis_instance_info",
+                     "redis_latency_percentiles_usec", "redis_errors_total", "redis_slowlog_length"}
+        assert dashboard <= names(mine), sorted(dashboard - names(mine))
+        # What does not move between the two reads is the same, labels included.
+        for key in [("redis_db_keys", (("db", "db0"),)), ("redis_db_keys", (("db", "db3"),)),
+                    ("redis_db_keys_expiring", (("db", "db0"),)), ("redis_commands_total", (("cmd", "set"),)),
+                    ("redis_commands_total", (("cmd", "select"),)), ("redis_memory_max_bytes", ()),
+                    ("redis_connected_slaves", ()), ("redis_aof_enabled", ()), ("redis_errors_total", (("err", "ERR"),)),
+                    ("redis_up", ())]:
+            assert mine[key] == theirs[key], key
+        info = [k for k in mine if k[0] == "redis_instance_info"]
+        assert info and info[0] in theirs
+        assert 900 < mine[("redis_db_avg_ttl_seconds", (("db", "db0"),))] <= 1000
+        # Anything but /metrics: 404. Keep-alive requests get their answers on one connection.
+        with pytest.raises(urllib.error.HTTPError):
+            urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/nothing", timeout=5)
+        # A real Prometheus scraping Larder itself.
+        work = tempfile.mkdtemp(prefix="prom-direct-")
+        port = free_port()
+        with open(os.path.join(work, "prometheus.yml"), "w") as f:
+            f.write("global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: larder\n    static_configs:\n"
+                    f"      - targets: ['127.0.0.1:{metrics_port}']\n")
+        prom = subprocess.Popen([shutil.which("prometheus"), f"--config.file={work}/prometheus.yml",
+                                 f"--storage.tsdb.path={work}/data", f"--web.listen-address=127.0.0.1:{port}"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 60
+        result = []
+        while time.time() < deadline and not result:
+            try:
+                body = urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/query?query=redis_db_keys", timeout=2).read()
+                result = json.loads(body)["data"]["result"]
+            except OSError:
+                pass
+            time.sleep(0.5)
+        assert {r["metric"]["db"]: float(r["value"][1]) for r in result} == {"db0": 20.0, "db3": 1.0}
+        assert larder.alive()
+    finally:
+        if prom:
+            prom.terminate()
+            prom.wait(20)
+        exporter.terminate()
+        exporter.wait(10)
+        larder.stop()

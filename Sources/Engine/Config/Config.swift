@@ -262,6 +262,7 @@ public final class Config: Sendable {
         // The memcached listener: off (0) unless a port is given; items live in one database.
         .init("memcached-port", .int(min: 0, max: 65535), "0", immutable: true),
         .init("memcached-tls", .bool, "no", immutable: true),
+        .init("metrics-port", .int(min: 0, max: 65535), "0", immutable: true),
         .init("memcached-db", .int(min: 0, max: int32Max), "0", immutable: true),
         .init("memcached-item-size-max", .memory(min: 0, max: Int.max), "1048576"),
     ]
