@@ -86,3 +86,36 @@ def test_debug_protocol_as_redis():
     finally:
         mine.stop()
         theirs.stop()
+
+
+def test_digests_as_redis():
+    """DEBUG DIGEST and DIGEST-VALUE give redis-server's digests for the same data, every type
+    (streams aside) in its small and large encodings, TTLs and databases included."""
+    mine, theirs = start_larder("--enable-debug-command", "yes"), start_redis("--enable-debug-command", "yes")
+    d = Differ(mine.port, theirs.port)
+    try:
+        d.check("DEBUG", "DIGEST")
+        setup = [("SET", "s", "hello"), ("SET", "n", "12345"), ("SET", "neg", "-7"), ("SET", "big", "x" * 100),
+                 ("RPUSH", "l", "a", "1", "bb"), ("SADD", "ints", "1", "2", "300"), ("SADD", "set", "x", "2", "yy"),
+                 ("ZADD", "z", "1.5", "a", "2", "b", "-3.25", "c", "0.1", "d", "inf", "e", "-inf", "f"),
+                 ("HSET", "h", "f", "v", "g", "1"), ("SET", "ttl", "v", "EX", "1000"), ("SELECT", "3"),
+                 ("SET", "elsewhere", "1"), ("SELECT", "0")]
+        setup += [("RPUSH", "biglist", *[str(i) for i in range(300)]),
+                  ("SADD", "bigset", *[f"m{i}" for i in range(300)]),
+                  ("SADD", "bigints", *[str(i) for i in range(600)]),
+                  ("ZADD", "bigz", *[x for i in range(300) for x in (str(i / 7), f"m{i}")]),
+                  ("HSET", "bigh", *[x for i in range(300) for x in (f"f{i}", "v" * (i % 90))])]
+        for cmd in setup:
+            d.both(*cmd)
+        keys = ["s", "n", "neg", "big", "l", "ints", "set", "z", "h", "ttl", "missing", "biglist", "bigset",
+                "bigints", "bigz", "bigh"]
+        d.check("DEBUG", "DIGEST-VALUE", *keys)
+        d.check("DEBUG", "DIGEST")
+        d.check("DEL", "ttl")
+        d.check("DEBUG", "DIGEST")
+        d.check("FLUSHALL")
+        d.check("DEBUG", "DIGEST")
+    finally:
+        d.close()
+        mine.stop()
+        theirs.stop()

@@ -550,3 +550,23 @@ def test_messages_reach_subscribers_of_replicas(primary, replica_kind):
         sub.close()
     finally:
         r.stop()
+
+
+def test_replica_digest_equals_its_redis_primary():
+    """DEBUG DIGEST, as tools compare replicas: a Larder replica of a redis-server primary has
+    the primary's digest (no streams: those digest Redis's internal encoding)."""
+    p = start_redis("--enable-debug-command", "yes", "--repl-diskless-sync-delay", "0")
+    r = larder_replica_of(p, "--enable-debug-command", "yes")
+    try:
+        pc = p.client()
+        pc.mset({f"k{i}": str(i) for i in range(200)})
+        pc.rpush("l", *range(50))
+        pc.sadd("s", *[f"m{i}" for i in range(80)])
+        pc.zadd("z", {f"m{i}": i / 3 for i in range(80)})
+        pc.hset("h", mapping={f"f{i}": i for i in range(80)})
+        pc.set("t", "v", ex=500)
+        wait_caught_up(p, r)
+        assert r.client().execute_command("DEBUG", "DIGEST") == pc.execute_command("DEBUG", "DIGEST")
+    finally:
+        r.stop()
+        p.stop()

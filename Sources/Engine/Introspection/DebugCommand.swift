@@ -40,6 +40,21 @@ enum DebugCommand {
             c.ok()
         case ("protocol", 3):
             proto(&c)
+        case ("digest", 2):
+            c.out.simple(c.engine.datasetDigest())
+        case ("digest-value", _):
+            // DEBUG DIGEST-VALUE key [key ...]: each value's digest, zeros for a missing key;
+            // keys past their TTL still count, as Redis's looks in the table directly.
+            c.out.array(c.argc - 2)
+            let db = c.engine.keyspace.databases[c.dbIndex]
+            for i in 2..<c.argc {
+                let shard = db.shard(c.args[i])
+                var d = Digest.D(repeating: 0, count: 20)
+                if let slot = shard.find(c.args[i], now: 0) {
+                    Digest.mixValue(&d, shard.entry(at: slot).value, volatile: shard.image.expireAt(slot: slot) != 0)
+                }
+                c.out.simple(Digest.hex(d))
+            }
         case ("log", 3):
             c.engine.log("DEBUG LOG: \(c.args.string(2))")
             c.ok()
