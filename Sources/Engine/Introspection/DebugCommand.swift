@@ -40,6 +40,37 @@ enum DebugCommand {
             c.ok()
         case ("protocol", 3):
             proto(&c)
+        case ("object", 3):
+            object(&c)
+        case ("listpack", 3):
+            layout(&c, quicklist: false)
+        case ("quicklist", 3...4):
+            layout(&c, quicklist: true)
+        case ("stringmatch-test", 2):
+            stringmatchTest(&c)
+        case ("quicklist-packed-threshold", 3):
+            // Larder's lists are not quicklists: the size is checked as Redis checks it, and kept
+            // nowhere.
+            guard let n = parseMemory(c.args.string(2)), n >= 0, n < 1 << 32 else {
+                c.error("ERR argument must be a memory value bigger than 1 and smaller than 4gb")
+                return
+            }
+            c.ok()
+        case ("replybuffer", 4):
+            // Reply buffers are SwiftNIO's: the switches are checked and answered, nothing to change.
+            if c.args.matches(2, "peak-reset-time") {
+                if !c.args.matches(3, "never") && !c.args.matches(3, "reset") { guard c.integer(3) != nil else { return } }
+                c.ok()
+            } else if c.args.matches(2, "resizing") {
+                guard c.integer(3) != nil else { return }
+                c.ok()
+            } else {
+                c.error("ERR unknown subcommand or wrong number of arguments for '\(c.args.string(1))'. Try DEBUG HELP.")
+            }
+        case ("set-disable-deny-scripts", 3):
+            guard let v = c.integer(2) else { return }
+            c.engine.scripting.denyScriptsDisabled.store(v != 0, ordering: .relaxed)
+            c.ok()
         case ("digest", 2):
             c.out.simple(c.engine.datasetDigest())
         case ("digest-value", _):
@@ -229,5 +260,86 @@ extension Engine {
             repl.replid2 = String(repeating: "0", count: 40)
             repl.secondOffset = -1
         }
+    }
+}
+
+/// DEBUG's subcommands about single values and the server's internals: OBJECT, LISTPACK,
+/// QUICKLIST, and the switches Redis's tests use (QUICKLIST-PACKED-THRESHOLD, REPLYBUFFER,
+/// SET-DISABLE-DENY-SCRIPTS, STRINGMATCH-TEST).
+extension DebugCommand {
+    /// DEBUG OBJECT key: Redis's line. The address is a stand-in (Larder's values move with
+    /// their tables); serializedlength is the value's RDB size as Larder writes it (plain
+    /// forms for collections, where Redis writes listpacks); a list's quicklist figures are
+    /// those the list would have as Redis's quicklist of list-max-listpack-size nodes.
+    static func object(_ c: inout CommandContext) {
+        let db = c.engine.keyspace.databases[c.dbIndex]
+        let shard = db.shard(c.args[2])
+        guard let slot = shard.find(c.args[2], now: 0) else { c.error("ERR no such key"); return }
+        let e = shard.entry(at: slot)
+        let policy = c.engine.config.get("maxmemory-policy")
+        var shared = false
+        if case .int(let v) = e.value, v >= 0, v < 10000, !policy.hasSuffix("lru"), !policy.hasSuffix("lfu") { shared = true }
+        let serialized = DumpPayload.make(e.value, compress: c.engine.config.bool("rdbcompression")).count - 11
+        let idle = idleSeconds(access: e.access, nowMs: c.now)
+        let lru = (Int(c.now / 1000) - idle) & 0xFF_FFFF
+        let address = String(c.args.withBytes(2) { KeyTable.hash($0) } & 0x7fff_ffff_fff0, radix: 16)
+        var line = "Value at:0x\(address) refcount:\(shared ? Int(Int32.max) : 1) encoding:\(e.encodingName) serializedlength:\(serialized) lru:\(lru) lru_seconds_idle:\(idle)"
+        if case .list(let l) = e.value {
+            let q = quicklistShape(l.map(\.count), fill: c.engine.config.int("list-max-listpack-size"))
+            line += " ql_nodes:\(q.nodes) ql_avg_node:\(format2(Double(l.count) / Double(max(1, q.nodes)))) ql_listpack_max:\(c.engine.config.int("list-max-listpack-size")) ql_compressed:0 ql_uncompressed_size:\(q.bytes)"
+        }
+        c.out.simple(line)
+    }
+
+    /// How Redis would cut a list of elements of these sizes into listpack nodes: a negative
+    /// fill caps a node's bytes (-1: 4 KB ... -5: 64 KB), a positive one its entries.
+    static func quicklistShape(_ sizes: [Int], fill: Int) -> (nodes: Int, bytes: Int) {
+        let header = 7
+        let maxBytes = fill < 0 ? 4096 << min(4, -fill - 1) : Int.max
+        var nodes = 0, total = 0, current = 0, entries = 0
+        for n in sizes {
+            let entry = n + (n < 64 ? 2 : n < 4096 ? 3 : 6)
+            if nodes == 0 || current + entry > maxBytes || (fill > 0 && entries >= fill) {
+                nodes += 1
+                total += header
+                current = header
+                entries = 0
+            }
+            current += entry
+            total += entry
+            entries += 1
+        }
+        return (nodes, total)
+    }
+
+    /// DEBUG LISTPACK key / DEBUG QUICKLIST key [0|1]: the value's layout to the log.
+    static func layout(_ c: inout CommandContext, quicklist: Bool) {
+        let db = c.engine.keyspace.databases[c.dbIndex]
+        let shard = db.shard(c.args[2])
+        guard let slot = shard.find(c.args[2], now: 0) else { c.error("ERR no such key"); return }
+        let e = shard.entry(at: slot)
+        if quicklist {
+            guard case .list(let l) = e.value else { c.error("ERR Not a quicklist encoded object."); return }
+            let q = quicklistShape(l.map(\.count), fill: c.engine.config.int("list-max-listpack-size"))
+            c.engine.log("{quicklist} key \(c.args.string(2)): \(l.count) elements in \(q.nodes) nodes, \(q.bytes) bytes")
+            c.out.simple("Quicklist structure printed on stdout")
+        } else {
+            guard e.encodingName == "listpack" else { c.error("ERR Not a listpack encoded object."); return }
+            c.engine.log("{listpack} key \(c.args.string(2)): \(e.value.typeName), listpack encoding")
+            c.out.simple("Listpack structure printed on stdout")
+        }
+    }
+
+    /// DEBUG STRINGMATCH-TEST: random patterns and strings through the glob matcher (Redis's
+    /// fuzz of stringmatchlen), which must neither crash nor loop.
+    static func stringmatchTest(_ c: inout CommandContext) {
+        var rng = SystemRandomNumberGenerator()
+        let alphabet = Array("ab*?[]\\^-".utf8)
+        for _ in 0..<10_000 {
+            let p = (0..<Int.random(in: 0...16, using: &rng)).map { _ in alphabet.randomElement(using: &rng)! }
+            let s = (0..<Int.random(in: 0...16, using: &rng)).map { _ in alphabet.randomElement(using: &rng)! }
+            _ = globMatch(p, s)
+        }
+        c.out.simple("Apparently Redis did not crash: test passed")
     }
 }

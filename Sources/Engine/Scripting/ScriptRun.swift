@@ -138,7 +138,10 @@ extension Engine {
         if (spec.arity > 0 && argc != spec.arity) || argc < -spec.arity || spec.handler == nil {
             return .error("ERR Wrong number of args calling Redis command from script")
         }
-        if spec.flags.contains(.noscript) { return .error("ERR This Redis command is not allowed from script") }
+        if spec.flags.contains(.noscript)
+            && (!scripting.denyScriptsDisabled.load(ordering: .relaxed) || spec.flags.contains(.usesScripts)) {
+            return .error("ERR This Redis command is not allowed from script")
+        }
         if run.ctx.pointee.session.aclRestricted, let denial = aclDenial(spec, args, &run.ctx.pointee, context: "lua") {
             return .error(Self.scriptNopermMessage(denial))
         }

@@ -15,6 +15,10 @@ import Storage
 /// why that keeps scripts that take locks as they go from deadlocking). Everything here but
 /// the atomics is touched only under it.
 final class Scripting: @unchecked Sendable {
+    /// DEBUG SET-DISABLE-DENY-SCRIPTS: scripts may run commands flagged noscript (Redis's tests
+    /// use it); those that take the script mutex themselves stay refused, as they would wait
+    /// on the script that runs them.
+    let denyScriptsDisabled = Atomic<Bool>(false)
     let mutex = ShardLock()
     private var evalVM: LuaVM? = nil
     private var functionsVM: LuaVM? = nil
