@@ -105,7 +105,9 @@ extension Engine {
         defer { a.syncLock.unlock() }
         let (covered, target, fd) = a.lock.withLock { (a.synced >= seq, a.written, a.fd) }
         if covered { return }                   // the fsync before this one took it along
+        let started = unixMicros()
         let ok = fsync(fd) == 0
+        latencySample("aof-fsync-always", ms: Int((unixMicros() - started) / 1000))
         a.lock.withLock {
             a.synced = max(a.synced, target)
             if !ok { a.lastWriteOK = false }
@@ -120,6 +122,8 @@ extension Engine {
     private func aofWriteBuffer() {
         let a = aof
         guard !a.buffer.isEmpty, a.fd >= 0 else { return }
+        let started = unixMicros()
+        defer { latencySample("aof-write", ms: Int((unixMicros() - started) / 1000)) }
         var off = 0
         a.buffer.withUnsafeBytes { p in
             while off < p.count {
@@ -147,7 +151,11 @@ extension Engine {
         let fd = a.fd
         let everysec = a.policy == "everysec"
         a.lock.unlock()
-        if everysec && fd >= 0 { fsync(fd) }
+        if everysec && fd >= 0 {
+            let started = unixMicros()
+            fsync(fd)
+            latencySample("aof-fsync-everysec", ms: Int((unixMicros() - started) / 1000))
+        }
     }
 
     // MARK: files
