@@ -133,3 +133,12 @@ def test_sigterm_is_graceful():
     Conn(s.port).call("SET", "a", "b")
     s.proc.send_signal(signal.SIGTERM)
     assert s.proc.wait(10) == 0
+
+
+def test_command_info_shapes_and_key_spec_flags(diff):
+    """COMMAND INFO in RESP2 and RESP3 as redis-server sends it for commands whose key specs
+    Larder describes as Redis does (RO, RO access, RW access update, RW update)."""
+    for proto in ("2", "3"):
+        diff.both("HELLO", proto)
+        for name in ["get", "incr", "hset", "llen", "lrange", "strlen", "hincrby", "zadd", "type", "echo"]:
+            diff.check("COMMAND", "INFO", name)

@@ -45,20 +45,28 @@ enum IntrospectionCommands {
         c.out.set(spec.aclCategories.count)
         for a in spec.aclCategories { c.out.simple("@" + a) }
         c.out.set(0)   // tips
+        // RESP3 shapes as Redis 7.0's: key specs a set; sub-commands an array, or an empty set
+        // for a command without any.
         if spec.firstKey > 0 {
-            c.out.array(1)
+            c.out.set(1)
             writeKeySpec(&c, spec)
         } else {
-            c.out.array(0)
+            c.out.set(0)
         }
-        c.out.array(spec.subcommands.count)
+        if spec.subcommands.isEmpty { c.out.set(0) } else { c.out.array(spec.subcommands.count) }
         for s in spec.subcommands { writeInfo(&c, s) }
     }
 
     static func writeKeySpec(_ c: inout CommandContext, _ spec: CommandSpec) {
         c.out.map(3)
         c.out.bulk("flags")
-        let flags = spec.flags.contains(.write) ? ["RW", "UPDATE"] : ["RO", "ACCESS"]
+        // From what ACL checks of the first key (Redis's key-spec flags reduced to read and
+        // write): RO, with access when the value is read; RW with access and update for a
+        // write. Redis's finer OW / RM and insert / delete are not told apart.
+        let access = ACLKeyRules.rule(for: spec).first
+        var flags = [access.contains(.write) || spec.flags.contains(.write) ? "RW" : "RO"]
+        if access.contains(.read) { flags.append("access") }
+        if access.contains(.write) { flags.append("update") }
         c.out.set(flags.count)
         for f in flags { c.out.simple(f) }
         c.out.bulk("begin_search")
