@@ -47,24 +47,14 @@ public final class LarderServer: Sendable {
                     ConnectionHandler(engine: engine, flusher: flushers.flusher(for: channel.eventLoop), fd: Int(fd)))
             }
         }.count
-        // The TLS side's contexts are built when anything uses them: the TLS port, or a
-        // replica's link with tls-replication.
-        let tlsPort = engine.config.int("tls-port")
-        let memcachedTLS = engine.config.bool("memcached-tls") && engine.config.int("memcached-port") > 0
-        if tlsPort > 0 || memcachedTLS || engine.config.bool("tls-replication") {
-            do { try tls.reload() } catch {
-                logger.critical("Failed to configure TLS: \(error)")
-                throw ServerError.tls
-            }
+        do { try reloadTLSIfUsed() } catch {
+            logger.critical("Failed to configure TLS: \(error)")
+            throw ServerError.tls
         }
         let tls = self.tls, group = self.group
         engine.setTLSHooks(TLSHooks(reload: { [unowned self] in try self.applyTLSConfig() },
                                     dial: { host, port, timeout in try tls.dial(host: host, port: port, timeoutMs: timeout, group: group) }))
-        if tlsPort > 0 {
-            let fds = try bindTLS(addresses, port: tlsPort)
-            tlsListening.withLock { $0 = (tlsPort, fds) }
-            bound += fds.count
-        }
+        bound += try moveTLSPort(to: engine.config.int("tls-port"))
         let unixPath = engine.config.get("unixsocket")
         if !unixPath.isEmpty {
             // unixsocketperm is octal, as in Redis ("700").
@@ -81,6 +71,7 @@ public final class LarderServer: Sendable {
         guard bound > 0 || !unixPath.isEmpty else { throw ServerError.nothingBound }
         let memcachedPort = engine.config.int("memcached-port")
         if memcachedPort > 0 {
+            let memcachedTLS = engine.config.bool("memcached-tls")
             _ = try bind(addresses, port: memcachedPort, what: "memcached connections") { channel, _ in
                 channel.eventLoop.makeCompletedFuture {
                     try Self.configure(channel, keepalive: 0)
@@ -124,26 +115,34 @@ public final class LarderServer: Sendable {
     /// come, and the TLS port moved when it changed (0 closes it), as Redis does. Nothing
     /// changes when either fails.
     private func applyTLSConfig() throws {
+        do { try reloadTLSIfUsed() } catch {
+            logger.warning("Failed to update TLS configuration: \(error)")
+            throw ConfigError(message: "Unable to update TLS configuration. Check server logs.")
+        }
+        let port = engine.config.int("tls-port")
+        do { _ = try moveTLSPort(to: port) } catch {
+            logger.warning("Failed listening on TLS port \(port): \(error)")
+            throw ConfigError(message: "Unable to listen on this port. Check server logs.")
+        }
+    }
+
+    /// Builds the TLS contexts when anything uses them: the TLS port, the memcached port with
+    /// memcached-tls, or a replica's link with tls-replication.
+    private func reloadTLSIfUsed() throws {
         let config = engine.config
-        let port = config.int("tls-port")
         let memcachedTLS = config.bool("memcached-tls") && config.int("memcached-port") > 0
-        if port > 0 || memcachedTLS || config.bool("tls-replication") {
-            do { try tls.reload() } catch {
-                logger.warning("Failed to update TLS configuration: \(error)")
-                throw ConfigError(message: "Unable to update TLS configuration. Check server logs.")
-            }
-        }
+        if config.int("tls-port") > 0 || memcachedTLS || config.bool("tls-replication") { try tls.reload() }
+    }
+
+    /// Listens for TLS on `port` in place of the current TLS port (0: none); the number of
+    /// sockets listening. The old port closes only once the new one is bound.
+    private func moveTLSPort(to port: Int) throws -> Int {
         let current = tlsListening.withLock { $0 }
-        guard port != current.port else { return }
-        var fds: [Int32] = []
-        if port > 0 {
-            do { fds = try bindTLS(config.get("bind").split(separator: " ").map(String.init), port: port) } catch {
-                logger.warning("Failed listening on TLS port \(port): \(error)")
-                throw ConfigError(message: "Unable to listen on this port. Check server logs.")
-            }
-        }
+        guard port != current.port else { return current.fds.count }
+        let fds = port > 0 ? try bindTLS(engine.config.get("bind").split(separator: " ").map(String.init), port: port) : []
         acceptor.retire(current.fds)
         tlsListening.withLock { $0 = (port, fds) }
+        return fds.count
     }
 
     /// An accepted connection's options, set in place. As the bootstrap's `childChannelOption`s

@@ -144,11 +144,9 @@ extension Engine {
         return closeCurrent
     }
 
-    /// Users from the configuration at start: the aclfile, or the file's `user` lines.
+    /// Users from the configuration at start: the aclfile, or the file's `user` lines (after
+    /// requirepass, which reloadSettings applied when the engine was built, as Redis does).
     public func loadUsersAtStart() throws(ConfigError) {
-        acl.pubsubAll.store(config.get("acl-pubsub-default") == "allchannels", ordering: .relaxed)
-        acl.logMaxLength.store(config.int("acllog-max-len"), ordering: .relaxed)
-        applyRequirePass()
         let lines = config.userLines
         let file = config.get("aclfile")
         if !file.isEmpty && !lines.isEmpty {

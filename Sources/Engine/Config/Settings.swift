@@ -136,7 +136,6 @@ extension Engine {
         scripting.busyThresholdMs.store(config.int("lua-time-limit"), ordering: .relaxed)
         slowlog.threshold.store(config.int("slowlog-log-slower-than"), ordering: .relaxed)
         slowlog.maxLength.store(config.int("slowlog-max-len"), ordering: .relaxed)
-        latency.thresholdMs.store(config.int("latency-monitor-threshold"), ordering: .relaxed)
         s.latencyWatch.store(config.int("latency-monitor-threshold") << 1 | (config.bool("latency-tracking") ? 1 : 0),
                              ordering: .relaxed)
         tracking.maxKeys.store(config.int("tracking-table-max-keys"), ordering: .relaxed)

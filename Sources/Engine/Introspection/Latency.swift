@@ -7,7 +7,7 @@ import Storage
 /// active expire cycle, an eviction cycle ...) that took at least `latency-monitor-threshold`
 /// milliseconds, one sample a second (the worst of that second) in a ring of the last 160,
 /// and the worst ever. Off (threshold 0) by default; call() pays one relaxed load and a
-/// compare a command, the same check as the slow log's.
+/// compare a command (Settings.latencyWatch), the same check as the slow log's.
 final class LatencyMonitor: Sendable {
     static let historyLength = 160
 
@@ -26,7 +26,6 @@ final class LatencyMonitor: Sendable {
         }
     }
 
-    let thresholdMs = Atomic<Int>(0)
     let events = Locked<[String: Series]>([:])
 
     /// Records `ms` for `event` at `now` (Unix seconds): a second sample in the same second
@@ -59,10 +58,13 @@ extension Engine {
         latency.add(spec.flags.contains(.fast) ? "fast-command" : "command", ms: micros / 1000, now: unixMillis() / 1000)
     }
 
+    /// latency-monitor-threshold in ms (0: off), kept in Settings.latencyWatch.
+    var latencyThreshold: Int { settings.latencyWatch.load(ordering: .relaxed) >> 1 }
+
     /// A sample for a background event (expire-cycle, eviction-cycle ...) when it reached the
     /// threshold.
     func latencySample(_ event: String, ms: Int) {
-        let threshold = latency.thresholdMs.load(ordering: .relaxed)
+        let threshold = latencyThreshold
         guard threshold > 0, ms >= threshold else { return }
         latency.add(event, ms: ms, now: unixMillis() / 1000)
     }
@@ -168,7 +170,7 @@ enum LatencyCommands {
     /// LATENCY DOCTOR: for each event, its spikes, their average and mean deviation, how often
     /// they came, and the worst; then what may help.
     static func doctor(_ c: inout CommandContext) {
-        let threshold = c.engine.latency.thresholdMs.load(ordering: .relaxed)
+        let threshold = c.engine.latencyThreshold
         let all = c.engine.latency.events.withLock { $0 }.sorted { $0.key < $1.key }
         var text: String
         if all.isEmpty {
