@@ -131,7 +131,7 @@ public final class LarderServer: Sendable {
     private func reloadTLSIfUsed() throws {
         let config = engine.config
         let memcachedTLS = config.bool("memcached-tls") && config.int("memcached-port") > 0
-        if config.int("tls-port") > 0 || memcachedTLS || config.bool("tls-replication") { try tls.reload() }
+        if config.int("tls-port") > 0 || memcachedTLS || config.bool("tls-replication") || config.bool("tls-cluster") { try tls.reload() }
     }
 
     /// Listens for TLS on `port` in place of the current TLS port (0: none); the number of

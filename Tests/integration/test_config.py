@@ -342,3 +342,87 @@ def test_unix_socket(tmp_path):
     finally:
         server.stop()
     assert not os.path.exists(path)
+
+
+# Parameters the sweeps leave alone: they move the server, its files or its clients.
+SWEEP_SKIP = {"port", "bind", "dir", "requirepass", "unixsocket", "logfile", "pidfile", "dbfilename", "appendfilename",
+              "appenddirname", "tls-port", "daemonize", "masterauth", "masteruser", "aclfile", "replicaof", "slaveof",
+              "enable-protected-configs", "enable-debug-command", "enable-module-command", "maxclients"}
+SWEEP_VALUES = ["abc", "-1", "0", "1", "yes", "no", "10%", "100%", "150%", "2147483648", "-2147483649",
+                "99999999999999999999", "1k", "1kb", "5mb", "1.5", "", "a b", "default", "nosave now", "save nosave",
+                "force save", "1 2", "1 2 3", "-2001 0 0", "50.5 99.990 100", "1e1 0x10", "501", "a_b", "a-b.c",
+                "x{title}", "{title}", "{title", "{server-mode}", "clients", "local"]
+
+
+def sweep_one(c, name, value):
+    try:
+        reply = c.config_set(name, value)
+    except redis.ResponseError as e:
+        reply = str(e)
+    return reply, c.config_get(name).get(name)
+
+
+def test_config_set_of_every_parameter_as_redis():
+    """Every parameter redis-server 7.0 lists, set to each of a range of good and bad values
+    on both servers: the same reply (OK or the same error text) and the same value after."""
+    larder, redis_server = start_larder(), start_redis()
+    try:
+        mine = larder.client(decode_responses=True)
+        theirs = redis_server.client(decode_responses=True)
+        differences = []
+        defaults_theirs = theirs.config_get("*")
+        defaults_mine = mine.config_get("*")
+        for name in sorted(defaults_theirs):
+            if name in SWEEP_SKIP:
+                continue
+            if defaults_mine.get(name) != defaults_theirs[name]:
+                differences.append((name, "default", defaults_mine.get(name), defaults_theirs[name]))
+            for value in SWEEP_VALUES + [defaults_theirs[name]]:
+                a, b = sweep_one(mine, name, value), sweep_one(theirs, name, value)
+                if a != b:
+                    differences.append((name, value, a, b))
+                for c in (mine, theirs):
+                    try:
+                        c.config_set(name, defaults_theirs[name])
+                    except redis.ResponseError:
+                        pass
+        assert differences == []
+    finally:
+        larder.stop()
+        redis_server.stop()
+
+
+def rewritten_lines(conf):
+    with open(conf) as f:
+        return sorted(l.strip() for l in f if l.strip() and not l.startswith("#"))
+
+
+def test_config_rewrite_of_every_parameter_as_redis(tmp_path):
+    """A value other than the default for each parameter both servers take, then CONFIG
+    REWRITE: the same lines in both files."""
+    servers = []
+    for larder in (True, False):
+        conf = str(tmp_path / ("larder.conf" if larder else "redis.conf"))
+        open(conf, "w").write("# kept\n")
+        servers.append((start_with_file(conf, larder), conf))
+    try:
+        clients = [s.client(decode_responses=True) for s, _ in servers]
+        defaults = clients[1].config_get("*")
+        changed = 0
+        for name in sorted(defaults):
+            if name in SWEEP_SKIP or name in ("save", "appendonly"):
+                continue
+            for value in SWEEP_VALUES:
+                replies = [sweep_one(c, name, value) for c in clients]
+                if replies[0] == replies[1] and replies[1][0] is True and replies[1][1] != defaults[name]:
+                    changed += 1
+                    break
+        assert changed > 100
+        for c in clients:
+            c.execute_command("CONFIG", "REWRITE")
+        own = {"port", "dir", "save"}   # the flags each was started with, paths differing
+        files = [[l for l in rewritten_lines(conf) if l.split()[0] not in own] for _, conf in servers]
+        assert files[0] == files[1]
+    finally:
+        for s, _ in servers:
+            s.stop()

@@ -1,4 +1,5 @@
 import Synchronization
+import Glibc
 import Storage
 
 /// How a configuration value is read and printed, as Redis's config.c types.
@@ -13,6 +14,11 @@ public enum ConfigKind: Sendable {
     case string
     /// One word of these, in the order Redis's error lists them.
     case choice([String])
+    /// Several words of these (shutdown-on-sigterm's "nosave now"), printed in this order;
+    /// the first is the empty set's name.
+    case flags([String])
+    /// maxmemory-clients: bytes, or a percentage of maxmemory ("10%").
+    case memoryOrPercent
     /// Space-separated words with a syntax of their own (bind, save, client-output-buffer-limit).
     case list
 }
@@ -143,7 +149,7 @@ public final class Config: Sendable {
         .init("hll-sparse-max-bytes", .memory(min: 0, max: Int.max), "3000", apply: .settings),
         .init("stream-node-max-entries", .int(min: 0, max: Int.max), "100", apply: .settings),
         .init("activerehashing", .bool, "yes"),
-        .init("lua-time-limit", .int(min: 0, max: Int.max), "5000", aliases: ["busy-reply-threshold"], apply: .settings),
+        .init("busy-reply-threshold", .int(min: 0, max: Int.max), "5000", aliases: ["lua-time-limit"], apply: .settings),
         .init("replica-read-only", .bool, "yes", aliases: ["slave-read-only"], apply: .replication),
         .init("repl-backlog-size", .memory(min: 1, max: Int.max), "1048576"),
         .init("repl-backlog-ttl", .int(min: 0, max: Int.max), "3600"),
@@ -157,7 +163,7 @@ public final class Config: Sendable {
         .init("acllog-max-len", .int(min: 0, max: Int.max), "128", apply: .settings),
         .init("active-defrag-cycle-max", .int(min: 1, max: 99), "25", noEffect: true),
         .init("active-defrag-cycle-min", .int(min: 1, max: 99), "1", noEffect: true),
-        .init("active-defrag-ignore-bytes", .memory(min: 0, max: Int.max), "104857600", noEffect: true),
+        .init("active-defrag-ignore-bytes", .memory(min: 1, max: Int.max), "104857600", noEffect: true),
         .init("active-defrag-max-scan-fields", .int(min: 1, max: Int.max), "1000", noEffect: true),
         .init("active-defrag-threshold-lower", .int(min: 0, max: 1000), "10", noEffect: true),
         .init("active-defrag-threshold-upper", .int(min: 0, max: 1000), "100", noEffect: true),
@@ -179,7 +185,7 @@ public final class Config: Sendable {
         .init("cluster-announce-port", .int(min: 0, max: 65535), "0", noEffect: true),
         .init("cluster-announce-tls-port", .int(min: 0, max: 65535), "0", noEffect: true),
         .init("cluster-config-file", .string, "nodes.conf", immutable: true, noEffect: true),
-        .init("cluster-link-sendbuf-limit", .memory(min: 0, max: Int.max), "0", noEffect: true),
+        .init("cluster-link-sendbuf-limit", .unsignedMemory, "0", noEffect: true),
         .init("cluster-migration-barrier", .int(min: 0, max: 2147483647), "1", noEffect: true),
         .init("cluster-node-timeout", .int(min: 0, max: Int.max), "15000", noEffect: true),
         .init("cluster-port", .int(min: 0, max: 65535), "0", immutable: true, noEffect: true),
@@ -198,7 +204,7 @@ public final class Config: Sendable {
         .init("latency-tracking-info-percentiles", .list, "50 99 99.9"),
         .init("masterauth", .string, ""),
         .init("masteruser", .string, ""),
-        .init("maxmemory-clients", .memory(min: 0, max: Int.max), "0", noEffect: true),
+        .init("maxmemory-clients", .memoryOrPercent, "0", noEffect: true),
         .init("min-replicas-max-lag", .int(min: 0, max: 2147483647), "10", aliases: ["min-slaves-max-lag"], apply: .replication),
         .init("min-replicas-to-write", .int(min: 0, max: 2147483647), "0", aliases: ["min-slaves-to-write"], apply: .replication),
         .init("no-appendfsync-on-rewrite", .bool, "no", noEffect: true),
@@ -223,11 +229,11 @@ public final class Config: Sendable {
         .init("replica-priority", .int(min: 0, max: 2147483647), "100", aliases: ["slave-priority"]),
         .init("replica-serve-stale-data", .bool, "yes", aliases: ["slave-serve-stale-data"]),
         .init("replicaof", .list, "", immutable: true, aliases: ["slaveof"]),
-        .init("sanitize-dump-payload", .bool, "no", noEffect: true),
+        .init("sanitize-dump-payload", .choice(["no", "yes", "clients"]), "no", noEffect: true),
         .init("server_cpulist", .string, "", immutable: true, noEffect: true),
         .init("set-proc-title", .bool, "yes", immutable: true, noEffect: true),
-        .init("shutdown-on-sigint", .choice(["default", "save", "nosave", "now", "force"]), "default", noEffect: true),
-        .init("shutdown-on-sigterm", .choice(["default", "save", "nosave", "now", "force"]), "default", noEffect: true),
+        .init("shutdown-on-sigint", .flags(["default", "save", "nosave", "now", "force"]), "default"),
+        .init("shutdown-on-sigterm", .flags(["default", "save", "nosave", "now", "force"]), "default"),
         .init("shutdown-timeout", .int(min: 0, max: 2147483647), "10", noEffect: true),
         .init("socket-mark-id", .int(min: 0, max: Int(UInt32.max)), "0", immutable: true, noEffect: true),
         .init("supervised", .choice(["upstart", "systemd", "auto", "no"]), "no", immutable: true, noEffect: true),
@@ -243,14 +249,14 @@ public final class Config: Sendable {
         .init("tls-client-cert-file", .string, "", apply: .tls),
         .init("tls-client-key-file", .string, "", apply: .tls),
         .init("tls-client-key-file-pass", .string, "", apply: .tls),
-        .init("tls-cluster", .bool, "no", noEffect: true),
+        .init("tls-cluster", .bool, "no", apply: .tls, noEffect: true),
         .init("tls-dh-params-file", .string, "", noEffect: true),
         .init("tls-key-file", .string, "", apply: .tls),
         .init("tls-key-file-pass", .string, "", apply: .tls),
         .init("tls-port", .int(min: 0, max: 65535), "0", apply: .tls),
         .init("tls-prefer-server-ciphers", .bool, "no", noEffect: true),
         .init("tls-protocols", .string, "", apply: .tls),
-        .init("tls-replication", .bool, "no"),
+        .init("tls-replication", .bool, "no", apply: .tls),
         .init("tls-session-cache-size", .int(min: 0, max: 2147483647), "20480", noEffect: true),
         .init("tls-session-cache-timeout", .int(min: 0, max: 2147483647), "300", noEffect: true),
         .init("tls-session-caching", .bool, "yes", noEffect: true),
@@ -395,17 +401,50 @@ public final class Config: Sendable {
             guard v >= lo && v <= hi else {
                 throw ConfigError(message: "argument must be between \(lo) and \(hi) inclusive")
             }
+            // Values Redis takes but raises or lowers to what it can use.
+            if p.name == "hz" { return String(min(max(v, 1), 500)) }
             return String(v)
         case .memory(let lo, let hi):
             guard let v = parseMemoryBytes(joined) else { throw ConfigError(message: "argument must be a memory value") }
             guard v >= UInt64(lo) && v <= UInt64(hi) else {
                 throw ConfigError(message: "argument must be between \(lo) and \(hi) inclusive")
             }
+            if p.name == "repl-backlog-size" { return String(max(v, 16 * 1024)) }
             return String(v)
         case .unsignedMemory:
             guard let v = parseMemoryBytes(joined) else { throw ConfigError(message: "argument must be a memory value") }
             return String(v)
+        case .memoryOrPercent:
+            // Kept as Redis keeps it, one signed number: a percentage is its negative, so a
+            // byte count past 2^63 - 1 prints as a percentage, as on redis-server.
+            if joined.hasSuffix("%"), let pct = Int(joined.dropLast()), pct >= 0 {
+                guard pct <= 100 else { throw ConfigError(message: "percentage argument must be less or equal to 100") }
+                return pct == 0 ? "0" : "\(pct)%"
+            }
+            guard let v = parseMemoryBytes(joined) else { throw ConfigError(message: "argument must be a memory or percent value") }
+            let signed = Int64(bitPattern: v)
+            return signed < 0 ? "\(-signed)%" : String(signed)
+        case .flags(let options):
+            let words = joined.split(separator: " ").map { $0.lowercased() }
+            guard !words.isEmpty, words.allSatisfy({ options.contains($0) }) else {
+                throw ConfigError(message: "argument(s) must be one of the following: \(options.joined(separator: ", "))")
+            }
+            if words.contains("save") && words.contains("nosave") {
+                throw ConfigError(message: "shutdown options SAVE and NOSAVE can't be used simultaneously")
+            }
+            let set = options.dropFirst().filter { words.contains($0) }
+            return set.isEmpty ? options[0] : set.joined(separator: " ")
         case .string:
+            if p.name == "cluster-announce-hostname" {
+                guard joined.utf8.allSatisfy({ $0 < 128 && (isalnum(Int32($0)) != 0 || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".")) }) else {
+                    throw ConfigError(message: "Hostnames may only contain alphanumeric characters, hyphens or dots")
+                }
+            }
+            if p.name == "proc-title-template" {
+                guard ProcessTitle.isValid(template: joined) else {
+                    throw ConfigError(message: "template format is invalid or contains unknown variables")
+                }
+            }
             if p.name == "notify-keyspace-events" {
                 guard let f = NotifyClass.parse(joined) else {
                     throw ConfigError(message: "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")
@@ -422,7 +461,9 @@ public final class Config: Sendable {
         case .list:
             if p.name == "client-output-buffer-limit" {
                 let w = joined.split(separator: " ").map(String.init)
-                guard w.count % 4 == 0, !w.isEmpty else { throw ConfigError(message: "Wrong number of arguments in buffer limit configuration.") }
+                // Nothing given changes no class, as Redis.
+                if w.isEmpty { return "" }
+                guard w.count % 4 == 0 else { throw ConfigError(message: "Wrong number of arguments in buffer limit configuration.") }
                 var out: [String] = []
                 for i in stride(from: 0, to: w.count, by: 4) {
                     let cls = w[i].lowercased() == "replica" ? "slave" : w[i].lowercased()
@@ -441,6 +482,29 @@ public final class Config: Sendable {
                 guard parts.count == 2 else { throw ConfigError(message: "wrong number of arguments") }
                 if parts[0].lowercased() == "no" && parts[1].lowercased() == "one" { return "" }
                 return joined
+            }
+            if p.name == "oom-score-adj-values" {
+                let parts = joined.split(separator: " ", omittingEmptySubsequences: false)
+                guard parts.count == 3 else { throw ConfigError(message: "wrong number of arguments") }
+                guard parts.allSatisfy({ Int($0).map { (-2000...2000).contains($0) } ?? false }) else {
+                    throw ConfigError(message: "Invalid oom-score-adj-values, elements must be between -2000 and 2000.")
+                }
+                return parts.map { String(Int($0)!) }.joined(separator: " ")
+            }
+            if p.name == "latency-tracking-info-percentiles" {
+                var out: [String] = []
+                for w in joined.split(separator: " ") {
+                    guard let v = parseConfigDouble(String(w)) else {
+                        throw ConfigError(message: "Invalid latency-tracking-info-percentiles parameters")
+                    }
+                    guard v >= 0 && v <= 100 else {
+                        throw ConfigError(message: "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]")
+                    }
+                    var text = String(v)
+                    if text.hasSuffix(".0") { text.removeLast(2) }
+                    out.append(text)
+                }
+                return out.joined(separator: " ")
             }
             if p.name == "save" {
                 let parts = joined.split(separator: " ")
@@ -465,6 +529,8 @@ public func parseMemoryBytes(_ s: String) -> UInt64? {
         mul = m
         break
     }
+    // An empty value is 0, as strtoull reads it.
+    if lower.isEmpty { return 0 }
     guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
     let n = UInt64(digits) ?? .max
     let (r, o) = n.multipliedReportingOverflow(by: mul)
@@ -482,4 +548,17 @@ public func parseMemory(_ s: String) -> Int? {
         return o ? nil : r
     }
     return Int(lower)
+}
+
+/// strtod as Redis's configuration reads a double: decimal, exponent or hexadecimal, the whole
+/// word, finite.
+func parseConfigDouble(_ s: String) -> Double? {
+    guard !s.isEmpty, !s.first!.isWhitespace else { return nil }
+    var end: UnsafeMutablePointer<CChar>? = nil
+    let v = s.withCString { p -> Double? in
+        let d = strtod(p, &end)
+        return end.map { $0 - UnsafeMutablePointer(mutating: p) } == s.utf8.count ? d : nil
+    }
+    guard let v, v.isFinite else { return nil }
+    return v
 }

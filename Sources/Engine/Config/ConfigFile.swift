@@ -136,10 +136,31 @@ public enum ConfigFile {
             let parts = value.split(separator: " ")
             return stride(from: 0, to: parts.count, by: 2).map { "save \(parts[$0]) \(parts[$0 + 1])" }.joined(separator: "\n")
         }
-        if value.isEmpty || value.contains(" ") && !["bind", "client-output-buffer-limit", "replicaof"].contains(name) {
-            return "\(name) \"\(value)\""
-        }
+        if case .memoryOrPercent = Config.parameter(name)?.kind, let v = Int(value) { return "\(name) \(bytesText(v))" }
+        // Strings are written quoted whatever they hold, as Redis's sdscatrepr; words of a list
+        // or of flags as they are.
+        if case .string = Config.parameter(name)?.kind { return "\(name) \(quoted(value))" }
+        if value.isEmpty { return "\(name) \"\"" }
         return "\(name) \(value)"
+    }
+
+    /// A value in double quotes with Redis's escapes (sdscatrepr), which the file reader undoes.
+    static func quoted(_ value: String) -> String {
+        var out = "\""
+        for b in value.utf8 {
+            switch b {
+            case UInt8(ascii: "\\"): out += "\\\\"
+            case UInt8(ascii: "\""): out += "\\\""
+            case UInt8(ascii: "\n"): out += "\\n"
+            case UInt8(ascii: "\r"): out += "\\r"
+            case UInt8(ascii: "\t"): out += "\\t"
+            case 7: out += "\\a"
+            case 8: out += "\\b"
+            case 0x20...0x7e: out.unicodeScalars.append(Unicode.Scalar(b))
+            default: out += "\\x" + String(format: "%02x", b)
+            }
+        }
+        return out + "\""
     }
 
     static func bytesText(_ v: Int) -> String {

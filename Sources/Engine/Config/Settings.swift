@@ -133,7 +133,7 @@ extension Engine {
         s.streamNodeMaxBytes.store(config.int("stream-node-max-bytes"), ordering: .relaxed)
         s.streamNodeMaxEntries.store(config.int("stream-node-max-entries"), ordering: .relaxed)
         s.hllSparseMaxBytes.store(config.int("hll-sparse-max-bytes"), ordering: .relaxed)
-        scripting.busyThresholdMs.store(config.int("lua-time-limit"), ordering: .relaxed)
+        scripting.busyThresholdMs.store(config.int("busy-reply-threshold"), ordering: .relaxed)
         slowlog.threshold.store(config.int("slowlog-log-slower-than"), ordering: .relaxed)
         slowlog.maxLength.store(config.int("slowlog-max-len"), ordering: .relaxed)
         s.latencyWatch.store(config.int("latency-monitor-threshold") << 1 | (config.bool("latency-tracking") ? 1 : 0),
