@@ -15,7 +15,6 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
@@ -55,7 +54,6 @@ let package = Package(
                 swiftSettings: releaseSettings),
         .executableTarget(name: "larder-server", dependencies: [
             "Server", "Engine", "CLarderSys",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         // The load generator of bench/mixed.py (a SET:GET mix redis-benchmark cannot make).

@@ -30,6 +30,7 @@ public final class Engine: Sendable {
     public let pubsub = PubSub()
     public let memcached = MemcachedState()
     let snapshots = SnapshotState()
+    let shutdown = ShutdownState()
     let aof = AOFState()
     let repl = ReplicationState()
     /// What a connection said in REPLCONF before its PSYNC (by client id).
@@ -105,6 +106,18 @@ public final class Engine: Sendable {
     }
 
     public func setShutdownHook(_ f: @escaping @Sendable () -> Void) { shutdownHook.withLock { $0 = f } }
+
+    /// What the executable does to the process for the configuration (oom_score_adj, the
+    /// process title): run at start, on CONFIG SET of those parameters and when the role changes.
+    let processHook = Locked<(@Sendable () throws(ConfigError) -> Void)?>(nil)
+    public func setProcessHook(_ f: @escaping @Sendable () throws(ConfigError) -> Void) { processHook.withLock { $0 = f } }
+    func applyProcessSettings() throws(ConfigError) {
+        guard let hook = processHook.withLock({ $0 }) else { return }
+        try hook()
+    }
+
+    /// Whether the server follows a primary now.
+    public var isReplica: Bool { repl.following.load(ordering: .relaxed) }
 
 
     // MARK: background work

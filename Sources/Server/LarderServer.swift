@@ -54,7 +54,10 @@ public final class LarderServer: Sendable {
         let tls = self.tls, group = self.group
         engine.setTLSHooks(TLSHooks(reload: { [unowned self] in try self.applyTLSConfig() },
                                     dial: { host, port, timeout in try tls.dial(host: host, port: port, timeoutMs: timeout, group: group) }))
-        bound += try moveTLSPort(to: engine.config.int("tls-port"))
+        if bound > 0 { logger.notice("Ready to accept connections tcp") }
+        let tlsBound = try moveTLSPort(to: engine.config.int("tls-port"))
+        if tlsBound > 0 { logger.notice("Ready to accept connections tls") }
+        bound += tlsBound
         let unixPath = engine.config.get("unixsocket")
         if !unixPath.isEmpty {
             // unixsocketperm is octal, as in Redis ("700").
@@ -66,7 +69,7 @@ public final class LarderServer: Sendable {
                         ConnectionHandler(engine: engine, flusher: flushers.flusher(for: channel.eventLoop), fd: Int(fd)))
                 }
             }
-            logger.notice("Ready to accept connections unix on \(unixPath)")
+            logger.notice("Ready to accept connections unix")
         }
         guard bound > 0 || !unixPath.isEmpty else { throw ServerError.nothingBound }
         let memcachedPort = engine.config.int("memcached-port")
@@ -83,6 +86,7 @@ public final class LarderServer: Sendable {
                     try channel.pipeline.syncOperations.addHandler(MemcachedHandler(engine: engine, allocator: channel.allocator, flusher: flushers.flusher(for: channel.eventLoop)))
                 }
             }
+            logger.notice("Ready to accept memcached connections \(memcachedTLS ? "tls" : "tcp") on port \(memcachedPort)")
         }
         let metricsPort = engine.config.int("metrics-port")
         if metricsPort > 0 {
@@ -92,6 +96,7 @@ public final class LarderServer: Sendable {
                     try channel.pipeline.syncOperations.addHandler(MetricsHandler(engine: engine))
                 }
             }
+            logger.notice("Serving Prometheus metrics on port \(metricsPort)")
         }
         acceptor.start()
         startCron()
@@ -183,7 +188,7 @@ public final class LarderServer: Sendable {
                 let listener = try acceptor.listen(host: address, port: port,
                                                    backlog: engine.config.int("tcp-backlog"), setUp: setUp)
                 bound.append(listener.fd)
-                logger.notice("Ready to accept \(what) tcp on \(address):\(listener.port)")
+                logger.info("Listening for \(what) on \(address):\(listener.port)")
             } catch {
                 if optional { continue }
                 acceptor.retire(bound)   // nothing half bound stays
@@ -247,7 +252,6 @@ public final class LarderServer: Sendable {
         engine.closeAOF()
         try? group.syncShutdownGracefully()
         acceptor.shutdownSpare()
-        logger.notice("Larder is now ready to exit, bye bye...")
         finished.signal()
     }
 

@@ -226,38 +226,96 @@ def test_what_larder_cannot_do_is_refused_not_ignored(pair, tmp_path):
     assert proc.returncode != 0 and "wrong number of arguments" in proc.stdout + proc.stderr
 
 
-def test_debians_redis_conf_starts_larder(tmp_path):
-    """/etc/redis/redis.conf as Debian ships it; only the port, the paths and daemonize
-    changed."""
-    source = "/etc/redis/redis.conf"
-    if not os.path.exists(source):
-        pytest.skip("redis-server's Debian package is not installed")
+def run_redis_conf(source_lines, tmp_path):
+    """Starts Larder with a redis.conf whose port and paths only are changed, daemonized as
+    the file says when it says so (Debian's does); answers after checking it serves, stops it
+    with SIGTERM and waits for its exit."""
+    import signal
+    import time
     port = free_port()
+    pidfile = tmp_path / "larder.pid"
+    logfile = tmp_path / "larder.log"
     lines = []
-    for line in open(source):
+    for line in source_lines:
         word = line.split(None, 1)[0] if line.strip() else ""
         if word == "port":
             line = f"port {port}\n"
         elif word == "dir":
             line = f"dir {tmp_path}\n"
         elif word == "logfile":
-            line = 'logfile ""\n'
+            line = f"logfile {logfile}\n"
         elif word == "pidfile":
-            line = f"pidfile {tmp_path}/larder.pid\n"
-        elif word == "daemonize":
-            line = "daemonize no\n"
+            line = f"pidfile {pidfile}\n"
         lines.append(line)
     conf = tmp_path / "redis.conf"
     conf.write_text("".join(lines))
-    log = open(tmp_path / "larder.log", "ab")
-    server = Server([larder_binary(), str(conf)], port, str(tmp_path), log)
-    try:
-        c = server.client()
-        assert c.ping()
-        assert c.config_get("repl-diskless-sync")["repl-diskless-sync"] == "yes"
-        c.close()
-    finally:
-        server.stop()
+    daemonized = any(l.split()[:2] == ["daemonize", "yes"] for l in lines if l.strip())
+    proc = subprocess.Popen([larder_binary(), str(conf)], stdout=open(tmp_path / "out", "ab"), stderr=subprocess.STDOUT,
+                            cwd=str(tmp_path))
+    if daemonized:
+        assert proc.wait(30) == 0, open(tmp_path / "out").read()
+    deadline = time.time() + 30
+    while not (pidfile.exists() and pidfile.read_text().strip()) and time.time() < deadline:
+        time.sleep(0.05)
+    pid = int(pidfile.read_text())
+    assert pid != proc.pid or not daemonized
+    c = redis.Redis(port=port, decode_responses=True)
+    while time.time() < deadline:
+        try:
+            c.ping()
+            break
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    c.set("k", "v")
+    assert c.get("k") == "v"
+    values = c.config_get("*")
+    c.close()
+    os.kill(pid, signal.SIGTERM)
+    while time.time() < deadline:
+        try:
+            os.kill(pid, 0)
+            time.sleep(0.05)
+        except ProcessLookupError:
+            break
+    if not daemonized:
+        assert proc.wait(10) == 0
+    assert not pidfile.exists()
+    assert "Ready to accept connections" in logfile.read_text()
+    return values
+
+
+def test_debians_redis_conf_starts_larder(tmp_path):
+    """/etc/redis/redis.conf as Debian ships it (daemonize yes, supervised auto ...); only the
+    port and the paths changed."""
+    source = "/etc/redis/redis.conf"
+    assert os.path.exists(source), "redis-server's Debian package is not installed"
+    values = run_redis_conf(open(source).readlines(), tmp_path)
+    assert values["repl-diskless-sync"] == "yes" and values["daemonize"] == "yes"
+
+
+def upstream_redis_conf():
+    """redis.conf of Redis 7.0.15's own source tree, from Debian's source archive of the
+    redis-server package (fetched once, kept in /tmp)."""
+    import tarfile
+    import urllib.request
+    cache = "/tmp/larder-test-cache/redis-7.0.15.conf"
+    if not os.path.exists(cache):
+        os.makedirs(os.path.dirname(cache), exist_ok=True)
+        tarball = cache + ".tar.gz"
+        urllib.request.urlretrieve("http://deb.debian.org/debian/pool/main/r/redis/redis_7.0.15.orig.tar.gz", tarball)
+        with tarfile.open(tarball) as t:
+            member = next(m for m in t.getmembers() if m.name.endswith("/redis.conf") and m.name.count("/") == 1)
+            data = t.extractfile(member).read()
+        with open(cache + ".tmp", "wb") as f:
+            f.write(data)
+        os.rename(cache + ".tmp", cache)
+        os.unlink(tarball)
+    return open(cache).readlines()
+
+
+def test_redis_source_trees_redis_conf_starts_larder(tmp_path):
+    values = run_redis_conf(upstream_redis_conf(), tmp_path)
+    assert values["daemonize"] == "no" and values["bind"] == "127.0.0.1 -::1"
 
 
 def start_from_text(tmp_path, text, name="larder.conf"):

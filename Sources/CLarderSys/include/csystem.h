@@ -16,4 +16,23 @@ void larder_configure_malloc(void);
 void larder_line_buffer_stdout(void);
 /* Standard output and error appended to `path` (the logfile directive); -1 on failure. */
 int larder_redirect_output(const char *path);
+
+/* daemonize yes: forks, the parent exits, the child leads a new session with standard
+   input, output and error on /dev/null. Before any thread starts. */
+void larder_daemonize(void);
+/* Sends `state` to systemd's $NOTIFY_SOCKET (a path or an abstract "@name"); 0 when sent or
+   when there is no socket, -1 on failure. */
+int larder_sd_notify(const char *state);
+/* syslog-enabled: facility is an index into user, local0 ... local7; level 0-3 is Redis's
+   debug, verbose, notice, warning. */
+void larder_openlog(const char *ident, int facility);
+void larder_syslog(int level, const char *message);
+/* disable-thp: transparent huge pages off for this process (prctl); -1 on failure. */
+int larder_disable_thp(void);
+/* set-proc-title: claims argv's (and the environment's) memory once, then writes titles there. */
+void larder_proctitle_init(int argc, char **argv);
+void larder_set_proctitle(const char *title);
+/* Text to standard output (line-buffered) or standard error, through stdio's streams. */
+void larder_write_stdout(const char *text);
+void larder_write_stderr(const char *text);
 #endif

@@ -201,30 +201,37 @@ enum ServerCommands {
 
     /// SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE] [ABORT]
     static func shutdown(_ c: inout CommandContext) {
+        var flags = ShutdownFlags()
+        var abort = false
         for i in 1..<max(1, c.argc) {
-            if c.args.matches(i, "abort") {
-                c.error("ERR No shutdown in progress.")
-                return
-            }
-            guard c.args.matches(i, "nosave") || c.args.matches(i, "save") || c.args.matches(i, "now")
-                    || c.args.matches(i, "force") else {
-                c.error(Errors.syntax)
-                return
-            }
+            if c.args.matches(i, "nosave") { flags.nosave = true }
+            else if c.args.matches(i, "save") { flags.save = true }
+            else if c.args.matches(i, "now") { flags.now = true }
+            else if c.args.matches(i, "force") { flags.force = true }
+            else if c.args.matches(i, "abort") { abort = true }
+            else { c.error(Errors.syntax); return }
         }
-        let nosave = (1..<max(1, c.argc)).contains { c.args.matches($0, "nosave") }
-        let save = (1..<max(1, c.argc)).contains { c.args.matches($0, "save") }
-        if !nosave {
-            guard c.engine.saveForShutdown(force: save) else {
-                c.error("ERR Errors trying to SHUTDOWN. Check logs.")
-                return
-            }
+        if abort {
+            guard c.argc == 2 else { c.error(Errors.syntax); return }
+            if c.engine.abortShutdown() { c.ok() } else { c.error("ERR No shutdown in progress.") }
+            return
         }
-        c.engine.snapshots.shutdownHandled.store(true, ordering: .relaxed)
-        // No reply on success: the connection closes, as Redis's.
-        c.session.closeAfterReply = true
-        let hook = c.engine.shutdownHook.withLock { $0 }
-        hook?()
+        if flags.save && flags.nosave { c.error(Errors.syntax); return }
+        c.engine.log("User requested shutdown...")
+        // The client waits (replicas catching up, the final save) off the loops, parked as a
+        // blocked client: no reply when the server stops (the connection closes, as Redis's),
+        // the error when it must not.
+        let engine = c.engine, id = c.client.id
+        guard let spec = engine.table.lookup(c.args[0]), let deliver = c.session.onUnblock, !c.noBlock else {
+            engine.requestShutdown(flags) {}
+            return
+        }
+        let w = Waiter(client: c.client, spec: spec, args: c.args, dbIndex: c.dbIndex, resp3: c.out.resp3, keys: [],
+                       timeoutReply: { $0.error("ERR Errors trying to SHUTDOWN. Check logs.") }, deliver: deliver)
+        let wanted = flags
+        w.onParked = { engine.requestShutdown(wanted) { _ = engine.unblock(clientID: id, message: nil) } }
+        c.blockedOn = w
+        c.blockTimeoutMs = 0
     }
 
 

@@ -38,6 +38,8 @@ public enum ConfigApply: Sendable, Hashable, Comparable {
     case replication
     /// tls-*: certificates, keys and rules rebuilt; new connections use them.
     case tls
+    /// oom-score-adj*, proc-title-template: what the process shows the kernel and `ps`.
+    case process
 }
 
 public struct ConfigParameter: Sendable {
@@ -168,7 +170,7 @@ public final class Config: Sendable {
         .init("active-defrag-threshold-lower", .int(min: 0, max: 1000), "10", noEffect: true),
         .init("active-defrag-threshold-upper", .int(min: 0, max: 1000), "100", noEffect: true),
         .init("activedefrag", .bool, "no", unsupported: "Active defragmentation cannot be enabled: it requires a Redis server compiled with a modified Jemalloc like the one shipped by default with the Redis source distribution"),
-        .init("always-show-logo", .bool, "no", immutable: true, noEffect: true),
+        .init("always-show-logo", .bool, "no", immutable: true),
         .init("aof-disable-auto-gc", .bool, "no", noEffect: true),
         .init("aof-rewrite-incremental-fsync", .bool, "yes", noEffect: true),
         .init("aof-timestamp-enabled", .bool, "no", noEffect: true),
@@ -195,7 +197,7 @@ public final class Config: Sendable {
         .init("cluster-require-full-coverage", .bool, "yes", noEffect: true),
         .init("crash-log-enabled", .bool, "yes", noEffect: true),
         .init("crash-memcheck-enabled", .bool, "yes", noEffect: true),
-        .init("disable-thp", .bool, "yes", immutable: true, noEffect: true),
+        .init("disable-thp", .bool, "yes", immutable: true),
         .init("enable-module-command", .bool, "no", immutable: true, noEffect: true),
         .init("ignore-warnings", .string, "", noEffect: true),
         .init("io-threads-do-reads", .bool, "no", immutable: true, noEffect: true),
@@ -208,9 +210,9 @@ public final class Config: Sendable {
         .init("min-replicas-max-lag", .int(min: 0, max: 2147483647), "10", aliases: ["min-slaves-max-lag"], apply: .replication),
         .init("min-replicas-to-write", .int(min: 0, max: 2147483647), "0", aliases: ["min-slaves-to-write"], apply: .replication),
         .init("no-appendfsync-on-rewrite", .bool, "no", noEffect: true),
-        .init("oom-score-adj", .choice(["no", "yes", "relative", "absolute"]), "no", noEffect: true),
-        .init("oom-score-adj-values", .list, "0 200 800", noEffect: true),
-        .init("proc-title-template", .string, "{title} {listen-addr} {server-mode}", noEffect: true),
+        .init("oom-score-adj", .choice(["no", "yes", "relative", "absolute"]), "no", apply: .process),
+        .init("oom-score-adj-values", .list, "0 200 800", apply: .process),
+        .init("proc-title-template", .string, "{title} {listen-addr} {server-mode}", apply: .process),
         .init("propagation-error-behavior", .choice(["ignore", "panic", "panic-on-replicas"]), "ignore", noEffect: true),
         .init("rdb-del-sync-files", .bool, "no", noEffect: true),
         .init("rdb-save-incremental-fsync", .bool, "yes", noEffect: true),
@@ -231,15 +233,15 @@ public final class Config: Sendable {
         .init("replicaof", .list, "", immutable: true, aliases: ["slaveof"]),
         .init("sanitize-dump-payload", .choice(["no", "yes", "clients"]), "no", noEffect: true),
         .init("server_cpulist", .string, "", immutable: true, noEffect: true),
-        .init("set-proc-title", .bool, "yes", immutable: true, noEffect: true),
+        .init("set-proc-title", .bool, "yes", immutable: true),
         .init("shutdown-on-sigint", .flags(["default", "save", "nosave", "now", "force"]), "default"),
         .init("shutdown-on-sigterm", .flags(["default", "save", "nosave", "now", "force"]), "default"),
-        .init("shutdown-timeout", .int(min: 0, max: 2147483647), "10", noEffect: true),
+        .init("shutdown-timeout", .int(min: 0, max: 2147483647), "10"),
         .init("socket-mark-id", .int(min: 0, max: Int(UInt32.max)), "0", immutable: true, noEffect: true),
-        .init("supervised", .choice(["upstart", "systemd", "auto", "no"]), "no", immutable: true, noEffect: true),
-        .init("syslog-enabled", .bool, "no", immutable: true, noEffect: true),
-        .init("syslog-facility", .choice(["user", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7"]), "local0", immutable: true, noEffect: true),
-        .init("syslog-ident", .string, "redis", immutable: true, noEffect: true),
+        .init("supervised", .choice(["upstart", "systemd", "auto", "no"]), "no", immutable: true),
+        .init("syslog-enabled", .bool, "no", immutable: true),
+        .init("syslog-facility", .choice(["user", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7"]), "local0", immutable: true),
+        .init("syslog-ident", .string, "redis", immutable: true),
         .init("tls-auth-clients", .choice(["no", "yes", "optional"]), "yes", apply: .tls),
         .init("tls-ca-cert-dir", .string, "", apply: .tls),
         .init("tls-ca-cert-file", .string, "", apply: .tls),

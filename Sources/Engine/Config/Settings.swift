@@ -103,6 +103,7 @@ extension Engine {
             if chdir(dir) != 0 { throw ConfigError(message: String(cString: strerror(errno))) }
         case .appendOnly: try aofConfigChanged()
         case .replication: applyReplicaMode()
+        case .process: try applyProcessSettings()
         case .tls:
             guard let hooks = tlsHooks.withLock({ $0 }) else { return }
             do { try hooks.reload() } catch {

@@ -22,6 +22,9 @@ public final class Waiter: KeyWaiter, @unchecked Sendable {
     var done = false
     /// WAIT: the replication offset and how many replicas must acknowledge it.
     var replicaWait: (offset: Int64, count: Int)? = nil
+    /// Run once the client is parked (SHUTDOWN starts its off-loop work then, so that its
+    /// failure can always answer it).
+    var onParked: (@Sendable () -> Void)? = nil
 
     init(client: Client, spec: CommandSpec, args: CommandArguments, dbIndex: Int, resp3: Bool,
          keys: [[UInt8]], timeoutReply: @escaping @Sendable (inout RESPWriter) -> Void,

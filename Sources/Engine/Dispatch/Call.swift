@@ -68,6 +68,7 @@ extension Engine {
                 if !w.done { $0[id] = w }
                 blocking.count.store($0.count, ordering: .relaxed)
             }
+            w.onParked?()
         }
         if ctx.changes > 0 && !ctx.serving && blocking.count.load(ordering: .relaxed) > 0 && spec.flags.contains(.write) {
             signalGoneStreams(spec, &ctx)

@@ -144,6 +144,8 @@ extension Engine {
         repl.lock.withLock { refreshGoodReplicas(now: unixMillis()) }
         let keep = repl.following.load(ordering: .relaxed) && config.bool("replica-read-only")
         for db in keyspace.databases { for s in db.shards { s.keepsExpired = keep } }
+        // A replica's oom_score_adj is its own (oom-score-adj-values' second).
+        do { try applyProcessSettings() } catch { log(error.message) }
     }
 
     /// Answers every blocked client with `message` (a change of role, as Redis's
