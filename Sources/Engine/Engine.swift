@@ -31,6 +31,7 @@ public final class Engine: Sendable {
     public let memcached = MemcachedState()
     let snapshots = SnapshotState()
     let shutdown = ShutdownState()
+    let clientEviction = ClientEviction()
     let aof = AOFState()
     let repl = ReplicationState()
     /// What a connection said in REPLCONF before its PSYNC (by client id).

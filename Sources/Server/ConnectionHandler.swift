@@ -142,6 +142,7 @@ final class ConnectionHandler: ChannelInboundHandler, FlushedAtEndOfIteration {
         }
         if let client {
             client.setCloser(nil)
+            engine.forgetClientMemory(client)
             engine.clients.remove(client)
             engine.replicaGone(client)
         }
@@ -158,6 +159,14 @@ final class ConnectionHandler: ChannelInboundHandler, FlushedAtEndOfIteration {
             input!.writeBuffer(&bytes)
         }
         process(ctx)
+        reportMemory()
+    }
+
+    /// maxmemory-clients: what this connection's buffers hold now (unparsed input, unsent
+    /// replies); one relaxed load when no limit is set.
+    private func reportMemory() {
+        guard engine.clientEvictionOn, let client, !closed else { return }
+        engine.reportClientMemory(client, input: input?.readableBytes ?? 0, output: pendingOutput)
     }
 
     func channelReadComplete(context ctx: ChannelHandlerContext) {
@@ -210,13 +219,18 @@ final class ConnectionHandler: ChannelInboundHandler, FlushedAtEndOfIteration {
         context.session.counters.netOutput += n
         // Unsent bytes are counted only where a limit can close the client: the normal class has
         // none by default, and a write without a promise costs no allocation.
-        guard pendingOutput > 0 || engine.hasOutputLimit(client, subscribed: context.session.subscribedForLimits) else {
+        guard pendingOutput > 0 || engine.hasOutputLimit(client, subscribed: context.session.subscribedForLimits)
+                || engine.clientEvictionOn else {
             ctx.writeAndFlush(wrapOutboundOut(bytes), promise: nil)
             return
         }
         pendingOutput += n
         let bound = NIOLoopBound(self, eventLoop: ctx.eventLoop)
-        ctx.writeAndFlush(wrapOutboundOut(bytes)).whenComplete { _ in bound.value.pendingOutput -= n }
+        ctx.writeAndFlush(wrapOutboundOut(bytes)).whenComplete { _ in
+            bound.value.pendingOutput -= n
+            bound.value.reportMemory()
+        }
+        reportMemory()
         if pendingOutput > 0 && !closed, let limit = engine.outputLimit(for: client, subscribed: context.session.subscribedForLimits) {
             let now = unixMillis()
             if limit.hard > 0 && pendingOutput > limit.hard {

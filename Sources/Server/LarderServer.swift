@@ -215,6 +215,7 @@ public final class LarderServer: Sendable {
             engine.aofCron()
             let now = unixMillis()
             engine.replicationCron(now: now)
+            engine.evictClients()
             let timeout = engine.config.int("timeout")
             guard timeout > 0 else { return }
             for c in engine.clients.all where !c.isReplica {

@@ -206,7 +206,7 @@ public final class Config: Sendable {
         .init("latency-tracking-info-percentiles", .list, "50 99 99.9"),
         .init("masterauth", .string, ""),
         .init("masteruser", .string, ""),
-        .init("maxmemory-clients", .memoryOrPercent, "0", noEffect: true),
+        .init("maxmemory-clients", .memoryOrPercent, "0", apply: .settings),
         .init("min-replicas-max-lag", .int(min: 0, max: 2147483647), "10", aliases: ["min-slaves-max-lag"], apply: .replication),
         .init("min-replicas-to-write", .int(min: 0, max: 2147483647), "0", aliases: ["min-slaves-to-write"], apply: .replication),
         .init("no-appendfsync-on-rewrite", .bool, "no", noEffect: true),

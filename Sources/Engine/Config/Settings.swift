@@ -140,6 +140,7 @@ extension Engine {
         s.latencyWatch.store(config.int("latency-monitor-threshold") << 1 | (config.bool("latency-tracking") ? 1 : 0),
                              ordering: .relaxed)
         tracking.maxKeys.store(config.int("tracking-table-max-keys"), ordering: .relaxed)
+        reloadClientEviction()
         let limits = config.get("client-output-buffer-limit").split(separator: " ")
         var limited = 0
         for i in stride(from: 0, to: limits.count - 3, by: 4) {

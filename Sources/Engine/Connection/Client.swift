@@ -22,8 +22,6 @@ public final class Client: Sendable {
         public var noEvict = false
         public var libName = ""
         public var libVersion = ""
-        public var queryBufferLength = 0
-        public var outputBufferLength = 0
         public var closing = false
         public var sub = 0, psub = 0, ssub = 0
         public var multi = -1
@@ -31,6 +29,14 @@ public final class Client: Sendable {
     }
 
     public let info: Locked<Info>
+    /// What CLIENT LIST counts for a connection's own structures besides its buffers.
+    static let baseMemory = 1024
+    /// Bytes of unparsed input and of unsent replies the connection holds, kept up to date
+    /// while `maxmemory-clients` or an output limit needs them (CLIENT LIST's qbuf / omem).
+    public let inputBytes = Atomic<Int>(0)
+    public let outputBytes = Atomic<Int>(0)
+    /// What this client counts for in Engine.clientMemory (client eviction).
+    let countedMemory = Atomic<Int>(0)
     /// Read before every command: an atomic, not behind the info lock.
     public let authenticated: Atomic<Bool>
     /// Closes the connection; set by the server, called by CLIENT KILL and QUIT.
@@ -94,7 +100,7 @@ public final class Client: Sendable {
         let idle = (now - i.lastInteraction) / 1000
         let flags = isReplica ? "S" : isPrimary ? "M" : i.sub + i.psub + i.ssub > 0 ? "P"
             : blockedFlag.load(ordering: .relaxed) ? "b" : (i.multi >= 0 ? "x" : "N")
-        return "id=\(id) addr=\(address) laddr=\(localAddress) fd=\(fd) name=\(i.name) age=\(age) idle=\(idle) flags=\(flags) db=\(i.db) sub=\(i.sub) psub=\(i.psub) ssub=\(i.ssub) multi=\(i.multi) qbuf=\(i.queryBufferLength) qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=\(i.outputBufferLength) tot-mem=\(1024 + i.queryBufferLength + i.outputBufferLength) events=r cmd=\(i.lastCommand) user=\(i.user) redir=-1 resp=\(i.resp)"
+        return "id=\(id) addr=\(address) laddr=\(localAddress) fd=\(fd) name=\(i.name) age=\(age) idle=\(idle) flags=\(flags) db=\(i.db) sub=\(i.sub) psub=\(i.psub) ssub=\(i.ssub) multi=\(i.multi) qbuf=\(inputBytes.load(ordering: .relaxed)) qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=\(outputBytes.load(ordering: .relaxed)) tot-mem=\(Self.baseMemory + inputBytes.load(ordering: .relaxed) + outputBytes.load(ordering: .relaxed)) events=r cmd=\(i.lastCommand) user=\(i.user) redir=-1 resp=\(i.resp)"
     }
 }
 

@@ -120,7 +120,7 @@ struct InfoReport {
         let startup = engine.startupMemory
         var normalClients = 0, replicaClients = 0
         for c in engine.clients.all {
-            let i = c.info.withLock { $0.queryBufferLength + $0.outputBufferLength }
+            let i = c.inputBytes.load(ordering: .relaxed) + c.outputBytes.load(ordering: .relaxed)
             if c.isReplica { replicaClients += i } else { normalClients += i }
         }
         let backlog = engine.repl.lock.withLock { engine.repl.backlog.count }
@@ -264,7 +264,7 @@ struct InfoReport {
             ("expired_time_cap_reached_count", v(s.expireTimeCapReached)),
             ("expire_cycle_cpu_milliseconds", String(s.expireCycleMicros.load(ordering: .relaxed) / 1000)),
             ("evicted_keys", v(s.evictedKeys)),
-            ("evicted_clients", "0"),
+            ("evicted_clients", v(s.evictedClients)),
             ("evicted_scripts", String(engine.scripting.evictedScripts.load(ordering: .relaxed))),
             ("total_eviction_exceeded_time", "0"),
             ("current_eviction_exceeded_time", "0"),

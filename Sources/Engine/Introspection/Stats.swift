@@ -13,6 +13,7 @@ public final class Stats: Sendable {
     public let netOutputBytes = Atomic<Int>(0)
     public let expiredKeys = Atomic<Int>(0)
     public let evictedKeys = Atomic<Int>(0)
+    public let evictedClients = Atomic<Int>(0)
     public let syncFull = Atomic<Int>(0)
     public let syncPartialOK = Atomic<Int>(0)
     public let syncPartialErr = Atomic<Int>(0)
@@ -90,6 +91,7 @@ public final class Stats: Sendable {
         netOutputBytes.store(0, ordering: .relaxed)
         expiredKeys.store(0, ordering: .relaxed)
         evictedKeys.store(0, ordering: .relaxed)
+        evictedClients.store(0, ordering: .relaxed)
         errorCodes.withLock { $0.removeAll() }
     }
 }
