@@ -31,8 +31,9 @@ install -D -m 644 packaging/larder.service "$stage/lib/systemd/system/larder.ser
 install -D -m 640 packaging/larder.conf "$stage/etc/larder/larder.conf"
 install -D -m 644 README.md "$stage/usr/share/doc/larder/README.md"
 
-# Depends: the Debian packages that hold the shared libraries the binary loads (a library
-# outside any package, such as a Swift toolchain's in a debug build, is not a dependency).
+# Depends: lua-bitop (opened with dlopen, as Lua's require would), and the Debian packages
+# that hold the shared libraries the binary loads (a library outside any package, such as a
+# Swift toolchain's in a debug build, is not a dependency).
 depends=$(ldd "$binary" | awk '/=> \// { print $3 }' | while read -r lib; do
     dpkg -S "$(readlink -f "$lib")" 2>/dev/null || dpkg -S "$lib" 2>/dev/null || true
 done | cut -d: -f1 | sort -u | paste -sd, - | sed 's/,/, /g')
@@ -43,7 +44,7 @@ Package: larder
 Version: $version
 Architecture: $arch
 Maintainer: Larder developers <larder@localhost>
-Depends: adduser${depends:+, $depends}
+Depends: adduser, lua-bitop${depends:+, $depends}
 Section: database
 Priority: optional
 Description: Redis-compatible key-value server written in Swift
