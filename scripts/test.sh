@@ -13,6 +13,8 @@ command -v ss >/dev/null || need+=(iproute2)
 command -v redis-sentinel >/dev/null || need+=(redis-sentinel)
 command -v prometheus-redis-exporter >/dev/null || need+=(prometheus-redis-exporter)
 command -v prometheus >/dev/null || need+=(prometheus)
+command -v systemd-analyze >/dev/null || need+=(systemd)
+command -v adduser >/dev/null || need+=(adduser)
 source scripts/deps.sh
 python3 -m pip install -q --disable-pip-version-check -r Tests/integration/requirements.txt
 
