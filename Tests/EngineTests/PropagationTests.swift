@@ -26,8 +26,9 @@ import RESP
         #expect(parseMemoryBytes("99999999999999999999") == UInt64.max)
         #expect(parseMemoryBytes("-1") == nil)
         #expect(parseMemoryBytes("1.5") == nil)
-        #expect(parseMemoryBytes("") == nil)
-        #expect(parseMemoryBytes("mb") == nil)
+        #expect(parseMemoryBytes("") == 0)
+        #expect(parseMemoryBytes("mb") == 0)
+        #expect(parseMemoryBytes("x") == nil)
     }
 
     @Test func boundsAndChoicesAsRedis() throws {

@@ -406,7 +406,7 @@ def test_unix_socket(tmp_path):
 SWEEP_SKIP = {"port", "bind", "dir", "requirepass", "unixsocket", "logfile", "pidfile", "dbfilename", "appendfilename",
               "appenddirname", "tls-port", "daemonize", "masterauth", "masteruser", "aclfile", "replicaof", "slaveof",
               "enable-protected-configs", "enable-debug-command", "enable-module-command", "maxclients"}
-SWEEP_VALUES = ["abc", "-1", "0", "1", "yes", "no", "10%", "100%", "150%", "2147483648", "-2147483649",
+SWEEP_VALUES = ["abc", "mb", "b", "-1", "0", "1", "yes", "no", "10%", "100%", "150%", "2147483648", "-2147483649",
                 "99999999999999999999", "1k", "1kb", "5mb", "1.5", "", "a b", "default", "nosave now", "save nosave",
                 "force save", "1 2", "1 2 3", "-2001 0 0", "50.5 99.990 100", "1e1 0x10", "501", "a_b", "a-b.c",
                 "x{title}", "{title}", "{title", "{server-mode}", "clients", "local"]

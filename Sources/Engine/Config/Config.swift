@@ -531,9 +531,9 @@ public func parseMemoryBytes(_ s: String) -> UInt64? {
         mul = m
         break
     }
-    // An empty value is 0, as strtoull reads it.
-    if lower.isEmpty { return 0 }
-    guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+    // No digits ("", "mb") is 0, as strtoull reads it and Redis takes it.
+    if digits.isEmpty { return 0 }
+    guard digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
     let n = UInt64(digits) ?? .max
     let (r, o) = n.multipliedReportingOverflow(by: mul)
     return o ? .max : r
