@@ -95,7 +95,7 @@ public final class Engine: Sendable {
             + SortedSetCommands.specs + SortCommand.specs
             + ConnectionCommands.specs + ServerCommands.specs + DebugCommand.specs + SlowlogCommands.specs + Monitors.specs
             + IntrospectionCommands.specs + ScriptCommands.specs + FunctionCommands.specs + ACLCommands.specs
-            + LatencyCommands.specs
+            + LatencyCommands.specs + ClusterCommands.specs
     }
 
     /// A key removed because its TTL passed, by lazy or active expiry.

@@ -156,7 +156,8 @@ public final class Config: Sendable {
         .init("repl-backlog-size", .memory(min: 1, max: Int.max), "1048576"),
         .init("repl-backlog-ttl", .int(min: 0, max: Int.max), "3600"),
         .init("repl-ping-replica-period", .int(min: 1, max: int32Max), "10", aliases: ["repl-ping-slave-period"]),
-        .init("cluster-enabled", .bool, "no", immutable: true),
+        .init("cluster-enabled", .bool, "no", immutable: true,
+              unsupported: "Larder does not run as a Redis Cluster node yet: cluster-enabled must be no"),
         // Redis 7.0's other directives: accepted, kept, shown and rewritten; they change
         // nothing in Larder (the log says so at start when one is set), or, where acting as if
         // they were not there could mislead (replicaof, TLS, min-replicas), only their defaults.
