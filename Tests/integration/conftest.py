@@ -40,6 +40,16 @@ def wait_for_port(port, proc, timeout=20):
     raise RuntimeError(f"server did not listen on {port}")
 
 
+def wait_until(predicate, timeout=20, what="condition"):
+    """Polls until `predicate()` holds; fails the test after `timeout` seconds."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
 class Server:
     """A server process started for a test module."""
 

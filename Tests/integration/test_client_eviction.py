@@ -47,21 +47,32 @@ def slow_subscriber(port, first=b""):
     return s
 
 
-def test_a_subscriber_that_does_not_read_is_evicted(servers):
+NO_EVICT = b"*3\r\n$6\r\nCLIENT\r\n$8\r\nNO-EVICT\r\n$2\r\non\r\n"
+
+
+@pytest.mark.parametrize("limit,maxmemory,protected", [("2mb", "0", False), ("2%", "100mb", False), ("2mb", "0", True)],
+                         ids=["bytes", "percent-of-maxmemory", "no-evict"])
+def test_a_subscriber_that_does_not_read(servers, limit, maxmemory, protected):
+    """Its unsent messages pass the limit: it is closed (the publisher is not), unless it
+    said CLIENT NO-EVICT ON."""
     for server in servers:
         c = server.client()
         c.config_set("client-output-buffer-limit", "pubsub 0 0 0")
-        c.config_set("maxmemory-clients", "2mb")
+        c.config_set("maxmemory", maxmemory)
+        c.config_set("maxmemory-clients", limit)
         before = evicted(c)
-        sub = slow_subscriber(server.port)
-        message = b"x" * 50_000
+        sub = slow_subscriber(server.port, first=NO_EVICT if protected else b"")
         for _ in range(200):
-            c.publish("ch", message)
-        assert wait_closed(sub), f"subscriber not evicted on port {server.port}"
-        assert evicted(c) == before + 1
-        # The client that published is not the one closed, and the server goes on.
+            c.publish("ch", b"x" * 50_000)
+        if protected:
+            assert not wait_closed(sub, timeout=1)
+            sub.close()
+        else:
+            assert wait_closed(sub), f"subscriber not evicted on port {server.port}"
+        assert evicted(c) == before + (0 if protected else 1)
         assert c.ping()
         c.config_set("maxmemory-clients", "0")
+        c.config_set("maxmemory", "0")
         c.config_set("client-output-buffer-limit", "pubsub 32mb 8mb 60")
         c.close()
 
@@ -84,39 +95,4 @@ def test_a_client_with_a_big_unfinished_command_is_evicted(servers):
         assert evicted(c) == before + 1
         assert c.get("k") is None
         c.config_set("maxmemory-clients", "0")
-        c.close()
-
-
-def test_no_evict_protects_a_client(servers):
-    for server in servers:
-        c = server.client()
-        c.config_set("client-output-buffer-limit", "pubsub 0 0 0")
-        c.config_set("maxmemory-clients", "2mb")
-        before = evicted(c)
-        sub = slow_subscriber(server.port, first=b"*3\r\n$6\r\nCLIENT\r\n$8\r\nNO-EVICT\r\n$2\r\non\r\n")
-        for _ in range(100):
-            c.publish("ch", b"x" * 50_000)
-        assert not wait_closed(sub, timeout=1)
-        assert evicted(c) == before
-        sub.close()
-        c.config_set("maxmemory-clients", "0")
-        c.config_set("client-output-buffer-limit", "pubsub 32mb 8mb 60")
-        c.close()
-
-
-def test_limit_as_a_percentage_of_maxmemory(servers):
-    for server in servers:
-        c = server.client()
-        c.config_set("client-output-buffer-limit", "pubsub 0 0 0")
-        c.config_set("maxmemory", "100mb")
-        c.config_set("maxmemory-clients", "2%")
-        before = evicted(c)
-        sub = slow_subscriber(server.port)
-        for _ in range(200):
-            c.publish("ch", b"x" * 50_000)
-        assert wait_closed(sub)
-        assert evicted(c) == before + 1
-        c.config_set("maxmemory-clients", "0")
-        c.config_set("maxmemory", "0")
-        c.config_set("client-output-buffer-limit", "pubsub 32mb 8mb 60")
         c.close()

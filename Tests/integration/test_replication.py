@@ -8,7 +8,7 @@ import time
 import pytest
 import redis
 
-from conftest import start_larder, start_redis
+from conftest import start_larder, start_redis, wait_until
 from resp import Conn, encode
 from test_aof import workload
 from test_rdb import all_dbs as dbs_of, fill_two_dbs
@@ -18,15 +18,6 @@ DBS = (0, 3, 5)
 
 def all_dbs(client):
     return dbs_of(client, DBS)
-
-
-def wait_until(predicate, timeout=20, what="condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def start_primary(kind, *extra):

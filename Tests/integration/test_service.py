@@ -16,18 +16,9 @@ import time
 import pytest
 import redis
 
-from conftest import Server, free_port, larder_binary, start_larder, start_redis, wait_for_port
+from conftest import Server, free_port, larder_binary, start_larder, start_redis, wait_for_port, wait_until
 
 REDIS_LOG_LINE = re.compile(r"^\d+:[MSCX] \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d\.\d{3} [.\-*#] .+$")
-
-
-def wait_until(predicate, timeout=20, what="condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def pid_alive(pid):
