@@ -4,8 +4,8 @@ import Storage
 /// `maxmemory-clients`, as Redis 7.0's client eviction: when the memory all ordinary clients
 /// hold in their buffers (unparsed input, unsent replies) passes the limit, the clients holding
 /// the most are closed, biggest first, until it is under again. Replicas, the link to a
-/// primary and clients that said CLIENT NO-EVICT ON are never chosen, and their buffers do not
-/// count.
+/// primary and clients that said CLIENT NO-EVICT ON are never chosen (the last still count:
+/// a protected client over the limit makes the others go, as on redis-server).
 ///
 /// Each connection reports its buffers' size when it changes (only while a limit is set: then
 /// its output is counted as output limits count it); the total is one atomic sum, so the check
@@ -39,10 +39,9 @@ extension Engine {
     public func reportClientMemory(_ client: Client, input: Int, output: Int) {
         client.inputBytes.store(input, ordering: .relaxed)
         client.outputBytes.store(output, ordering: .relaxed)
-        // Clients that cannot be evicted do not count towards the limit either (as Redis:
-        // a protected client's buffers never make others pay).
-        let spared = client.isReplica || client.isPrimary || client.info.withLock { $0.noEvict }
-        let counted = spared ? 0 : input + output
+        // A NO-EVICT client counts (the limit is on all ordinary clients, as Redis's), though
+        // it is never the one closed.
+        let counted = client.isReplica || client.isPrimary ? 0 : input + output
         let before = client.countedMemory.exchange(counted, ordering: .relaxed)
         guard counted != before else { return }
         let total = clientEviction.total.wrappingAdd(counted - before, ordering: .relaxed).newValue
