@@ -380,3 +380,28 @@ def test_help_version_and_config_from_stdin(tmp_path):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_writes_resume_when_a_waiting_shutdown_fails(tmp_path):
+    """Writes paused while lagging replicas were waited for come back when the final save
+    then fails and the server stays up. (Larder only: redis-server 7.0.15 fails an assertion
+    here, networking.c 'c->argc == 0', and exits.)"""
+    primary = start_larder("--shutdown-timeout", "1", "--save", "3600 1")
+    replica = start_redis("--replicaof", "127.0.0.1", str(primary.port))
+    try:
+        p, r = primary.client(socket_timeout=20), replica.client()
+        wait_until(lambda: r.info("replication")["master_link_status"] == "up", what="link up")
+        data_dir = p.config_get("dir")["dir"]
+        os.mkdir(os.path.join(data_dir, "dump.rdb"))
+        os.kill(replica.proc.pid, signal.SIGSTOP)
+        p.set("lagging", "1")
+        with pytest.raises(redis.ResponseError, match="^Errors trying to SHUTDOWN. Check logs.$"):
+            p.execute_command("SHUTDOWN")
+        started = time.time()
+        p.set("after", "1")
+        assert time.time() - started < 2 and p.get("after") == b"1"
+    finally:
+        os.kill(replica.proc.pid, signal.SIGCONT)
+        replica.stop()
+        primary.proc.kill()
+        primary.proc.wait()

@@ -45,8 +45,15 @@ extension Engine {
         shutdown.inProgress.store(true, ordering: .relaxed)
         defer { shutdown.inProgress.store(false, ordering: .relaxed) }
         let timeout = config.int("shutdown-timeout")
+        // The pause in force before the wait, put back if the server does not stop after all.
+        var pausedBefore: (until: Int64, writesOnly: Bool)? = nil
+        func resume() {
+            guard let before = pausedBefore else { return }
+            pause.withLock { $0 = before }
+            pauseEnds.store(Int(before.until), ordering: .relaxed)
+        }
         if !flags.now && timeout > 0 && !repl.following.load(ordering: .relaxed) && laggingReplicas() > 0 {
-            let before = pause.withLock { p -> (until: Int64, writesOnly: Bool) in
+            pausedBefore = pause.withLock { p -> (until: Int64, writesOnly: Bool) in
                 defer { p = (Int64.max / 2, p.until > unixMillis() ? p.writesOnly : true) }
                 return p
             }
@@ -58,8 +65,7 @@ extension Engine {
                 usleep(10_000)
             }
             if shutdown.abort.load(ordering: .relaxed) {
-                pause.withLock { $0 = before }
-                pauseEnds.store(Int(before.until), ordering: .relaxed)
+                resume()
                 log("Shutdown manually aborted.")
                 return false
             }
@@ -68,6 +74,7 @@ extension Engine {
         if !flags.nosave {
             if !saveForShutdown(force: flags.save) {
                 if !flags.force {
+                    resume()
                     log("Error trying to save the DB, can't exit.")
                     return false
                 }
