@@ -246,9 +246,7 @@ public final class LarderServer: Sendable {
             for _ in 0..<2 { try? loop.submit {}.wait() }
         }
         for c in engine.clients.all { c.close() }
-        // A signal stops the server as SHUTDOWN does: with a final snapshot when save points
-        // are configured (SHUTDOWN itself has decided already).
-        engine.saveOnStop()
+        // The final save was made, or skipped, before the stop (Engine.prepareForShutdown).
         engine.stopReplicationLink()
         engine.closeAOF()
         try? group.syncShutdownGracefully()

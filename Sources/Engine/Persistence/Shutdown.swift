@@ -81,7 +81,6 @@ extension Engine {
                 log("Error trying to save the DB. Exit anyway.")
             }
         }
-        snapshots.shutdownHandled.store(true, ordering: .relaxed)
         return true
     }
 

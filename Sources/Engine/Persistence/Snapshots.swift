@@ -17,8 +17,6 @@ public final class SnapshotState: Sendable {
     let saves = Atomic<Int>(0)
     /// Keys the last RDB load took in (rdb_last_load_keys_loaded).
     let lastLoadKeys = Atomic<Int>(0)
-    /// Set once SHUTDOWN has dealt with saving, so that the stop that follows does not again.
-    let shutdownHandled = Atomic<Bool>(false)
     let queue = DispatchQueue(label: "larder.bgsave")
 }
 
@@ -167,11 +165,6 @@ extension Engine {
         return saveNow(tables, point: point)
     }
 
-    /// The final save of a stop that SHUTDOWN did not already handle (a signal).
-    public func saveOnStop() {
-        guard !snapshots.shutdownHandled.load(ordering: .relaxed) else { return }
-        _ = saveForShutdown(force: false)
-    }
 
     /// Loads the RDB file at start (nothing when there is none). Throws with the message to
     /// log when the file is corrupt or unreadable.
