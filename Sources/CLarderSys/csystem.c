@@ -11,6 +11,10 @@ size_t larder_malloc_from_system(void) {
     return m.arena + m.hblkhd;
 }
 
+void larder_malloc_trim(void) {
+    malloc_trim(0);
+}
+
 #include <stdio.h>
 
 /* The keyspace's tables are a few large arrays per shard that grow by reallocation. glibc

@@ -117,6 +117,27 @@ final class Harness {
         }
     }
 
+    /// Every command and sub-command has its description in CommandDocsTable (since, and key
+    /// specs when it takes keys), the table reads without an error, and names no command the
+    /// table does not serve.
+    @Test func everyCommandIsDescribed() {
+        let h = Harness()
+        #expect(CommandDocs.parseErrors.isEmpty, "\(CommandDocs.parseErrors)")
+        var served = Set<String>()
+        for top in h.engine.table.commands {
+            for spec in [top] + top.subcommands {
+                served.insert(spec.name)
+                let doc = CommandDocs.table[spec.name]
+                #expect(doc != nil, "\(spec.name)")
+                #expect(doc?.since.isEmpty == false, "\(spec.name)")
+                if spec.firstKey > 0 || spec.keyFinder != nil {
+                    #expect(doc?.keySpecs.isEmpty == false, "\(spec.name)")
+                }
+            }
+        }
+        #expect(Set(CommandDocs.table.keys).subtracting(served).isEmpty)
+    }
+
     @Test func commandNamesFoldCaseAsRedis() {
         // Every byte value beside and between the letters, in every place of a 16-byte word.
         for b in 0...255 {

@@ -6,6 +6,9 @@
 size_t larder_malloc_in_use(void);
 /* Bytes malloc holds from the system: its arenas and its mmapped blocks (allocator_active). */
 size_t larder_malloc_from_system(void);
+/* MEMORY PURGE: gives the free memory at the top of the heap and in free pages back to the
+   system (glibc's malloc_trim). */
+void larder_malloc_trim(void);
 
 
 

@@ -5,7 +5,7 @@ import Storage
 /// ACL: users, their rules, the log and the ACL file, as Redis 7.0.
 enum ACLCommands {
     static let specs: [CommandSpec] = [
-        CommandSpec("acl", arity: -2, flags: [], group: "server", since: "6.0.0",
+        CommandSpec("acl", arity: -2, flags: [], group: "server",
                     summary: "A container for Access List Control commands.", complexity: "Depends on subcommand.",
                     subcommands: [
                         sub("cat", -2, [], "Lists the ACL categories, or the commands inside a category.", cat),
@@ -22,15 +22,14 @@ enum ACLCommands {
                         sub("whoami", 2, [], "Returns the authenticated username of the current connection.") { c in
                             c.out.bulk(c.session.userName)
                         },
-                        CommandSpec("acl|help", arity: 2, flags: [.loading, .stale], group: "server", since: "6.0.0",
+                        CommandSpec("acl|help", arity: 2, flags: [.loading, .stale], group: "server",
                                     summary: "Returns helpful text about the different subcommands.", handler: help),
                     ], handler: nil),
     ]
 
     static func sub(_ name: String, _ arity: Int, _ flags: CommandFlags, _ summary: String,
                     _ h: @escaping CommandHandler) -> CommandSpec {
-        CommandSpec("acl|" + name, arity: arity, flags: flags.union([.noscript, .loading, .stale]), group: "server",
-                    since: "6.0.0", summary: summary, complexity: "O(1)", handler: h)
+        CommandSpec("acl|" + name, arity: arity, flags: flags.union([.noscript, .loading, .stale]), group: "server", summary: summary, complexity: "O(1)", handler: h)
     }
 
     /// ACL SETUSER username [rule [rule ...]]

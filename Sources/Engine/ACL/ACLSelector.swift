@@ -18,7 +18,7 @@ final class ACLCommandIndex: Sendable {
         (["fast", "connection"], ["asking", "readonly", "readwrite"]),
         (["slow"], ["cluster", "cluster|countkeysinslot", "cluster|getkeysinslot", "cluster|help", "cluster|info",
                     "cluster|keyslot", "cluster|links", "cluster|myid", "cluster|nodes", "cluster|shards", "cluster|slots",
-                    "latency", "latency|help", "memory|malloc-stats", "memory|purge", "module", "module|help"]),
+                    "latency", "latency|help", "module", "module|help"]),
         (["admin", "slow", "dangerous"], ["cluster|addslots", "cluster|addslotsrange", "cluster|bumpepoch",
                                           "cluster|count-failure-reports", "cluster|delslots", "cluster|delslotsrange",
                                           "cluster|failover", "cluster|flushslots", "cluster|forget", "cluster|meet",
@@ -27,7 +27,6 @@ final class ACLCommandIndex: Sendable {
                                           "latency|doctor", "latency|graph", "latency|histogram", "latency|history",
                                           "latency|latest", "latency|reset", "module|list", "module|load",
                                           "module|loadex", "module|unload"]),
-        (["slow", "connection"], ["command|getkeysandflags"]),
         (["keyspace", "write", "slow", "dangerous"], ["migrate", "restore-asking"]),
     ]
 

@@ -6,10 +6,10 @@ import Storage
 /// that values move between Larder and redis-server both ways.
 enum DumpCommands {
     static let specs: [CommandSpec] = [
-        CommandSpec("dump", arity: 2, flags: [.readonly], keys: (1, 1, 1), group: "generic", since: "2.6.0",
+        CommandSpec("dump", arity: 2, flags: [.readonly], keys: (1, 1, 1), group: "generic",
                     summary: "Returns a serialized representation of the value stored at a key.",
                     complexity: "O(1) to access the key and additional O(N*M) to serialize it", handler: dump),
-        CommandSpec("restore", arity: -4, flags: [.write, .denyoom], keys: (1, 1, 1), group: "generic", since: "2.6.0",
+        CommandSpec("restore", arity: -4, flags: [.write, .denyoom], keys: (1, 1, 1), group: "generic",
                     summary: "Creates a key from the serialized representation of a value.",
                     complexity: "O(1) to create the new key and additional O(N*M) to reconstruct the serialized value",
                     acl: ["dangerous"], handler: restore),

@@ -4,27 +4,27 @@ import Storage
 /// The hash family.
 enum HashCommands {
     static let specs: [CommandSpec] = [
-        spec("hset", -4, [.write, .denyoom, .fast], "Creates or modifies the value of a field in a hash.", { hset(&$0, multi: false) }, since: "2.0.0"),
-        spec("hmset", -4, [.write, .denyoom, .fast], "Sets the values of multiple fields.", { hset(&$0, multi: true) }, since: "2.0.0"),
-        spec("hsetnx", 4, [.write, .denyoom, .fast], "Sets the value of a field in a hash only when the field doesn't exist.", hsetnx, since: "2.0.0"),
-        spec("hget", 3, [.readonly, .fast], "Returns the value of a field in a hash.", hget, since: "2.0.0"),
-        spec("hmget", -3, [.readonly, .fast], "Returns the values of all fields in a hash.", hmget, since: "2.0.0"),
-        spec("hdel", -3, [.write, .fast], "Deletes one or more fields and their values from a hash. Deletes the hash if no fields remain.", hdel, since: "2.0.0"),
-        spec("hlen", 2, [.readonly, .fast], "Returns the number of fields in a hash.", hlen, since: "2.0.0"),
-        spec("hstrlen", 3, [.readonly, .fast], "Returns the length of the value of a field.", hstrlen, since: "3.2.0"),
-        spec("hexists", 3, [.readonly, .fast], "Determines whether a field exists in a hash.", hexists, since: "2.0.0"),
-        spec("hkeys", 2, [.readonly], "Returns all fields in a hash.", { hall(&$0, keys: true, values: false) }, since: "2.0.0"),
-        spec("hvals", 2, [.readonly], "Returns all values in a hash.", { hall(&$0, keys: false, values: true) }, since: "2.0.0"),
-        spec("hgetall", 2, [.readonly], "Returns all fields and values in a hash.", { hall(&$0, keys: true, values: true) }, since: "2.0.0"),
-        spec("hincrby", 4, [.write, .denyoom, .fast], "Increments the integer value of a field in a hash by a number. Uses 0 as initial value if the field doesn't exist.", hincrby, since: "2.0.0"),
-        spec("hincrbyfloat", 4, [.write, .denyoom, .fast], "Increments the floating point value of a field by a number. Uses 0 as initial value if the field doesn't exist.", hincrbyfloat, since: "2.6.0"),
-        spec("hrandfield", -2, [.readonly], "Returns one or more random fields from a hash.", hrandfield, since: "6.2.0"),
-        spec("hscan", -3, [.readonly], "Iterates over fields and values of a hash.", hscan, since: "2.8.0"),
+        spec("hset", -4, [.write, .denyoom, .fast], "Creates or modifies the value of a field in a hash.", { hset(&$0, multi: false) }),
+        spec("hmset", -4, [.write, .denyoom, .fast], "Sets the values of multiple fields.", { hset(&$0, multi: true) }),
+        spec("hsetnx", 4, [.write, .denyoom, .fast], "Sets the value of a field in a hash only when the field doesn't exist.", hsetnx),
+        spec("hget", 3, [.readonly, .fast], "Returns the value of a field in a hash.", hget),
+        spec("hmget", -3, [.readonly, .fast], "Returns the values of all fields in a hash.", hmget),
+        spec("hdel", -3, [.write, .fast], "Deletes one or more fields and their values from a hash. Deletes the hash if no fields remain.", hdel),
+        spec("hlen", 2, [.readonly, .fast], "Returns the number of fields in a hash.", hlen),
+        spec("hstrlen", 3, [.readonly, .fast], "Returns the length of the value of a field.", hstrlen),
+        spec("hexists", 3, [.readonly, .fast], "Determines whether a field exists in a hash.", hexists),
+        spec("hkeys", 2, [.readonly], "Returns all fields in a hash.", { hall(&$0, keys: true, values: false) }),
+        spec("hvals", 2, [.readonly], "Returns all values in a hash.", { hall(&$0, keys: false, values: true) }),
+        spec("hgetall", 2, [.readonly], "Returns all fields and values in a hash.", { hall(&$0, keys: true, values: true) }),
+        spec("hincrby", 4, [.write, .denyoom, .fast], "Increments the integer value of a field in a hash by a number. Uses 0 as initial value if the field doesn't exist.", hincrby),
+        spec("hincrbyfloat", 4, [.write, .denyoom, .fast], "Increments the floating point value of a field by a number. Uses 0 as initial value if the field doesn't exist.", hincrbyfloat),
+        spec("hrandfield", -2, [.readonly], "Returns one or more random fields from a hash.", hrandfield),
+        spec("hscan", -3, [.readonly], "Iterates over fields and values of a hash.", hscan),
     ]
 
     static func spec(_ name: String, _ arity: Int, _ flags: CommandFlags, _ summary: String,
-                     _ h: @escaping CommandHandler, since: String) -> CommandSpec {
-        CommandSpec(name, arity: arity, flags: flags, keys: (1, 1, 1), group: "hash", since: since, summary: summary,
+                     _ h: @escaping CommandHandler) -> CommandSpec {
+        CommandSpec(name, arity: arity, flags: flags, keys: (1, 1, 1), group: "hash", summary: summary,
                     complexity: "O(1)", acl: ["hash"], handler: h)
     }
 

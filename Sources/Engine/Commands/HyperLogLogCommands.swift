@@ -5,21 +5,17 @@ import Storage
 /// HyperLogLog keeps Redis's byte layout, so these keys read back as Redis's do).
 enum HyperLogLogCommands {
     static let specs: [CommandSpec] = [
-        CommandSpec("pfadd", arity: -2, flags: [.write, .denyoom, .fast], keys: (1, 1, 1), group: "hyperloglog",
-                    since: "2.8.9", summary: "Adds the specified elements to the specified HyperLogLog.",
+        CommandSpec("pfadd", arity: -2, flags: [.write, .denyoom, .fast], keys: (1, 1, 1), group: "hyperloglog", summary: "Adds the specified elements to the specified HyperLogLog.",
                     complexity: "O(1) to add every element.", handler: pfadd),
         CommandSpec("pfcount", arity: -2, flags: [.readonly, .rewritesValue, .mayReplicate], keys: (1, -1, 1), group: "hyperloglog",
-                    since: "2.8.9",
                     summary: "Return the approximated cardinality of the set(s) observed by the HyperLogLog at key(s).",
                     complexity: "O(1) with a very small average constant time when called with a single key. O(N) with N being the number of keys, and much bigger constant times, when called with multiple keys.",
                     handler: pfcount),
-        CommandSpec("pfmerge", arity: -2, flags: [.write, .denyoom], keys: (1, -1, 1), group: "hyperloglog",
-                    since: "2.8.9", summary: "Merge N different HyperLogLogs into a single one.",
+        CommandSpec("pfmerge", arity: -2, flags: [.write, .denyoom], keys: (1, -1, 1), group: "hyperloglog", summary: "Merge N different HyperLogLogs into a single one.",
                     complexity: "O(N) to merge N HyperLogLogs, but with high constant times.", handler: pfmerge),
-        CommandSpec("pfdebug", arity: 3, flags: [.write, .denyoom, .admin], keys: (2, 2, 1), group: "hyperloglog",
-                    since: "2.8.9", summary: "Internal commands for debugging HyperLogLog values",
+        CommandSpec("pfdebug", arity: 3, flags: [.write, .denyoom, .admin], keys: (2, 2, 1), group: "hyperloglog", summary: "Internal commands for debugging HyperLogLog values",
                     complexity: "N/A", handler: pfdebug),
-        CommandSpec("pfselftest", arity: 1, flags: [.admin], group: "hyperloglog", since: "2.8.9",
+        CommandSpec("pfselftest", arity: 1, flags: [.admin], group: "hyperloglog",
                     summary: "An internal command for testing HyperLogLog values", complexity: "N/A",
                     handler: pfselftest),
     ]

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CLarderSys
 import RESP
 import Storage
 
@@ -10,7 +11,7 @@ enum ServerCommands {
         CommandSpec("info", arity: -1, flags: [.loading, .stale], scope: .all, group: "server",
                     summary: "Returns information and statistics about the server.", complexity: "O(1)",
                     acl: ["dangerous"], handler: info),
-        CommandSpec("config", arity: -2, flags: [], group: "server", since: "2.0.0",
+        CommandSpec("config", arity: -2, flags: [], group: "server",
                     summary: "A container for server configuration commands.", complexity: "Depends on subcommand.",
                     subcommands: [
                         sub("config|get", -3, "Returns the effective values of configuration parameters.", configGet),
@@ -21,9 +22,9 @@ enum ServerCommands {
                         CommandSpec("config|help", arity: 2, flags: [.loading, .stale], group: "server",
                                     summary: "Returns helpful text about the different subcommands.", handler: configHelp),
                     ], handler: nil),
-        CommandSpec("lolwut", arity: -1, flags: [.readonly, .fast], group: "server", since: "5.0.0",
+        CommandSpec("lolwut", arity: -1, flags: [.readonly, .fast], group: "server",
                     summary: "Displays computer art and the Redis version", handler: lolwut),
-        CommandSpec("time", arity: 1, flags: [.loading, .stale, .fast], group: "server", since: "2.6.0",
+        CommandSpec("time", arity: 1, flags: [.loading, .stale, .fast], group: "server",
                     summary: "Returns the server time.", handler: time),
         CommandSpec("lastsave", arity: 1, flags: [.loading, .stale, .fast], group: "server",
                     summary: "Returns the Unix timestamp of the last successful save to disk.", acl: ["admin", "dangerous"],
@@ -32,7 +33,7 @@ enum ServerCommands {
                     group: "server", summary: "Synchronously saves the database(s) to disk and shuts down the Redis server.",
                     complexity: "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)",
                     handler: shutdown),
-        CommandSpec("memory", arity: -2, flags: [], group: "server", since: "4.0.0",
+        CommandSpec("memory", arity: -2, flags: [], group: "server",
                     summary: "A container for memory diagnostics commands.", complexity: "Depends on subcommand.",
                     subcommands: [
                         CommandSpec("memory|usage", arity: -3, flags: [.readonly], keys: (2, 2, 1), group: "server",
@@ -42,6 +43,12 @@ enum ServerCommands {
                                     summary: "Returns details about memory usage.", handler: memoryStats),
                         CommandSpec("memory|doctor", arity: 2, flags: [], group: "server",
                                     summary: "Outputs a memory problems report.", handler: memoryDoctor),
+                        CommandSpec("memory|malloc-stats", arity: 2, flags: [], group: "server",
+                                    summary: "Returns the allocator statistics.", complexity: "Depends on how much memory is allocated, could be slow",
+                                    handler: { c in c.out.bulk("Stats not supported for the current allocator") }),
+                        CommandSpec("memory|purge", arity: 2, flags: [], group: "server",
+                                    summary: "Asks the allocator to release memory.", complexity: "Depends on how much memory is allocated, could be slow",
+                                    handler: memoryPurge),
                         CommandSpec("memory|help", arity: 2, flags: [.loading, .stale], group: "server",
                                     summary: "Returns helpful text about the different subcommands.", handler: memoryHelp),
                     ], handler: nil),
@@ -310,12 +317,21 @@ enum ServerCommands {
         c.out.verbatim(text)
     }
 
+    /// MEMORY PURGE
+    static func memoryPurge(_ c: inout CommandContext) {
+        larder_malloc_trim()
+        c.ok()
+    }
+
     static func memoryHelp(_ c: inout CommandContext) {
         let lines = ["MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
                      "DOCTOR", "    Return memory problems reports.",
+                     "MALLOC-STATS", "    Return internal statistics report from the memory allocator.",
+                     "PURGE", "    Attempt to purge dirty pages for reclamation by the allocator.",
                      "STATS", "    Return information about the memory usage of the server.",
-                     "USAGE <key> [SAMPLES <count>]", "    Return memory in bytes used by <key> and its value.",
-                     "HELP", "    Print this help."]
+                     "USAGE <key> [SAMPLES <count>]", "    Return memory in bytes used by <key> and its value. Nested values are",
+                     "    sampled up to <count> times (default: 5, 0 means sample all).",
+                     "HELP", "    Prints this help."]
         c.help(lines)
     }
 }

@@ -8,7 +8,7 @@ enum SetCommands {
         spec("srem", -3, [.write, .fast], (1, 1, 1), "Removes one or more members from a set. Deletes the set if the last member was removed.", srem),
         spec("smembers", 2, [.readonly], (1, 1, 1), "Returns all members of a set.", smembers),
         spec("sismember", 3, [.readonly, .fast], (1, 1, 1), "Determines whether a member belongs to a set.", sismember),
-        spec("smismember", -3, [.readonly, .fast], (1, 1, 1), "Determines whether multiple members belong to a set.", smismember, since: "6.2.0"),
+        spec("smismember", -3, [.readonly, .fast], (1, 1, 1), "Determines whether multiple members belong to a set.", smismember),
         spec("scard", 2, [.readonly, .fast], (1, 1, 1), "Returns the number of members in a set.", scard),
         spec("spop", -2, [.write, .fast], (1, 1, 1), "Returns one or more random members from a set after removing them. Deletes the set if the last member was popped.", spop),
         spec("srandmember", -2, [.readonly], (1, 1, 1), "Get one or multiple random members from a set", srandmember),
@@ -19,17 +19,16 @@ enum SetCommands {
         spec("sunionstore", -3, [.write, .denyoom], (1, -1, 1), "Stores the union of multiple sets in a key.", { algebra(&$0, .union, store: true) }),
         spec("sdiff", -2, [.readonly], (1, -1, 1), "Returns the difference of multiple sets.", { algebra(&$0, .diff, store: false) }),
         spec("sdiffstore", -3, [.write, .denyoom], (1, -1, 1), "Stores the difference of multiple sets in a key.", { algebra(&$0, .diff, store: true) }),
-        spec("sintercard", -3, [.readonly], (1, 1, 1), "Returns the number of members of the intersect of multiple sets.", sintercard,
-             since: "7.0.0", keyFinder: { CommandSpec.keysAfterCount(1, $0) }),
-        spec("sscan", -3, [.readonly], (1, 1, 1), "Iterates over members of a set.", sscan, since: "2.8.0"),
+        spec("sintercard", -3, [.readonly], (1, 1, 1), "Returns the number of members of the intersect of multiple sets.", sintercard, keyFinder: { CommandSpec.keysAfterCount(1, $0) }),
+        spec("sscan", -3, [.readonly], (1, 1, 1), "Iterates over members of a set.", sscan),
     ]
 
     static func spec(_ name: String, _ arity: Int, _ flags: CommandFlags, _ keys: (Int, Int, Int), _ summary: String,
-                     _ h: @escaping CommandHandler, since: String = "1.0.0",
+                     _ h: @escaping CommandHandler,
                      keyFinder: (@Sendable (CommandArguments) -> [Int])? = nil) -> CommandSpec {
         var f = flags
         if keyFinder != nil { f.insert(.movableKeys) }
-        return CommandSpec(name, arity: arity, flags: f, keys: keys, group: "set", since: since, summary: summary,
+        return CommandSpec(name, arity: arity, flags: f, keys: keys, group: "set", summary: summary,
                            complexity: "O(N)", acl: ["set"], keyFinder: keyFinder, handler: h)
     }
 

@@ -8,11 +8,26 @@ enum SortCommand {
     static let specs: [CommandSpec] = [
         CommandSpec("sort", arity: -2, flags: [.write, .denyoom, .movableKeys], keys: (1, 1, 1), scope: .database,
                     group: "generic", summary: "Sorts the elements in a list, a set, or a sorted set, optionally storing the result.",
-                    complexity: "O(N+M*log(M))", acl: ["set", "sortedset", "list", "dangerous", "-keyspace"], handler: { sort(&$0, readOnly: false) }),
-        CommandSpec("sort_ro", arity: -2, flags: [.readonly, .movableKeys], keys: (1, 1, 1), scope: .database, group: "generic",
-                    since: "7.0.0", summary: "Returns the sorted elements of a list, a set, or a sorted set.",
+                    complexity: "O(N+M*log(M))", acl: ["set", "sortedset", "list", "dangerous", "-keyspace"], keyFinder: keys,
+                    handler: { sort(&$0, readOnly: false) }),
+        CommandSpec("sort_ro", arity: -2, flags: [.readonly, .movableKeys], keys: (1, 1, 1), scope: .database, group: "generic", summary: "Returns the sorted elements of a list, a set, or a sorted set.",
                     complexity: "O(N+M*log(M))", acl: ["set", "sortedset", "list", "dangerous", "-keyspace"], handler: { sort(&$0, readOnly: true) }),
     ]
+
+    /// The sorted key and STORE's destination (the last STORE's), skipping the arguments of
+    /// LIMIT, GET and BY as Redis's key finder does, so that a STORE inside a pattern's place
+    /// is not taken for the option. Keys named by BY / GET patterns are not known before running.
+    @Sendable static func keys(_ args: CommandArguments) -> [Int] {
+        var store: Int?
+        var i = 2
+        while i < args.count {
+            if args.matches(i, "limit") { i += 2 }
+            else if args.matches(i, "get") || args.matches(i, "by") { i += 1 }
+            else if args.matches(i, "store") && i + 1 < args.count { store = i + 1; i += 1 }
+            i += 1
+        }
+        return store.map { [1, $0] } ?? [1]
+    }
 
     /// What a pattern names for `element`: "#" the element, "key*" a string, "key*->field" a hash field.
     static func lookup(_ c: inout CommandContext, _ pattern: [UInt8], _ element: [UInt8]) -> [UInt8]? {

@@ -13,15 +13,13 @@ enum TransactionCommands {
         CommandSpec("exec", arity: 1, flags: [.runsInMulti, .noscript, .loading, .stale, .skipSlowlog], group: "transactions",
                     summary: "Executes all commands in a transaction.", complexity: "Depends on commands in the transaction",
                     acl: ["transaction"], handler: exec),
-        CommandSpec("discard", arity: 1, flags: [.runsInMulti, .noscript, .loading, .stale, .fast, .allowBusy], group: "transactions",
-                    since: "2.0.0", summary: "Discards a transaction.", complexity: "O(N), when N is the number of queued commands",
+        CommandSpec("discard", arity: 1, flags: [.runsInMulti, .noscript, .loading, .stale, .fast, .allowBusy], group: "transactions", summary: "Discards a transaction.", complexity: "O(N), when N is the number of queued commands",
                     acl: ["transaction"], handler: discard),
         CommandSpec("watch", arity: -2, flags: [.runsInMulti, .noscript, .loading, .stale, .fast, .allowBusy], keys: (1, -1, 1),
-                    group: "transactions", since: "2.2.0",
+                    group: "transactions",
                     summary: "Monitors changes to keys to determine the execution of a transaction.",
                     acl: ["transaction"], handler: watch),
-        CommandSpec("unwatch", arity: 1, flags: [.noscript, .loading, .stale, .fast, .allowBusy], group: "transactions",
-                    since: "2.2.0", summary: "Forgets about watched keys of a transaction.",
+        CommandSpec("unwatch", arity: 1, flags: [.noscript, .loading, .stale, .fast, .allowBusy], group: "transactions", summary: "Forgets about watched keys of a transaction.",
                     acl: ["transaction"], handler: { c in unwatchAll(&c); c.ok() }),
     ]
 

@@ -82,7 +82,6 @@ public final class CommandSpec: Sendable {
     public let scope: LockScope
     public let group: String
     public let summary: String
-    public let since: String
     public let complexity: String
     public let aclCategories: [String]
     public let handler: CommandHandler?
@@ -108,7 +107,7 @@ public final class CommandSpec: Sendable {
     deinit { histogram.free() }
 
     public init(_ name: String, arity: Int, flags: CommandFlags, keys: (Int, Int, Int) = (0, 0, 0),
-                scope: LockScope? = nil, group: String, since: String = "1.0.0", summary: String,
+                scope: LockScope? = nil, group: String, summary: String,
                 complexity: String = "O(1)", acl: [String] = [],
                 subcommands: [CommandSpec] = [], keyFinder: (@Sendable (CommandArguments) -> [Int])? = nil,
                 handler: CommandHandler?) {
@@ -122,7 +121,6 @@ public final class CommandSpec: Sendable {
         self.scope = scope ?? (keys.0 > 0 ? .keys : .none)
         self.group = group
         self.summary = summary
-        self.since = since
         self.complexity = complexity
         self.aclCategories = Self.categories(acl: acl, group: subcommands.isEmpty ? group : "", flags: flags)
         self.subcommands = subcommands

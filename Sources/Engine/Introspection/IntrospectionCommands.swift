@@ -4,7 +4,7 @@ import Storage
 /// COMMAND and its sub-commands: the table described to clients (redis-cli hints, cluster clients).
 enum IntrospectionCommands {
     static let specs: [CommandSpec] = [
-        CommandSpec("command", arity: -1, flags: [.loading, .stale], group: "server", since: "2.8.13",
+        CommandSpec("command", arity: -1, flags: [.loading, .stale], group: "server",
                     summary: "Returns detailed information about all commands.", complexity: "O(N) where N is the total number of Redis commands",
                     acl: ["connection"],
                     subcommands: [
@@ -12,6 +12,8 @@ enum IntrospectionCommands {
                         sub("info", -2, "Returns information about one, multiple or all commands.", info),
                         sub("docs", -2, "Returns documentary information about one, multiple or all commands.", docs),
                         sub("getkeys", -4, "Extracts the key names from an arbitrary command.", getkeys),
+                        sub("getkeysandflags", -4, "Extracts the key names and access flags for an arbitrary command.",
+                            getkeysandflags),
                         sub("list", -2, "Returns a list of command names.", list),
                         sub("help", 2, "Returns helpful text about the different subcommands.", help),
                     ], handler: { c in
@@ -44,42 +46,13 @@ enum IntrospectionCommands {
         c.out.integer(legacy.2)
         c.out.set(spec.aclCategories.count)
         for a in spec.aclCategories { c.out.simple("@" + a) }
-        c.out.set(0)   // tips
-        // RESP3 shapes as Redis 7.0's: key specs a set; sub-commands an array, or an empty set
-        // for a command without any.
-        if spec.firstKey > 0 {
-            c.out.set(1)
-            writeKeySpec(&c, spec)
-        } else {
-            c.out.set(0)
-        }
+        let doc = CommandDocs.doc(spec.name)
+        c.out.set(doc.tips.count)
+        for t in doc.tips { c.out.bulk(t) }
+        CommandDocs.writeKeySpecs(&c.out, doc.keySpecs)
+        // RESP3 shapes as Redis 7.0's: sub-commands an array, or an empty set without any.
         if spec.subcommands.isEmpty { c.out.set(0) } else { c.out.array(spec.subcommands.count) }
         for s in spec.subcommands { writeInfo(&c, s) }
-    }
-
-    static func writeKeySpec(_ c: inout CommandContext, _ spec: CommandSpec) {
-        c.out.map(3)
-        c.out.bulk("flags")
-        // From what ACL checks of the first key (Redis's key-spec flags reduced to read and
-        // write): RO, with access when the value is read; RW with access and update for a
-        // write. Redis's finer OW / RM and insert / delete are not told apart.
-        let access = ACLKeyRules.rule(for: spec).first
-        var flags = [access.contains(.write) || spec.flags.contains(.write) ? "RW" : "RO"]
-        if access.contains(.read) { flags.append("access") }
-        if access.contains(.write) { flags.append("update") }
-        c.out.set(flags.count)
-        for f in flags { c.out.simple(f) }
-        c.out.bulk("begin_search")
-        c.out.map(2)
-        c.out.bulk("type"); c.out.bulk("index")
-        c.out.bulk("spec"); c.out.map(1); c.out.bulk("index"); c.out.integer(spec.firstKey)
-        c.out.bulk("find_keys")
-        c.out.map(2)
-        c.out.bulk("type"); c.out.bulk("range")
-        c.out.bulk("spec"); c.out.map(3)
-        c.out.bulk("lastkey"); c.out.integer(spec.lastKey < 0 ? spec.lastKey : spec.lastKey - spec.firstKey)
-        c.out.bulk("keystep"); c.out.integer(spec.keyStep)
-        c.out.bulk("limit"); c.out.integer(0)
     }
 
     /// A command or "container|sub" by name, as COMMAND INFO / DOCS accept it.
@@ -106,11 +79,13 @@ enum IntrospectionCommands {
 
     static func writeDocs(_ c: inout CommandContext, _ spec: CommandSpec) {
         let hasSubs = !spec.subcommands.isEmpty
-        c.out.map(hasSubs ? 5 : 4)
+        let doc = CommandDocs.doc(spec.name)
+        c.out.map((hasSubs ? 5 : 4) + CommandDocs.docFieldCount(doc))
         c.out.bulk("summary"); c.out.bulk(spec.summary)
-        c.out.bulk("since"); c.out.bulk(spec.since)
+        c.out.bulk("since"); c.out.bulk(doc.since)
         c.out.bulk("group"); c.out.bulk(spec.group)
         c.out.bulk("complexity"); c.out.bulk(spec.complexity)
+        CommandDocs.writeDocFields(&c.out, doc)
         if hasSubs {
             c.out.bulk("subcommands")
             c.out.map(spec.subcommands.count)
@@ -138,9 +113,30 @@ enum IntrospectionCommands {
 
     /// COMMAND GETKEYS command [arg [arg ...]]
     static func getkeys(_ c: inout CommandContext) {
+        guard let keys = commandKeys(&c) else { return }
+        c.out.array(keys.count)
+        for (i, _) in keys { c.out.bulk(c.args[i + 2]) }
+    }
+
+    /// COMMAND GETKEYSANDFLAGS command [arg [arg ...]]
+    static func getkeysandflags(_ c: inout CommandContext) {
+        guard let keys = commandKeys(&c) else { return }
+        c.out.array(keys.count)
+        for (i, flags) in keys {
+            c.out.array(2)
+            c.out.bulk(c.args[i + 2])
+            c.out.set(flags.count)
+            for f in flags { c.out.simple(f) }
+        }
+    }
+
+    /// The keys of the command in GETKEYS' arguments (indexes from its name), each with the
+    /// flags of the key spec that finds it, in the order of the specs as Redis lists them; a key
+    /// no spec can locate (SORT's STORE) takes the last spec's. Nil after an error reply.
+    static func commandKeys(_ c: inout CommandContext) -> [(Int, [String])]? {
         guard var spec = c.engine.table.lookup(c.args[2]) else {
             c.error("ERR Invalid command specified")
-            return
+            return nil
         }
         let argc = c.argc - 2
         if !spec.subcommands.isEmpty && argc >= 2, let sub = CommandTable.subcommand(of: spec, c.args[3]) {
@@ -148,15 +144,47 @@ enum IntrospectionCommands {
         }
         if (spec.arity > 0 && argc != spec.arity) || argc < -spec.arity {
             c.error("ERR Invalid number of arguments specified for command")
-            return
+            return nil
         }
-        let idx = spec.keyIndexes(c.args.dropping(first: 2))
+        let args = c.args.dropping(first: 2)
+        let idx = spec.keyIndexes(args)
         guard !idx.isEmpty else {
             c.error("ERR The command has no key arguments")
-            return
+            return nil
         }
-        c.out.array(idx.count)
-        for i in idx { c.out.bulk(c.args[i + 2]) }
+        let specs = CommandDocs.doc(spec.name).keySpecs
+        var left = Set(idx)
+        var out: [(Int, [String])] = []
+        for k in specs {
+            let flags = k.flags.contains("variable_flags") ? variableFlags(spec.name, args) ?? k.flags : k.flags
+            for i in k.keys(args) ?? [] where left.contains(i) {
+                out.append((i, flags))
+                left.remove(i)
+            }
+        }
+        for i in idx where left.contains(i) { out.append((i, specs.last?.flags ?? [])) }
+        return out
+    }
+
+    /// The key flags of a call of SET or BITFIELD, whose spec says only that they vary: SET
+    /// with GET reads its key, BITFIELD with nothing but complete GET and OVERFLOW only reads.
+    static func variableFlags(_ name: String, _ args: CommandArguments) -> [String]? {
+        switch name {
+        case "set":
+            let get = (3..<max(3, args.count)).contains { args.matches($0, "get") }
+            return get ? ["RW", "access", "update"] : ["OW", "update"]
+        case "bitfield":
+            var i = 2
+            while i < args.count {
+                let left = args.count - i - 1
+                if args.matches(i, "get") && left >= 2 { i += 3 }
+                else if args.matches(i, "overflow") && left >= 1 { i += 2 }
+                else { return ["RW", "access", "update"] }
+            }
+            return ["RO", "access"]
+        default:
+            return nil
+        }
     }
 
     /// COMMAND LIST [FILTERBY <MODULE module-name | ACLCAT category | PATTERN pattern>]
@@ -193,9 +221,14 @@ enum IntrospectionCommands {
                      "COUNT", "    Return the total number of commands in this Redis server.",
                      "LIST", "    Return a list of all commands in this Redis server.",
                      "INFO [<command-name> ...]", "    Return details about multiple Redis commands.",
+                     "    If no command names are given, documentation details for all",
+                     "    commands are returned.",
                      "DOCS [<command-name> ...]", "    Return documentation details about multiple Redis commands.",
+                     "    If no command names are given, documentation details for all",
+                     "    commands are returned.",
                      "GETKEYS <full-command>", "    Return the keys from a full Redis command.",
-                     "HELP", "    Print this help."]
+                     "GETKEYSANDFLAGS <full-command>", "    Return the keys and the access flags from a full Redis command.",
+                     "HELP", "    Prints this help."]
         c.help(lines)
     }
 }

@@ -72,7 +72,7 @@ extension Engine {
 
 enum LatencyCommands {
     static let specs: [CommandSpec] = [
-        CommandSpec("latency", arity: -2, flags: [], group: "server", since: "2.8.13",
+        CommandSpec("latency", arity: -2, flags: [], group: "server",
                     summary: "A container for latency diagnostics commands.", complexity: "Depends on subcommand.",
                     subcommands: [
                         sub("latest", 2, "Returns the latest latency samples for all events.", latest),
@@ -81,14 +81,13 @@ enum LatencyCommands {
                         sub("graph", 3, "Returns a latency graph for an event.", graph),
                         sub("doctor", 2, "Returns a human-readable latency analysis report.", doctor),
                         sub("histogram", -2, "Returns the cumulative distribution of latencies of a subset or all commands.", histogram),
-                        CommandSpec("latency|help", arity: 2, flags: [.loading, .stale], group: "server", since: "2.8.13",
+                        CommandSpec("latency|help", arity: 2, flags: [.loading, .stale], group: "server",
                                     summary: "Returns helpful text about the different subcommands.", handler: help),
                     ], handler: nil),
     ]
 
     static func sub(_ name: String, _ arity: Int, _ summary: String, _ h: @escaping CommandHandler) -> CommandSpec {
-        CommandSpec("latency|" + name, arity: arity, flags: [.admin, .noscript, .loading, .stale], group: "server",
-                    since: "2.8.13", summary: summary, handler: h)
+        CommandSpec("latency|" + name, arity: arity, flags: [.admin, .noscript, .loading, .stale], group: "server", summary: summary, handler: h)
     }
 
     /// LATENCY LATEST

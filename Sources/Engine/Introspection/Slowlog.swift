@@ -106,7 +106,7 @@ extension Engine {
 /// SLOWLOG GET / LEN / RESET / HELP.
 enum SlowlogCommands {
     static let specs: [CommandSpec] = [
-        CommandSpec("slowlog", arity: -2, flags: [], group: "server", since: "2.2.12",
+        CommandSpec("slowlog", arity: -2, flags: [], group: "server",
                     summary: "A container for slow log commands.", complexity: "Depends on subcommand.",
                     subcommands: [
                         sub("get", -2, "Returns the slow log's entries.", get),

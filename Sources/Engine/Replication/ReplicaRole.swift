@@ -29,10 +29,10 @@ enum PrimaryLinkState: String {
 /// from it without a full resynchronization.
 extension ReplicationCommands {
     static let replicaSpecs: [CommandSpec] = [
-        CommandSpec("replicaof", arity: 3, flags: [.admin, .noscript, .stale, .noAsyncLoading], group: "server", since: "5.0.0",
+        CommandSpec("replicaof", arity: 3, flags: [.admin, .noscript, .stale, .noAsyncLoading], group: "server",
                     summary: "Configures a server as replica of another, or promotes it to a master.", complexity: "O(1)",
                     handler: replicaof),
-        CommandSpec("slaveof", arity: 3, flags: [.admin, .noscript, .stale, .noAsyncLoading], group: "server", since: "1.0.0",
+        CommandSpec("slaveof", arity: 3, flags: [.admin, .noscript, .stale, .noAsyncLoading], group: "server",
                     summary: "Sets a Redis server as a replica of another, or promotes it to being a master.", complexity: "O(1)",
                     handler: replicaof),
     ]

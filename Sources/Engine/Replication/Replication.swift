@@ -139,16 +139,16 @@ final class ReplicaLink: @unchecked Sendable {
 
 enum ReplicationCommands {
     static let specs: [CommandSpec] = [
-        CommandSpec("psync", arity: -3, flags: [.admin, .noscript, .noAsyncLoading, .noMulti], scope: .all, group: "server", since: "2.8.0",
+        CommandSpec("psync", arity: -3, flags: [.admin, .noscript, .noAsyncLoading, .noMulti], scope: .all, group: "server",
                     summary: "An internal command used in replication.", handler: psync),
         CommandSpec("sync", arity: 1, flags: [.admin, .noscript, .noAsyncLoading, .noMulti], scope: .all, group: "server",
                     summary: "An internal command used in replication.", handler: sync),
-        CommandSpec("replconf", arity: -1, flags: [.admin, .noscript, .loading, .stale, .allowBusy], group: "server", since: "3.0.0",
+        CommandSpec("replconf", arity: -1, flags: [.admin, .noscript, .loading, .stale, .allowBusy], group: "server",
                     summary: "An internal command for configuring the replication stream.", handler: replconf),
-        CommandSpec("wait", arity: 3, flags: [.noscript], group: "generic", since: "3.0.0",
+        CommandSpec("wait", arity: 3, flags: [.noscript], group: "generic",
                     summary: "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed.",
                     complexity: "O(1)", acl: ["connection", "-keyspace"], handler: wait),
-        CommandSpec("role", arity: 1, flags: [.noscript, .loading, .stale, .fast], group: "server", since: "2.8.12",
+        CommandSpec("role", arity: 1, flags: [.noscript, .loading, .stale, .fast], group: "server",
                     summary: "Returns the replication role.", acl: ["admin", "dangerous"], handler: role),
     ]
 

@@ -55,7 +55,7 @@ enum FunctionCommands {
                   summary: "Invokes a function.", handler: { c in fcall(&c, readOnly: false) }),
         fcallSpec("fcall_ro", flags: [.noscript, .skipMonitor, .readonly, .stale, .movableKeys],
                   summary: "Invokes a read-only function.", handler: { c in fcall(&c, readOnly: true) }),
-        CommandSpec("function", arity: -2, flags: [], group: "scripting", since: "7.0.0",
+        CommandSpec("function", arity: -2, flags: [], group: "scripting",
                     summary: "A container for function commands.", complexity: "Depends on subcommand.",
                     subcommands: [
                         sub("function|load", -3, [.usesScripts, .write, .denyoom, .noscript], "Creates a library.", load),
@@ -71,13 +71,13 @@ enum FunctionCommands {
     ]
 
     private static func fcallSpec(_ name: String, flags: CommandFlags, summary: String, handler: @escaping CommandHandler) -> CommandSpec {
-        ScriptCommands.runnerSpec(name, flags: flags, since: "7.0.0", summary: summary,
+        ScriptCommands.runnerSpec(name, flags: flags, summary: summary,
                                   complexity: "Depends on the function that is executed.", handler: handler)
     }
 
     private static func sub(_ name: String, _ arity: Int, _ flags: CommandFlags, _ summary: String,
                             _ handler: @escaping CommandHandler) -> CommandSpec {
-        ScriptCommands.sub(name, arity, flags, summary, since: "7.0.0", handler)
+        ScriptCommands.sub(name, arity, flags, summary, handler)
     }
 
     /// FCALL function numkeys [key [key ...]] [arg [arg ...]] (and FCALL_RO)

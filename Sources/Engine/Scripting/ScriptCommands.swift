@@ -17,7 +17,7 @@ enum ScriptCommands {
                  summary: "Executes a read-only server-side Lua script.", handler: { c in eval(&c, bySha: false, readOnly: true) }),
         evalSpec("evalsha_ro", flags: [.noscript, .skipMonitor, .readonly, .stale, .movableKeys],
                  summary: "Executes a read-only server-side Lua script by SHA1 digest.", handler: { c in eval(&c, bySha: true, readOnly: true) }),
-        CommandSpec("script", arity: -2, flags: [], group: "scripting", since: "2.6.0",
+        CommandSpec("script", arity: -2, flags: [], group: "scripting",
                     summary: "A container for Lua scripts management commands.", complexity: "Depends on subcommand.",
                     subcommands: [
                         sub("script|load", 3, [.usesScripts, .noscript, .stale], "Loads a server-side Lua script to the script cache.", load),
@@ -30,22 +30,21 @@ enum ScriptCommands {
     ]
 
     private static func evalSpec(_ name: String, flags: CommandFlags, summary: String, handler: @escaping CommandHandler) -> CommandSpec {
-        runnerSpec(name, flags: flags, since: "2.6.0", summary: summary, complexity: "Depends on the script that is executed.",
+        runnerSpec(name, flags: flags, summary: summary, complexity: "Depends on the script that is executed.",
                    handler: handler)
     }
 
     /// A command that runs a script (EVAL's and FCALL's forms): `name script-or-function
     /// numkeys key ... arg ...`. It locks nothing itself (the script locks as it goes); its
     /// key finder names KEYS for COMMAND GETKEYS.
-    static func runnerSpec(_ name: String, flags: CommandFlags, since: String, summary: String, complexity: String,
+    static func runnerSpec(_ name: String, flags: CommandFlags, summary: String, complexity: String,
                            handler: @escaping CommandHandler) -> CommandSpec {
-        CommandSpec(name, arity: -3, flags: flags.union([.usesScripts, .noMandatoryKeys]), scope: LockScope.none, group: "scripting", since: since,
-                    summary: summary, complexity: complexity, keyFinder: { CommandSpec.keysAfterCount(2, $0) }, handler: handler)
+        CommandSpec(name, arity: -3, flags: flags.union([.usesScripts, .noMandatoryKeys]), scope: LockScope.none, group: "scripting", summary: summary, complexity: complexity, keyFinder: { CommandSpec.keysAfterCount(2, $0) }, handler: handler)
     }
 
-    static func sub(_ name: String, _ arity: Int, _ flags: CommandFlags, _ summary: String, since: String = "2.6.0",
+    static func sub(_ name: String, _ arity: Int, _ flags: CommandFlags, _ summary: String,
                     _ handler: @escaping CommandHandler) -> CommandSpec {
-        CommandSpec(name, arity: arity, flags: flags, group: "scripting", since: since, summary: summary, handler: handler)
+        CommandSpec(name, arity: arity, flags: flags, group: "scripting", summary: summary, handler: handler)
     }
 
     /// Takes the script mutex unless the caller's transaction holds it (EXEC with a script);
