@@ -25,6 +25,7 @@ final class ConnectionHandler: ChannelInboundHandler, FlushedAtEndOfIteration {
     private var channelContext: ChannelHandlerContext? = nil
     /// Bytes handed to the socket and not yet written: the client's output buffer.
     private var pendingOutput = 0
+    private var pendingWrites = 0
     /// When the output buffer first went over the soft limit, for the time part of the limit.
     private var softLimitSince: Int64? = nil
 
@@ -162,6 +163,15 @@ final class ConnectionHandler: ChannelInboundHandler, FlushedAtEndOfIteration {
         reportMemory()
     }
 
+    /// Unsent output changed (counted only where a limit needs it): CLIENT LIST's omem and oll,
+    /// and client eviction's count.
+    private func noteOutput() {
+        guard let client else { return }
+        client.outputBytes.store(pendingOutput, ordering: .relaxed)
+        client.pendingWrites.store(pendingWrites, ordering: .relaxed)
+        reportMemory()
+    }
+
     /// maxmemory-clients: what this connection's buffers hold now (unparsed input, unsent
     /// replies); one relaxed load when no limit is set.
     private func reportMemory() {
@@ -225,12 +235,14 @@ final class ConnectionHandler: ChannelInboundHandler, FlushedAtEndOfIteration {
             return
         }
         pendingOutput += n
+        pendingWrites += 1
         let bound = NIOLoopBound(self, eventLoop: ctx.eventLoop)
         ctx.writeAndFlush(wrapOutboundOut(bytes)).whenComplete { _ in
             bound.value.pendingOutput -= n
-            bound.value.reportMemory()
+            bound.value.pendingWrites -= 1
+            bound.value.noteOutput()
         }
-        reportMemory()
+        noteOutput()
         if pendingOutput > 0 && !closed, let limit = engine.outputLimit(for: client, subscribed: context.session.subscribedForLimits) {
             let now = unixMillis()
             if limit.hard > 0 && pendingOutput > limit.hard {
@@ -281,7 +293,12 @@ final class ConnectionHandler: ChannelInboundHandler, FlushedAtEndOfIteration {
         guard !closed, blocked == nil, var buf = input else { return }
         input = nil
         executing = true
-        defer { executing = false }
+        defer {
+            executing = false
+            // What is left unparsed, for CLIENT LIST (qbuf, qbuf-free): two stores a read.
+            client.inputBytes.store(input?.readableBytes ?? 0, ordering: .relaxed)
+            client.inputFree.store(input.map { $0.capacity - $0.writerIndex } ?? 0, ordering: .relaxed)
+        }
         reader.limits.maxBulkLength = engine.protoMaxBulkLen
         reader.limits.unauthenticated = !engine.isAuthenticated(client)
         while buf.readableBytes > 0 && !closed {
@@ -314,6 +331,9 @@ final class ConnectionHandler: ChannelInboundHandler, FlushedAtEndOfIteration {
                     context.blockedOn = nil
                     blocked = w
                     client.setBlocked(true)
+                    var argv = 0
+                    for i in 0..<context.args.count { argv += context.args[i].count }
+                    client.argvBytes.store(argv, ordering: .relaxed)
                     if context.blockTimeoutMs > 0 {
                         let engine = self.engine
                         ctx.eventLoop.scheduleTask(in: .milliseconds(context.blockTimeoutMs)) { engine.timeOut(w) }
@@ -337,6 +357,7 @@ final class ConnectionHandler: ChannelInboundHandler, FlushedAtEndOfIteration {
         guard let ctx = channelContext, !closed, blocked != nil else { return }
         blocked = nil
         client.setBlocked(false)
+        client.argvBytes.store(0, ordering: .relaxed)
         var r = reply
         context.out.buffer.writeBuffer(&r)
         process(ctx)

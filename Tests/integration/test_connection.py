@@ -1,4 +1,5 @@
 """Connection commands: PING, ECHO, HELLO, AUTH, CLIENT, QUIT, RESET, and RESP3."""
+import socket
 import time
 
 import pytest
@@ -281,3 +282,66 @@ def test_tcp_keepalive_probes_after_its_seconds(start):
                 assert left is None
         finally:
             s.stop()
+
+
+def client_fields(conn, name):
+    """One client's CLIENT LIST fields, by its name."""
+    for line in conn.call("CLIENT", "LIST").value.decode().strip().split("\n"):
+        fields = dict(kv.split("=", 1) for kv in line.split(" "))
+        if fields["name"] == name:
+            return fields
+    raise AssertionError(f"no client named {name}")
+
+
+def test_client_list_memory_figures_as_redis(larder, oracle):
+    """CLIENT LIST's buffer figures mean what they mean on redis-server: the asking client's
+    command is in its qbuf and its arguments in argv-mem, replies of earlier pipelined commands
+    in obl; a blocked client holds its arguments; a transaction its queued commands (each
+    argument's bytes and a pointer, multi-mem); a partial command waits in qbuf; a subscriber
+    that does not read holds its messages in omem (events rw). Sizes of buffers themselves
+    (qbuf-free, tot-mem) are each server's own."""
+    seen = {}
+    for server in (larder, oracle):
+        conns = [Conn(server.port) for _ in range(6)]
+        asker, multi, blocked, partial, sub, pub = conns
+        multi.call("CLIENT", "SETNAME", "multi")
+        multi.call("MULTI")
+        multi.call("SET", "key", "value")
+        multi.call("GET", "key")
+        blocked.call("CLIENT", "SETNAME", "blocked")
+        blocked.send_raw(b"*3\r\n$5\r\nBLPOP\r\n$4\r\nlist\r\n$1\r\n0\r\n")
+        partial.call("CLIENT", "SETNAME", "partial")
+        partial.send_raw(b"*3\r\n$3\r\nSET\r\n$1\r\nk")
+        sub.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sub.call("CLIENT", "SETNAME", "sub")
+        sub.call("SUBSCRIBE", "ch")
+        payload = "x" * 100_000
+        for _ in range(40):
+            pub.call("PUBLISH", "ch", payload)
+        asker.call("CLIENT", "SETNAME", "asker")
+        time.sleep(0.3)
+        asker.send_raw(b"*1\r\n$4\r\nPING\r\n*2\r\n$6\r\nCLIENT\r\n$4\r\nLIST\r\n")
+        assert asker.read() == Reply("+", b"PONG")
+        lines = asker.read().value.decode().strip().split("\n")
+        fields = {f["name"]: f for f in (dict(kv.split("=", 1) for kv in line.split(" ")) for line in lines)}
+        seen[server] = fields
+        one = client_fields(asker, "asker")   # the asker alone, not pipelined
+        assert one["qbuf"] == "26" and one["argv-mem"] == "10" and one["obl"] == "0"
+        assert fields["asker"]["argv-mem"] == "10" and fields["asker"]["obl"] == "7"
+        assert fields["multi"]["multi-mem"] == "57"   # (3+3+5 + 3*8) + (3+3 + 2*8)
+        assert fields["blocked"]["argv-mem"] == "10" and fields["blocked"]["flags"] == "b"
+        assert int(fields["partial"]["qbuf"]) > 0
+        assert int(fields["sub"]["omem"]) > 0 and int(fields["sub"]["oll"]) > 0
+        assert fields["sub"]["events"] == "rw"
+        for name in ("multi", "blocked", "partial"):
+            assert fields[name]["omem"] == "0" and fields[name]["oll"] == "0" and fields[name]["events"] == "r"
+        for f in fields.values():
+            assert int(f["tot-mem"]) >= int(f["qbuf"]) + int(f["argv-mem"]) + int(f["multi-mem"]) + int(f["omem"])
+        multi.call("DISCARD")
+        assert client_fields(asker, "multi")["multi-mem"] == "0"
+        pub.call("LPUSH", "list", "a")
+        assert blocked.read() == Reply("*", (Reply("$", b"list"), Reply("$", b"a")))
+        assert client_fields(asker, "blocked")["argv-mem"] == "0"
+        for c in conns:
+            c.close()
+    assert seen[larder].keys() == seen[oracle].keys()

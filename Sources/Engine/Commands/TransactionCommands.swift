@@ -27,6 +27,7 @@ enum TransactionCommands {
     static func multi(_ c: inout CommandContext) {
         guard !c.session.inMulti else { c.error("ERR MULTI calls can not be nested"); return }
         c.session.multiQueue = []
+        c.client.multiBytes.store(0, ordering: .relaxed)
         c.session.queuedFlags = []
         c.session.multiFailed = false
         c.client.info.withLock { $0.multi = 0 }
@@ -37,6 +38,7 @@ enum TransactionCommands {
     static func discard(_ c: inout CommandContext) {
         guard c.session.inMulti else { c.error("ERR DISCARD without MULTI"); return }
         c.session.multiQueue = nil
+        c.client.multiBytes.store(0, ordering: .relaxed)
         c.client.info.withLock { $0.multi = -1 }
         c.session.multiFailed = false
         unwatchAll(&c)
@@ -80,6 +82,7 @@ enum TransactionCommands {
     static func exec(_ c: inout CommandContext) {
         guard let queue = c.session.multiQueue else { c.error("ERR EXEC without MULTI"); return }
         c.session.multiQueue = nil
+        c.client.multiBytes.store(0, ordering: .relaxed)
         c.client.info.withLock { $0.multi = -1 }
         if c.session.multiFailed {
             c.session.multiFailed = false
@@ -96,6 +99,7 @@ extension Engine {
     /// Ends a client's transaction, watches and subscriptions (RESET, disconnect).
     public func releaseClientState(_ c: inout CommandContext) {
         c.session.multiQueue = nil
+        c.client.multiBytes.store(0, ordering: .relaxed)
         c.session.multiFailed = false
         TransactionCommands.unwatchAll(&c)
         PubSubCommands.unsubscribeAll(&c)

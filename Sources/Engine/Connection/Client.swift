@@ -31,10 +31,21 @@ public final class Client: Sendable {
     public let info: Locked<Info>
     /// What CLIENT LIST counts for a connection's own structures besides its buffers.
     static let baseMemory = 1024
-    /// Bytes of unparsed input and of unsent replies the connection holds, kept up to date
-    /// while `maxmemory-clients` or an output limit needs them (CLIENT LIST's qbuf / omem).
+    /// Bytes of unparsed input (a partial command, or pipelined ones behind it) and the room
+    /// left in the buffer holding them, as the connection leaves them after each read: CLIENT
+    /// LIST's qbuf and qbuf-free.
     public let inputBytes = Atomic<Int>(0)
+    public let inputFree = Atomic<Int>(0)
+    /// Bytes of replies handed to the socket and not yet sent, and in how many writes (CLIENT
+    /// LIST's omem and oll; Redis's reply list nodes are Larder's pending writes). Counted
+    /// where a limit needs them: a client of a class with an output-buffer limit (pub/sub,
+    /// replicas by default), or every client while `maxmemory-clients` is set.
     public let outputBytes = Atomic<Int>(0)
+    public let pendingWrites = Atomic<Int>(0)
+    /// The arguments a blocked command holds while it waits (argv-mem), and the arguments of
+    /// the commands queued since MULTI with a pointer each (multi-mem), as Redis sums them.
+    public let argvBytes = Atomic<Int>(0)
+    public let multiBytes = Atomic<Int>(0)
     /// What this client counts for in Engine.clientMemory (client eviction).
     let countedMemory = Atomic<Int>(0)
     /// Read before every command: an atomic, not behind the info lock.
@@ -93,14 +104,31 @@ public final class Client: Sendable {
         return isReplica ? "slave" : isPrimary ? "master" : (i.sub + i.psub + i.ssub > 0 ? "pubsub" : "normal")
     }
 
-    /// The line CLIENT LIST and CLIENT INFO print, with Redis 7.0's fields.
-    public func listLine(now: Int64) -> String {
+    /// What the client running CLIENT LIST / INFO holds itself: the command being run is
+    /// still in its input and its arguments are live, as on redis-server.
+    public struct Running: Sendable {
+        var commandBytes: Int
+        var argumentBytes: Int
+        var replyBytes: Int
+    }
+
+    /// The line CLIENT LIST and CLIENT INFO print, with Redis 7.0's fields. `running` is given
+    /// for the client asking.
+    public func listLine(now: Int64, running: Running? = nil) -> String {
         let i = info.withLock { $0 }
         let age = (now - createdAt) / 1000
         let idle = (now - i.lastInteraction) / 1000
         let flags = isReplica ? "S" : isPrimary ? "M" : i.sub + i.psub + i.ssub > 0 ? "P"
             : blockedFlag.load(ordering: .relaxed) ? "b" : (i.multi >= 0 ? "x" : "N")
-        return "id=\(id) addr=\(address) laddr=\(localAddress) fd=\(fd) name=\(i.name) age=\(age) idle=\(idle) flags=\(flags) db=\(i.db) sub=\(i.sub) psub=\(i.psub) ssub=\(i.ssub) multi=\(i.multi) qbuf=\(inputBytes.load(ordering: .relaxed)) qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=\(outputBytes.load(ordering: .relaxed)) tot-mem=\(Self.baseMemory + inputBytes.load(ordering: .relaxed) + outputBytes.load(ordering: .relaxed)) events=r cmd=\(i.lastCommand) user=\(i.user) redir=-1 resp=\(i.resp)"
+        let qbuf = (running?.commandBytes ?? 0) + inputBytes.load(ordering: .relaxed)
+        let qbufFree = inputFree.load(ordering: .relaxed)
+        let argv = running?.argumentBytes ?? argvBytes.load(ordering: .relaxed)
+        let multiMem = multiBytes.load(ordering: .relaxed)
+        let obl = running?.replyBytes ?? 0
+        let omem = outputBytes.load(ordering: .relaxed)
+        let oll = pendingWrites.load(ordering: .relaxed)
+        let total = Self.baseMemory + qbuf + qbufFree + argv + multiMem + obl + omem
+        return "id=\(id) addr=\(address) laddr=\(localAddress) fd=\(fd) name=\(i.name) age=\(age) idle=\(idle) flags=\(flags) db=\(i.db) sub=\(i.sub) psub=\(i.psub) ssub=\(i.ssub) multi=\(i.multi) qbuf=\(qbuf) qbuf-free=\(qbufFree) argv-mem=\(argv) multi-mem=\(multiMem) rbs=1024 rbp=0 obl=\(obl) oll=\(oll) omem=\(omem) tot-mem=\(total) events=\(omem > 0 ? "rw" : "r") cmd=\(i.lastCommand) user=\(i.user) redir=-1 resp=\(i.resp)"
     }
 }
 

@@ -23,7 +23,7 @@ enum ConnectionCommands {
                         sub("getname", 2, "Returns the name of the connection.", getname),
                         sub("list", -2, "Lists open connections.", list, admin: true),
                         sub("info", 2, "Returns information about the connection.",
-                            { c in c.out.verbatim(c.client.listLine(now: c.now) + "\n") }),
+                            { c in c.out.verbatim(c.client.listLine(now: c.now, running: running(c)) + "\n") }),
                         sub("kill", -3, "Terminates open connections.", kill, admin: true),
                         sub("pause", -3, "Suspends commands processing.", pause, admin: true),
                         sub("unpause", 2, "Resumes processing commands from paused clients.", unpause, admin: true),
@@ -222,9 +222,24 @@ enum ConnectionCommands {
         for client in c.engine.clients.all {
             if let ids, !ids.contains(client.id) { continue }
             if let t = typeFilter, Self.typeName(t) != client.typeName { continue }
-            text += client.listLine(now: c.now) + "\n"
+            text += client.listLine(now: c.now, running: client === c.client ? running(c) : nil) + "\n"
         }
         c.out.verbatim(text)
+    }
+
+    /// The caller's own figures: the command it runs as it came (a multibulk request), its
+    /// arguments, and the replies of earlier commands not yet sent.
+    static func running(_ c: CommandContext) -> Client.Running {
+        func digits(_ n: Int) -> Int { String(n).utf8.count }
+        var request = 3 + digits(c.argc)
+        var arguments = 0
+        for i in 0..<c.argc {
+            let n = c.args[i].count
+            arguments += n
+            request += 5 + digits(n) + n
+        }
+        return Client.Running(commandBytes: request, argumentBytes: arguments,
+                              replyBytes: c.out.buffer.readableBytes)
     }
 
     /// CLIENT KILL ip:port | CLIENT KILL <ID id | ADDR ip:port | LADDR ip:port | TYPE t | USER u | SKIPME yes/no> ...

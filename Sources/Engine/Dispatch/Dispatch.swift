@@ -97,6 +97,9 @@ extension Engine {
                 ctx.error("ERR Command not allowed inside a transaction")
             } else {
                 ctx.session.multiQueue!.append(ctx.args)
+                var bytes = 8 * ctx.argc
+                for i in 0..<ctx.argc { bytes += ctx.args[i].count }
+                ctx.client.multiBytes.wrappingAdd(bytes, ordering: .relaxed)
                 ctx.session.queuedFlags.formUnion(spec.flags)
                 ctx.out.raw("+QUEUED\r\n")
             }
