@@ -26,6 +26,9 @@ final class ConnectionHandler: ChannelInboundHandler, FlushedAtEndOfIteration {
     /// Bytes handed to the socket and not yet written: the client's output buffer.
     private var pendingOutput = 0
     private var pendingWrites = 0
+    /// CLIENT LIST shows unparsed input left from the last read: nothing to store in the usual
+    /// case (every command complete, nothing shown before).
+    private var inputNoted = false
     /// When the output buffer first went over the soft limit, for the time part of the limit.
     private var softLimitSince: Int64? = nil
 
@@ -163,6 +166,13 @@ final class ConnectionHandler: ChannelInboundHandler, FlushedAtEndOfIteration {
         reportMemory()
     }
 
+    /// What is left unparsed, for CLIENT LIST (qbuf, qbuf-free).
+    private func noteInput() {
+        client.inputBytes.store(input?.readableBytes ?? 0, ordering: .relaxed)
+        client.inputFree.store(input.map { $0.capacity - $0.writerIndex } ?? 0, ordering: .relaxed)
+        inputNoted = input != nil
+    }
+
     /// Unsent output changed (counted only where a limit needs it): CLIENT LIST's omem and oll,
     /// and client eviction's count.
     private func noteOutput() {
@@ -295,9 +305,7 @@ final class ConnectionHandler: ChannelInboundHandler, FlushedAtEndOfIteration {
         executing = true
         defer {
             executing = false
-            // What is left unparsed, for CLIENT LIST (qbuf, qbuf-free): two stores a read.
-            client.inputBytes.store(input?.readableBytes ?? 0, ordering: .relaxed)
-            client.inputFree.store(input.map { $0.capacity - $0.writerIndex } ?? 0, ordering: .relaxed)
+            if input != nil || inputNoted { noteInput() }
         }
         reader.limits.maxBulkLength = engine.protoMaxBulkLen
         reader.limits.unauthenticated = !engine.isAuthenticated(client)
