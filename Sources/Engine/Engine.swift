@@ -28,6 +28,8 @@ public final class Engine: Sendable {
     /// When the current CLIENT PAUSE ends (ms), mirrored from `pause` for a lock-free check.
     let pauseEnds = Atomic<Int>(0)
     public let pubsub = PubSub()
+    /// This node's cluster, with `cluster-enabled yes`.
+    public let cluster: Cluster?
     public let memcached = MemcachedState()
     let snapshots = SnapshotState()
     let shutdown = ShutdownState()
@@ -71,6 +73,7 @@ public final class Engine: Sendable {
         self.acl = ACL(index: ACLCommandIndex(originalTable))
         self.startupMemory = MemoryStats.allocated()
         self.tcpPort = config.int("port")
+        self.cluster = config.bool("cluster-enabled") ? Cluster(config: config) : nil
         for db in keyspace.databases {
             let index = db.index
             for s in db.shards {

@@ -131,11 +131,15 @@ func runLarder() -> Never {
         logger.critical("\(error.message)")
         exit(1)
     }
+    engine.setLogSink { logger.notice("\($0)") }
+    do { try engine.loadCluster() } catch {
+        logger.warning("\(error.message)")
+        exit(1)
+    }
     let threads = eventLoops(config, cores: ProcessInfo.processInfo.activeProcessorCount)
     let server = LarderServer(engine: engine, threads: threads, logger: logger)
     showLogo(config, threads: threads, logger: logger)
     logger.warning("Server initialized")
-    engine.setLogSink { logger.notice("\($0)") }
     do {
         if config.bool("appendonly") {
             let loaded = try engine.loadAppendOnly()
@@ -154,6 +158,10 @@ func runLarder() -> Never {
         exit(1)
     } catch {
         logger.warning("Failed listening on port \(config.get("port")) (tcp): \(error)")
+        exit(1)
+    }
+    do { try engine.startClusterBus() } catch {
+        logger.warning("\(error.message)")
         exit(1)
     }
     engine.setProcessHook { () throws(ConfigError) in

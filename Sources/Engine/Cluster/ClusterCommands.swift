@@ -1,11 +1,15 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import RESP
+import Storage
 
-/// CLUSTER, READONLY, READWRITE and ASKING. Larder does not run as a cluster node yet
-/// (`cluster-enabled yes` is refused at start), so these answer as redis-server 7.0 does with
-/// cluster support disabled: the command table knows every sub-command with Redis's arity and
-/// flags (an unknown one or a wrong arity gets the usual errors first), and then each says
-/// "This instance has cluster support disabled". Clients probe with CLUSTER INFO and READONLY
-/// to find out whether they face a cluster, and that is the answer they understand.
+/// CLUSTER, READONLY, READWRITE and ASKING. With `cluster-enabled no` they answer as redis-server
+/// 7.0 does without cluster support: the command table knows every sub-command with Redis's
+/// arity and flags (an unknown one or a wrong arity gets the usual errors first), and then each
+/// says "This instance has cluster support disabled" (clients probe with CLUSTER INFO and
+/// READONLY to find out whether they face a cluster). With it, they read and change this node's
+/// ClusterState.
 enum ClusterCommands {
     static let disabled = "ERR This instance has cluster support disabled"
 
@@ -53,16 +57,30 @@ enum ClusterCommands {
                         sub("slots", 2, "Get array of Cluster slot to node mappings",
                             "O(N) where N is the total number of Cluster nodes"),
                         CommandSpec("cluster|help", arity: 2, flags: [.loading, .stale], group: "cluster",
-                                    summary: "Show helpful text about the different subcommands", handler: refuse),
+                                    summary: "Show helpful text about the different subcommands",
+                                    handler: { c in if c.engine.cluster == nil { c.error(disabled) } else { help(&c) } }),
                     ], handler: nil),
         CommandSpec("readonly", arity: 1, flags: [.loading, .stale, .fast], group: "cluster",
                     summary: "Enables read queries for a connection to a cluster replica node", acl: ["connection"],
-                    handler: refuse),
+                    handler: { c in
+                        guard c.engine.cluster != nil else { c.error(disabled); return }
+                        c.session.clusterReadOnly = true
+                        c.ok()
+                    }),
         CommandSpec("readwrite", arity: 1, flags: [.loading, .stale, .fast], group: "cluster",
                     summary: "Disables read queries for a connection to a cluster replica node", acl: ["connection"],
-                    handler: refuse),
+                    handler: { c in
+                        guard c.engine.cluster != nil else { c.error(disabled); return }
+                        c.session.clusterReadOnly = false
+                        c.ok()
+                    }),
         CommandSpec("asking", arity: 1, flags: [.fast], group: "cluster",
-                    summary: "Sent by cluster clients after an -ASK redirect", acl: ["connection"], handler: refuse),
+                    summary: "Sent by cluster clients after an -ASK redirect", acl: ["connection"],
+                    handler: { c in
+                        guard c.engine.cluster != nil else { c.error(disabled); return }
+                        c.session.asking = true
+                        c.ok()
+                    }),
     ]
 
     /// A CLUSTER sub-command with Redis 7.0's flags: every one may run on a stale replica; the
@@ -73,11 +91,521 @@ enum ClusterCommands {
         if admin { flags.insert(.admin) }
         if admin && !asyncLoading { flags.insert(.noAsyncLoading) }
         if noscript { flags.insert(.noscript) }
-        return CommandSpec("cluster|" + name, arity: arity, flags: flags, group: "cluster", summary: summary, complexity: complexity, handler: refuse)
+        let handler = handlers[name]!
+        return CommandSpec("cluster|" + name, arity: arity, flags: flags, group: "cluster", summary: summary, complexity: complexity,
+                           handler: { c in
+                               guard let cluster = c.engine.cluster else { c.error(disabled); return }
+                               handler(&c, cluster)
+                           })
     }
 
     /// Every one of them, with cluster support disabled.
     static func refuse(_ c: inout CommandContext) {
         c.error(disabled)
+    }
+}
+
+extension ClusterCommands {
+    typealias Handler = @Sendable (inout CommandContext, Cluster) -> Void
+
+    static let handlers: [String: Handler] = [
+        "addslots": { c, k in addSlots(&c, k, ranges: false, add: true) },
+        "addslotsrange": { c, k in addSlots(&c, k, ranges: true, add: true) },
+        "delslots": { c, k in addSlots(&c, k, ranges: false, add: false) },
+        "delslotsrange": { c, k in addSlots(&c, k, ranges: true, add: false) },
+        "bumpepoch": bumpEpoch,
+        "count-failure-reports": countFailureReports,
+        "countkeysinslot": countKeysInSlot,
+        "getkeysinslot": getKeysInSlot,
+        "failover": failover,
+        "flushslots": flushSlots,
+        "forget": forget,
+        "info": info,
+        "keyslot": { c, _ in c.args[2].withUnsafeBytes { c.out.integer(KeySlot.of($0)) } },
+        "links": links,
+        "meet": meet,
+        "myid": { c, k in c.out.bulk(k.myName) },
+        "nodes": { c, k in c.out.verbatim(k.withState { $0.nodesText() }) },
+        "replicas": replicas,
+        "slaves": replicas,
+        "replicate": replicate,
+        "reset": reset,
+        "saveconfig": { c, k in
+            do { try k.save(); c.ok() } catch { c.error("ERR error saving the cluster node config: \\(error.message)") }
+        },
+        "set-config-epoch": setConfigEpoch,
+        "setslot": setSlot,
+        "shards": shards,
+        "slots": slots,
+    ]
+
+    static func help(_ c: inout CommandContext) {
+        c.help(["CLUSTER <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "ADDSLOTS <slot> [<slot> ...]", "    Assign slots to current node.",
+                "ADDSLOTSRANGE <start slot> <end slot> [<start slot> <end slot> ...]",
+                "    Assign slots which are between <start-slot> and <end-slot> to current node.",
+                "BUMPEPOCH", "    Advance the cluster config epoch.",
+                "COUNT-FAILURE-REPORTS <node-id>", "    Return number of failure reports for <node-id>.",
+                "COUNTKEYSINSLOT <slot>", "    Return the number of keys in <slot>.",
+                "DELSLOTS <slot> [<slot> ...]", "    Delete slots information from current node.",
+                "DELSLOTSRANGE <start slot> <end slot> [<start slot> <end slot> ...]",
+                "    Delete slots information which are between <start-slot> and <end-slot> from current node.",
+                "FAILOVER [FORCE|TAKEOVER]", "    Promote current replica node to being a master.",
+                "FORGET <node-id>", "    Remove a node from the cluster.",
+                "GETKEYSINSLOT <slot> <count>", "    Return key names stored by current node in a slot.",
+                "FLUSHSLOTS", "    Delete current node own slots information.",
+                "INFO", "    Return information about the cluster.",
+                "KEYSLOT <key>", "    Return the hash slot for <key>.",
+                "MEET <ip> <port> [<bus-port>]", "    Connect nodes into a working cluster.",
+                "MYID", "    Return the node id.",
+                "NODES", "    Return cluster configuration seen by node. Output format:",
+                "    <id> <ip:port> <flags> <master> <pings> <pongs> <epoch> <link> <slot> ...",
+                "REPLICATE <node-id>", "    Configure current node as replica to <node-id>.",
+                "RESET [HARD|SOFT]", "    Reset current node (default: soft).",
+                "SET-CONFIG-EPOCH <epoch>", "    Set config epoch of current node.",
+                "SETSLOT <slot> (IMPORTING <node-id>|MIGRATING <node-id>|STABLE|NODE <node-id>)", "    Set slot state.",
+                "REPLICAS <node-id>", "    Return <node-id> replicas.",
+                "SAVECONFIG", "    Force saving cluster configuration on disk.",
+                "SLOTS", "    Return information about slots range mappings. Each range is made of:",
+                "    start, end, master and replicas IP addresses, ports and ids",
+                "SHARDS", "    Return information about slot range mappings and the nodes associated with them.",
+                "LINKS", "    Return information about all network links between this node and its peers.",
+                "    Output format is an array where each array element is a map containing attributes of a link",
+                "HELP", "    Prints this help."])
+    }
+
+    /// A slot argument: "ERR Invalid or out of range slot" unless 0-16383.
+    static func slotArgument(_ c: inout CommandContext, _ i: Int, error: String = "ERR Invalid or out of range slot") -> Int? {
+        guard let v = parseCanonicalInt(c.args[i]), v >= 0, v < ClusterState.KeySlotCount else {
+            c.error(error)
+            return nil
+        }
+        return v
+    }
+
+    /// CLUSTER ADDSLOTS slot [slot ...] | ADDSLOTSRANGE start end [start end ...] | DELSLOTS | DELSLOTSRANGE
+    static func addSlots(_ c: inout CommandContext, _ k: Cluster, ranges: Bool, add: Bool) {
+        if ranges && (c.argc - 2) % 2 != 0 {
+            c.error(Errors.arity(c.args.string(0).lowercased() + "|" + c.args.string(1).lowercased()))
+            return
+        }
+        var slots: [Int] = []
+        var i = 2
+        while i < c.argc {
+            guard let a = slotArgument(&c, i) else { return }
+            if ranges {
+                guard let b = slotArgument(&c, i + 1) else { return }
+                guard a <= b else { c.error("ERR start slot number \(a) is greater than end slot number \(b)"); return }
+                slots += Array(a...b)
+                i += 2
+            } else {
+                slots.append(a)
+                i += 1
+            }
+        }
+        let error: String? = k.withState { st in
+            var seen = Set<Int>()
+            for s in slots {
+                if add && st.owners[s] != nil { return "ERR Slot \(s) is already busy" }
+                if !add && st.owners[s] == nil { return "ERR Slot \(s) is already unassigned" }
+                if !seen.insert(s).inserted { return "ERR Slot \(s) specified multiple times" }
+            }
+            for s in slots {
+                st.owners[s] = add ? st.myself : nil
+                if add { st.importing[s] = nil }
+            }
+            st.dirty = true
+            st.updateState(now: unixMillis())
+            return nil
+        }
+        if let error { c.error(error); return }
+        k.saveIfDirty { c.engine.log($0) }
+        c.ok()
+    }
+
+    /// CLUSTER BUMPEPOCH
+    static func bumpEpoch(_ c: inout CommandContext, _ k: Cluster) {
+        let (bumped, epoch) = k.withState { st -> (Bool, UInt64) in
+            let maxEpoch = max(st.currentEpoch, st.nodes.values.map(\.configEpoch).max() ?? 0)
+            if st.me.configEpoch == 0 || st.me.configEpoch != maxEpoch {
+                st.currentEpoch = maxEpoch + 1
+                st.nodes[st.myself]!.configEpoch = st.currentEpoch
+                st.dirty = true
+                return (true, st.currentEpoch)
+            }
+            return (false, st.me.configEpoch)
+        }
+        k.saveIfDirty { c.engine.log($0) }
+        c.out.simple("\(bumped ? "BUMPED" : "STILL") \(epoch)")
+    }
+
+    /// CLUSTER COUNT-FAILURE-REPORTS node-id
+    static func countFailureReports(_ c: inout CommandContext, _ k: Cluster) {
+        let name = c.args.string(2)
+        let now = unixMillis()
+        guard let n = k.withState({ st in st.nodes[name].map { n in n.failReports.filter { now - $0.value <= st.nodeTimeout * 2 }.count } }) else {
+            c.error("ERR Unknown node \(name)")
+            return
+        }
+        c.out.integer(n)
+    }
+
+    /// The keys of a slot in database 0, the only one a cluster node has.
+    static func keys(inSlot slot: Int, _ c: inout CommandContext, limit: Int) -> [[UInt8]] {
+        var found: [[UInt8]] = []
+        let db = c.engine.keyspace.databases[0]
+        for shard in db.shards {
+            shard.lock.lock()
+            defer { shard.lock.unlock() }
+            for s in shard.table.occupiedSlots where found.count < limit {
+                let at = shard.expireAt(slot: s)
+                if at != 0 && at <= c.now { continue }
+                let key = shard.key(at: s)
+                if key.withUnsafeBytes({ KeySlot.of($0) }) == slot { found.append(key) }
+            }
+        }
+        return found
+    }
+
+    /// CLUSTER COUNTKEYSINSLOT slot
+    static func countKeysInSlot(_ c: inout CommandContext, _ k: Cluster) {
+        guard let n = c.integer(2) else { return }
+        guard n >= 0, n < ClusterState.KeySlotCount else { c.error("ERR Invalid slot"); return }
+        c.out.integer(keys(inSlot: n, &c, limit: Int.max).count)
+    }
+
+    /// CLUSTER GETKEYSINSLOT slot count
+    static func getKeysInSlot(_ c: inout CommandContext, _ k: Cluster) {
+        guard let slot = c.integer(2), let count = c.integer(3) else { return }
+        guard slot >= 0, slot < ClusterState.KeySlotCount, count >= 0 else {
+            c.error("ERR Invalid slot or number of keys")
+            return
+        }
+        let found = keys(inSlot: slot, &c, limit: count)
+        c.out.array(found.count)
+        for key in found { c.out.bulk(key) }
+    }
+
+    /// CLUSTER FAILOVER [FORCE|TAKEOVER]
+    static func failover(_ c: inout CommandContext, _ k: Cluster) {
+        if c.argc == 3 && !c.args.matches(2, "force") && !c.args.matches(2, "takeover") || c.argc > 3 {
+            c.error(Errors.syntax)
+            return
+        }
+        guard k.withState({ !$0.me.isPrimary }) else {
+            c.error("ERR You should send CLUSTER FAILOVER to a replica")
+            return
+        }
+        c.error("ERR Larder does not run manual failovers yet")
+    }
+
+    /// CLUSTER FLUSHSLOTS
+    static func flushSlots(_ c: inout CommandContext, _ k: Cluster) {
+        let db = c.engine.keyspace.databases[0]
+        db.lockAll()
+        let empty = db.count == 0
+        db.unlockAll()
+        guard empty else { c.error("ERR DB must be empty to perform CLUSTER FLUSHSLOTS."); return }
+        k.withState { st in
+            for s in 0..<ClusterState.KeySlotCount where st.owners[s] == st.myself { st.owners[s] = nil }
+            st.dirty = true
+            st.updateState(now: unixMillis())
+        }
+        k.saveIfDirty { c.engine.log($0) }
+        c.ok()
+    }
+
+    /// CLUSTER FORGET node-id
+    static func forget(_ c: inout CommandContext, _ k: Cluster) {
+        let name = c.args.string(2)
+        let error: String? = k.withState { st in
+            guard st.nodes[name] != nil else { return "ERR Unknown node \(name)" }
+            if name == st.myself { return "ERR I tried hard but I can't forget myself..." }
+            if st.me.primary == name { return "ERR Can't forget my master!" }
+            st.delete(name)
+            st.forgotten[name] = unixMillis() + 60_000
+            st.updateState(now: unixMillis())
+            return nil
+        }
+        if let error { c.error(error); return }
+        k.saveIfDirty { c.engine.log($0) }
+        c.ok()
+    }
+
+    /// CLUSTER INFO
+    static func info(_ c: inout CommandContext, _ k: Cluster) {
+        let text = k.withState { st -> String in
+            var assigned = 0, pfail = 0, fail = 0
+            for s in 0..<ClusterState.KeySlotCount {
+                guard let o = st.owners[s] else { continue }
+                assigned += 1
+                if let n = st.nodes[o] {
+                    if n.flags.contains(.fail) { fail += 1 } else if n.flags.contains(.pfail) { pfail += 1 }
+                }
+            }
+            let names = ["ping", "pong", "meet", "fail", "publish", "auth-req", "auth-ack", "update", "mfstart",
+                         "module", "publishshard"]
+            var lines = ["cluster_state:\(st.ok ? "ok" : "fail")", "cluster_slots_assigned:\(assigned)",
+                         "cluster_slots_ok:\(assigned - pfail - fail)", "cluster_slots_pfail:\(pfail)",
+                         "cluster_slots_fail:\(fail)", "cluster_known_nodes:\(st.nodes.count)",
+                         "cluster_size:\(st.size)", "cluster_current_epoch:\(st.currentEpoch)",
+                         "cluster_my_epoch:\((st.me.primary.flatMap { st.nodes[$0] } ?? st.me).configEpoch)"]
+            for (i, n) in names.enumerated() where st.sent[i] > 0 { lines.append("cluster_stats_messages_\(n)_sent:\(st.sent[i])") }
+            lines.append("cluster_stats_messages_sent:\(st.sent.reduce(0, +))")
+            for (i, n) in names.enumerated() where st.received[i] > 0 { lines.append("cluster_stats_messages_\(n)_received:\(st.received[i])") }
+            lines.append("cluster_stats_messages_received:\(st.received.reduce(0, +))")
+            lines.append("total_cluster_links_buffer_limit_exceeded:0")
+            return lines.joined(separator: "\r\n") + "\r\n"
+        }
+        c.out.verbatim(text)
+    }
+
+    /// CLUSTER LINKS
+    static func links(_ c: inout CommandContext, _ k: Cluster) {
+        let list = k.withState { st in st.nodes.values.filter { $0.linked && $0.name != st.myself }.map(\.name) }
+        c.out.array(list.count)
+        for name in list {
+            c.out.map(6)
+            c.out.bulk("direction"); c.out.bulk("to")
+            c.out.bulk("node"); c.out.bulk(name)
+            c.out.bulk("create-time"); c.out.integer(0)
+            c.out.bulk("events"); c.out.bulk("r")
+            c.out.bulk("send-buffer-allocated"); c.out.integer(0)
+            c.out.bulk("send-buffer-used"); c.out.integer(0)
+        }
+    }
+
+    /// CLUSTER MEET ip port [cluster-bus-port]
+    static func meet(_ c: inout CommandContext, _ k: Cluster) {
+        let ip = c.args.string(2)
+        guard let port = parseCanonicalInt(c.args[3]) else { c.error(Errors.notInteger); return }
+        var cport = port + 10000
+        if c.argc > 5 { c.error(Errors.syntax); return }
+        if c.argc == 5 {
+            guard let p = parseCanonicalInt(c.args[4]) else { c.error(Errors.notInteger); return }
+            cport = p
+        }
+        guard isNumericAddress(ip), port > 0, port < 65536, cport > 0, cport < 65536 else {
+            c.error("ERR Invalid node address specified: \(ip):\(port)")
+            return
+        }
+        k.withState { st in _ = st.startHandshake(ip: normalized(ip), port: port, cport: cport, now: unixMillis()) }
+        c.ok()
+    }
+
+    static func isNumericAddress(_ s: String) -> Bool {
+        var v4 = in_addr(), v6 = in6_addr()
+        return inet_pton(AF_INET, s, &v4) == 1 || inet_pton(AF_INET6, s, &v6) == 1
+    }
+
+    /// An address as the bus writes it (IPv4-mapped IPv6 as IPv4).
+    static func normalized(_ ip: String) -> String {
+        ip.lowercased().hasPrefix("::ffff:") && ip.contains(".") ? String(ip.dropFirst(7)) : ip
+    }
+
+    /// CLUSTER REPLICAS node-id
+    static func replicas(_ c: inout CommandContext, _ k: Cluster) {
+        let name = c.args.string(2)
+        let lines: [String]? = k.withState { st in
+            guard let n = st.nodes[name] else { return nil }
+            guard n.isPrimary else { return [] }
+            return st.nodes.values.filter { $0.primary == name }.sorted { $0.name < $1.name }.map { st.line($0, forFile: false) }
+        }
+        guard let lines else { c.error("ERR Unknown node \(name)"); return }
+        if k.withState({ st in st.nodes[name].map { !$0.isPrimary } ?? false }) {
+            c.error("ERR The specified node is not a master")
+            return
+        }
+        c.out.array(lines.count)
+        for l in lines { c.out.bulk(l) }
+    }
+
+    /// CLUSTER REPLICATE node-id
+    static func replicate(_ c: inout CommandContext, _ k: Cluster) {
+        let name = c.args.string(2)
+        let error: String? = k.withState { st in
+            guard let n = st.nodes[name] else { return "ERR Unknown node \(name)" }
+            if name == st.myself { return "ERR Can't replicate myself" }
+            if !n.isPrimary { return "ERR I can only replicate a master, not a replica." }
+            return "ERR Larder cluster nodes do not replicate yet"
+        }
+        if let error { c.error(error) }
+    }
+
+    /// CLUSTER RESET [HARD|SOFT]
+    static func reset(_ c: inout CommandContext, _ k: Cluster) {
+        var hard = false
+        if c.argc == 3 {
+            if c.args.matches(2, "hard") { hard = true } else if !c.args.matches(2, "soft") { c.error(Errors.syntax); return }
+        } else if c.argc > 3 {
+            c.error(Errors.syntax)
+            return
+        }
+        let db = c.engine.keyspace.databases[0]
+        db.lockAll()
+        let empty = db.count == 0
+        db.unlockAll()
+        let primary = k.withState { $0.me.isPrimary }
+        guard !primary || empty else {
+            c.error("ERR CLUSTER RESET can't be called with master nodes containing keys")
+            return
+        }
+        let forgotten = k.withState { st -> [String] in
+            let others = st.nodes.keys.filter { $0 != st.myself }
+            for n in others { st.delete(n) }
+            st.owners = [String?](repeating: nil, count: ClusterState.KeySlotCount)
+            st.importing = [:]
+            st.migrating = [:]
+            st.nodes[st.myself]!.flags = [.myself, .master]
+            st.nodes[st.myself]!.primary = nil
+            if hard {
+                st.currentEpoch = 0
+                st.lastVoteEpoch = 0
+                st.nodes[st.myself]!.configEpoch = 0
+                let old = st.myself
+                let fresh = ClusterState.randomName()
+                var me = st.nodes[old]!
+                me.name = fresh
+                st.nodes[old] = nil
+                st.nodes[fresh] = me
+                st.myself = fresh
+            }
+            st.dirty = true
+            st.updateState(now: unixMillis())
+            return others
+        }
+        _ = forgotten
+        k.saveIfDirty { c.engine.log($0) }
+        c.ok()
+    }
+
+    /// CLUSTER SET-CONFIG-EPOCH epoch
+    static func setConfigEpoch(_ c: inout CommandContext, _ k: Cluster) {
+        guard let epoch = c.integer(2) else { return }
+        guard epoch >= 0 else { c.error("ERR Invalid config epoch specified: \(epoch)"); return }
+        let error: String? = k.withState { st in
+            if st.nodes.count > 1 { return "ERR The user can assign a config epoch only when the node does not know any other node." }
+            if st.me.configEpoch != 0 { return "ERR Node config epoch is already non-zero" }
+            st.nodes[st.myself]!.configEpoch = UInt64(epoch)
+            if st.currentEpoch < UInt64(epoch) { st.currentEpoch = UInt64(epoch) }
+            st.dirty = true
+            return nil
+        }
+        if let error { c.error(error); return }
+        k.saveIfDirty { c.engine.log($0) }
+        c.ok()
+    }
+
+    /// CLUSTER SETSLOT slot IMPORTING node-id | MIGRATING node-id | STABLE | NODE node-id
+    static func setSlot(_ c: inout CommandContext, _ k: Cluster) {
+        guard let slot = slotArgument(&c, 2) else { return }
+        let action = c.args.string(3).lowercased()
+        let target = c.argc > 4 ? c.args.string(4) : ""
+        guard (action == "stable" && c.argc == 4) || (["importing", "migrating", "node"].contains(action) && c.argc == 5) else {
+            c.error("ERR Invalid CLUSTER SETSLOT action or number of arguments. Try CLUSTER HELP")
+            return
+        }
+        let empty = action == "node" ? keys(inSlot: slot, &c, limit: 1).isEmpty : true
+        let error: String? = k.withState { st in
+            switch action {
+            case "importing":
+                guard st.nodes[target] != nil else { return "ERR I don't know about node \(target)" }
+                if st.owners[slot] == st.myself { return "ERR I'm already the owner of hash slot \(slot)" }
+                st.importing[slot] = target
+            case "migrating":
+                guard st.nodes[target] != nil else { return "ERR I don't know about node \(target)" }
+                if st.owners[slot] != st.myself { return "ERR I'm not the owner of hash slot \(slot)" }
+                st.migrating[slot] = target
+            case "stable":
+                st.importing[slot] = nil
+                st.migrating[slot] = nil
+            default:
+                guard let n = st.nodes[target] else { return "ERR Unknown node \(target)" }
+                if !n.isPrimary { return "ERR Target node is not a master" }
+                if st.owners[slot] == st.myself && target != st.myself && !empty {
+                    return "ERR Can't assign hashslot \(slot) to a different node while I still hold keys for this hash slot."
+                }
+                if target != st.myself { st.migrating[slot] = nil }
+                if target == st.myself, st.importing[slot] != nil {
+                    // The import is done: this node takes the slot with an epoch of its own,
+                    // so that its claim wins over the old owner's.
+                    st.importing[slot] = nil
+                    let maxEpoch = max(st.currentEpoch, st.nodes.values.map(\.configEpoch).max() ?? 0)
+                    if st.me.configEpoch == 0 || st.me.configEpoch != maxEpoch {
+                        st.currentEpoch = maxEpoch + 1
+                        st.nodes[st.myself]!.configEpoch = st.currentEpoch
+                    }
+                }
+                st.owners[slot] = target
+            }
+            st.dirty = true
+            st.updateState(now: unixMillis())
+            return nil
+        }
+        if let error { c.error(error); return }
+        k.saveIfDirty { c.engine.log($0) }
+        c.ok()
+    }
+
+    /// A node as CLUSTER SLOTS lists it: ip, port, id, and (7.0) a map of other endpoints.
+    static func writeSlotsNode(_ c: inout CommandContext, _ n: ClusterNode) {
+        c.out.array(4)
+        c.out.bulk(n.ip)
+        c.out.integer(n.port)
+        c.out.bulk(n.name)
+        c.out.map(0)
+    }
+
+    /// CLUSTER SLOTS
+    static func slots(_ c: inout CommandContext, _ k: Cluster) {
+        let entries = k.withState { st -> [(Int, Int, ClusterNode, [ClusterNode])] in
+            var out: [(Int, Int, ClusterNode, [ClusterNode])] = []
+            var s = 0
+            while s < ClusterState.KeySlotCount {
+                guard let o = st.owners[s], let owner = st.nodes[o] else { s += 1; continue }
+                var e = s
+                while e + 1 < ClusterState.KeySlotCount && st.owners[e + 1] == o { e += 1 }
+                let reps = st.nodes.values.filter { $0.primary == o && !$0.flags.contains(.fail) }.sorted { $0.name < $1.name }
+                out.append((s, e, owner, reps))
+                s = e + 1
+            }
+            return out
+        }
+        c.out.array(entries.count)
+        for (a, b, owner, reps) in entries {
+            c.out.array(3 + reps.count)
+            c.out.integer(a)
+            c.out.integer(b)
+            writeSlotsNode(&c, owner)
+            for r in reps { writeSlotsNode(&c, r) }
+        }
+    }
+
+    /// CLUSTER SHARDS
+    static func shards(_ c: inout CommandContext, _ k: Cluster) {
+        let list = k.withState { st -> [([(Int, Int)], [ClusterNode])] in
+            st.nodes.values.filter { $0.isPrimary && !$0.flags.contains(.handshake) }.sorted { $0.name < $1.name }.map { p in
+                (st.ranges(of: p.name), [p] + st.nodes.values.filter { $0.primary == p.name }.sorted { $0.name < $1.name })
+            }
+        }
+        c.out.array(list.count)
+        for (ranges, members) in list {
+            c.out.map(2)
+            c.out.bulk("slots")
+            c.out.array(ranges.count * 2)
+            for (a, b) in ranges { c.out.integer(a); c.out.integer(b) }
+            c.out.bulk("nodes")
+            c.out.array(members.count)
+            for n in members {
+                c.out.map(7)
+                c.out.bulk("id"); c.out.bulk(n.name)
+                c.out.bulk("port"); c.out.integer(n.port)
+                c.out.bulk("ip"); c.out.bulk(n.ip)
+                c.out.bulk("endpoint"); c.out.bulk(n.ip)
+                c.out.bulk("role"); c.out.bulk(n.isPrimary ? "master" : "replica")
+                c.out.bulk("replication-offset"); c.out.integer(Int(n.replOffset))
+                c.out.bulk("health"); c.out.bulk(n.flags.contains(.fail) ? "fail" : n.flags.contains(.pfail) ? "loading" : "online")
+            }
+        }
     }
 }

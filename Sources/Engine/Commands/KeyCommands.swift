@@ -360,6 +360,10 @@ enum KeyCommands {
 
     /// SELECT index
     static func select(_ c: inout CommandContext) {
+        if c.engine.cluster != nil, let n = parseCanonicalInt(c.args[1]), n != 0 {
+            c.error("ERR SELECT is not allowed in cluster mode")
+            return
+        }
         guard let idx = dbIndex(&c, 1) else { return }
         c.dbIndex = idx
         c.client.info.withLock { $0.db = idx }
@@ -368,6 +372,7 @@ enum KeyCommands {
 
     /// SWAPDB index1 index2
     static func swapdb(_ c: inout CommandContext) {
+        guard c.engine.cluster == nil else { c.error("ERR SWAPDB is not allowed in cluster mode"); return }
         // Both indexes parse before either is range-checked, as Redis.
         guard let pa = parseDbNumber(&c, 1, error: "ERR invalid first DB index"),
               let pb = parseDbNumber(&c, 2, error: "ERR invalid second DB index"),
@@ -386,6 +391,7 @@ enum KeyCommands {
 
     /// MOVE key db
     static func move(_ c: inout CommandContext) {
+        guard c.engine.cluster == nil else { c.error("ERR MOVE is not allowed in cluster mode"); return }
         guard let target = dbIndex(&c, 2) else { return }
         if target == c.dbIndex { c.error(Errors.sameObject); return }
         let src = c.shard(1)

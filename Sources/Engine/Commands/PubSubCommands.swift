@@ -54,8 +54,13 @@ enum PubSubCommands {
         let n = c.engine.pubsub.publish(c.args.owned(1), c.args[2], shard: shard, publisher: c.client.id) {
             c.out.buffer.writeImmutableBuffer($0)
         }
-        // As Redis: the message reaches the subscribers of replicas too (the stream, not the AOF).
-        c.engine.propagateToReplicas(&c)
+        // As Redis: the message reaches the other nodes of a cluster over the bus, or else the
+        // subscribers of replicas through the stream (not the AOF).
+        if c.engine.cluster != nil {
+            c.engine.clusterPublish(c.args.owned(1), c.args[2], shard: shard)
+        } else {
+            c.engine.propagateToReplicas(&c)
+        }
         c.out.integer(n)
     }
 

@@ -10,6 +10,10 @@ public struct Session: Sendable {
     /// The flags of the commands queued since MULTI: CLIENT PAUSE WRITE holds an EXEC that
     /// would write, as Redis.
     var queuedFlags: CommandFlags = []
+    /// ASKING: the next command may touch a slot this node imports.
+    var asking = false
+    /// READONLY: reads of a cluster replica are served here rather than redirected.
+    var clusterReadOnly = false
     /// MONITOR was sent: the connection is one of the engine's monitors.
     var monitoring = false
     /// Set when a command was refused while queueing: EXEC then aborts.

@@ -55,6 +55,21 @@ extension Engine {
             ctx.error(Self.nopermMessage(denial, spec))
             return
         }
+        // Cluster: the slot's owner serves the command, else the client is redirected there.
+        if let cluster, !ctx.fromPrimary, let redirect = clusterRedirect(spec, &ctx, cluster) {
+            spec.rejectedCalls.wrappingAdd(1, ordering: .relaxed)
+            if spec.name == "exec" {
+                ctx.session.multiQueue = nil
+                ctx.session.multiFailed = false
+                ctx.client.multiBytes.store(0, ordering: .relaxed)
+                ctx.client.info.withLock { $0.multi = -1 }
+                TransactionCommands.unwatchAll(&ctx)
+            } else if ctx.session.inMulti {
+                ctx.session.multiFailed = true
+            }
+            ctx.error(redirect)
+            return
+        }
         // A script past busy-reply-threshold (on another event loop): only what Redis lets
         // through then (SCRIPT KILL, FUNCTION KILL, SHUTDOWN NOSAVE, ...).
         if scripting.busy.load(ordering: .relaxed) && !spec.flags.contains(.allowBusy) {

@@ -39,7 +39,7 @@ struct InfoReport {
             case "cpu": lines = cpu()
             case "modules": lines = []
             case "errorstats": lines = errorstats()
-            case "cluster": lines = [("cluster_enabled", "0")]
+            case "cluster": lines = [("cluster_enabled", engine.cluster == nil ? "0" : "1")]
             case "keyspace": lines = keyspace()
             case "commandstats": lines = commandstats()
             case "latencystats": lines = latencystats()

@@ -1,0 +1,98 @@
+import Foundation
+import Storage
+import Synchronization
+
+/// `cluster-enabled yes`: this node's view of the cluster (ClusterState, behind one lock taken by
+/// the bus's thread per message and by commands), its file (nodes.conf) and its bus.
+public final class Cluster: Sendable {
+    let state: Mutex<ClusterState>
+    let bus = Locked<ClusterBus?>(nil)
+    /// nodes.conf, resolved against `dir` at start.
+    let path: Locked<String>
+
+    init(config: Config) {
+        state = Mutex(ClusterState(myself: ClusterState.randomName(), now: unixMillis()))
+        path = Locked(config.get("cluster-config-file"))
+    }
+
+    func withState<T>(_ body: (inout ClusterState) throws -> T) rethrows -> T {
+        try state.withLock { try body(&$0) }
+    }
+
+    /// The settings the state acts on, read again at each cron (CONFIG SET takes effect).
+    func reloadSettings(_ config: Config, port: Int) {
+        let busPort = config.int("cluster-port") > 0 ? config.int("cluster-port") : port + 10000
+        withState { st in
+            st.nodeTimeout = Int64(max(1, config.int("cluster-node-timeout")))
+            st.requireFullCoverage = config.bool("cluster-require-full-coverage")
+            st.announcedIP = config.get("cluster-announce-ip")
+            let announcedPort = config.int("cluster-announce-port")
+            let announcedBus = config.int("cluster-announce-bus-port")
+            st.port = announcedPort > 0 ? announcedPort : port
+            st.cport = announcedBus > 0 ? announcedBus : busPort
+            st.nodes[st.myself]!.port = st.port
+            st.nodes[st.myself]!.cport = st.cport
+            if !st.announcedIP.isEmpty { st.nodes[st.myself]!.ip = st.announcedIP }
+        }
+    }
+
+    /// Reads nodes.conf, or writes a new one for a node that has none (as Redis: the file is
+    /// this node's identity from then on). A file that cannot be read whole stops the start.
+    func load(dir: String) throws(ConfigError) {
+        let file = path.withLock { p in
+            if !p.hasPrefix("/") { p = dir + "/" + p }
+            return p
+        }
+        if let data = FileManager.default.contents(atPath: file) {
+            guard let text = String(data: data, encoding: .utf8), !text.isEmpty else {
+                throw ConfigError(message: "Unrecoverable error: corrupted cluster config file \"\(file)\": empty or not text.")
+            }
+            do {
+                let loaded = try ClusterState.load(text, now: unixMillis())
+                withState { st in
+                    let keep = (st.nodeTimeout, st.requireFullCoverage, st.announcedIP, st.port, st.cport)
+                    st = loaded
+                    (st.nodeTimeout, st.requireFullCoverage, st.announcedIP, st.port, st.cport) = keep
+                    st.nodes[st.myself]!.port = st.port
+                    st.nodes[st.myself]!.cport = st.cport
+                }
+            } catch {
+                switch error {
+                case .corrupt(let line):
+                    throw ConfigError(message: "Unrecoverable error: corrupted cluster config file \"\(file)\" at line: \(line)")
+                }
+            }
+        } else {
+            withState { $0.dirty = true }
+        }
+        try save()
+    }
+
+    /// Writes nodes.conf whole to a temporary file and renames it over the old one, so that a
+    /// crash leaves the old file or the new one, never half of one.
+    func save() throws(ConfigError) {
+        let text = withState { st -> String in
+            st.dirty = false
+            return st.fileText()
+        }
+        let file = path.withLock { $0 }
+        let tmp = file + ".tmp-\(getpid())"
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard fd >= 0 else { throw ConfigError(message: "Could not write the cluster config file \(file): \(String(cString: strerror(errno)))") }
+        let bytes = Array(text.utf8)
+        let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        fsync(fd)
+        close(fd)
+        guard written == bytes.count, rename(tmp, file) == 0 else {
+            unlink(tmp)
+            throw ConfigError(message: "Could not write the cluster config file \(file): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    func saveIfDirty(_ log: (String) -> Void) {
+        guard withState({ $0.dirty }) else { return }
+        do { try save() } catch { log("\(error)") }
+    }
+
+    var myName: String { withState { $0.myself } }
+}

@@ -1,0 +1,109 @@
+import Foundation
+import RESP
+import Storage
+
+/// Which node serves a command, decided at admission as Redis's getNodeByQuery: all its keys
+/// (a transaction's: all its queued commands' keys) must hash to one slot; that slot's owner
+/// serves it, else the client is sent there (MOVED), or, while the slot migrates, to the node
+/// importing it for keys no longer here (ASK). A command without keys runs here.
+extension Engine {
+    /// The error that redirects or refuses the command, or nil to run it here.
+    func clusterRedirect(_ spec: CommandSpec, _ ctx: inout CommandContext, _ cluster: Cluster) -> String? {
+        let asking = ctx.session.asking
+        if spec.name != "asking" { ctx.session.asking = false }
+        var commands: [(CommandSpec, CommandArguments)] = []
+        if spec.name == "exec" {
+            guard let queue = ctx.session.multiQueue else { return nil }
+            for args in queue {
+                guard let s = table.lookup(args[0]) else { continue }
+                let sub = s.subcommands.isEmpty || args.count < 2 ? s : (CommandTable.subcommand(of: s, args[1]) ?? s)
+                commands.append((sub, args))
+            }
+        } else {
+            guard spec.firstKey > 0 || spec.keyFinder != nil else { return nil }
+            commands.append((spec, ctx.args))
+        }
+        var slot: Int?
+        var keys: [[UInt8]] = []
+        var writes = false
+        for (s, args) in commands {
+            if s.flags.contains(.write) { writes = true }
+            for i in s.keyIndexes(args) {
+                let ks = args[i].withUnsafeBytes { KeySlot.of($0) }
+                if let slot, slot != ks { return "CROSSSLOT Keys in request don't hash to the same slot" }
+                slot = ks
+                keys.append(Array(args[i]))
+            }
+        }
+        guard let slot else { return nil }
+        let allowReadsWhenDown = config.bool("cluster-allow-reads-when-down")
+        return cluster.withState { st -> String? in
+            guard let owner = st.owners[slot], let node = st.nodes[owner] else { return "CLUSTERDOWN Hash slot not served" }
+            if !st.ok {
+                if !allowReadsWhenDown { return "CLUSTERDOWN The cluster is down" }
+                if writes { return "CLUSTERDOWN The cluster is down and only accepts read commands" }
+            }
+            let migratingTo = owner == st.myself ? st.migrating[slot] : nil
+            let importing = st.importing[slot] != nil
+            if migratingTo != nil || importing {
+                let db = keyspace.databases[0]
+                var missing = 0
+                for k in keys {
+                    let shard = db.shard(k[...])
+                    shard.lock.lock()
+                    if shard.find(k[...], now: ctx.now) == nil { missing += 1 }
+                    shard.lock.unlock()
+                }
+                if let to = migratingTo, missing > 0 {
+                    if missing < keys.count { return "TRYAGAIN Multiple keys request during rehashing of slot" }
+                    guard let target = st.nodes[to] else { return nil }
+                    return "ASK \(slot) \(target.ip):\(target.port)"
+                }
+                if importing && (asking || spec.name == "restore-asking") {
+                    if keys.count > 1 && missing > 0 { return "TRYAGAIN Multiple keys request during rehashing of slot" }
+                    return nil
+                }
+            }
+            if owner == st.myself { return nil }
+            // READONLY: a replica of the slot's owner serves reads.
+            if ctx.session.clusterReadOnly && !writes && st.me.primary == owner { return nil }
+            return "MOVED \(slot) \(node.ip):\(node.port)"
+        }
+    }
+
+    /// Reads nodes.conf (or makes one) before the data set loads, as Redis does.
+    public func loadCluster() throws(ConfigError) {
+        guard let cluster else { return }
+        cluster.reloadSettings(config, port: tcpPort)
+        let fresh = !FileManager.default.fileExists(atPath: clusterFilePath)
+        try cluster.load(dir: FileManager.default.currentDirectoryPath)
+        log(fresh ? "No cluster configuration found, I'm \(cluster.myName)" : "Node configuration loaded, I'm \(cluster.myName)")
+    }
+
+    var clusterFilePath: String {
+        let p = config.get("cluster-config-file")
+        return p.hasPrefix("/") ? p : FileManager.default.currentDirectoryPath + "/" + p
+    }
+
+    /// Listens on the bus port and starts the bus's thread.
+    public func startClusterBus() throws(ConfigError) {
+        guard let cluster else { return }
+        let port = config.int("cluster-port") > 0 ? config.int("cluster-port") : tcpPort + 10000
+        guard port <= 65535 else {
+            throw ConfigError(message: "Redis port number too high. Cluster communication port is 10,000 port numbers higher than your Redis port. Your Redis port number must be 55535 or less.")
+        }
+        let bus = ClusterBus(engine: self, cluster: cluster)
+        try bus.start(addresses: config.get("bind").split(separator: " ").map(String.init), port: port)
+        cluster.bus.withLock { $0 = bus }
+    }
+
+    /// PUBLISH here: every other node is told. SPUBLISH: the nodes of the channel's shard.
+    func clusterPublish(_ channel: [UInt8], _ message: ArraySlice<UInt8>, shard: Bool) {
+        guard let cluster, let bus = cluster.bus.withLock({ $0 }) else { return }
+        let bytes = cluster.withState { st in
+            ClusterMessage.encode(st.header(shard ? .publishShard : .publish), .publish(channel: channel, message: Array(message)))
+        }
+        let slot = shard ? channel.withUnsafeBytes { KeySlot.of($0) } : nil
+        bus.send(bytes, shardOf: slot)
+    }
+}

@@ -1,0 +1,599 @@
+import Storage
+import Synchronization
+
+/// One node as this node knows it.
+struct ClusterNode: Sendable {
+    typealias Flags = ClusterMessage.NodeFlags
+    var name: String
+    var flags: Flags
+    var ip = ""
+    var port = 0
+    var cport = 0
+    var pport = 0
+    /// The primary's name, for a replica.
+    var primary: String?
+    var configEpoch: UInt64 = 0
+    /// When the ping now unanswered went out (0: none pending), when the last pong came.
+    var pingSent: Int64 = 0
+    var pongReceived: Int64 = 0
+    var failTime: Int64 = 0
+    var createdAt: Int64
+    var replOffset: UInt64 = 0
+    /// Primaries that reported this node as failing, and when.
+    var failReports: [String: Int64] = [:]
+    /// Whether this node's link to it is up (CLUSTER NODES' link state).
+    var linked = false
+
+    var isPrimary: Bool { flags.contains(.master) }
+    var failing: Bool { !flags.isDisjoint(with: [.pfail, .fail]) }
+}
+
+/// What a message asks of the bus once it is processed.
+enum ClusterEffect: Sendable {
+    /// Send on the link the message came on.
+    case reply([UInt8])
+    /// Send on every link to a known node.
+    case broadcast([UInt8])
+    /// The outbound link of a handshake node now belongs to the node's real name.
+    case renamed(from: String, to: String)
+    /// A node is gone: close its links.
+    case forgotten(String)
+    /// Drop the link the message came on.
+    case dropLink
+    /// Deliver a message published on another node to this node's subscribers.
+    case publish(channel: [UInt8], message: [UInt8], shard: Bool)
+}
+
+/// The link a message came on, as the state needs to know it.
+struct ClusterLinkInfo: Sendable {
+    var outbound: Bool
+    /// The node an outbound link was opened to, or the node an inbound one is known to be from.
+    var node: String?
+    var peerIP: String
+    var localIP: String
+}
+
+/// The cluster as this node sees it: the nodes, who serves each of the 16384 slots, the epochs,
+/// and what the bus's messages change in them. Redis's rules, as its cluster specification
+/// gives them: a slot goes to the primary claiming it with the greater config epoch; a node
+/// unanswered for node-timeout is PFAIL here, and FAIL once a majority of primaries report it
+/// (then every node is told); the cluster is ok while every slot is served by a node not FAIL
+/// and this node sees a majority of the primaries.
+struct ClusterState: Sendable {
+    var myself: String
+    var nodes: [String: ClusterNode] = [:]
+    var owners = [String?](repeating: nil, count: KeySlotCount)
+    var importing: [Int: String] = [:]
+    var migrating: [Int: String] = [:]
+    var currentEpoch: UInt64 = 0
+    var lastVoteEpoch: UInt64 = 0
+    var ok = false
+    var startedAt: Int64
+    /// Nodes removed by CLUSTER FORGET, not to be added back from gossip until then.
+    var forgotten: [String: Int64] = [:]
+    var sent = [Int](repeating: 0, count: 11)
+    var received = [Int](repeating: 0, count: 11)
+    /// The configuration changed: nodes.conf is to be written.
+    var dirty = false
+    var nodeTimeout: Int64 = 15000
+    var requireFullCoverage = true
+    var announcedIP = ""
+    var port = 0
+    var cport = 0
+    var replOffset: UInt64 = 0
+
+    static let KeySlotCount = 16384
+
+    init(myself: String, now: Int64) {
+        self.myself = myself
+        startedAt = now
+        nodes[myself] = ClusterNode(name: myself, flags: [.myself, .master], createdAt: now)
+    }
+
+    var me: ClusterNode {
+        get { nodes[myself]! }
+        set { nodes[myself] = newValue }
+    }
+
+    static func randomName() -> String {
+        var g = SystemRandomNumberGenerator()
+        return String((0..<40).map { _ in "0123456789abcdef".randomElement(using: &g)! })
+    }
+
+    static func validName(_ s: String) -> Bool {
+        s.utf8.count == 40 && s.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }
+    }
+
+    // MARK: slots
+
+    func slots(of name: String) -> [Int] {
+        (0..<Self.KeySlotCount).filter { owners[$0] == name }
+    }
+
+    /// Contiguous ranges of a node's slots.
+    func ranges(of name: String) -> [(Int, Int)] {
+        var out: [(Int, Int)] = []
+        var start = -1
+        for s in 0...Self.KeySlotCount {
+            let mine = s < Self.KeySlotCount && owners[s] == name
+            if mine && start < 0 { start = s }
+            if !mine && start >= 0 { out.append((start, s - 1)); start = -1 }
+        }
+        return out
+    }
+
+    func bitmap(of name: String) -> [UInt8] {
+        var b = [UInt8](repeating: 0, count: ClusterMessage.slotBytes)
+        for s in 0..<Self.KeySlotCount where owners[s] == name { b[s >> 3] |= 1 << UInt8(s & 7) }
+        return b
+    }
+
+    /// The primaries serving at least one slot (the cluster's size).
+    var size: Int {
+        Set(owners.compactMap { $0 }).filter { nodes[$0]?.isPrimary == true }.count
+    }
+
+    /// The node serving a key's slot for redirects: its primary's address, or nil if unbound.
+    func owner(of slot: Int) -> ClusterNode? {
+        owners[slot].flatMap { nodes[$0] }
+    }
+
+    // MARK: state
+
+    mutating func updateState(now: Int64) {
+        var healthy = true
+        if requireFullCoverage {
+            for s in 0..<Self.KeySlotCount {
+                guard let o = owners[s], let n = nodes[o], !n.flags.contains(.fail) else { healthy = false; break }
+            }
+        }
+        let primaries = Set(owners.compactMap { $0 }).compactMap { nodes[$0] }.filter(\.isPrimary)
+        let reachable = primaries.filter { !$0.failing || $0.name == myself }.count
+        if reachable < primaries.count / 2 + 1 { healthy = false }
+        // A primary that just started waits a moment before serving, as Redis's does: the rest
+        // of the cluster may have moved its slots on meanwhile.
+        if healthy && !ok && me.isPrimary && now - startedAt < 2000 { return }
+        ok = healthy
+    }
+
+    // MARK: nodes
+
+    /// A node to meet (CLUSTER MEET) or found in gossip: a handshake under a made-up name until
+    /// its first pong tells the real one. Nothing if one is already under way to that address.
+    @discardableResult
+    mutating func startHandshake(ip: String, port: Int, cport: Int, now: Int64) -> Bool {
+        guard port > 0, port < 65536, cport > 0, cport < 65536 else { return false }
+        if nodes.values.contains(where: { $0.flags.contains(.handshake) && $0.ip == ip && $0.port == port && $0.cport == cport }) {
+            return false
+        }
+        let name = Self.randomName()
+        var n = ClusterNode(name: name, flags: [.handshake, .meet], createdAt: now)
+        n.ip = ip
+        n.port = port
+        n.cport = cport
+        nodes[name] = n
+        return true
+    }
+
+    mutating func delete(_ name: String) {
+        nodes[name] = nil
+        for s in 0..<Self.KeySlotCount where owners[s] == name { owners[s] = nil }
+        importing = importing.filter { $0.value != name }
+        migrating = migrating.filter { $0.value != name }
+        for (k, var n) in nodes where n.failReports[name] != nil {
+            n.failReports[name] = nil
+            nodes[k] = n
+        }
+        dirty = true
+    }
+
+    /// Cron: handshakes that never completed are dropped, silent nodes become PFAIL, old
+    /// failure reports expire, the cluster's state is recomputed.
+    mutating func tick(now: Int64) -> [ClusterEffect] {
+        var effects: [ClusterEffect] = []
+        let handshakeTimeout = max(nodeTimeout, 1000)
+        for n in nodes.values where n.flags.contains(.handshake) && now - n.createdAt > handshakeTimeout {
+            delete(n.name)
+            effects.append(.forgotten(n.name))
+        }
+        for name in Array(nodes.keys) where name != myself {
+            guard var n = nodes[name], n.flags.isDisjoint(with: [.handshake, .noAddress]) else { continue }
+            n.failReports = n.failReports.filter { now - $0.value <= nodeTimeout * 2 }
+            if n.pingSent != 0 && now - n.pingSent > nodeTimeout && !n.failing {
+                n.flags.insert(.pfail)
+                nodes[name] = n
+                if let fail = markFailingIfNeeded(name, now: now) { effects.append(fail) }
+                continue
+            }
+            nodes[name] = n
+        }
+        forgotten = forgotten.filter { $0.value > now }
+        updateState(now: now)
+        return effects
+    }
+
+    /// PFAIL here and reported by enough primaries: FAIL, and everyone is told.
+    mutating func markFailingIfNeeded(_ name: String, now: Int64) -> ClusterEffect? {
+        guard var n = nodes[name], n.flags.contains(.pfail), !n.flags.contains(.fail) else { return nil }
+        let needed = size / 2 + 1
+        let reports = n.failReports.filter { now - $0.value <= nodeTimeout * 2 }.count + (me.isPrimary ? 1 : 0)
+        guard reports >= needed else { return nil }
+        n.flags.remove(.pfail)
+        n.flags.insert(.fail)
+        n.failTime = now
+        nodes[name] = n
+        dirty = true
+        return .broadcast(ClusterMessage.encode(header(.fail), .fail(node: name)))
+    }
+
+    /// A FAIL flag is lifted once the node answers: at once for a replica or a primary without
+    /// slots, for a primary with slots only when nobody took them over meanwhile.
+    mutating func clearFailureIfNeeded(_ name: String, now: Int64) {
+        guard var n = nodes[name], n.flags.contains(.fail) else { return }
+        let servesSlots = owners.contains(name)
+        if !n.isPrimary || !servesSlots || now - n.failTime > nodeTimeout * 2 {
+            n.flags.remove(.fail)
+            nodes[name] = n
+            dirty = true
+        }
+    }
+
+    // MARK: messages
+
+    func header(_ kind: ClusterMessage.Kind) -> ClusterMessage.Header {
+        var h = ClusterMessage.Header()
+        let m = me
+        let primary = m.primary.flatMap { nodes[$0] } ?? m
+        h.type = kind.rawValue
+        h.port = UInt16(port)
+        h.cport = UInt16(cport)
+        h.currentEpoch = currentEpoch
+        h.configEpoch = primary.configEpoch
+        h.offset = replOffset
+        h.sender = myself
+        h.slots = bitmap(of: primary.name)
+        h.primary = m.primary ?? ""
+        h.ip = announcedIP
+        h.flags = m.flags
+        h.stateOK = ok
+        return h
+    }
+
+    /// PING, PONG or MEET with gossip about a few other nodes (a tenth of them, at least three)
+    /// and every node this node thinks is failing, as Redis picks them.
+    func ping(_ kind: ClusterMessage.Kind, now: Int64) -> [UInt8] {
+        var entries: [ClusterMessage.Gossip] = []
+        func entry(_ n: ClusterNode) -> ClusterMessage.Gossip {
+            ClusterMessage.Gossip(name: n.name, pingSent: UInt32(truncatingIfNeeded: n.pingSent / 1000),
+                                  pongReceived: UInt32(truncatingIfNeeded: n.pongReceived / 1000), ip: n.ip,
+                                  port: UInt16(n.port), cport: UInt16(n.cport), flags: n.flags, pport: UInt16(n.pport))
+        }
+        let others = nodes.values.filter {
+            $0.name != myself && $0.flags.isDisjoint(with: [.handshake, .noAddress, .pfail])
+                && ($0.linked || owners.contains($0.name) || !$0.isPrimary)
+        }
+        let wanted = min(max(3, nodes.count / 10), max(0, nodes.count - 2))
+        entries = others.shuffled().prefix(wanted).map(entry)
+        for n in nodes.values where n.flags.contains(.pfail) && n.flags.isDisjoint(with: [.handshake, .noAddress]) {
+            entries.append(entry(n))
+        }
+        return ClusterMessage.encode(header(kind), .gossip(entries))
+    }
+
+    /// A message from the bus, on `link`; what the bus must do after.
+    mutating func process(_ m: ClusterMessage.Message, link: inout ClusterLinkInfo, now: Int64) -> [ClusterEffect] {
+        let h = m.header
+        if Int(h.type) < received.count { received[Int(h.type)] += 1 }
+        guard let kind = ClusterMessage.Kind(rawValue: h.type) else { return [] }
+        var effects: [ClusterEffect] = []
+        let known = nodes[h.sender].map { !$0.flags.contains(.handshake) } ?? false
+        if known {
+            if h.currentEpoch > currentEpoch { currentEpoch = h.currentEpoch; dirty = true }
+            var s = nodes[h.sender]!
+            if h.configEpoch > s.configEpoch && h.primary.isEmpty { s.configEpoch = h.configEpoch; dirty = true }
+            s.replOffset = h.offset
+            nodes[h.sender] = s
+            if !link.outbound && link.node == nil { link.node = h.sender }
+        }
+
+        if kind == .ping || kind == .meet {
+            // This node's address as its peers reach it, unless one is announced.
+            if announcedIP.isEmpty && (kind == .meet || me.ip.isEmpty) && !link.localIP.isEmpty && me.ip != link.localIP {
+                nodes[myself]!.ip = link.localIP
+                dirty = true
+            }
+            if !known && kind == .meet && nodes[h.sender] == nil {
+                var n = ClusterNode(name: Self.randomName(), flags: [.handshake], createdAt: now)
+                n.ip = h.ip.isEmpty ? link.peerIP : h.ip
+                n.port = Int(h.port)
+                n.cport = Int(h.cport)
+                n.pport = Int(h.pport)
+                nodes[n.name] = n
+                dirty = true
+            }
+            effects.append(.reply(ping(.pong, now: now)))
+            sent[Int(ClusterMessage.Kind.pong.rawValue)] += 1
+        }
+
+        if kind == .ping || kind == .pong || kind == .meet {
+            if link.outbound, let linkNode = link.node, var n = nodes[linkNode] {
+                if n.flags.contains(.handshake) {
+                    if known {
+                        // Met a node already known under its name: the handshake was a duplicate.
+                        delete(linkNode)
+                        effects.append(.forgotten(linkNode))
+                        return effects
+                    }
+                    guard Self.validName(h.sender) else { return effects + [.dropLink] }
+                    nodes[linkNode] = nil
+                    n.name = h.sender
+                    n.flags.remove([.handshake, .meet])
+                    n.flags.insert(h.primary.isEmpty ? .master : .replica)
+                    nodes[h.sender] = n
+                    link.node = h.sender
+                    effects.append(.renamed(from: linkNode, to: h.sender))
+                    dirty = true
+                } else if linkNode != h.sender {
+                    // The address now answers with another name: this node is elsewhere.
+                    n.flags.insert(.noAddress)
+                    n.ip = ""
+                    n.linked = false
+                    nodes[linkNode] = n
+                    dirty = true
+                    return effects + [.dropLink]
+                }
+            }
+            if kind == .pong, link.outbound, let name = link.node, var n = nodes[name] {
+                n.pongReceived = now
+                n.pingSent = 0
+                if n.flags.contains(.pfail) { n.flags.remove(.pfail); dirty = true }
+                nodes[name] = n
+                clearFailureIfNeeded(name, now: now)
+            }
+            let senderName = h.sender
+            if nodes[senderName].map({ !$0.flags.contains(.handshake) }) ?? false {
+                updateRole(senderName, primary: h.primary)
+                let s = nodes[senderName]!
+                if s.isPrimary {
+                    effects += claimSlots(senderName, epoch: h.configEpoch, slots: h.slots)
+                    resolveEpochCollision(with: senderName)
+                }
+                if case .gossip(let entries) = m.body { effects += gossip(entries, from: senderName, now: now) }
+            } else if !known && kind == .meet, case .gossip(let entries) = m.body {
+                // A MEET's gossip from a node not yet known: the others it knows are met too.
+                for g in entries where nodes[g.name] == nil && Self.validName(g.name)
+                    && !g.flags.contains(.noAddress) && forgotten[g.name] == nil {
+                    startHandshake(ip: g.ip, port: Int(g.port), cport: Int(g.cport), now: now)
+                }
+            }
+        }
+
+        switch (kind, m.body) {
+        case (.fail, .fail(let name)) where known:
+            if name != myself, var n = nodes[name], !n.flags.contains(.fail) {
+                n.flags.insert(.fail)
+                n.flags.remove(.pfail)
+                n.failTime = now
+                nodes[name] = n
+                dirty = true
+            }
+        case (.publish, .publish(let channel, let message)) where known:
+            effects.append(.publish(channel: channel, message: message, shard: false))
+        case (.publishShard, .publish(let channel, let message)) where known:
+            effects.append(.publish(channel: channel, message: message, shard: true))
+        case (.update, .update(let epoch, let name, let slots)) where known:
+            guard var n = nodes[name], n.configEpoch < epoch else { break }
+            if !n.isPrimary { n.flags.remove(.replica); n.flags.insert(.master); n.primary = nil }
+            n.configEpoch = epoch
+            nodes[name] = n
+            effects += claimSlots(name, epoch: epoch, slots: slots)
+            dirty = true
+        default:
+            break
+        }
+        updateState(now: now)
+        return effects
+    }
+
+    /// A node says whom it replicates (nobody: it is a primary).
+    mutating func updateRole(_ name: String, primary: String) {
+        guard var n = nodes[name], name != myself else { return }
+        if primary.isEmpty {
+            if !n.isPrimary {
+                n.flags.remove(.replica)
+                n.flags.insert(.master)
+                n.primary = nil
+                dirty = true
+            }
+        } else if n.isPrimary || n.primary != primary {
+            if n.isPrimary {
+                for s in 0..<Self.KeySlotCount where owners[s] == name { owners[s] = nil }
+            }
+            n.flags.remove(.master)
+            n.flags.insert(.replica)
+            n.primary = primary
+            dirty = true
+        }
+        nodes[name] = n
+    }
+
+    /// A primary claims the slots of `slots` with config epoch `epoch`: each goes to it unless
+    /// this node imports the slot or its owner's epoch is greater (the claimant is then told
+    /// with an UPDATE about that owner).
+    mutating func claimSlots(_ name: String, epoch: UInt64, slots: [UInt8]) -> [ClusterEffect] {
+        guard name != myself, slots.count == ClusterMessage.slotBytes else { return [] }
+        var staleFor: Set<String> = []
+        for s in 0..<Self.KeySlotCount where slots[s >> 3] & (1 << UInt8(s & 7)) != 0 {
+            if owners[s] == name || importing[s] != nil { continue }
+            if let o = owners[s], let owner = nodes[o], owner.configEpoch > epoch {
+                staleFor.insert(o)
+                continue
+            }
+            owners[s] = name
+            dirty = true
+        }
+        // Slots it no longer claims stay with it until someone else claims them (as Redis).
+        return staleFor.compactMap { o in
+            guard let owner = nodes[o] else { return nil }
+            return .reply(ClusterMessage.encode(header(.update), .update(configEpoch: owner.configEpoch, node: o,
+                                                                         slots: bitmap(of: o))))
+        }
+    }
+
+    /// Two primaries with one config epoch: the one with the greater name takes a new epoch.
+    mutating func resolveEpochCollision(with name: String) {
+        guard let s = nodes[name], s.isPrimary, me.isPrimary, s.configEpoch == me.configEpoch, s.configEpoch > 0,
+              name < myself else { return }
+        currentEpoch += 1
+        nodes[myself]!.configEpoch = currentEpoch
+        dirty = true
+    }
+
+    /// Gossip about other nodes: failure reports from primaries, pong times, new nodes to meet.
+    mutating func gossip(_ entries: [ClusterMessage.Gossip], from sender: String, now: Int64) -> [ClusterEffect] {
+        var effects: [ClusterEffect] = []
+        let senderIsPrimary = nodes[sender]?.isPrimary ?? false
+        for g in entries {
+            if var n = nodes[g.name] {
+                guard g.name != myself else { continue }
+                if senderIsPrimary {
+                    if !g.flags.isDisjoint(with: [.pfail, .fail]) {
+                        n.failReports[sender] = now
+                    } else {
+                        n.failReports[sender] = nil
+                    }
+                }
+                if g.flags.isDisjoint(with: [.pfail, .fail]) && n.pingSent == 0 && n.failReports.isEmpty {
+                    let pong = Int64(g.pongReceived) * 1000
+                    if pong <= now + 500 && pong > n.pongReceived { n.pongReceived = pong }
+                }
+                nodes[g.name] = n
+                if senderIsPrimary && n.flags.contains(.pfail), let fail = markFailingIfNeeded(g.name, now: now) {
+                    effects.append(fail)
+                }
+            } else if Self.validName(g.name) && !g.flags.contains(.noAddress) && forgotten[g.name] == nil {
+                startHandshake(ip: g.ip, port: Int(g.port), cport: Int(g.cport), now: now)
+            }
+        }
+        return effects
+    }
+
+    // MARK: CLUSTER NODES and nodes.conf
+
+    func flagsText(_ n: ClusterNode) -> String {
+        var f: [String] = []
+        if n.flags.contains(.myself) { f.append("myself") }
+        if n.flags.contains(.master) { f.append("master") }
+        if n.flags.contains(.replica) { f.append("slave") }
+        if n.flags.contains(.pfail) { f.append("fail?") }
+        if n.flags.contains(.fail) { f.append("fail") }
+        if n.flags.contains(.handshake) { f.append("handshake") }
+        if n.flags.contains(.noAddress) { f.append("noaddr") }
+        if n.flags.contains(.noFailover) { f.append("nofailover") }
+        return f.isEmpty ? "noflags" : f.joined(separator: ",")
+    }
+
+    func line(_ n: ClusterNode, forFile: Bool) -> String {
+        var s = "\(n.name) \(n.ip):\(n.port)@\(n.cport) \(flagsText(n)) \(n.primary ?? "-") "
+        s += "\(n.pingSent) \(n.pongReceived) \(n.configEpoch) "
+        s += (n.name == myself || n.linked) ? "connected" : "disconnected"
+        if n.isPrimary {
+            for (a, b) in ranges(of: n.name) { s += a == b ? " \(a)" : " \(a)-\(b)" }
+        }
+        if n.name == myself {
+            for (slot, to) in migrating.sorted(by: { $0.key < $1.key }) { s += " [\(slot)->-\(to)]" }
+            for (slot, from) in importing.sorted(by: { $0.key < $1.key }) { s += " [\(slot)-<-\(from)]" }
+        }
+        return s
+    }
+
+    /// CLUSTER NODES: one line per node, this node first as Redis lists it.
+    func nodesText() -> String {
+        let ordered = [me] + nodes.values.filter { $0.name != myself }.sorted { $0.name < $1.name }
+        return ordered.map { line($0, forFile: false) + "\n" }.joined()
+    }
+
+    /// nodes.conf: the nodes but handshakes, then the epochs.
+    func fileText() -> String {
+        let ordered = [me] + nodes.values.filter { $0.name != myself && !$0.flags.contains(.handshake) }.sorted { $0.name < $1.name }
+        return ordered.map { line($0, forFile: true) + "\n" }.joined()
+            + "vars currentEpoch \(currentEpoch) lastVoteEpoch \(lastVoteEpoch)\n"
+    }
+
+    enum LoadError: Error { case corrupt(String) }
+
+    /// Reads nodes.conf as Redis writes it; refuses a file it cannot make sense of whole.
+    static func load(_ text: String, now: Int64) throws(LoadError) -> ClusterState {
+        var state: ClusterState?
+        var nodes: [String: ClusterNode] = [:]
+        var owners = [String?](repeating: nil, count: KeySlotCount)
+        var importing: [Int: String] = [:], migrating: [Int: String] = [:]
+        var currentEpoch: UInt64 = 0, lastVoteEpoch: UInt64 = 0
+        var myself: String?
+        for raw in text.split(separator: "\n") {
+            let f = raw.split(separator: " ").map(String.init)
+            if f.isEmpty { continue }
+            if f[0] == "vars" {
+                var i = 1
+                while i + 1 < f.count {
+                    if f[i] == "currentEpoch" { currentEpoch = UInt64(f[i + 1]) ?? 0 }
+                    if f[i] == "lastVoteEpoch" { lastVoteEpoch = UInt64(f[i + 1]) ?? 0 }
+                    i += 2
+                }
+                continue
+            }
+            guard f.count >= 8, validName(f[0]) else { throw .corrupt(String(raw)) }
+            var n = ClusterNode(name: f[0], flags: [], createdAt: now)
+            // ip:port@cport[,hostname]
+            let address = f[1].split(separator: ",", maxSplits: 1)[0]
+            guard let at = address.lastIndex(of: "@"), let colon = address[..<at].lastIndex(of: ":"),
+                  let port = Int(address[address.index(after: colon)..<at]),
+                  let cport = Int(address[address.index(after: at)...]) else { throw .corrupt(String(raw)) }
+            n.ip = String(address[..<colon])
+            n.port = port
+            n.cport = cport
+            for flag in f[2].split(separator: ",") {
+                switch flag {
+                case "myself": n.flags.insert(.myself); myself = n.name
+                case "master": n.flags.insert(.master)
+                case "slave": n.flags.insert(.replica)
+                case "fail?": n.flags.insert(.pfail)
+                case "fail": n.flags.insert(.fail); n.failTime = now
+                case "handshake": n.flags.insert(.handshake)
+                case "noaddr": n.flags.insert(.noAddress)
+                case "nofailover": n.flags.insert(.noFailover)
+                case "noflags": break
+                default: throw .corrupt(String(raw))
+                }
+            }
+            if f[3] != "-" { n.primary = f[3] }
+            guard let epoch = UInt64(f[6]) else { throw .corrupt(String(raw)) }
+            n.configEpoch = epoch
+            for slot in f[8...] {
+                if slot.hasPrefix("[") {
+                    let body = slot.dropFirst().dropLast()
+                    if let r = body.range(of: "->-"), let s = Int(body[..<r.lowerBound]) {
+                        migrating[s] = String(body[r.upperBound...])
+                    } else if let r = body.range(of: "-<-"), let s = Int(body[..<r.lowerBound]) {
+                        importing[s] = String(body[r.upperBound...])
+                    } else { throw .corrupt(String(raw)) }
+                    continue
+                }
+                let parts = slot.split(separator: "-")
+                guard let a = Int(parts[0]), let b = Int(parts.count > 1 ? parts[1] : parts[0]),
+                      a >= 0, b < KeySlotCount, a <= b else { throw .corrupt(String(raw)) }
+                for s in a...b { owners[s] = n.name }
+            }
+            nodes[n.name] = n
+        }
+        guard let me = myself else { throw .corrupt("no line for this node (flag myself)") }
+        state = ClusterState(myself: me, now: now)
+        state!.nodes = nodes
+        state!.owners = owners
+        state!.importing = importing
+        state!.migrating = migrating
+        state!.currentEpoch = currentEpoch
+        state!.lastVoteEpoch = lastVoteEpoch
+        return state!
+    }
+}
