@@ -94,7 +94,7 @@ public final class Engine: Sendable {
     public static var commandNames: Set<String> { Set(allCommands.map(\.name)) }
 
     static var allCommands: [CommandSpec] {
-        StringCommands.specs + BitmapCommands.specs + HyperLogLogCommands.specs + StreamCommands.specs + StreamGroupCommands.specs + GeoCommands.specs + KeyCommands.specs + DumpCommands.specs + SnapshotCommands.specs + AOFCommands.specs + ReplicationCommands.specs + ReplicationCommands.replicaSpecs + TransactionCommands.specs + PubSubCommands.specs + ListCommands.specs + HashCommands.specs + SetCommands.specs
+        StringCommands.specs + BitmapCommands.specs + HyperLogLogCommands.specs + StreamCommands.specs + StreamGroupCommands.specs + GeoCommands.specs + KeyCommands.specs + DumpCommands.specs + MigrateCommand.specs + SnapshotCommands.specs + AOFCommands.specs + ReplicationCommands.specs + ReplicationCommands.replicaSpecs + TransactionCommands.specs + PubSubCommands.specs + ListCommands.specs + HashCommands.specs + SetCommands.specs
             + SortedSetCommands.specs + SortCommand.specs
             + ConnectionCommands.specs + ServerCommands.specs + DebugCommand.specs + SlowlogCommands.specs + Monitors.specs
             + IntrospectionCommands.specs + ScriptCommands.specs + FunctionCommands.specs + ACLCommands.specs

@@ -264,3 +264,84 @@ def test_bus_survives_garbage_and_cut_messages(cluster_nodes):
     check_cluster(target)
     log = open(os.path.join(target.workdir, "node.log")).read()
     assert "Cluster bus: dropping the link" in log
+
+
+def test_reshard_under_write_load_between_larder_and_redis_nodes(cluster_nodes):
+    """redis-cli --cluster reshard moves slots (MIGRATE, RESTORE-ASKING, SETSLOT, ASK redirects)
+    from a Larder node to a redis-server node and back while a client writes: every write that
+    was acknowledged is there afterwards."""
+    import threading
+    nodes = cluster_nodes(["larder", "redis", "larder"])
+    create_cluster(nodes)
+    rc = RedisCluster(host="127.0.0.1", port=nodes[0].port)
+    for i in range(3000):
+        rc.set(f"item:{i}", i)
+    acked = {}
+    stop = threading.Event()
+
+    def writer():
+        w = RedisCluster(host="127.0.0.1", port=nodes[2].port)
+        n = 0
+        while not stop.is_set():
+            key = f"live:{n % 500}"
+            if w.set(key, n):
+                acked[key] = n
+            n += 1
+
+    t = threading.Thread(target=writer)
+    t.start()
+    try:
+        ids = [Conn(n.port).call("CLUSTER", "MYID").value.decode() for n in nodes]
+        for src, dst in ((0, 1), (1, 2), (2, 0)):
+            out = cli("--cluster", "reshard", f"127.0.0.1:{nodes[0].port}", "--cluster-from", ids[src],
+                      "--cluster-to", ids[dst], "--cluster-slots", "100", "--cluster-yes", timeout=300)
+            assert out.returncode == 0, out.stdout + out.stderr
+            check_cluster(nodes[dst])
+    finally:
+        stop.set()
+        t.join()
+    assert len(acked) > 0
+    check = RedisCluster(host="127.0.0.1", port=nodes[1].port)
+    assert all(int(check.get(f"item:{i}")) == i for i in range(3000))
+    for key, n in acked.items():
+        assert int(check.get(key)) == n, key
+    # Each node's slots hold exactly the keys that hash there.
+    for node in nodes:
+        c = Conn(node.port)
+        mine = {int(s) for line in c.call("CLUSTER", "NODES").value.decode().splitlines() if "myself" in line
+                for r in line.split()[8:] for s in (range(int(r.split("-")[0]), int(r.split("-")[-1]) + 1))}
+        for key in c.call("KEYS", "*").value:
+            assert int(c.call("CLUSTER", "KEYSLOT", key.value).value) in mine
+
+
+def test_migrate_between_larder_and_redis(larder, oracle):
+    """MIGRATE outside a cluster, both ways, with TTLs, COPY, REPLACE, KEYS and errors."""
+    l, r = Conn(larder.port), Conn(oracle.port)
+    for c in (l, r):
+        c.call("FLUSHALL")
+    l.call("SET", "a", "1")
+    l.call("PEXPIRE", "a", 100000)
+    l.call("RPUSH", "b", "x", "y")
+    assert l.call("MIGRATE", "127.0.0.1", oracle.port, "a", 0, 1000) == Reply("+", b"OK")
+    assert l.call("EXISTS", "a").value == 0 and r.call("GET", "a") == Reply("$", b"1")
+    assert 90000 < r.call("PTTL", "a").value <= 100000
+    assert l.call("MIGRATE", "127.0.0.1", oracle.port, "", 0, 1000, "COPY", "KEYS", "b", "none") == Reply("+", b"OK")
+    assert l.call("LRANGE", "b", 0, -1) == r.call("LRANGE", "b", 0, -1)
+    busy = l.call("MIGRATE", "127.0.0.1", oracle.port, "b", 0, 1000)
+    assert busy == Reply("-", b"ERR Target instance replied with error: BUSYKEY Target key name already exists.")
+    assert l.call("MIGRATE", "127.0.0.1", oracle.port, "b", 0, 1000, "REPLACE") == Reply("+", b"OK")
+    assert l.call("MIGRATE", "127.0.0.1", oracle.port, "none", 0, 1000) == Reply("+", b"NOKEY")
+    # Back from redis-server to Larder, into another database.
+    assert r.call("MIGRATE", "127.0.0.1", larder.port, "", 3, 1000, "KEYS", "a", "b") == Reply("+", b"OK")
+    l.call("SELECT", 3)
+    assert l.call("LRANGE", "b", 0, -1).value == (Reply("$", b"x"), Reply("$", b"y"))
+    diff_args = [("MIGRATE", "127.0.0.1", 1, "a", 0, 1000), ("MIGRATE", "127.0.0.1", oracle.port, "a", 0, 1000, "KEYS", "b"),
+                 ("MIGRATE", "127.0.0.1", oracle.port, "a", 0, 1000, "BAD"), ("MIGRATE", "127.0.0.1", "x", "a", 0, 1000)]
+    l.call("SELECT", 0)
+    l.call("SET", "a", "again")
+    r.call("SET", "a", "again")
+    for args in diff_args:
+        mine, theirs = l.call(*args), r.call(*[oracle.port if a == oracle.port else a for a in args])
+        assert mine.kind == theirs.kind == "-", args
+        if args[2] != 1:
+            assert mine == theirs, args

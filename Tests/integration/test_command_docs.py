@@ -13,7 +13,7 @@ PROSE = {b"summary", b"complexity", b"history"}
 # Larder also serves Redis 7.2's ZRANK / ZREVRANK WITHSCORE and CLIENT SETINFO (README).
 LARDER_7_2 = {b"zrank", b"zrevrank", b"client|setinfo"}
 # Redis 7.0 commands Larder does not serve (README: what is not).
-NOT_SERVED = {b"failover", b"migrate", b"module", b"restore-asking"}
+NOT_SERVED = {b"failover", b"module"}
 
 
 def pairs(reply):

@@ -27,7 +27,6 @@ final class ACLCommandIndex: Sendable {
                                           "latency|doctor", "latency|graph", "latency|histogram", "latency|history",
                                           "latency|latest", "latency|reset", "module|list", "module|load",
                                           "module|loadex", "module|unload"]),
-        (["keyspace", "write", "slow", "dangerous"], ["migrate", "restore-asking"]),
     ]
 
     let names: [String]

@@ -44,12 +44,14 @@ public struct CommandFlags: OptionSet, Sendable {
     /// key finders need no mandatory keys).
     public static let noAsyncLoading = CommandFlags(rawValue: 1 << 22)
     public static let noMandatoryKeys = CommandFlags(rawValue: 1 << 23)
+    /// Runs on a slot being imported without ASKING first (RESTORE-ASKING).
+    public static let asking = CommandFlags(rawValue: 1 << 24)
 
     static let names: [(CommandFlags, String)] = [
         (.write, "write"), (.readonly, "readonly"), (.denyoom, "denyoom"), (.admin, "admin"),
         (.pubsub, "pubsub"), (.noscript, "noscript"), (.blocking, "blocking"), (.loading, "loading"),
         (.stale, "stale"), (.skipMonitor, "skip_monitor"), (.skipSlowlog, "skip_slowlog"),
-        (.fast, "fast"), (.noAuth, "no_auth"),
+        (.asking, "asking"), (.fast, "fast"), (.noAuth, "no_auth"),
         (.noAsyncLoading, "no_async_loading"), (.noMulti, "no_multi"), (.noMandatoryKeys, "no_mandatory_keys"),
         (.allowBusy, "allow_busy"), (.movableKeys, "movablekeys"),
     ]

@@ -143,12 +143,12 @@ client|pause
 client|reply
   since 3.2.0
   args on_off_skip(ON|OFF|SKIP)
-client|setname
-  since 2.6.9
-  args connection-name:string
 client|setinfo
   since 7.2.0
   args attr(LIB-NAME=libname:string|LIB-VER=libver:string)
+client|setname
+  since 2.6.9
+  args connection-name:string
 client|tracking
   since 6.0.0
   args status(ON|OFF) REDIRECT=client-id:integer? PREFIX=prefix:string?*^ BCAST? OPTIN? OPTOUT? NOLOOP?
@@ -696,6 +696,12 @@ mget
   args key:key#0*
   keys RO,access index:1 range:-1,1,0
   tips request_policy:multi_shard
+migrate
+  since 2.6.0
+  args host:string port:integer key_or_empty_string(key:key#0|""=empty_string) destination-db:integer timeout:integer COPY@3.0.0? REPLACE@3.0.0? authentication?(AUTH=password:string@4.0.7?|AUTH2=username_password@6.0.0?{username:string password:string}) KEYS=key:key#1@3.0.6?*
+  keys RW,access,delete index:3 range:0,1,0
+  keys RW,access,delete,incomplete keyword:KEYS,-2 range:-1,1,0
+  tips nondeterministic_output
 monitor
   since 1.0.0
 move
@@ -849,6 +855,11 @@ restore
   since 2.6.0
   args key:key#0 ttl:integer serialized-value:string REPLACE@3.0.0? ABSTTL@5.0.0? IDLETIME=seconds:integer@5.0.0? FREQ=frequency:integer@5.0.0?
   keys OW,update index:1 range:0,1,0
+restore-asking
+  since 3.0.0
+  args key:key#0 ttl:integer serialized-value:string REPLACE@3.0.0? ABSTTL@5.0.0? IDLETIME=seconds:integer@5.0.0? FREQ=frequency:integer@5.0.0?
+  keys OW,update index:1 range:0,1,0
+  docflags syscmd
 role
   since 2.8.12
 rpop
