@@ -332,6 +332,23 @@ final class ClusterBus: @unchecked Sendable {
                 if let link { drop(link, why: nil) }
             case .publish(let channel, let message, let shard):
                 _ = engine.pubsub.publish(channel, message, shard: shard)
+            case .sendTo(let name, let bytes):
+                let target = links.first { $0.outbound && $0.node == name && !$0.closed }
+                    ?? links.first { $0.node == name && !$0.closed }
+                target?.output += bytes
+            case .log(let line):
+                engine.log(line)
+            }
+        }
+    }
+
+    /// Effects of a command (CLUSTER FAILOVER TAKEOVER's broadcast), done by the bus's thread.
+    func apply(fromCommand effects: [ClusterEffect]) {
+        for e in effects {
+            switch e {
+            case .broadcast(let bytes): send(bytes)
+            case .log(let line): engine.log(line)
+            default: break
             }
         }
     }
@@ -441,6 +458,20 @@ final class ClusterBus: @unchecked Sendable {
                 link.output += bytes
             }
         }
+        followPrimary()
         cluster.saveIfDirty { engine.log($0) }
+    }
+
+    /// The replication role follows the cluster's: a replica replicates its primary at the
+    /// address the cluster knows (at start, after REPLICATE, after a failover elsewhere); a node
+    /// made primary stops replicating.
+    private func followPrimary() {
+        let target: (String, Int)?? = cluster.withState { st in
+            guard let p = st.me.primary else { return .some(nil) }
+            guard let n = st.nodes[p], !n.ip.isEmpty, n.port > 0 else { return nil }   // not reachable yet
+            return .some((n.ip, n.port))
+        }
+        guard let target else { return }
+        engine.syncClusterRole(primary: target)
     }
 }

@@ -292,11 +292,40 @@ extension ClusterCommands {
             c.error(Errors.syntax)
             return
         }
-        guard k.withState({ !$0.me.isPrimary }) else {
-            c.error("ERR You should send CLUSTER FAILOVER to a replica")
-            return
+        let force = c.argc == 3 && c.args.matches(2, "force")
+        let takeover = c.argc == 3 && c.args.matches(2, "takeover")
+        let now = unixMillis()
+        let result: Result<[ClusterEffect], CommandError> = k.withState { st in
+            guard !st.me.isPrimary, let p = st.me.primary else {
+                return .failure(CommandError("ERR You should send CLUSTER FAILOVER to a replica"))
+            }
+            guard let primary = st.nodes[p], !primary.flags.contains(.noAddress) || force || takeover else {
+                return .failure(CommandError("ERR I'm a replica but my master is unknown to me"))
+            }
+            if !force && !takeover && primary.failing {
+                return .failure(CommandError("ERR Master is down or failed, please use CLUSTER FAILOVER FORCE"))
+            }
+            if takeover { return .success(st.takeOver(now: now)) }
+            // Without TAKEOVER: an election at once, votes forced (Larder does not wait for the
+            // primary to hand over its last writes first, as Redis's default mode does).
+            st.manualFailoverUntil = now + 5000
+            st.manualFailoverForce = force
+            st.electionAt = 0
+            st.electionAsked = false
+            return .success([.log("Manual failover user request accepted.")])
         }
-        c.error("ERR Larder does not run manual failovers yet")
+        switch result {
+        case .failure(let e): c.error(e.message)
+        case .success(let effects):
+            if let bus = k.bus.withLock({ $0 }) { bus.apply(fromCommand: effects) }
+            k.saveIfDirty { c.engine.log($0) }
+            c.ok()
+        }
+    }
+
+    struct CommandError: Error {
+        let message: String
+        init(_ m: String) { message = m }
     }
 
     /// CLUSTER FLUSHSLOTS
@@ -423,13 +452,27 @@ extension ClusterCommands {
     /// CLUSTER REPLICATE node-id
     static func replicate(_ c: inout CommandContext, _ k: Cluster) {
         let name = c.args.string(2)
+        let db = c.engine.keyspace.databases[0]
+        db.lockAll()
+        let empty = db.count == 0
+        db.unlockAll()
         let error: String? = k.withState { st in
             guard let n = st.nodes[name] else { return "ERR Unknown node \(name)" }
             if name == st.myself { return "ERR Can't replicate myself" }
             if !n.isPrimary { return "ERR I can only replicate a master, not a replica." }
-            return "ERR Larder cluster nodes do not replicate yet"
+            if st.me.isPrimary && (st.owners.contains(st.myself) || !empty) {
+                return "ERR To set a master the node must be empty and without assigned slots."
+            }
+            st.nodes[st.myself]!.flags.remove(.master)
+            st.nodes[st.myself]!.flags.insert(.replica)
+            st.nodes[st.myself]!.primary = name
+            st.dirty = true
+            st.updateState(now: unixMillis())
+            return nil
         }
-        if let error { c.error(error) }
+        if let error { c.error(error); return }
+        k.saveIfDirty { c.engine.log($0) }
+        c.ok()
     }
 
     /// CLUSTER RESET [HARD|SOFT]

@@ -97,6 +97,20 @@ extension Engine {
         cluster.bus.withLock { $0 = bus }
     }
 
+    /// Replicates `primary` (nil: none), unless it does already.
+    func syncClusterRole(primary: (String, Int)?) {
+        let (following, host, port) = repl.lock.withLock { (repl.following.load(ordering: .relaxed), repl.primaryHost, repl.primaryPort) }
+        if let (ip, p) = primary {
+            if !following || host != ip || port != p {
+                log("Connecting to MASTER \(ip):\(p) (cluster)")
+                follow(host: ip, port: p)
+            }
+        } else if following {
+            promote()
+            log("MASTER MODE enabled (cluster)")
+        }
+    }
+
     /// PUBLISH here: every other node is told. SPUBLISH: the nodes of the channel's shard.
     func clusterPublish(_ channel: [UInt8], _ message: ArraySlice<UInt8>, shard: Bool) {
         guard let cluster, let bus = cluster.bus.withLock({ $0 }) else { return }

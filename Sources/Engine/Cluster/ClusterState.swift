@@ -42,6 +42,10 @@ enum ClusterEffect: Sendable {
     case dropLink
     /// Deliver a message published on another node to this node's subscribers.
     case publish(channel: [UInt8], message: [UInt8], shard: Bool)
+    /// Send on the link to a node.
+    case sendTo(String, [UInt8])
+    /// A line for the log.
+    case log(String)
 }
 
 /// The link a message came on, as the state needs to know it.
@@ -81,6 +85,19 @@ struct ClusterState: Sendable {
     var port = 0
     var cport = 0
     var replOffset: UInt64 = 0
+
+    // A replica's election (Redis's failover_auth_*): when it may ask for votes, whether it
+    // did, the votes it has, the epoch it asked in and its rank among its primary's replicas.
+    var electionAt: Int64 = 0
+    var electionAsked = false
+    var votes = 0
+    var electionEpoch: UInt64 = 0
+    var electionRank = 0
+    /// CLUSTER FAILOVER: until when a manual failover may run, and whether it skips the primary.
+    var manualFailoverUntil: Int64 = 0
+    var manualFailoverForce = false
+    /// A primary's votes: when it last voted for a replica of each primary.
+    var votedFor: [String: Int64] = [:]
 
     static let KeySlotCount = 16384
 
@@ -208,6 +225,7 @@ struct ClusterState: Sendable {
             nodes[name] = n
         }
         forgotten = forgotten.filter { $0.value > now }
+        effects += runElection(now: now)
         updateState(now: now)
         return effects
     }
@@ -381,6 +399,12 @@ struct ClusterState: Sendable {
             effects.append(.publish(channel: channel, message: message, shard: false))
         case (.publishShard, .publish(let channel, let message)) where known:
             effects.append(.publish(channel: channel, message: message, shard: true))
+        case (.failoverAuthRequest, _) where known:
+            effects += vote(for: h, now: now)
+        case (.failoverAuthAck, _) where known:
+            if let s = nodes[h.sender], s.isPrimary, owners.contains(h.sender), h.currentEpoch >= electionEpoch, electionAsked {
+                votes += 1
+            }
         case (.update, .update(let epoch, let name, let slots)) where known:
             guard var n = nodes[name], n.configEpoch < epoch else { break }
             if !n.isPrimary { n.flags.remove(.replica); n.flags.insert(.master); n.primary = nil }
@@ -391,8 +415,105 @@ struct ClusterState: Sendable {
         default:
             break
         }
+        effects += runElection(now: now)
         updateState(now: now)
         return effects
+    }
+
+    // MARK: failover
+
+    /// A primary asked to vote for a replica taking over its failed primary, as Redis's
+    /// clusterSendFailoverAuthIfNeeded: once per epoch, only for a replica of a primary it sees
+    /// FAIL (or a manual failover's forced request), not twice for one primary within two node
+    /// timeouts, and only if no slot it claims has a newer owner.
+    mutating func vote(for h: ClusterMessage.Header, now: Int64) -> [ClusterEffect] {
+        guard me.isPrimary, owners.contains(myself) else { return [] }
+        guard h.currentEpoch >= currentEpoch, lastVoteEpoch != currentEpoch else { return [] }
+        guard let requester = nodes[h.sender], !requester.isPrimary, let primaryName = requester.primary,
+              let primary = nodes[primaryName] else { return [] }
+        let forced = h.mflags & ClusterMessage.flagForceAck != 0
+        guard primary.flags.contains(.fail) || forced else { return [] }
+        if let at = votedFor[primaryName], now - at < nodeTimeout * 2 { return [] }
+        for s in 0..<Self.KeySlotCount where h.slots[s >> 3] & (1 << UInt8(s & 7)) != 0 {
+            if let o = owners[s], let owner = nodes[o], owner.configEpoch > h.configEpoch { return [] }
+        }
+        lastVoteEpoch = currentEpoch
+        votedFor[primaryName] = now
+        dirty = true
+        return [.sendTo(h.sender, ClusterMessage.encode(header(.failoverAuthAck), .none)),
+                .log("Failover auth granted to \(h.sender) for epoch \(currentEpoch)")]
+    }
+
+    /// A replica's rank: how many replicas of its primary have seen more of the stream.
+    var rank: Int {
+        guard let p = me.primary else { return 0 }
+        return nodes.values.filter { $0.primary == p && $0.name != myself && !$0.failing && $0.replOffset > replOffset }.count
+    }
+
+    /// A replica whose primary failed (or told to, CLUSTER FAILOVER) asks the primaries for
+    /// votes after a delay (half a second, a random half more, a second per better replica),
+    /// and takes the primary's slots with a majority, as Redis's clusterHandleSlaveFailover.
+    mutating func runElection(now: Int64) -> [ClusterEffect] {
+        guard !me.isPrimary, let primaryName = me.primary, let primary = nodes[primaryName] else { return [] }
+        let manual = manualFailoverUntil > now
+        guard primary.flags.contains(.fail) || manual, owners.contains(primaryName) else { return [] }
+        let authTimeout = max(nodeTimeout * 2, 2000)
+        if now - electionAt > authTimeout * 2 && !(manual && electionAsked && now < electionAt + authTimeout) {
+            electionAt = now + (manual ? 0 : 500 + Int64.random(in: 0..<500))
+            votes = 0
+            electionAsked = false
+            electionRank = manual ? 0 : rank
+            electionAt += Int64(electionRank) * 1000
+            return [.log("Start of election delayed for \(electionAt - now) milliseconds (rank #\(electionRank), offset \(replOffset)).")]
+        }
+        if !electionAsked && !manual {
+            let r = rank
+            if r > electionRank {
+                electionAt += Int64(r - electionRank) * 1000
+                electionRank = r
+            }
+        }
+        if now < electionAt || now - electionAt > authTimeout { return [] }
+        if !electionAsked {
+            currentEpoch += 1
+            electionEpoch = currentEpoch
+            electionAsked = true
+            dirty = true
+            var h = header(.failoverAuthRequest)
+            if manual { h.mflags |= ClusterMessage.flagForceAck }
+            sent[Int(ClusterMessage.Kind.failoverAuthRequest.rawValue)] += 1
+            return [.broadcast(ClusterMessage.encode(h, .none)),
+                    .log("Starting a failover election for epoch \(currentEpoch).")]
+        }
+        guard votes >= size / 2 + 1 else { return [] }
+        // Won: this node is the primary of the slots now, under the election's epoch.
+        for s in 0..<Self.KeySlotCount where owners[s] == primaryName { owners[s] = myself }
+        nodes[myself]!.flags.remove(.replica)
+        nodes[myself]!.flags.insert(.master)
+        nodes[myself]!.primary = nil
+        if me.configEpoch < electionEpoch { nodes[myself]!.configEpoch = electionEpoch }
+        manualFailoverUntil = 0
+        electionAsked = false
+        dirty = true
+        updateState(now: now)
+        return [.log("Failover election won: I'm the new master. configEpoch set to \(me.configEpoch) after successful failover"),
+                .broadcast(ping(.pong, now: now))]
+    }
+
+    /// CLUSTER FAILOVER TAKEOVER: the primary's slots taken at once, under a new epoch of this
+    /// node's own, without votes.
+    mutating func takeOver(now: Int64) -> [ClusterEffect] {
+        guard let primaryName = me.primary else { return [] }
+        currentEpoch += 1
+        for s in 0..<Self.KeySlotCount where owners[s] == primaryName { owners[s] = myself }
+        nodes[myself]!.flags.remove(.replica)
+        nodes[myself]!.flags.insert(.master)
+        nodes[myself]!.primary = nil
+        nodes[myself]!.configEpoch = currentEpoch
+        dirty = true
+        updateState(now: now)
+        return [.log("Taking over the master (CLUSTER FAILOVER TAKEOVER), configEpoch \(currentEpoch)"),
+                .broadcast(ping(.pong, now: now))]
     }
 
     /// A node says whom it replicates (nobody: it is a primary).
@@ -423,14 +544,29 @@ struct ClusterState: Sendable {
     mutating func claimSlots(_ name: String, epoch: UInt64, slots: [UInt8]) -> [ClusterEffect] {
         guard name != myself, slots.count == ClusterMessage.slotBytes else { return [] }
         var staleFor: Set<String> = []
+        var previousOwned: Set<String> = []
         for s in 0..<Self.KeySlotCount where slots[s >> 3] & (1 << UInt8(s & 7)) != 0 {
             if owners[s] == name || importing[s] != nil { continue }
             if let o = owners[s], let owner = nodes[o], owner.configEpoch > epoch {
                 staleFor.insert(o)
                 continue
             }
+            if let o = owners[s] { previousOwned.insert(o) }
             owners[s] = name
             dirty = true
+        }
+        // This node's primary (or this primary itself) lost its last slot to the claimant: it
+        // follows the claimant now, as after a failover the old primary and its other replicas
+        // do (Redis: clusterUpdateSlotsConfigWith).
+        let mine = me.primary ?? myself
+        if nodes[name]?.isPrimary == true, !owners.contains(mine), slots.contains(where: { $0 != 0 }) {
+            let lostSome = me.isPrimary ? previousOwned.contains(myself) : previousOwned.contains(mine)
+            if lostSome {
+                nodes[myself]!.flags.remove(.master)
+                nodes[myself]!.flags.insert(.replica)
+                nodes[myself]!.primary = name
+                dirty = true
+            }
         }
         // Slots it no longer claims stay with it until someone else claims them (as Redis).
         return staleFor.compactMap { o in

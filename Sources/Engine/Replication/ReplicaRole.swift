@@ -40,6 +40,7 @@ extension ReplicationCommands {
     /// REPLICAOF host port | NO ONE
     static func replicaof(_ c: inout CommandContext) {
         let engine = c.engine
+        guard engine.cluster == nil else { c.error("ERR REPLICAOF not allowed in cluster mode."); return }
         if c.args.matches(1, "no") && c.args.matches(2, "one") {
             if engine.repl.following.load(ordering: .relaxed) {
                 engine.promote()
