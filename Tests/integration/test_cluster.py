@@ -345,3 +345,112 @@ def test_migrate_between_larder_and_redis(larder, oracle):
         assert mine.kind == theirs.kind == "-", args
         if args[2] != 1:
             assert mine == theirs, args
+
+
+def roles(node):
+    """{port: (flags, primary id, slots)} from a node's CLUSTER NODES; and {id: port}."""
+    out, ids = {}, {}
+    for line in Conn(node.port).call("CLUSTER", "NODES").value.decode().splitlines():
+        f = line.split()
+        port = int(f[1].split("@")[0].rsplit(":", 1)[1])
+        out[port] = (f[2].split(","), f[3], f[8:])
+        ids[f[0]] = port
+    return out, ids
+
+
+def write_acknowledged(entry, prefix, n=1000):
+    """Writes through RedisCluster, then WAIT on every primary for one replica: all acked."""
+    rc = RedisCluster(host="127.0.0.1", port=entry.port)
+    for i in range(n):
+        rc.set(f"{prefix}:{i}", i)
+    for primary in rc.get_primaries():
+        assert redis.Redis(port=primary.port).wait(1, 5000) == 1
+
+
+def all_there(entry, prefix, n=1000):
+    rc = RedisCluster(host="127.0.0.1", port=entry.port)
+    return all(rc.get(f"{prefix}:{i}") == str(i).encode() for i in range(n))
+
+
+def replica_of(nodes, primary):
+    table, ids = roles(nodes[0] if nodes[0] is not primary else nodes[1])
+    my_id = Conn(primary.port).call("CLUSTER", "MYID").value.decode()
+    ports = [p for p, (flags, master, _) in table.items() if "slave" in flags and master == my_id]
+    return [n for n in nodes if n.port in ports][0]
+
+
+def fail_over(nodes, victim):
+    """kill -9 of a primary: its replica is elected, the cluster is ok again, and the victim,
+    restarted, comes back as a replica of the new primary."""
+    heir = replica_of(nodes, victim)
+    victim.proc.send_signal(signal.SIGKILL)
+    victim.proc.wait()
+    others = [n for n in nodes if n is not victim]
+    wait_until(lambda: "master" in roles(heir)[0][heir.port][0], timeout=30,
+               what=f"{heir.kind} replica {heir.port} elected in place of {victim.kind} {victim.port}")
+    for n in others:
+        wait_until(lambda: b"cluster_state:ok" in Conn(n.port).call("CLUSTER", "INFO").value, timeout=30,
+                   what=f"cluster_state:ok on {n.port} after the failover")
+        wait_until(lambda: roles(n)[0][heir.port][2] != [], timeout=30, what=f"{n.port} seeing the new primary's slots")
+    back = start_node(victim.kind, victim.port, victim.workdir)
+    nodes[nodes.index(victim)] = back
+    heir_id = Conn(heir.port).call("CLUSTER", "MYID").value.decode()
+    wait_until(lambda: roles(back)[0][back.port][:2] == (["myself", "slave"], heir_id), timeout=30,
+               what=f"the old primary {back.port} following {heir.port}")
+    wait_until(lambda: b"master_link_status:up" in Conn(back.port).call("INFO", "replication").value, timeout=30,
+               what="the old primary replicating")
+    check_cluster(heir)
+    return heir
+
+
+def test_larder_replicas_fail_over_and_manual_failover(cluster_nodes):
+    nodes = cluster_nodes(["larder"] * 6)
+    out = cli("--cluster", "create", *[f"127.0.0.1:{n.port}" for n in nodes], "--cluster-replicas", "1", "--cluster-yes")
+    assert out.returncode == 0 and "[OK] All 16384 slots covered." in out.stdout, out.stdout + out.stderr
+    for n in nodes:
+        wait_until(lambda: b"cluster_state:ok" in Conn(n.port).call("CLUSTER", "INFO").value, timeout=30)
+    table, _ = roles(nodes[0])
+    assert sum("slave" in flags for flags, _, _ in table.values()) == 3
+    write_acknowledged(nodes[0], "before")
+    primary = [n for n in nodes if "master" in roles(n)[0][n.port][0]][0]
+    heir = fail_over(nodes, primary)
+    assert all_there(nodes[1], "before")
+    # CLUSTER FAILOVER on the old primary (now a replica) gives it its slots back; TAKEOVER
+    # on the other side does it again without votes.
+    old = [n for n in nodes if n.port == primary.port][0]
+    assert Conn(old.port).call("CLUSTER", "FAILOVER") == Reply("+", b"OK")
+    wait_until(lambda: "master" in roles(heir)[0][old.port][0] and roles(heir)[0][old.port][2], timeout=30,
+               what="the manual failover")
+    assert Conn(old.port).call("CLUSTER", "FAILOVER") == Reply("-", b"ERR You should send CLUSTER FAILOVER to a replica")
+    wait_until(lambda: "slave" in roles(heir)[0][heir.port][0], timeout=30, what="the former heir following")
+    assert Conn(heir.port).call("CLUSTER", "FAILOVER", "TAKEOVER") == Reply("+", b"OK")
+    wait_until(lambda: "master" in roles(old)[0][heir.port][0] and roles(old)[0][heir.port][2], timeout=30,
+               what="the takeover")
+    check_cluster(nodes[2])
+    assert all_there(nodes[3], "before")
+    for n in nodes:
+        n.stop()
+
+
+def test_mixed_cluster_fails_over_both_ways(cluster_nodes):
+    """Larder and redis-server primaries with replicas of the other kind: a redis-server replica
+    takes over a Larder primary, and a Larder replica a redis-server primary, each with the
+    other kind's votes; acknowledged writes are kept."""
+    nodes = cluster_nodes(["larder", "redis", "larder", "redis", "larder", "redis"])
+    out = cli("--cluster", "create", *[f"127.0.0.1:{n.port}" for n in nodes], "--cluster-replicas", "1", "--cluster-yes")
+    assert out.returncode == 0 and "[OK] All 16384 slots covered." in out.stdout, out.stdout + out.stderr
+    for n in nodes:
+        wait_until(lambda: b"cluster_state:ok" in Conn(n.port).call("CLUSTER", "INFO").value, timeout=30)
+    write_acknowledged(nodes[0], "mixed")
+    done = set()
+    for kind in ("larder", "redis"):
+        candidates = [n for n in nodes if n.kind == kind and "master" in roles(n)[0][n.port][0]
+                      and replica_of(nodes, n).kind != kind]
+        if not candidates:
+            continue
+        fail_over(nodes, candidates[0])
+        done.add(kind)
+        assert all_there(nodes[0], "mixed")
+    assert done == {"larder", "redis"}, "redis-cli placed no replica of the other kind"
+    for n in nodes:
+        n.stop()
