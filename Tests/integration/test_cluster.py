@@ -454,3 +454,57 @@ def test_mixed_cluster_fails_over_both_ways(cluster_nodes):
     assert done == {"larder", "redis"}, "redis-cli placed no replica of the other kind"
     for n in nodes:
         n.stop()
+
+
+def test_cluster_replies_as_redis(cluster_nodes):
+    """A Larder node and a redis-server node of one cluster answer alike: redirects to a third
+    node, CROSSSLOT, scripts touching keys served elsewhere (declared or not, no-cluster,
+    allow-cross-slot-keys), a transaction with a key served elsewhere, SELECT, sharded
+    pub/sub redirected, and the CLUSTER sub-commands' errors."""
+    nodes = cluster_nodes(["larder", "redis", "larder"])
+    create_cluster(nodes)
+    larder, oracle, third = nodes
+    owner_port = {}
+    for n in nodes:
+        for line in Conn(n.port).call("CLUSTER", "NODES").value.decode().splitlines():
+            if "myself" in line:
+                for r in line.split()[8:]:
+                    a, _, b = r.partition("-")
+                    for s in range(int(a), int(b or a) + 1):
+                        owner_port[s] = n.port
+
+    def key_on(node, prefix):
+        for i in range(100000):
+            k = f"{prefix}{i}"
+            if owner_port[int(Conn(larder.port).call("CLUSTER", "KEYSLOT", k).value)] == node.port:
+                return k
+    far, far2 = key_on(third, "far"), key_on(third, "other")
+    mine, theirs = Conn(larder.port), Conn(oracle.port)
+    cases = [
+        ("GET", far), ("SET", far, "v"), ("MSET", far, "1", far2, "2"), ("DEL", far, far2),
+        ("SELECT", "1"), ("SELECT", "0"), ("SWAPDB", "0", "1"), ("MOVE", far, "1"),
+        ("EVAL", "return redis.call('get', KEYS[1])", "1", far),
+        ("EVAL", f"return redis.call('get', '{far}')", "0"),
+        ("EVAL", "#!lua flags=no-cluster\nreturn 1", "0"),
+        ("EVAL", f"#!lua flags=allow-cross-slot-keys\nreturn redis.call('get', '{far}')", "0"),
+        ("SPUBLISH", far, "m"), ("SSUBSCRIBE", far), ("READONLY",), ("READWRITE",), ("ASKING",),
+        ("CLUSTER", "KEYSLOT", "{user}:1"), ("CLUSTER", "COUNTKEYSINSLOT", "99999"), ("CLUSTER", "GETKEYSINSLOT", "1", "-1"),
+        ("CLUSTER", "ADDSLOTS", "1"), ("CLUSTER", "ADDSLOTS", "99999"), ("CLUSTER", "DELSLOTSRANGE", "5", "1"),
+        ("CLUSTER", "SETSLOT", "1", "IMPORTING", "nosuchnode"), ("CLUSTER", "SETSLOT", "1", "BAD"),
+        ("CLUSTER", "MEET", "nohost", "1"), ("CLUSTER", "FORGET", "nosuchnode"), ("CLUSTER", "REPLICATE", "nosuchnode"),
+        ("CLUSTER", "SET-CONFIG-EPOCH", "5"), ("CLUSTER", "FAILOVER"), ("CLUSTER", "FAILOVER", "BAD"),
+        ("CLUSTER", "COUNT-FAILURE-REPORTS", "nosuchnode"), ("CLUSTER", "REPLICAS", "nosuchnode"), ("CLUSTER", "RESET", "BAD"),
+        ("REPLICAOF", "127.0.0.1", "1"), ("CLUSTER", "HELP"),
+    ]
+    for args in cases:
+        a, b = mine.call(*args), theirs.call(*args)
+        if args[0] == "SSUBSCRIBE" and a.kind != "-":
+            mine.call("SUNSUBSCRIBE")
+            theirs.call("SUNSUBSCRIBE")
+        assert a == b, f"{args}: larder {a!r} != redis {b!r}"
+    # A transaction: a command for a key served elsewhere is refused when queued, EXEC aborts.
+    for c in (mine, theirs):
+        assert c.call("MULTI") == Reply("+", b"OK")
+    for args in [("SET", far, "1"), ("EXEC",)]:
+        a, b = mine.call(*args), theirs.call(*args)
+        assert a == b, f"{args}: larder {a!r} != redis {b!r}"

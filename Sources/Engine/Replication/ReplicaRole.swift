@@ -188,6 +188,7 @@ extension Engine {
     /// on a read-only replica or MASTERDOWN on a stale one, NOREPLICAS on a primary short of
     /// good replicas.
     func scriptAdmissionRefusal(_ flags: ScriptFlags, _ c: CommandContext) -> String? {
+        if cluster != nil && flags.contains(.noCluster) { return "ERR Can not run script on cluster, 'no-cluster' flag is set." }
         guard flags.contains(.declared), !c.fromPrimary, repl.gate.load(ordering: .relaxed) != 0 else { return nil }
         let writes = !flags.contains(.noWrites)
         guard repl.following.load(ordering: .relaxed) else { return writes ? Self.noReplicas : nil }

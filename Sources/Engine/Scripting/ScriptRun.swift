@@ -76,6 +76,9 @@ final class ScriptRun {
     var startedMicros: Int64 = 0
     /// When the script's last command ended (µs), which is when the next one starts.
     var clock: Int64 = 0
+    /// In a cluster: the slot the script's keys are in (its declared keys', or its first
+    /// command's), -1 until known.
+    var clusterSlot = -1
 
     /// A run is kept by its interpreter and reused, so that a script call allocates nothing
     /// for it: `start` resets it for the next script.
@@ -90,6 +93,7 @@ final class ScriptRun {
         self.flags = flags
         self.outOfMemory = outOfMemory
         wrote = false
+        clusterSlot = -1
         replicationFlags = 3
         calls.removeAll(keepingCapacity: true)
         self.allHeld = allHeld
@@ -158,6 +162,9 @@ extension Engine {
                 return .error("OOM command not allowed when used memory > 'maxmemory'.")
             }
         }
+        if let cluster, !run.ctx.pointee.fromPrimary, let refusal = clusterScriptRefusal(spec, args, run, cluster) {
+            return .error(refusal)
+        }
         lockShards(of: spec, args, run)
 
         let c = run.ctx
@@ -196,6 +203,41 @@ extension Engine {
         c.pointee.args = savedArgs
         c.pointee.dbIndex = savedDb
         return .reply
+    }
+
+    /// In a cluster, a script's commands touch only keys this node serves, all in one slot
+    /// unless the script allows cross-slot keys (Redis's scriptVerifyClusterState).
+    private func clusterScriptRefusal(_ spec: CommandSpec, _ args: CommandArguments, _ run: ScriptRun, _ cluster: Cluster) -> String? {
+        let indexes = spec.keyIndexes(args)
+        guard !indexes.isEmpty else { return nil }
+        let slots = Set(indexes.map { i in args[i].withUnsafeBytes { KeySlot.of($0) } })
+        let writes = spec.flags.contains(.write)
+        let allowReads = config.bool("cluster-allow-reads-when-down")
+        let refusal: String? = cluster.withState { st in
+            if !st.ok {
+                if !allowReads { return "ERR Script attempted to execute a command while the cluster is down" }
+                if writes { return "ERR Script attempted to execute a write command while the cluster is down and readonly" }
+            }
+            guard slots.count == 1, let slot = slots.first else { return "ERR Script attempted to access a non local key in a cluster node" }
+            let local = st.owners[slot] == st.myself || (st.importing[slot] != nil && run.ctx.pointee.session.asking)
+                || (run.ctx.pointee.session.clusterReadOnly && !writes && st.me.primary == st.owners[slot])
+            return local ? nil : "ERR Script attempted to access a non local key in a cluster node"
+        }
+        if let refusal { return refusal }
+        let slot = slots.first!
+        if run.clusterSlot < 0 {
+            // The declared keys (EVAL script numkeys key ...) set the slot when there are some.
+            let caller = run.ctx.pointee.args
+            if caller.count > 3, let n = Int(caller.string(2)), n > 0 {
+                run.clusterSlot = caller[3].withUnsafeBytes { KeySlot.of($0) }
+            } else {
+                run.clusterSlot = slot
+            }
+        }
+        if run.clusterSlot != slot && !run.flags.contains(.allowCrossSlot) {
+            return "ERR Script attempted to access keys that do not hash to the same slot"
+        }
+        return nil
     }
 
     /// The shard locks a command run from a script needs, in the script's database. A one-key
