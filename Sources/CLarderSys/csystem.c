@@ -15,6 +15,20 @@ void larder_malloc_trim(void) {
     malloc_trim(0);
 }
 
+#include <stdlib.h>
+
+unsigned char *larder_slot_map_new(void) {
+    return calloc(16384, 1);
+}
+
+unsigned char larder_slot_map_get(const unsigned char *map, int slot) {
+    return __atomic_load_n(&map[slot], __ATOMIC_RELAXED);
+}
+
+void larder_slot_map_set(unsigned char *map, int slot, unsigned char value) {
+    __atomic_store_n(&map[slot], value, __ATOMIC_RELAXED);
+}
+
 #include <stdio.h>
 
 /* The keyspace's tables are a few large arrays per shard that grow by reallocation. glibc

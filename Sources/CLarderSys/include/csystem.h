@@ -10,6 +10,12 @@ size_t larder_malloc_from_system(void);
    system (glibc's malloc_trim). */
 void larder_malloc_trim(void);
 
+/* A byte per cluster slot, read by every event loop and written by the one thread holding the
+   cluster's lock: relaxed atomic loads and stores (C11), so that readers need no lock. */
+unsigned char *larder_slot_map_new(void);
+unsigned char larder_slot_map_get(const unsigned char *map, int slot);
+void larder_slot_map_set(unsigned char *map, int slot, unsigned char value);
+
 
 
 /// Fixes glibc's mmap threshold (see csystem.c).

@@ -1,3 +1,4 @@
+import CLarderSys
 import Foundation
 import Storage
 import Synchronization
@@ -10,14 +11,33 @@ public final class Cluster: Sendable {
     /// nodes.conf, resolved against `dir` at start.
     let path: Locked<String>
 
+    /// Slots this node serves as a primary, neither migrating nor importing, while the cluster
+    /// is ok: a command on one of them runs with no look at the state (no lock). Rewritten
+    /// after every change of the state, under its lock.
+    nonisolated(unsafe) let servedHere: UnsafeMutablePointer<UInt8> = larder_slot_map_new()
+
     init(config: Config) {
         state = Mutex(ClusterState(myself: ClusterState.randomName(), now: unixMillis()))
         path = Locked(config.get("cluster-config-file"))
     }
 
+    /// Reads or changes the state; `servedHere` follows the change before the lock is let go.
     func withState<T>(_ body: (inout ClusterState) throws -> T) rethrows -> T {
-        try state.withLock { try body(&$0) }
+        try state.withLock { st in
+            let result = try body(&st)
+            let now = (version: st.routingVersion, ok: st.ok, primary: st.me.isPrimary, myself: st.myself)
+            if let w = st.routingWritten, w == now { return result }
+            st.routingWritten = now
+            let serving = st.ok && st.me.isPrimary
+            for s in 0..<ClusterState.KeySlotCount {
+                let v: UInt8 = serving && st.owners[s] == st.myself && st.migrating[s] == nil && st.importing[s] == nil ? 1 : 0
+                if larder_slot_map_get(servedHere, Int32(s)) != v { larder_slot_map_set(servedHere, Int32(s), v) }
+            }
+            return result
+        }
     }
+
+    @inline(__always) func serves(_ slot: Int) -> Bool { larder_slot_map_get(servedHere, Int32(slot)) == 1 }
 
     /// The settings the state acts on, read again at each cron (CONFIG SET takes effect).
     func reloadSettings(_ config: Config, port: Int) {

@@ -36,6 +36,8 @@ extension Engine {
             }
         }
         guard let slot else { return nil }
+        // The usual case: a slot served here, the cluster ok; nothing to look up.
+        if cluster.serves(slot) { return nil }
         let allowReadsWhenDown = config.bool("cluster-allow-reads-when-down")
         return cluster.withState { st -> String? in
             guard let owner = st.owners[slot], let node = st.nodes[owner] else { return "CLUSTERDOWN Hash slot not served" }

@@ -66,9 +66,13 @@ struct ClusterLinkInfo: Sendable {
 struct ClusterState: Sendable {
     var myself: String
     var nodes: [String: ClusterNode] = [:]
-    var owners = [String?](repeating: nil, count: KeySlotCount)
-    var importing: [Int: String] = [:]
-    var migrating: [Int: String] = [:]
+    var owners = [String?](repeating: nil, count: KeySlotCount) { didSet { routingVersion &+= 1 } }
+    var importing: [Int: String] = [:] { didSet { routingVersion &+= 1 } }
+    var migrating: [Int: String] = [:] { didSet { routingVersion &+= 1 } }
+    /// Counts changes of who serves which slot: Cluster.servedHere is rewritten when this, the
+    /// state or this node's role moved since it was last written.
+    var routingVersion = 0
+    var routingWritten: (version: Int, ok: Bool, primary: Bool, myself: String)?
     var currentEpoch: UInt64 = 0
     var lastVoteEpoch: UInt64 = 0
     var ok = false
