@@ -508,3 +508,57 @@ def test_cluster_replies_as_redis(cluster_nodes):
     for args in [("SET", far, "1"), ("EXEC",)]:
         a, b = mine.call(*args), theirs.call(*args)
         assert a == b, f"{args}: larder {a!r} != redis {b!r}"
+
+
+def test_add_node_rebalance_del_node_and_benchmark(cluster_nodes):
+    """The tools operators grow and shrink a cluster with: add-node (a primary, then a replica),
+    rebalance onto the empty primary, del-node of the replica, redis-benchmark --cluster."""
+    nodes = cluster_nodes(["larder"] * 5)
+    create_cluster(nodes[:3])
+    rc = RedisCluster(host="127.0.0.1", port=nodes[0].port)
+    for i in range(1500):
+        rc.set(f"grow:{i}", i)
+    entry = f"127.0.0.1:{nodes[0].port}"
+    out = cli("--cluster", "add-node", f"127.0.0.1:{nodes[3].port}", entry)
+    assert out.returncode == 0 and "[OK] New node added correctly." in out.stdout, out.stdout + out.stderr
+    wait_until(lambda: cli("--cluster", "check", entry).returncode == 0, timeout=30, what="every node knowing the new one")
+    out = cli("--cluster", "add-node", f"127.0.0.1:{nodes[4].port}", entry, "--cluster-slave")
+    assert out.returncode == 0 and "[OK] New node added correctly." in out.stdout, out.stdout + out.stderr
+    wait_until(lambda: node_line(nodes[0], nodes[4]) is not None and "slave" in node_line(nodes[0], nodes[4])[2], timeout=30)
+    for _ in range(3):
+        wait_until(lambda: cli("--cluster", "check", entry).returncode == 0, timeout=30, what="agreement before rebalancing")
+        out = cli("--cluster", "rebalance", entry, "--cluster-use-empty-masters", timeout=600)
+        assert out.returncode == 0, out.stdout + out.stderr
+        if "No rebalancing needed" in out.stdout:
+            break
+    wait_until(lambda: len(node_line(nodes[0], nodes[3])) > 8, timeout=30, what="the new primary serving slots")
+    check_cluster(nodes[3])
+    assert all(rc.get(f"grow:{i}") == str(i).encode() for i in range(1500))
+    replica_id = Conn(nodes[4].port).call("CLUSTER", "MYID").value.decode()
+    out = cli("--cluster", "del-node", entry, replica_id)
+    assert out.returncode == 0, out.stdout + out.stderr
+    wait_until(lambda: all(node_line(n, nodes[4]) is None for n in nodes[:4]), timeout=30, what="the node forgotten")
+    out = cli("--cluster", "check", entry)
+    assert out.returncode == 0 and "[OK] All 16384 slots covered." in out.stdout
+    bench = subprocess.run(["redis-benchmark", "--cluster", "-p", str(nodes[0].port), "-t", "set,get", "-n", "3000", "-q"],
+                           capture_output=True, text=True, timeout=300)
+    assert bench.returncode == 0, bench.stdout + bench.stderr
+    assert "SET:" in bench.stdout and "GET:" in bench.stdout and "requests per second" in bench.stdout
+
+
+def test_partitioned_node_resumes(cluster_nodes):
+    """A primary stopped (SIGSTOP) for longer than the node timeout is marked failed by the
+    others; resumed, it answers again and the cluster is ok with it (no replica took over)."""
+    nodes = cluster_nodes(["larder", "larder", "redis"])
+    create_cluster(nodes)
+    victim = nodes[0]
+    victim.proc.send_signal(signal.SIGSTOP)
+    try:
+        for n in nodes[1:]:
+            wait_until(lambda: "fail" in node_line(n, victim)[2].split(","), timeout=30, what=f"{n.kind} marking it failed")
+    finally:
+        victim.proc.send_signal(signal.SIGCONT)
+    for n in nodes:
+        wait_until(lambda: b"cluster_state:ok" in Conn(n.port).call("CLUSTER", "INFO").value, timeout=30,
+                   what=f"cluster_state:ok on {n.kind} after the resume")
+    check_cluster(nodes[2])

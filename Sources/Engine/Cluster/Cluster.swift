@@ -29,9 +29,14 @@ public final class Cluster: Sendable {
             if let w = st.routingWritten, w == now { return result }
             st.routingWritten = now
             let serving = st.ok && st.me.isPrimary
-            for s in 0..<ClusterState.KeySlotCount {
-                let v: UInt8 = serving && st.owners[s] == st.myself && st.migrating[s] == nil && st.importing[s] == nil ? 1 : 0
-                if larder_slot_map_get(servedHere, Int32(s)) != v { larder_slot_map_set(servedHere, Int32(s), v) }
+            var here = [UInt8](repeating: 0, count: ClusterState.KeySlotCount)
+            if serving {
+                for (a, b) in st.ranges(of: st.myself) { for s in a...b { here[s] = 1 } }
+                for s in st.migrating.keys { here[s] = 0 }
+                for s in st.importing.keys { here[s] = 0 }
+            }
+            for s in 0..<ClusterState.KeySlotCount where larder_slot_map_get(servedHere, Int32(s)) != here[s] {
+                larder_slot_map_set(servedHere, Int32(s), here[s])
             }
             return result
         }

@@ -365,11 +365,10 @@ extension ClusterCommands {
     static func info(_ c: inout CommandContext, _ k: Cluster) {
         let text = k.withState { st -> String in
             var assigned = 0, pfail = 0, fail = 0
-            for s in 0..<ClusterState.KeySlotCount {
-                guard let o = st.owners[s] else { continue }
-                assigned += 1
+            for (o, count) in st.summary.counts {
+                assigned += count
                 if let n = st.nodes[o] {
-                    if n.flags.contains(.fail) { fail += 1 } else if n.flags.contains(.pfail) { pfail += 1 }
+                    if n.flags.contains(.fail) { fail += count } else if n.flags.contains(.pfail) { pfail += count }
                 }
             }
             let names = ["ping", "pong", "meet", "fail", "publish", "auth-req", "auth-ack", "update", "mfstart",
@@ -460,7 +459,7 @@ extension ClusterCommands {
             guard let n = st.nodes[name] else { return "ERR Unknown node \(name)" }
             if name == st.myself { return "ERR Can't replicate myself" }
             if !n.isPrimary { return "ERR I can only replicate a master, not a replica." }
-            if st.me.isPrimary && (st.owners.contains(st.myself) || !empty) {
+            if st.me.isPrimary && (st.serves(st.myself) || !empty) {
                 return "ERR To set a master the node must be empty and without assigned slots."
             }
             st.nodes[st.myself]!.flags.remove(.master)
@@ -603,16 +602,12 @@ extension ClusterCommands {
     static func slots(_ c: inout CommandContext, _ k: Cluster) {
         let entries = k.withState { st -> [(Int, Int, ClusterNode, [ClusterNode])] in
             var out: [(Int, Int, ClusterNode, [ClusterNode])] = []
-            var s = 0
-            while s < ClusterState.KeySlotCount {
-                guard let o = st.owners[s], let owner = st.nodes[o] else { s += 1; continue }
-                var e = s
-                while e + 1 < ClusterState.KeySlotCount && st.owners[e + 1] == o { e += 1 }
+            for (o, ranges) in st.summary.ranges {
+                guard let owner = st.nodes[o] else { continue }
                 let reps = st.nodes.values.filter { $0.primary == o && !$0.flags.contains(.fail) }.sorted { $0.name < $1.name }
-                out.append((s, e, owner, reps))
-                s = e + 1
+                for (a, b) in ranges { out.append((a, b, owner, reps)) }
             }
-            return out
+            return out.sorted { $0.0 < $1.0 }
         }
         c.out.array(entries.count)
         for (a, b, owner, reps) in entries {

@@ -127,31 +127,59 @@ struct ClusterState: Sendable {
 
     // MARK: slots
 
+    /// Each node's slots as ranges and counts, worked out once per change of `owners` (a pass
+    /// over the 16384 slots) rather than by every reader: CLUSTER NODES, INFO, each ping's
+    /// bitmap and the state's checks all read it.
+    final class SlotSummary: @unchecked Sendable {   // used under the state's lock only
+        var version = -1
+        var ranges: [String: [(Int, Int)]] = [:]
+        var counts: [String: Int] = [:]
+        var assigned = 0
+    }
+    let summaryCache = SlotSummary()
+
+    var summary: SlotSummary {
+        let c = summaryCache
+        guard c.version != routingVersion else { return c }
+        c.ranges = [:]
+        c.counts = [:]
+        c.assigned = 0
+        var s = 0
+        while s < Self.KeySlotCount {
+            guard let o = owners[s] else { s += 1; continue }
+            var e = s
+            while e + 1 < Self.KeySlotCount, let next = owners[e + 1], next == o { e += 1 }
+            c.ranges[o, default: []].append((s, e))
+            c.counts[o, default: 0] += e - s + 1
+            c.assigned += e - s + 1
+            s = e + 1
+        }
+        c.version = routingVersion
+        return c
+    }
+
+    func serves(_ name: String) -> Bool { (summary.counts[name] ?? 0) > 0 }
+
     func slots(of name: String) -> [Int] {
-        (0..<Self.KeySlotCount).filter { owners[$0] == name }
+        ranges(of: name).flatMap { Array($0.0...$0.1) }
     }
 
     /// Contiguous ranges of a node's slots.
     func ranges(of name: String) -> [(Int, Int)] {
-        var out: [(Int, Int)] = []
-        var start = -1
-        for s in 0...Self.KeySlotCount {
-            let mine = s < Self.KeySlotCount && owners[s] == name
-            if mine && start < 0 { start = s }
-            if !mine && start >= 0 { out.append((start, s - 1)); start = -1 }
-        }
-        return out
+        summary.ranges[name] ?? []
     }
 
     func bitmap(of name: String) -> [UInt8] {
         var b = [UInt8](repeating: 0, count: ClusterMessage.slotBytes)
-        for s in 0..<Self.KeySlotCount where owners[s] == name { b[s >> 3] |= 1 << UInt8(s & 7) }
+        for (a, z) in ranges(of: name) {
+            for s in a...z { b[s >> 3] |= 1 << UInt8(s & 7) }
+        }
         return b
     }
 
     /// The primaries serving at least one slot (the cluster's size).
     var size: Int {
-        Set(owners.compactMap { $0 }).filter { nodes[$0]?.isPrimary == true }.count
+        summary.counts.keys.filter { nodes[$0]?.isPrimary == true }.count
     }
 
     /// The node serving a key's slot for redirects: its primary's address, or nil if unbound.
@@ -163,12 +191,12 @@ struct ClusterState: Sendable {
 
     mutating func updateState(now: Int64) {
         var healthy = true
+        let sum = summary
         if requireFullCoverage {
-            for s in 0..<Self.KeySlotCount {
-                guard let o = owners[s], let n = nodes[o], !n.flags.contains(.fail) else { healthy = false; break }
-            }
+            if sum.assigned < Self.KeySlotCount { healthy = false }
+            for o in sum.counts.keys where nodes[o].map({ $0.flags.contains(.fail) }) ?? true { healthy = false }
         }
-        let primaries = Set(owners.compactMap { $0 }).compactMap { nodes[$0] }.filter(\.isPrimary)
+        let primaries = sum.counts.keys.compactMap { nodes[$0] }.filter(\.isPrimary)
         let reachable = primaries.filter { !$0.failing || $0.name == myself }.count
         if reachable < primaries.count / 2 + 1 { healthy = false }
         // A primary that just started waits a moment before serving, as Redis's does: the rest
@@ -252,7 +280,7 @@ struct ClusterState: Sendable {
     /// slots, for a primary with slots only when nobody took them over meanwhile.
     mutating func clearFailureIfNeeded(_ name: String, now: Int64) {
         guard var n = nodes[name], n.flags.contains(.fail) else { return }
-        let servesSlots = owners.contains(name)
+        let servesSlots = serves(name)
         if !n.isPrimary || !servesSlots || now - n.failTime > nodeTimeout * 2 {
             n.flags.remove(.fail)
             nodes[name] = n
@@ -292,7 +320,7 @@ struct ClusterState: Sendable {
         }
         let others = nodes.values.filter {
             $0.name != myself && $0.flags.isDisjoint(with: [.handshake, .noAddress, .pfail])
-                && ($0.linked || owners.contains($0.name) || !$0.isPrimary)
+                && ($0.linked || serves($0.name) || !$0.isPrimary)
         }
         let wanted = min(max(3, nodes.count / 10), max(0, nodes.count - 2))
         entries = others.shuffled().prefix(wanted).map(entry)
@@ -406,7 +434,7 @@ struct ClusterState: Sendable {
         case (.failoverAuthRequest, _) where known:
             effects += vote(for: h, now: now)
         case (.failoverAuthAck, _) where known:
-            if let s = nodes[h.sender], s.isPrimary, owners.contains(h.sender), h.currentEpoch >= electionEpoch, electionAsked {
+            if let s = nodes[h.sender], s.isPrimary, serves(h.sender), h.currentEpoch >= electionEpoch, electionAsked {
                 votes += 1
             }
         case (.update, .update(let epoch, let name, let slots)) where known:
@@ -431,7 +459,7 @@ struct ClusterState: Sendable {
     /// FAIL (or a manual failover's forced request), not twice for one primary within two node
     /// timeouts, and only if no slot it claims has a newer owner.
     mutating func vote(for h: ClusterMessage.Header, now: Int64) -> [ClusterEffect] {
-        guard me.isPrimary, owners.contains(myself) else { return [] }
+        guard me.isPrimary, serves(myself) else { return [] }
         guard h.currentEpoch >= currentEpoch, lastVoteEpoch != currentEpoch else { return [] }
         guard let requester = nodes[h.sender], !requester.isPrimary, let primaryName = requester.primary,
               let primary = nodes[primaryName] else { return [] }
@@ -460,7 +488,7 @@ struct ClusterState: Sendable {
     mutating func runElection(now: Int64) -> [ClusterEffect] {
         guard !me.isPrimary, let primaryName = me.primary, let primary = nodes[primaryName] else { return [] }
         let manual = manualFailoverUntil > now
-        guard primary.flags.contains(.fail) || manual, owners.contains(primaryName) else { return [] }
+        guard primary.flags.contains(.fail) || manual, serves(primaryName) else { return [] }
         let authTimeout = max(nodeTimeout * 2, 2000)
         if now - electionAt > authTimeout * 2 && !(manual && electionAsked && now < electionAt + authTimeout) {
             electionAt = now + (manual ? 0 : 500 + Int64.random(in: 0..<500))
@@ -563,7 +591,7 @@ struct ClusterState: Sendable {
         // follows the claimant now, as after a failover the old primary and its other replicas
         // do (Redis: clusterUpdateSlotsConfigWith).
         let mine = me.primary ?? myself
-        if nodes[name]?.isPrimary == true, !owners.contains(mine), slots.contains(where: { $0 != 0 }) {
+        if nodes[name]?.isPrimary == true, !serves(mine), slots.contains(where: { $0 != 0 }) {
             let lostSome = me.isPrimary ? previousOwned.contains(myself) : previousOwned.contains(mine)
             if lostSome {
                 nodes[myself]!.flags.remove(.master)
