@@ -163,7 +163,14 @@ final class ConnectionHandler: ChannelInboundHandler, FlushedAtEndOfIteration {
             input!.writeBuffer(&bytes)
         }
         process(ctx)
+        noteInputIfAny()
         reportMemory()
+    }
+
+    /// Input left unparsed (a partial command, or commands behind a blocked or paused one) is
+    /// what CLIENT LIST shows as qbuf; most reads leave none and store nothing.
+    @inline(__always) private func noteInputIfAny() {
+        if input != nil || inputNoted { noteInput() }
     }
 
     /// What is left unparsed, for CLIENT LIST (qbuf, qbuf-free).
@@ -303,10 +310,7 @@ final class ConnectionHandler: ChannelInboundHandler, FlushedAtEndOfIteration {
         guard !closed, blocked == nil, var buf = input else { return }
         input = nil
         executing = true
-        defer {
-            executing = false
-            if input != nil || inputNoted { noteInput() }
-        }
+        defer { executing = false }
         reader.limits.maxBulkLength = engine.protoMaxBulkLen
         reader.limits.unauthenticated = !engine.isAuthenticated(client)
         while buf.readableBytes > 0 && !closed {
@@ -369,6 +373,7 @@ final class ConnectionHandler: ChannelInboundHandler, FlushedAtEndOfIteration {
         var r = reply
         context.out.buffer.writeBuffer(&r)
         process(ctx)
+        noteInputIfAny()
         flush(ctx)
         engine.flushCounters(&context)
     }
@@ -384,6 +389,7 @@ final class ConnectionHandler: ChannelInboundHandler, FlushedAtEndOfIteration {
             engine.pausedClients.wrappingSubtract(1, ordering: .relaxed)
             client.setBlocked(false)
             process(ctx)
+            noteInputIfAny()
             flush(ctx)
             engine.flushCounters(&self.context)
         }

@@ -174,6 +174,28 @@ extension ClusterCommands {
                 "HELP", "    Prints this help."])
     }
 
+    /// A change of the state by a command: `body` answers an error (nothing is changed then) or
+    /// nil; the change is then saved to nodes.conf before the command answers OK, as Redis's.
+    static func change(_ c: inout CommandContext, _ k: Cluster, _ body: (inout ClusterState) -> String?) {
+        let error: String? = k.withState { st in
+            if let e = body(&st) { return e }
+            st.dirty = true
+            st.updateState(now: unixMillis())
+            return nil
+        }
+        if let error { c.error(error); return }
+        k.saveIfDirty { c.engine.log($0) }
+        c.ok()
+    }
+
+    /// Whether database 0, a cluster node's only one, holds no key.
+    static func databaseEmpty(_ c: CommandContext) -> Bool {
+        let db = c.engine.keyspace.databases[0]
+        db.lockAll()
+        defer { db.unlockAll() }
+        return db.count == 0
+    }
+
     /// A slot argument: "ERR Invalid or out of range slot" unless 0-16383.
     static func slotArgument(_ c: inout CommandContext, _ i: Int, error: String = "ERR Invalid or out of range slot") -> Int? {
         guard let v = parseCanonicalInt(c.args[i]), v >= 0, v < ClusterState.KeySlotCount else {
@@ -203,7 +225,7 @@ extension ClusterCommands {
                 i += 1
             }
         }
-        let error: String? = k.withState { st in
+        change(&c, k) { st in
             var seen = Set<Int>()
             for s in slots {
                 if add && st.owners[s] != nil { return "ERR Slot \(s) is already busy" }
@@ -214,13 +236,8 @@ extension ClusterCommands {
                 st.owners[s] = add ? st.myself : nil
                 if add { st.importing[s] = nil }
             }
-            st.dirty = true
-            st.updateState(now: unixMillis())
             return nil
         }
-        if let error { c.error(error); return }
-        k.saveIfDirty { c.engine.log($0) }
-        c.ok()
     }
 
     /// CLUSTER BUMPEPOCH
@@ -330,35 +347,24 @@ extension ClusterCommands {
 
     /// CLUSTER FLUSHSLOTS
     static func flushSlots(_ c: inout CommandContext, _ k: Cluster) {
-        let db = c.engine.keyspace.databases[0]
-        db.lockAll()
-        let empty = db.count == 0
-        db.unlockAll()
-        guard empty else { c.error("ERR DB must be empty to perform CLUSTER FLUSHSLOTS."); return }
-        k.withState { st in
+        guard databaseEmpty(c) else { c.error("ERR DB must be empty to perform CLUSTER FLUSHSLOTS."); return }
+        change(&c, k) { st in
             for s in 0..<ClusterState.KeySlotCount where st.owners[s] == st.myself { st.owners[s] = nil }
-            st.dirty = true
-            st.updateState(now: unixMillis())
+            return nil
         }
-        k.saveIfDirty { c.engine.log($0) }
-        c.ok()
     }
 
     /// CLUSTER FORGET node-id
     static func forget(_ c: inout CommandContext, _ k: Cluster) {
         let name = c.args.string(2)
-        let error: String? = k.withState { st in
+        change(&c, k) { st in
             guard st.nodes[name] != nil else { return "ERR Unknown node \(name)" }
             if name == st.myself { return "ERR I tried hard but I can't forget myself..." }
             if st.me.primary == name { return "ERR Can't forget my master!" }
             st.delete(name)
             st.forgotten[name] = unixMillis() + 60_000
-            st.updateState(now: unixMillis())
             return nil
         }
-        if let error { c.error(error); return }
-        k.saveIfDirty { c.engine.log($0) }
-        c.ok()
     }
 
     /// CLUSTER INFO
@@ -451,11 +457,8 @@ extension ClusterCommands {
     /// CLUSTER REPLICATE node-id
     static func replicate(_ c: inout CommandContext, _ k: Cluster) {
         let name = c.args.string(2)
-        let db = c.engine.keyspace.databases[0]
-        db.lockAll()
-        let empty = db.count == 0
-        db.unlockAll()
-        let error: String? = k.withState { st in
+        let empty = databaseEmpty(c)
+        change(&c, k) { st in
             guard let n = st.nodes[name] else { return "ERR Unknown node \(name)" }
             if name == st.myself { return "ERR Can't replicate myself" }
             if !n.isPrimary { return "ERR I can only replicate a master, not a replica." }
@@ -465,13 +468,8 @@ extension ClusterCommands {
             st.nodes[st.myself]!.flags.remove(.master)
             st.nodes[st.myself]!.flags.insert(.replica)
             st.nodes[st.myself]!.primary = name
-            st.dirty = true
-            st.updateState(now: unixMillis())
             return nil
         }
-        if let error { c.error(error); return }
-        k.saveIfDirty { c.engine.log($0) }
-        c.ok()
     }
 
     /// CLUSTER RESET [HARD|SOFT]
@@ -483,12 +481,8 @@ extension ClusterCommands {
             c.error(Errors.syntax)
             return
         }
-        let db = c.engine.keyspace.databases[0]
-        db.lockAll()
-        let empty = db.count == 0
-        db.unlockAll()
         let primary = k.withState { $0.me.isPrimary }
-        guard !primary || empty else {
+        guard !primary || databaseEmpty(c) else {
             c.error("ERR CLUSTER RESET can't be called with master nodes containing keys")
             return
         }
@@ -525,17 +519,13 @@ extension ClusterCommands {
     static func setConfigEpoch(_ c: inout CommandContext, _ k: Cluster) {
         guard let epoch = c.integer(2) else { return }
         guard epoch >= 0 else { c.error("ERR Invalid config epoch specified: \(epoch)"); return }
-        let error: String? = k.withState { st in
+        change(&c, k) { st in
             if st.nodes.count > 1 { return "ERR The user can assign a config epoch only when the node does not know any other node." }
             if st.me.configEpoch != 0 { return "ERR Node config epoch is already non-zero" }
             st.nodes[st.myself]!.configEpoch = UInt64(epoch)
             if st.currentEpoch < UInt64(epoch) { st.currentEpoch = UInt64(epoch) }
-            st.dirty = true
             return nil
         }
-        if let error { c.error(error); return }
-        k.saveIfDirty { c.engine.log($0) }
-        c.ok()
     }
 
     /// CLUSTER SETSLOT slot IMPORTING node-id | MIGRATING node-id | STABLE | NODE node-id
@@ -548,7 +538,7 @@ extension ClusterCommands {
             return
         }
         let empty = action == "node" ? keys(inSlot: slot, &c, limit: 1).isEmpty : true
-        let error: String? = k.withState { st in
+        change(&c, k) { st in
             switch action {
             case "importing":
                 guard st.nodes[target] != nil else { return "ERR I don't know about node \(target)" }
@@ -580,13 +570,8 @@ extension ClusterCommands {
                 }
                 st.owners[slot] = target
             }
-            st.dirty = true
-            st.updateState(now: unixMillis())
             return nil
         }
-        if let error { c.error(error); return }
-        k.saveIfDirty { c.engine.log($0) }
-        c.ok()
     }
 
     /// A node as CLUSTER SLOTS lists it: ip, port, id, and (7.0) a map of other endpoints.
