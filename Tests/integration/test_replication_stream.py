@@ -214,8 +214,11 @@ def test_stream_equals_redis(primaries, name):
     same_stream(primaries, CASES[name])
 
 
-# Write commands whose stream is not compared here: PFDEBUG is a debugging command.
-NOT_COMPARED = {"pfdebug"}
+# Write commands whose stream is not compared here: PFDEBUG is a debugging command; MIGRATE
+# (propagated as the DEL of the keys it moved) and RESTORE-ASKING need a server to move keys
+# to, which these cases do not have: test_cluster.py moves keys with them between both
+# servers, but does not compare their streams yet.
+NOT_COMPARED = {"pfdebug", "migrate", "restore-asking"}
 
 
 def test_every_write_command_has_a_case(primaries):

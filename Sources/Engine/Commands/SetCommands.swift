@@ -256,7 +256,8 @@ enum SetCommands {
         var j = 2 + numkeys
         while j < c.argc {
             if c.args.matches(j, "limit") && j + 1 < c.argc {
-                guard let n = c.integer(j + 1) else { return }
+                // As Redis's getRangeLongFromObjectOrReply: one message for a bad number too.
+                guard let n = c.integer(j + 1, error: "ERR LIMIT can't be negative") else { return }
                 guard n >= 0 else { c.error("ERR LIMIT can't be negative"); return }
                 limit = n
                 j += 2

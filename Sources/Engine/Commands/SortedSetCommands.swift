@@ -653,7 +653,8 @@ enum SortedSetCommands {
                 withScores = true
                 j += 1
             } else if cardinality && remaining >= 2 && c.args.matches(j, "limit") {
-                guard let n = c.integer(j + 1) else { return }
+                // As Redis's getRangeLongFromObjectOrReply: one message for a bad number too.
+                guard let n = c.integer(j + 1, error: "ERR LIMIT can't be negative") else { return }
                 guard n >= 0 else { c.error("ERR LIMIT can't be negative"); return }
                 limit = n
                 j += 2
