@@ -420,8 +420,7 @@ final class ClusterBus: @unchecked Sendable {
             links.append(Link(fd: fd, outbound: true, node: name, connected: false, now: now))
         }
         // Pings: a random node every second (the one of five with the oldest pong), and any
-        // node whose pong is older than half the node timeout. A link whose ping has waited
-        // that long is dropped and made again.
+        // node whose pong is older than half the node timeout.
         var toPing: [String] = []
         cluster.withState { st in
             let linked = Set(links.filter { $0.outbound && $0.connected && !$0.closed }.compactMap(\.node))
@@ -439,12 +438,12 @@ final class ClusterBus: @unchecked Sendable {
         }
         for link in links where link.outbound && link.connected && !link.closed {
             guard let name = link.node else { continue }
-            let (stale, timeout) = cluster.withState { st -> (Bool, Int64) in
-                guard let n = st.nodes[name] else { return (false, st.nodeTimeout) }
-                return (n.pingSent != 0 && now - n.pingSent > st.nodeTimeout / 2 && now - link.createdAt > st.nodeTimeout,
-                        st.nodeTimeout)
+            // A node no longer known (CLUSTER FORGET, RESET) loses its link; a link whose ping has
+            // waited half the node timeout is made again.
+            let stale = cluster.withState { st -> Bool in
+                guard let n = st.nodes[name] else { return true }
+                return n.pingSent != 0 && now - n.pingSent > st.nodeTimeout / 2 && now - link.createdAt > st.nodeTimeout
             }
-            _ = timeout
             if stale {
                 drop(link, why: nil)
                 continue

@@ -326,7 +326,6 @@ extension ClusterCommands {
             // Without TAKEOVER: an election at once, votes forced (Larder does not wait for the
             // primary to hand over its last writes first, as Redis's default mode does).
             st.manualFailoverUntil = now + 5000
-            st.manualFailoverForce = force
             st.electionAt = 0
             st.electionAsked = false
             return .success([.log("Manual failover user request accepted.")])
@@ -440,18 +439,17 @@ extension ClusterCommands {
     /// CLUSTER REPLICAS node-id
     static func replicas(_ c: inout CommandContext, _ k: Cluster) {
         let name = c.args.string(2)
-        let lines: [String]? = k.withState { st in
-            guard let n = st.nodes[name] else { return nil }
-            guard n.isPrimary else { return [] }
-            return st.nodes.values.filter { $0.primary == name }.sorted { $0.name < $1.name }.map { st.line($0, forFile: false) }
+        let result: Result<[String], CommandError> = k.withState { st in
+            guard let n = st.nodes[name] else { return .failure(CommandError("ERR Unknown node \(name)")) }
+            guard n.isPrimary else { return .failure(CommandError("ERR The specified node is not a master")) }
+            return .success(st.nodes.values.filter { $0.primary == name }.sorted { $0.name < $1.name }.map { st.line($0) })
         }
-        guard let lines else { c.error("ERR Unknown node \(name)"); return }
-        if k.withState({ st in st.nodes[name].map { !$0.isPrimary } ?? false }) {
-            c.error("ERR The specified node is not a master")
-            return
+        switch result {
+        case .failure(let e): c.error(e.message)
+        case .success(let lines):
+            c.out.array(lines.count)
+            for l in lines { c.out.bulk(l) }
         }
-        c.out.array(lines.count)
-        for l in lines { c.out.bulk(l) }
     }
 
     /// CLUSTER REPLICATE node-id
@@ -486,7 +484,7 @@ extension ClusterCommands {
             c.error("ERR CLUSTER RESET can't be called with master nodes containing keys")
             return
         }
-        let forgotten = k.withState { st -> [String] in
+        k.withState { st in
             let others = st.nodes.keys.filter { $0 != st.myself }
             for n in others { st.delete(n) }
             st.owners = [String?](repeating: nil, count: ClusterState.KeySlotCount)
@@ -508,9 +506,7 @@ extension ClusterCommands {
             }
             st.dirty = true
             st.updateState(now: unixMillis())
-            return others
         }
-        _ = forgotten
         k.saveIfDirty { c.engine.log($0) }
         c.ok()
     }

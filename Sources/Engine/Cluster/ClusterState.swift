@@ -97,9 +97,8 @@ struct ClusterState: Sendable {
     var votes = 0
     var electionEpoch: UInt64 = 0
     var electionRank = 0
-    /// CLUSTER FAILOVER: until when a manual failover may run, and whether it skips the primary.
+    /// CLUSTER FAILOVER: until when a manual failover may run.
     var manualFailoverUntil: Int64 = 0
-    var manualFailoverForce = false
     /// A primary's votes: when it last voted for a replica of each primary.
     var votedFor: [String: Int64] = [:]
 
@@ -661,7 +660,7 @@ struct ClusterState: Sendable {
         return f.isEmpty ? "noflags" : f.joined(separator: ",")
     }
 
-    func line(_ n: ClusterNode, forFile: Bool) -> String {
+    func line(_ n: ClusterNode) -> String {
         var s = "\(n.name) \(n.ip):\(n.port)@\(n.cport) \(flagsText(n)) \(n.primary ?? "-") "
         s += "\(n.pingSent) \(n.pongReceived) \(n.configEpoch) "
         s += (n.name == myself || n.linked) ? "connected" : "disconnected"
@@ -678,13 +677,13 @@ struct ClusterState: Sendable {
     /// CLUSTER NODES: one line per node, this node first as Redis lists it.
     func nodesText() -> String {
         let ordered = [me] + nodes.values.filter { $0.name != myself }.sorted { $0.name < $1.name }
-        return ordered.map { line($0, forFile: false) + "\n" }.joined()
+        return ordered.map { line($0) + "\n" }.joined()
     }
 
     /// nodes.conf: the nodes but handshakes, then the epochs.
     func fileText() -> String {
         let ordered = [me] + nodes.values.filter { $0.name != myself && !$0.flags.contains(.handshake) }.sorted { $0.name < $1.name }
-        return ordered.map { line($0, forFile: true) + "\n" }.joined()
+        return ordered.map { line($0) + "\n" }.joined()
             + "vars currentEpoch \(currentEpoch) lastVoteEpoch \(lastVoteEpoch)\n"
     }
 
