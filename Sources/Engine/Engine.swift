@@ -74,6 +74,7 @@ public final class Engine: Sendable {
         self.startupMemory = MemoryStats.allocated()
         self.tcpPort = config.int("port")
         self.cluster = config.bool("cluster-enabled") ? Cluster(config: config) : nil
+        if cluster != nil { keyspace.databases[0].indexSlots() }
         for db in keyspace.databases {
             let index = db.index
             for s in db.shards {

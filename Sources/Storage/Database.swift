@@ -59,6 +59,25 @@ public final class Database: Sendable {
     public var count: Int { shards.reduce(0) { $0 + $1.count } }
     public var volatileCount: Int { shards.reduce(0) { $0 + $1.volatileCount } }
 
+    /// Keeps the keys by cluster slot from now on (a cluster node's database).
+    public func indexSlots() { for s in shards { s.lock.withLock { s.indexSlots() } } }
+    public var indexesSlots: Bool { shards[0].indexesSlots }
+
+    /// The keys in cluster slot `slot` (expired ones not yet removed included, as Redis),
+    /// each shard locked in turn. Needs `indexSlots`.
+    public func countKeys(inSlot slot: Int) -> Int {
+        shards.reduce(0) { n, s in n + s.lock.withLock { s.countKeys(inSlot: slot) } }
+    }
+
+    /// Up to `limit` keys of cluster slot `slot`.
+    public func keys(inSlot slot: Int, limit: Int) -> [[UInt8]] {
+        var found: [[UInt8]] = []
+        for s in shards where found.count < limit {
+            found += s.lock.withLock { s.keys(inSlot: slot, limit: limit - found.count) }
+        }
+        return found
+    }
+
     /// Every shard, without waiting while holding one (lockPolitely).
     public func lockAll() { lockPolitely(count: shards.count) { shards[$0].lock.ref } }
     public func unlockAll() { for s in shards.reversed() { s.lock.unlock() } }

@@ -40,6 +40,9 @@ public final class Shard: @unchecked Sendable {
     private let keepsExpiredFlag = Atomic<Bool>(false)
     /// Called with each key added to the shard ("new" keyspace events).
     public var onNewKey: (@Sendable ([UInt8]) -> Void)?
+    /// The keys by cluster slot, on a cluster node only (`indexSlots`): elsewhere inserts and
+    /// removals pay one nil check for it.
+    private var slotKeys: SlotKeys?
 
     public init(index: Int) { self.index = index }
 
@@ -211,6 +214,7 @@ public final class Shard: @unchecked Sendable {
         var e = Entry(value: value, access: access)
         e.cas = nextCas()
         let slot = table.insert(key: raw, hash: found.hash, entry: e)
+        if slotKeys != nil { slotKeys!.add(tableSlot: slot, clusterSlot: KeySlot.of(raw)) }
         if expireAt != 0 { setExpire(slot: slot, at: expireAt) }
         if let onNewKey { onNewKey(Array(raw)) }
         return slot
@@ -231,7 +235,9 @@ public final class Shard: @unchecked Sendable {
             } else {
                 onNewKey?(key)
             }
-            return table.insert(key: key, hash: h, entry: e)
+            let slot = table.insert(key: key, hash: h, entry: e)
+            if slotKeys != nil { slotKeys!.add(tableSlot: slot, clusterSlot: KeySlot.of(raw)) }
+            return slot
         }
         if exp != 0 { setExpire(slot: slot, at: exp) }
         return slot
@@ -250,6 +256,9 @@ public final class Shard: @unchecked Sendable {
         if !watched.isEmpty { modified(table.key(at: slot)) }
         if table.entries[slot].volatileIndex >= 0 { dropVolatile(slot: slot) }
         if !clientFlags.isEmpty { clientFlags[Int32(slot)] = nil }
+        if slotKeys != nil {
+            slotKeys!.remove(tableSlot: slot, clusterSlot: table.withKey(at: slot) { KeySlot.of($0) })
+        }
         return table.remove(at: slot)
     }
 
@@ -261,6 +270,7 @@ public final class Shard: @unchecked Sendable {
         volatileSlots.removeAll()
         volatileExpireAt.removeAll()
         clientFlags.removeAll()
+        if slotKeys != nil { slotKeys = SlotKeys(table, occupied: []) }
     }
 
     /// Swaps contents with another shard (SWAPDB); both must be locked.
@@ -273,6 +283,7 @@ public final class Shard: @unchecked Sendable {
         swap(&volatileSlots, &other.volatileSlots)
         swap(&volatileExpireAt, &other.volatileExpireAt)
         swap(&clientFlags, &other.clientFlags)
+        swap(&slotKeys, &other.slotKeys)
     }
 
     /// Creates `key` with `value` (known absent) or returns the existing slot.
@@ -328,6 +339,7 @@ public final class Shard: @unchecked Sendable {
         let flagged = clientFlags.map { (table.key(at: Int($0.key)), $0.value) }
         table.compact()
         guard table.slotCount != before else { return }
+        if slotKeys != nil { slotKeys = SlotKeys(table, occupied: table.occupiedSlots) }
         clientFlags.removeAll()
         for (key, flags) in flagged { if let s = table.find(key) { clientFlags[Int32(s)] = flags } }
         let expireAts = volatileExpireAt
@@ -370,6 +382,23 @@ public final class Shard: @unchecked Sendable {
     }
 
     public func resetStats() { expiredCount = 0 }
+
+    // MARK: cluster slots
+
+    /// Keeps the shard's keys by cluster slot from now on (a cluster node's database 0).
+    public func indexSlots() {
+        if slotKeys == nil { slotKeys = SlotKeys(table, occupied: table.occupiedSlots) }
+    }
+
+    public var indexesSlots: Bool { slotKeys != nil }
+
+    /// Keys of the shard in cluster slot `slot` (expired ones not yet removed included).
+    public func countKeys(inSlot slot: Int) -> Int { slotKeys?.count(slot) ?? 0 }
+
+    /// Up to `limit` of them, most recently added first.
+    public func keys(inSlot slot: Int, limit: Int) -> [[UInt8]] {
+        (slotKeys?.tableSlots(slot, limit: limit) ?? []).map { table.key(at: $0) }
+    }
 }
 
 /// A shard's keys as of one moment, for a snapshot: its table and its keys' expiry times.

@@ -510,6 +510,58 @@ def test_cluster_replies_as_redis(cluster_nodes):
         assert a == b, f"{args}: larder {a!r} != redis {b!r}"
 
 
+def test_slot_key_counts_as_redis(cluster_nodes):
+    """COUNTKEYSINSLOT and GETKEYSINSLOT come from an index kept as keys come and go (sets,
+    deletes, renames, hash tags, restores, flushes), not a walk of the keys: a Larder node
+    answers as a redis-server node given the same writes, and so does a Larder replica that
+    loaded the data set by a full resync."""
+    larder, oracle, replica = cluster_nodes(["larder", "redis", "larder"])
+    for n in (larder, oracle):
+        assert Conn(n.port).call("CLUSTER", "ADDSLOTSRANGE", "0", "16383") == Reply("+", b"OK")
+        wait_until(lambda: b"cluster_state:ok" in Conn(n.port).call("CLUSTER", "INFO").value, timeout=30)
+    rng = random.Random(7)
+    writes = []
+    for i in range(3000):
+        k = rng.choice([f"user:{rng.randrange(800)}", f"{{tag{rng.randrange(5)}}}:{rng.randrange(300)}"])
+        op = rng.randrange(10)
+        if op < 5:
+            writes.append(("SET", k, i))
+        elif op < 7:
+            writes.append(("DEL", k))
+        elif op < 8:
+            writes.append(("RENAME", k, f"{k}:moved")) if rng.random() < 0.5 else writes.append(("SET", k, "x", "EX", 1000))
+        elif op < 9:
+            writes.append(("RPUSH", k + ":list", i))
+        else:
+            writes.append(("UNLINK", k, k + ":list"))
+    writes += [("FLUSHALL",)] + writes[:1500]
+    for n in (larder, oracle):
+        c = Conn(n.port)
+        for w in writes:
+            c.call(*w)
+        c.call("SET", "dump:src", "v")
+        c.call("RESTORE", "restored", "0", c.call("DUMP", "dump:src").value)
+    mine, theirs = Conn(larder.port), Conn(oracle.port)
+    assert mine.call("DBSIZE") == theirs.call("DBSIZE")
+    slots = {int(theirs.call("CLUSTER", "KEYSLOT", k.value).value) for k in theirs.call("KEYS", "*").value}
+    slots |= {0, 16383, int(theirs.call("CLUSTER", "KEYSLOT", "nokey").value)}
+    for s in sorted(slots):
+        assert mine.call("CLUSTER", "COUNTKEYSINSLOT", s) == theirs.call("CLUSTER", "COUNTKEYSINSLOT", s), s
+        everything = sorted(mine.call("CLUSTER", "GETKEYSINSLOT", s, 100000).value, key=lambda r: r.value)
+        assert everything == sorted(theirs.call("CLUSTER", "GETKEYSINSLOT", s, 100000).value, key=lambda r: r.value), s
+        assert len(mine.call("CLUSTER", "GETKEYSINSLOT", s, 2).value) == min(2, len(everything))
+    # A replica's data set comes whole from the primary's RDB; its index must cover it.
+    Conn(replica.port).call("CLUSTER", "MEET", "127.0.0.1", str(larder.port))
+    larder_id = mine.call("CLUSTER", "MYID").value.decode()
+    wait_until(lambda: Conn(replica.port).call("CLUSTER", "REPLICATE", larder_id) == Reply("+", b"OK"), timeout=30,
+               what="the replica knowing its primary")
+    wait_until(lambda: b"master_link_status:up" in Conn(replica.port).call("INFO", "replication").value, timeout=60,
+               what="the replica in sync")
+    wait_until(lambda: Conn(replica.port).call("DBSIZE") == mine.call("DBSIZE"), timeout=30)
+    for s in sorted(slots):
+        assert Conn(replica.port).call("CLUSTER", "COUNTKEYSINSLOT", s) == theirs.call("CLUSTER", "COUNTKEYSINSLOT", s), s
+
+
 def test_add_node_rebalance_del_node_and_benchmark(cluster_nodes):
     """The tools operators grow and shrink a cluster with: add-node (a primary, then a replica),
     rebalance onto the empty primary, del-node of the replica, redis-benchmark --cluster."""

@@ -267,28 +267,11 @@ extension ClusterCommands {
         c.out.integer(n)
     }
 
-    /// The keys of a slot in database 0, the only one a cluster node has.
-    static func keys(inSlot slot: Int, _ c: inout CommandContext, limit: Int) -> [[UInt8]] {
-        var found: [[UInt8]] = []
-        let db = c.engine.keyspace.databases[0]
-        for shard in db.shards {
-            shard.lock.lock()
-            defer { shard.lock.unlock() }
-            for s in shard.table.occupiedSlots where found.count < limit {
-                let at = shard.expireAt(slot: s)
-                if at != 0 && at <= c.now { continue }
-                let key = shard.key(at: s)
-                if key.withUnsafeBytes({ KeySlot.of($0) }) == slot { found.append(key) }
-            }
-        }
-        return found
-    }
-
     /// CLUSTER COUNTKEYSINSLOT slot
     static func countKeysInSlot(_ c: inout CommandContext, _ k: Cluster) {
         guard let n = c.integer(2) else { return }
         guard n >= 0, n < ClusterState.KeySlotCount else { c.error("ERR Invalid slot"); return }
-        c.out.integer(keys(inSlot: n, &c, limit: Int.max).count)
+        c.out.integer(c.engine.keyspace.databases[0].countKeys(inSlot: n))
     }
 
     /// CLUSTER GETKEYSINSLOT slot count
@@ -298,7 +281,7 @@ extension ClusterCommands {
             c.error("ERR Invalid slot or number of keys")
             return
         }
-        let found = keys(inSlot: slot, &c, limit: count)
+        let found = c.engine.keyspace.databases[0].keys(inSlot: slot, limit: count)
         c.out.array(found.count)
         for key in found { c.out.bulk(key) }
     }
@@ -533,7 +516,7 @@ extension ClusterCommands {
             c.error("ERR Invalid CLUSTER SETSLOT action or number of arguments. Try CLUSTER HELP")
             return
         }
-        let empty = action == "node" ? keys(inSlot: slot, &c, limit: 1).isEmpty : true
+        let empty = action == "node" ? c.engine.keyspace.databases[0].countKeys(inSlot: slot) == 0 : true
         change(&c, k) { st in
             switch action {
             case "importing":

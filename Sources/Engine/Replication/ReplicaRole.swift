@@ -252,6 +252,7 @@ extension Engine {
     func loadFromPrimary(path: String, replid: String, offset: Int64, by link: PrimaryLink) throws -> Int {
         let start = unixMillis()
         let side = Keyspace(databases: keyspace.databases.count, shardsPerDatabase: keyspace.databases[0].shards.count)
+        if keyspace.databases[0].indexesSlots { side.databases[0].indexSlots() }
         var libraries: [[UInt8]] = []
         var point: RDBFile.ReplicationPoint? = nil
         var keys = 0
