@@ -25,8 +25,12 @@ public final class Engine: Sendable {
     let blocking = BlockingState()
     /// Connections holding a command a CLIENT PAUSE holds (the server layer counts them).
     public let pausedClients = Atomic<Int>(0)
-    /// When the current CLIENT PAUSE ends (ms), mirrored from `pause` for a lock-free check.
+    /// When the current pause ends (ms): the later of CLIENT PAUSE's (`pause`) and a cluster
+    /// manual failover's (`failoverPause`), for a lock-free check (`publishPause`).
     let pauseEnds = Atomic<Int>(0)
+    /// Writes held on a cluster primary until then (ms) while a replica catches up and takes
+    /// over (CLUSTER FAILOVER); apart from CLIENT PAUSE's, as Redis keeps pause purposes apart.
+    let failoverPause = Atomic<Int>(0)
     public let pubsub = PubSub()
     /// This node's cluster, with `cluster-enabled yes`.
     public let cluster: Cluster?
@@ -131,7 +135,9 @@ public final class Engine: Sendable {
     /// with a TTL, delete the expired, and go on in a shard while over a quarter of its sample
     /// had expired, within a time budget so that a mass expiry does not stall the server.
     public func activeExpireCycle(budgetMicros: Int64 = 25_000) {
-        guard activeExpireEnabled.load(ordering: .relaxed) else { return }
+        // Nothing expires while clients are paused (as Redis): a pause holds the data set, and
+        // the replication offset a manual failover waits for, still.
+        guard activeExpireEnabled.load(ordering: .relaxed), !pauseActive(now: unixMillis()) else { return }
         let start = unixMicros()
         var sampled = 0, expired = 0
         defer {
@@ -168,13 +174,30 @@ public final class Engine: Sendable {
         }
     }
 
-    /// The pause CLIENT PAUSE set, if it applies to a command with these flags now.
+    /// The pause CLIENT PAUSE or a manual failover set, if it applies to a command with these
+    /// flags now.
     func pausedUntil(flags: CommandFlags, now: Int64) -> Int64? {
         guard pauseEnds.load(ordering: .relaxed) > Int(now) else { return nil }
         let p = pause.withLock { $0 }
-        guard p.until > now else { return nil }
-        if p.writesOnly && !flags.contains(.write) && !flags.contains(.mayReplicate) { return nil }
-        return p.until
+        let writes = flags.contains(.write) || flags.contains(.mayReplicate)
+        var until: Int64? = p.until > now && (writes || !p.writesOnly) ? p.until : nil
+        let failover = Int64(failoverPause.load(ordering: .relaxed))
+        if writes && failover > now { until = max(until ?? 0, failover) }
+        return until
+    }
+
+    /// `pauseEnds` after either pause changed.
+    func publishPause() {
+        let client = pause.withLock { $0.until }
+        pauseEnds.store(max(Int(client), failoverPause.load(ordering: .relaxed)), ordering: .relaxed)
+    }
+
+    var failoverPauseActive: Bool { failoverPause.load(ordering: .relaxed) > Int(unixMillis()) }
+
+    /// Holds writes until `until` (ms) for a manual failover, or lets them go (0).
+    func pauseWritesForFailover(until: Int64) {
+        failoverPause.store(Int(until), ordering: .relaxed)
+        publishPause()
     }
 
     /// Whether CLIENT PAUSE is in force now (one atomic load: checked before every command).

@@ -383,7 +383,9 @@ final class ConnectionHandler: ChannelInboundHandler, FlushedAtEndOfIteration {
         resumeScheduled = true
         engine.pausedClients.wrappingAdd(1, ordering: .relaxed)
         client.setBlocked(true)
-        let delay = max(1, until - unixMillis())
+        // Looked at again every 50 ms at most: CLIENT UNPAUSE, or a manual failover's end,
+        // lets the client go without a wake-up of its own (paused clients are few, and rare).
+        let delay = min(50, max(1, until - unixMillis()))
         ctx.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(delay)) { [self] in
             resumeScheduled = false
             engine.pausedClients.wrappingSubtract(1, ordering: .relaxed)

@@ -122,6 +122,24 @@ def test_pause_write_holds_what_redis_holds(larder, oracle):
 
 
 @pytest.mark.parametrize("which", ["larder", "redis"])
+def test_unpause_lets_held_clients_go_at_once(larder, oracle, which):
+    """CLIENT UNPAUSE ends a long pause for the clients it holds now, not when it would have ended."""
+    port = (larder if which == "larder" else oracle).port
+    admin, held = Raw(port), Raw(port)
+    try:
+        admin.send("CLIENT", "PAUSE", "100000", "WRITE")
+        admin.take(0.05)
+        held.send("SET", "pk", "1")
+        assert held.take(0.3) == b""
+        admin.send("CLIENT", "UNPAUSE")
+        assert admin.take() == b"+OK\r\n"
+        assert held.take(5.0) == b"+OK\r\n"
+    finally:
+        admin.close()
+        held.close()
+
+
+@pytest.mark.parametrize("which", ["larder", "redis"])
 def test_a_paused_client_counts_as_blocked(larder, oracle, which):
     port = (larder if which == "larder" else oracle).port
     admin, held = Raw(port), Raw(port)

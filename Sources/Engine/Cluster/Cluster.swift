@@ -50,6 +50,16 @@ public final class Cluster: Sendable {
         withState { st in
             st.nodeTimeout = Int64(max(1, config.int("cluster-node-timeout")))
             st.requireFullCoverage = config.bool("cluster-require-full-coverage")
+            st.replicaNoFailover = config.bool("cluster-replica-no-failover")
+            st.validityFactor = Int64(config.int("cluster-replica-validity-factor"))
+            st.replPingPeriod = Int64(max(1, config.int("repl-ping-replica-period")))
+            st.migrationBarrier = config.int("cluster-migration-barrier")
+            st.allowReplicaMigration = config.bool("cluster-allow-replica-migration")
+            // Others see it in this node's flags, as Redis shows "nofailover".
+            if st.replicaNoFailover != st.me.flags.contains(.noFailover) {
+                if st.replicaNoFailover { st.nodes[st.myself]!.flags.insert(.noFailover) } else { st.nodes[st.myself]!.flags.remove(.noFailover) }
+                st.dirty = true
+            }
             st.announcedIP = config.get("cluster-announce-ip")
             let announcedPort = config.int("cluster-announce-port")
             let announcedBus = config.int("cluster-announce-bus-port")

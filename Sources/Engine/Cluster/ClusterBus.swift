@@ -20,6 +20,8 @@ final class ClusterBus: @unchecked Sendable {
     private let stopped = Atomic<Bool>(false)
     /// Messages from commands (PUBLISH), sent by the bus's thread; the pipe wakes its poll.
     private let outgoing = Mutex<[(bytes: [UInt8], shardOf: Int?)]>([])
+    /// Effects of commands (CLUSTER FAILOVER's), done by the bus's thread like the bus's own.
+    private let commandEffects = Mutex<[ClusterEffect]>([])
     private var wakeRead: Int32 = -1
     private var wakeWrite: Int32 = -1
 
@@ -219,6 +221,11 @@ final class ClusterBus: @unchecked Sendable {
                 if !link.closed && link.connected && r & Int16(POLLOUT) != 0 { flush(link) }
             }
             sendOutgoing()
+            let fromCommands = commandEffects.withLock { e -> [ClusterEffect] in
+                defer { e.removeAll() }
+                return e
+            }
+            apply(fromCommands, link: nil)
             if unixMillis() - lastCron >= 100 {
                 lastCron = unixMillis()
                 cron()
@@ -338,19 +345,32 @@ final class ClusterBus: @unchecked Sendable {
                 target?.output += bytes
             case .log(let line):
                 engine.log(line)
+            case .deleteKeys(let slots):
+                let n = engine.deleteKeys(inSlots: slots)
+                if n > 0 { engine.log("Deleted \(n) keys of \(slots.count) slots now served by another primary.") }
+            case .holdWrites(let until):
+                engine.pauseWritesForFailover(until: until)
+                guard until > 0 else { break }
+                // A write admitted just before the pause may still be running: once every
+                // shard was free after the pause, the offset the replica must reach is final.
+                usleep(1000)
+                engine.withAllShardsLocked {}
+                let offset = UInt64(max(0, engine.replicationOffset))
+                cluster.withState { $0.replOffset = offset }
+            case .replyPing:
+                link?.output += cluster.withState { st in
+                    st.sent[Int(ClusterMessage.Kind.ping.rawValue)] += 1
+                    return st.ping(.ping, now: unixMillis())
+                }
             }
         }
     }
 
-    /// Effects of a command (CLUSTER FAILOVER TAKEOVER's broadcast), done by the bus's thread.
+    /// Effects of a command (CLUSTER FAILOVER's), handed to the bus's thread.
     func apply(fromCommand effects: [ClusterEffect]) {
-        for e in effects {
-            switch e {
-            case .broadcast(let bytes): send(bytes)
-            case .log(let line): engine.log(line)
-            default: break
-            }
-        }
+        guard !effects.isEmpty else { return }
+        commandEffects.withLock { $0 += effects }
+        wake()
     }
 
     private func flush(_ link: Link) {
@@ -403,7 +423,11 @@ final class ClusterBus: @unchecked Sendable {
         iteration += 1
         let now = unixMillis()
         cluster.reloadSettings(engine.config, port: engine.tcpPort)
-        cluster.withState { $0.replOffset = UInt64(max(0, engine.replicationOffset)) }
+        let offset = UInt64(max(0, engine.replicationOffset)), age = engine.primaryDataAge(now: now)
+        cluster.withState {
+            $0.replOffset = offset
+            $0.primaryDataAge = age
+        }
         let effects = cluster.withState { $0.tick(now: now) }
         apply(effects, link: nil)
         // Links to nodes that have none.

@@ -305,13 +305,20 @@ extension ClusterCommands {
             if !force && !takeover && primary.failing {
                 return .failure(CommandError("ERR Master is down or failed, please use CLUSTER FAILOVER FORCE"))
             }
-            if takeover { return .success(st.takeOver(now: now)) }
-            // Without TAKEOVER: an election at once, votes forced (Larder does not wait for the
-            // primary to hand over its last writes first, as Redis's default mode does).
-            st.manualFailoverUntil = now + 5000
+            var effects = st.resetManualFailover()
+            if takeover { return .success(effects + st.takeOver(now: now)) }
+            st.manualFailoverUntil = now + ClusterState.manualFailoverTimeout
             st.electionAt = 0
             st.electionAsked = false
-            return .success([.log("Manual failover user request accepted.")])
+            if force {
+                // No waiting for the primary, which may be unreachable.
+                st.manualFailoverCanStart = true
+                return .success(effects + [.log("Forced failover user request accepted.")])
+            }
+            // The primary holds writes and says up to where the replica must catch up (MFSTART).
+            effects.append(.sendTo(p, ClusterMessage.encode(st.header(.mfStart), .none)))
+            st.sent[Int(ClusterMessage.Kind.mfStart.rawValue)] += 1
+            return .success(effects + [.log("Manual failover user request accepted.")])
         }
         switch result {
         case .failure(let e): c.error(e.message)

@@ -39,10 +39,14 @@ extension Engine {
         // The usual case: a slot served here, the cluster ok; nothing to look up.
         if cluster.serves(slot) { return nil }
         let allowReadsWhenDown = config.bool("cluster-allow-reads-when-down")
+        let shardPubSub = spec.name == "spublish" || spec.name == "ssubscribe" || spec.name == "sunsubscribe"
+        let allowShardPubSubWhenDown = config.bool("cluster-allow-pubsubshard-when-down")
         return cluster.withState { st -> String? in
             guard let owner = st.owners[slot], let node = st.nodes[owner] else { return "CLUSTERDOWN Hash slot not served" }
             if !st.ok {
-                if !allowReadsWhenDown { return "CLUSTERDOWN The cluster is down" }
+                if shardPubSub {
+                    if !allowShardPubSubWhenDown { return "CLUSTERDOWN The cluster is down" }
+                } else if !allowReadsWhenDown { return "CLUSTERDOWN The cluster is down" }
                 if writes { return "CLUSTERDOWN The cluster is down and only accepts read commands" }
             }
             let migratingTo = owner == st.myself ? st.migrating[slot] : nil
@@ -67,8 +71,8 @@ extension Engine {
                 }
             }
             if owner == st.myself { return nil }
-            // READONLY: a replica of the slot's owner serves reads.
-            if ctx.session.clusterReadOnly && !writes && st.me.primary == owner { return nil }
+            // READONLY: a replica of the slot's owner serves reads; and sharded pub/sub always.
+            if (ctx.session.clusterReadOnly || shardPubSub) && !writes && st.me.primary == owner { return nil }
             return "MOVED \(slot) \(node.ip):\(node.port)"
         }
     }
@@ -121,5 +125,30 @@ extension Engine {
         }
         let slot = shard ? channel.withUnsafeBytes { KeySlot.of($0) } : nil
         bus.send(bytes, shardOf: slot)
+    }
+}
+
+extension Engine {
+    /// Deletes every key of these slots (a primary that lost them without moving their keys,
+    /// as Redis's delKeysInSlot): each a DEL in the replication stream and the AOF, a "del"
+    /// event and an invalidation, as a DEL command's. Returns how many.
+    func deleteKeys(inSlots slots: [Int]) -> Int {
+        let db = keyspace.databases[0]
+        var deleted = 0
+        for slot in slots {
+            for shard in db.shards {
+                shard.lock.lock()
+                for key in shard.keys(inSlot: slot, limit: Int.max) {
+                    guard let s = shard.table.find(key) else { continue }
+                    shard.remove(slot: s)
+                    _ = propagateAlone(db: 0, [Verb.del, key])
+                    invalidate(key, writer: nil)
+                    if notificationsOn { notify(.generic, "del", key, db: 0) }
+                    deleted += 1
+                }
+                shard.lock.unlock()
+            }
+        }
+        return deleted
     }
 }

@@ -46,6 +46,13 @@ enum ClusterEffect: Sendable {
     case sendTo(String, [UInt8])
     /// A line for the log.
     case log(String)
+    /// Delete the keys of these slots: this primary lost them to another without moving them.
+    case deleteKeys(inSlots: [Int])
+    /// Hold writes until then (ms; 0 lets them go) for a manual failover: once held, the
+    /// replication offset the pings carry is the bus's to refresh.
+    case holdWrites(until: Int64)
+    /// A PING on the link the message came on, built when sent (after `holdWrites`).
+    case replyPing
 }
 
 /// The link a message came on, as the state needs to know it.
@@ -85,6 +92,17 @@ struct ClusterState: Sendable {
     var dirty = false
     var nodeTimeout: Int64 = 15000
     var requireFullCoverage = true
+    /// cluster-replica-no-failover: no election of this replica's own (a manual one still runs).
+    var replicaNoFailover = false
+    /// cluster-replica-validity-factor and repl-ping-replica-period: a replica whose data is
+    /// older than the period plus factor × node timeout does not stand (factor 0: always may).
+    var validityFactor: Int64 = 10
+    var replPingPeriod: Int64 = 10
+    /// How long ago this replica last heard from its primary (ms), from the replication link.
+    var primaryDataAge: Int64 = 0
+    /// cluster-migration-barrier and cluster-allow-replica-migration.
+    var migrationBarrier = 1
+    var allowReplicaMigration = true
     var announcedIP = ""
     var port = 0
     var cport = 0
@@ -97,10 +115,23 @@ struct ClusterState: Sendable {
     var votes = 0
     var electionEpoch: UInt64 = 0
     var electionRank = 0
-    /// CLUSTER FAILOVER: until when a manual failover may run.
+    /// A manual failover (CLUSTER FAILOVER, Redis's mf_*), on both sides until then (0: none).
     var manualFailoverUntil: Int64 = 0
+    /// On the replica: the primary's offset once it held writes (-1 until it said so), and
+    /// whether the replica has caught up with it (or FORCE said not to wait).
+    var manualFailoverPrimaryOffset: Int64 = -1
+    var manualFailoverCanStart = false
+    /// On the primary: the replica it holds writes for, and pings every 100 ms.
+    var manualFailoverReplica: String? = nil
     /// A primary's votes: when it last voted for a replica of each primary.
     var votedFor: [String: Int64] = [:]
+    /// Primaries that had a replica once, or took over from a primary that had (Redis's
+    /// MIGRATE_TO flag): only these, left without a working replica, draw one from elsewhere;
+    /// and since when each has had none.
+    var hadReplicas: Set<String> = []
+    var orphanedSince: [String: Int64] = [:]
+    /// When a reason not to stand in an election was last logged.
+    var cantFailoverLoggedAt: Int64 = 0
 
     static let KeySlotCount = 16384
 
@@ -256,7 +287,9 @@ struct ClusterState: Sendable {
             nodes[name] = n
         }
         forgotten = forgotten.filter { $0.value > now }
+        effects += manualFailoverCheck(now: now, cron: true)
         effects += runElection(now: now)
+        effects += migrateIfNeeded(now: now)
         updateState(now: now)
         return effects
     }
@@ -305,6 +338,7 @@ struct ClusterState: Sendable {
         h.ip = announcedIP
         h.flags = m.flags
         h.stateOK = ok
+        if m.isPrimary && manualFailoverUntil != 0 { h.mflags |= ClusterMessage.flagPaused }
         return h
     }
 
@@ -343,6 +377,11 @@ struct ClusterState: Sendable {
             s.replOffset = h.offset
             nodes[h.sender] = s
             if !link.outbound && link.node == nil { link.node = h.sender }
+            if h.sender == me.primary, h.mflags & ClusterMessage.flagPaused != 0, manualFailoverUntil != 0,
+               manualFailoverPrimaryOffset == -1 {
+                manualFailoverPrimaryOffset = Int64(h.offset)
+                effects.append(.log("Received replication offset for paused master manual failover: \(h.offset)"))
+            }
         }
 
         if kind == .ping || kind == .meet {
@@ -402,6 +441,11 @@ struct ClusterState: Sendable {
             let senderName = h.sender
             if nodes[senderName].map({ !$0.flags.contains(.handshake) }) ?? false {
                 updateRole(senderName, primary: h.primary)
+                // nofailover is the sender's to say, as it is now (it decides replicas' ranks).
+                if nodes[senderName]!.flags.contains(.noFailover) != h.flags.contains(.noFailover) {
+                    nodes[senderName]!.flags.formSymmetricDifference(.noFailover)
+                    dirty = true
+                }
                 let s = nodes[senderName]!
                 if s.isPrimary {
                     effects += claimSlots(senderName, epoch: h.configEpoch, slots: h.slots)
@@ -432,13 +476,27 @@ struct ClusterState: Sendable {
             effects.append(.publish(channel: channel, message: message, shard: true))
         case (.failoverAuthRequest, _) where known:
             effects += vote(for: h, now: now)
+        case (.mfStart, _) where known:
+            // A replica of this primary asks to take over: writes are held while it catches up
+            // (twice the failover's time, as Redis), and it is told the offset to reach.
+            guard me.isPrimary, nodes[h.sender]?.primary == myself else { break }
+            effects += resetManualFailover()
+            manualFailoverUntil = now + Self.manualFailoverTimeout
+            manualFailoverReplica = h.sender
+            effects += [.holdWrites(until: now + Self.manualFailoverTimeout * 2),
+                        .log("Manual failover requested by replica \(h.sender)."), .replyPing]
         case (.failoverAuthAck, _) where known:
             if let s = nodes[h.sender], s.isPrimary, serves(h.sender), h.currentEpoch >= electionEpoch, electionAsked {
                 votes += 1
             }
         case (.update, .update(let epoch, let name, let slots)) where known:
             guard var n = nodes[name], n.configEpoch < epoch else { break }
-            if !n.isPrimary { n.flags.remove(.replica); n.flags.insert(.master); n.primary = nil }
+            if !n.isPrimary {
+                n.flags.remove(.replica)
+                n.flags.insert(.master)
+                n.primary = nil
+                hadReplicas.insert(name)
+            }
             n.configEpoch = epoch
             nodes[name] = n
             effects += claimSlots(name, epoch: epoch, slots: slots)
@@ -446,12 +504,47 @@ struct ClusterState: Sendable {
         default:
             break
         }
+        effects += manualFailoverCheck(now: now, cron: false)
         effects += runElection(now: now)
         updateState(now: now)
         return effects
     }
 
     // MARK: failover
+
+    /// How long a manual failover may take, as Redis's CLUSTER_MF_TIMEOUT.
+    static let manualFailoverTimeout: Int64 = 5000
+
+    /// Ends a manual failover, on either side: a primary lets writes go.
+    mutating func resetManualFailover() -> [ClusterEffect] {
+        let held = manualFailoverReplica != nil
+        manualFailoverUntil = 0
+        manualFailoverPrimaryOffset = -1
+        manualFailoverCanStart = false
+        manualFailoverReplica = nil
+        return held ? [.holdWrites(until: 0)] : []
+    }
+
+    /// A manual failover's progress, as Redis's manualFailoverCheckTimeout and
+    /// clusterHandleManualFailover: it times out; the primary pings its replica; the replica
+    /// may start once it has processed the primary's stream up to the offset it was given.
+    mutating func manualFailoverCheck(now: Int64, cron: Bool) -> [ClusterEffect] {
+        guard manualFailoverUntil != 0 else { return [] }
+        if manualFailoverUntil < now {
+            return resetManualFailover() + [.log("Manual failover timed out.")]
+        }
+        if let replica = manualFailoverReplica {
+            // Made a replica meanwhile (the failover happened): writes go to the new primary.
+            guard me.isPrimary else { return resetManualFailover() }
+            return cron ? [.sendTo(replica, ping(.ping, now: now))] : []
+        }
+        if !manualFailoverCanStart && manualFailoverPrimaryOffset >= 0 && manualFailoverPrimaryOffset == Int64(replOffset) {
+            manualFailoverCanStart = true
+            return [.log("All master replication stream processed, manual failover can start.")]
+        }
+        return []
+    }
+
 
     /// A primary asked to vote for a replica taking over its failed primary, as Redis's
     /// clusterSendFailoverAuthIfNeeded: once per epoch, only for a replica of a primary it sees
@@ -478,7 +571,9 @@ struct ClusterState: Sendable {
     /// A replica's rank: how many replicas of its primary have seen more of the stream.
     var rank: Int {
         guard let p = me.primary else { return 0 }
-        return nodes.values.filter { $0.primary == p && $0.name != myself && !$0.failing && $0.replOffset > replOffset }.count
+        return nodes.values.filter {
+            $0.primary == p && $0.name != myself && !$0.failing && !$0.flags.contains(.noFailover) && $0.replOffset > replOffset
+        }.count
     }
 
     /// A replica whose primary failed (or told to, CLUSTER FAILOVER) asks the primaries for
@@ -486,8 +581,16 @@ struct ClusterState: Sendable {
     /// and takes the primary's slots with a majority, as Redis's clusterHandleSlaveFailover.
     mutating func runElection(now: Int64) -> [ClusterEffect] {
         guard !me.isPrimary, let primaryName = me.primary, let primary = nodes[primaryName] else { return [] }
-        let manual = manualFailoverUntil > now
-        guard primary.flags.contains(.fail) || manual, serves(primaryName) else { return [] }
+        let manual = manualFailoverUntil != 0 && manualFailoverCanStart
+        guard (primary.flags.contains(.fail) && !replicaNoFailover) || manual, serves(primaryName) else { return [] }
+        // Data too old to stand on (the link down long before the primary failed), unless asked.
+        var age = primaryDataAge
+        if age > nodeTimeout { age -= nodeTimeout }
+        if !manual && validityFactor > 0 && age > replPingPeriod * 1000 + nodeTimeout * validityFactor {
+            guard now - cantFailoverLoggedAt >= 10_000 else { return [] }
+            cantFailoverLoggedAt = now
+            return [.log("Currently unable to failover: Disconnected from master for longer than allowed. Please check the 'cluster-replica-validity-factor' configuration option.")]
+        }
         let authTimeout = max(nodeTimeout * 2, 2000)
         if now - electionAt > authTimeout * 2 && !(manual && electionAsked && now < electionAt + authTimeout) {
             electionAt = now + (manual ? 0 : 500 + Int64.random(in: 0..<500))
@@ -523,11 +626,11 @@ struct ClusterState: Sendable {
         nodes[myself]!.flags.insert(.master)
         nodes[myself]!.primary = nil
         if me.configEpoch < electionEpoch { nodes[myself]!.configEpoch = electionEpoch }
-        manualFailoverUntil = 0
+        let reset = resetManualFailover()
         electionAsked = false
         dirty = true
         updateState(now: now)
-        return [.log("Failover election won: I'm the new master. configEpoch set to \(me.configEpoch) after successful failover"),
+        return reset + [.log("Failover election won: I'm the new master. configEpoch set to \(me.configEpoch) after successful failover"),
                 .broadcast(ping(.pong, now: now))]
     }
 
@@ -543,8 +646,59 @@ struct ClusterState: Sendable {
         nodes[myself]!.configEpoch = currentEpoch
         dirty = true
         updateState(now: now)
-        return [.log("Taking over the master (CLUSTER FAILOVER TAKEOVER), configEpoch \(currentEpoch)"),
+        return [.log("Taking over the master (user request)."),
                 .broadcast(ping(.pong, now: now))]
+    }
+
+    // MARK: replica migration
+
+    /// Working replicas of a primary (not FAIL).
+    func workingReplicas(of name: String) -> [ClusterNode] {
+        nodes.values.filter { $0.primary == name && !$0.flags.contains(.fail) }
+    }
+
+    /// A replica moves to a primary left without any (one that had some), as Redis's
+    /// clusterHandleSlaveMigration: only from a primary among those with the most working
+    /// replicas, at least two, keeping more than cluster-migration-barrier behind; the replica
+    /// with the smallest name among those primaries' goes, once the target has been without a
+    /// replica for 5 s (its own replicas may be switching over from a failover).
+    mutating func migrateIfNeeded(now: Int64) -> [ClusterEffect] {
+        for n in nodes.values { if let p = n.primary { hadReplicas.insert(p) } }
+        guard let mine = me.primary, let myPrimary = nodes[mine], !myPrimary.flags.contains(.fail) else { return [] }
+        var most = 0, orphans = 0
+        for n in nodes.values where n.isPrimary && !n.flags.contains(.fail) {
+            let working = workingReplicas(of: n.name).count
+            if working == 0 && serves(n.name) && hadReplicas.contains(n.name) { orphans += 1 }
+            most = max(most, working)
+        }
+        let myPeers = workingReplicas(of: mine).count
+        guard orphans > 0, most >= 2, myPeers == most, allowReplicaMigration, ok else {
+            if orphans == 0 { orphanedSince = [:] }
+            return []
+        }
+        let standing = workingReplicas(of: mine).filter { !$0.flags.contains(.pfail) }.count
+        guard standing > migrationBarrier else { return [] }
+        var target: String? = nil
+        var candidate = myself
+        for n in nodes.values where n.isPrimary {
+            let working = workingReplicas(of: n.name)
+            let orphaned = !n.flags.contains(.fail) && hadReplicas.contains(n.name) && working.isEmpty
+            if orphaned {
+                if target == nil && serves(n.name) { target = n.name }
+                if orphanedSince[n.name] == nil { orphanedSince[n.name] = now }
+            } else {
+                orphanedSince[n.name] = nil
+            }
+            if working.count == most {
+                for r in working where r.name < candidate { candidate = r.name }
+            }
+        }
+        guard let target, candidate == myself, now - (orphanedSince[target] ?? now) > 5000 else { return [] }
+        nodes[myself]!.primary = target
+        hadReplicas.insert(target)
+        orphanedSince[target] = nil
+        dirty = true
+        return [.log("Migrating to orphaned master \(target)")]
     }
 
     /// A node says whom it replicates (nobody: it is a primary).
@@ -552,12 +706,15 @@ struct ClusterState: Sendable {
         guard var n = nodes[name], name != myself else { return }
         if primary.isEmpty {
             if !n.isPrimary {
+                // A replica taking over a primary that had replicas may draw them too.
+                hadReplicas.insert(name)
                 n.flags.remove(.replica)
                 n.flags.insert(.master)
                 n.primary = nil
                 dirty = true
             }
         } else if n.isPrimary || n.primary != primary {
+            hadReplicas.insert(primary)
             if n.isPrimary {
                 for s in 0..<Self.KeySlotCount where owners[s] == name { owners[s] = nil }
             }
@@ -575,32 +732,41 @@ struct ClusterState: Sendable {
     mutating func claimSlots(_ name: String, epoch: UInt64, slots: [UInt8]) -> [ClusterEffect] {
         guard name != myself, slots.count == ClusterMessage.slotBytes else { return [] }
         var staleFor: Set<String> = []
-        var previousOwned: Set<String> = []
+        var claimed = 0, migratedOurs = 0
+        var lostHere: [Int] = []
+        let mine = me.primary ?? myself
         for s in 0..<Self.KeySlotCount where slots[s >> 3] & (1 << UInt8(s & 7)) != 0 {
+            claimed += 1
             if owners[s] == name || importing[s] != nil { continue }
             if let o = owners[s], let owner = nodes[o], owner.configEpoch > epoch {
                 staleFor.insert(o)
                 continue
             }
-            if let o = owners[s] { previousOwned.insert(o) }
+            if owners[s] == mine { migratedOurs += 1 }
+            if owners[s] == myself { lostHere.append(s) }
             owners[s] = name
             dirty = true
         }
+        var effects: [ClusterEffect] = []
         // This node's primary (or this primary itself) lost its last slot to the claimant: it
         // follows the claimant now, as after a failover the old primary and its other replicas
-        // do (Redis: clusterUpdateSlotsConfigWith).
-        let mine = me.primary ?? myself
-        if nodes[name]?.isPrimary == true, !serves(mine), slots.contains(where: { $0 != 0 }) {
-            let lostSome = me.isPrimary ? previousOwned.contains(myself) : previousOwned.contains(mine)
-            if lostSome {
+        // do; without cluster-allow-replica-migration only when all the claimant's slots were
+        // ours (a failover, not slots moved away one by one). Else a primary that lost slots
+        // it still has keys for drops those keys (Redis: clusterUpdateSlotsConfigWith).
+        if nodes[name]?.isPrimary == true, migratedOurs > 0, !serves(mine),
+           allowReplicaMigration || claimed == migratedOurs {
+            if me.primary != name {
                 nodes[myself]!.flags.remove(.master)
                 nodes[myself]!.flags.insert(.replica)
                 nodes[myself]!.primary = name
                 dirty = true
+                effects.append(.log("Configuration change detected. Reconfiguring myself as a replica of \(name)"))
             }
+        } else if me.isPrimary, !lostHere.isEmpty {
+            effects.append(.deleteKeys(inSlots: lostHere))
         }
         // Slots it no longer claims stay with it until someone else claims them (as Redis).
-        return staleFor.compactMap { o in
+        return effects + staleFor.compactMap { o in
             guard let owner = nodes[o] else { return nil }
             return .reply(ClusterMessage.encode(header(.update), .update(configEpoch: owner.configEpoch, node: o,
                                                                          slots: bitmap(of: o))))

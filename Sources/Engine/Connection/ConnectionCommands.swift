@@ -331,21 +331,20 @@ enum ConnectionCommands {
             return
         }
         let until = c.now + Int64(min(ms, Int(Int64.max / 2)))
-        let ends = c.engine.pause.withLock { p -> Int64 in
+        c.engine.pause.withLock { p in
             // A second pause extends, never shortens, and ALL wins over WRITE (as Redis).
             if until > p.until || (p.writesOnly && !writesOnly) {
                 p = (max(until, p.until), p.until > c.now ? (p.writesOnly && writesOnly) : writesOnly)
             }
-            return p.until
         }
-        c.engine.pauseEnds.store(Int(ends), ordering: .relaxed)
+        c.engine.publishPause()
         c.ok()
     }
 
     /// CLIENT UNPAUSE
     static func unpause(_ c: inout CommandContext) {
         c.engine.pause.withLock { $0 = (0, false) }
-        c.engine.pauseEnds.store(0, ordering: .relaxed)
+        c.engine.publishPause()
         c.ok()
     }
 

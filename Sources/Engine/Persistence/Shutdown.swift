@@ -50,14 +50,14 @@ extension Engine {
         func resume() {
             guard let before = pausedBefore else { return }
             pause.withLock { $0 = before }
-            pauseEnds.store(Int(before.until), ordering: .relaxed)
+            publishPause()
         }
         if !flags.now && timeout > 0 && !repl.following.load(ordering: .relaxed) && laggingReplicas() > 0 {
             pausedBefore = pause.withLock { p -> (until: Int64, writesOnly: Bool) in
                 defer { p = (Int64.max / 2, p.until > unixMillis() ? p.writesOnly : true) }
                 return p
             }
-            pauseEnds.store(Int(Int64.max / 2), ordering: .relaxed)
+            publishPause()
             log("Waiting for replicas before shutting down.")
             requestAcks()
             let deadline = unixMillis() + Int64(timeout) * 1000

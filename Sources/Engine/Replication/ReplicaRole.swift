@@ -353,6 +353,15 @@ extension Engine {
         }
     }
 
+    /// How long ago (ms) a replica last heard from its primary: from the last byte while the
+    /// link is up, else from when it went down (as Redis's data age; a link never up: always).
+    func primaryDataAge(now: Int64) -> Int64 {
+        repl.lock.withLock {
+            if repl.linkState == .connected { return now - repl.lastIO }
+            return now - repl.linkDownSince
+        }
+    }
+
     // MARK: ROLE and INFO
 
     /// ROLE on a replica: slave, the primary's address, the link's state and the offset.

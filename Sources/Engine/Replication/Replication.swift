@@ -523,8 +523,11 @@ extension Engine {
         repl.lock.withLock { repl.replicas.reduce(0) { $0 + ($1.state == .online && $1.ackOffset >= offset ? 1 : 0) } }
     }
 
-    /// Asks every replica for its offset now (WAIT is waiting): REPLCONF GETACK *.
+    /// Asks every replica for its offset now (WAIT is waiting): REPLCONF GETACK *. Not while
+    /// a manual failover holds writes: the replica waits for the offset it was given (replicas
+    /// ACK every second on their own anyway).
     func requestAcks() {
+        guard !failoverPauseActive else { return }
         repl.lock.withLock {
             guard repl.active.load(ordering: .relaxed), !repl.following.load(ordering: .relaxed) else { return }
             var bytes: [UInt8] = []
@@ -553,7 +556,8 @@ extension Engine {
             }
             let period = Int64(max(1, config.int("repl-ping-replica-period")))
             // A replica's replicas get its primary's PINGs with the rest of the stream.
-            if !r.replicas.isEmpty && (now / 1000) % period == 0 && !r.following.load(ordering: .relaxed) {
+            // None while a manual failover holds writes: the replica waits for the offset it was given.
+            if !r.replicas.isEmpty && (now / 1000) % period == 0 && !r.following.load(ordering: .relaxed) && !failoverPauseActive {
                 var bytes: [UInt8] = []
                 CommandEncoder.append([Array("PING".utf8)], into: &bytes)
                 feedLocked(bytes)
