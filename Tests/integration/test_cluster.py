@@ -18,7 +18,7 @@ import redis
 from redis.cluster import RedisCluster
 
 from conftest import Server, larder_binary, wait_until
-from resp import Conn, Reply
+from resp import Conn, Reply, encode
 
 SUBCOMMANDS = [
     ("INFO",), ("MYID",), ("NODES",), ("SHARDS",), ("SLOTS",), ("LINKS",), ("KEYSLOT", "foo"),
@@ -538,14 +538,18 @@ def test_replica_no_failover_and_validity_factor(cluster_nodes):
     for n in nodes:
         wait_until(lambda: "nofailover" in node_line(n, guarded)[2], timeout=30, what=f"{n.kind} {n.port} seeing nofailover")
     victim = nodes[0]
+    tag = tag_served_by(nodes[2])
+    blocked = Conn(nodes[2].port, timeout=30)
+    blocked.send_raw(encode("BLPOP", f"{{{tag}}}:list", 0))
     victim.proc.send_signal(signal.SIGKILL)
     victim.proc.wait()
     wait_until(lambda: "fail" in node_line(guarded, victim)[2].split(","), timeout=30, what="the primary failed")
+    # Blocked on a key served here, but the cluster is down: told so rather than left waiting.
+    assert blocked.read() == Reply("-", b"CLUSTERDOWN The cluster is down")
     wait_until(lambda: b"cluster_state:fail" in Conn(nodes[1].port).call("CLUSTER", "INFO").value, timeout=30)
     time.sleep(NODE_TIMEOUT * 3 / 1000)
     assert "slave" in node_line(guarded, guarded)[2], "a nofailover replica stood for election"
     # The cluster is down: reads refused, sharded pub/sub served (both kinds alike).
-    tag = tag_served_by(nodes[2])
     for n in (nodes[1], nodes[2]):
         c = Conn(n.port)
         assert c.call("GET", f"{{{tag}}}") == Reply("-", b"CLUSTERDOWN The cluster is down")
@@ -631,9 +635,14 @@ def test_primary_losing_slots_to_a_newer_claim(cluster_nodes, kind):
     ca.call("SET", "other-slot-key", "x")  # stays if its slot stays
     assert ca.call("WAIT", 1, 5000) == Reply(":", 1)
     kept_slot = int(ca.call("CLUSTER", "KEYSLOT", "other-slot-key").value)
+    # A client blocked on a key of that slot is sent to the new owner (and a READONLY one
+    # blocked on the replica too).
+    blocked = Conn(a.port, timeout=30)
+    blocked.send_raw(encode("BLPOP", f"{{{tag}}}:list", 0))
     cb = Conn(b.port)
     assert cb.call("CLUSTER", "BUMPEPOCH").kind == "+"
     assert cb.call("CLUSTER", "SETSLOT", slot, "NODE", b_id) == Reply("+", b"OK")
+    assert blocked.read() == Reply("-", f"MOVED {slot} 127.0.0.1:{b.port}".encode())
     wait_until(lambda: ca.call("CLUSTER", "COUNTKEYSINSLOT", slot) == Reply(":", 0), timeout=30,
                what="the keys of the lost slot dropped")
     assert "master" in node_line(a, a)[2]

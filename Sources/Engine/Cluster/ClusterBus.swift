@@ -482,6 +482,7 @@ final class ClusterBus: @unchecked Sendable {
             }
         }
         followPrimary()
+        engine.redirectBlockedClients(cluster)
         cluster.saveIfDirty { engine.log($0) }
     }
 

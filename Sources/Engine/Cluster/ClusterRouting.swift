@@ -151,4 +151,25 @@ extension Engine {
         }
         return deleted
     }
+
+    /// Clients blocked on keys of a slot no longer served here are sent to its owner (MOVED),
+    /// or told the cluster is down, as Redis's clusterRedirectBlockedClientIfNeeded: waiting on
+    /// here, they would wait for a write that can only happen elsewhere. From the bus's cron.
+    func redirectBlockedClients(_ cluster: Cluster) {
+        guard blocking.count.load(ordering: .relaxed) > 0 else { return }
+        let waiting = blocking.byClient.withLock { Array($0.values) }
+        for w in waiting where w.replicaWait == nil && !w.keys.isEmpty {
+            let slot = w.keys[0].withUnsafeBytes { KeySlot.of($0) }
+            let message: String? = cluster.withState { st in
+                // Down: even with reads allowed, the write the client waits for would not come.
+                if !st.ok { return "CLUSTERDOWN The cluster is down" }
+                let owner = st.owners[slot]
+                if owner == st.myself || st.importing[slot] != nil { return nil }
+                if w.clusterReadOnly && !w.spec.flags.contains(.write) && owner != nil && st.me.primary == owner { return nil }
+                guard let o = owner, let n = st.nodes[o] else { return "CLUSTERDOWN Hash slot not served" }
+                return "MOVED \(slot) \(n.ip):\(n.port)"
+            }
+            if let message { _ = unblock(clientID: w.client.id, message: message) }
+        }
+    }
 }

@@ -25,6 +25,8 @@ public final class Waiter: KeyWaiter, @unchecked Sendable {
     /// Run once the client is parked (SHUTDOWN starts its off-loop work then, so that its
     /// failure can always answer it).
     var onParked: (@Sendable () -> Void)? = nil
+    /// READONLY was sent: in a cluster, a replica of the slot's owner may keep it waiting.
+    var clusterReadOnly = false
 
     init(client: Client, spec: CommandSpec, args: CommandArguments, dbIndex: Int, resp3: Bool,
          keys: [[UInt8]], timeoutReply: @escaping @Sendable (inout RESPWriter) -> Void,
@@ -64,6 +66,7 @@ extension CommandContext {
         let keys = keyIndexes.map { args.owned($0) }
         let w = Waiter(client: client, spec: spec, args: args, dbIndex: dbIndex, resp3: out.resp3,
                        keys: keys, timeoutReply: nullArray ? Self.nullArrayReply : Self.nullReply, deliver: session.onUnblock!)
+        w.clusterReadOnly = session.clusterReadOnly
         for k in keys { db.shard(k[...]).park(w, on: k) }
         // Listed by client id once the shard locks are released (Engine.execute): the serve
         // lock must never be taken while holding a shard lock.
