@@ -663,6 +663,37 @@ def test_primary_losing_slots_to_a_newer_claim(cluster_nodes, kind):
     assert b"role:master" in ca.call("INFO", "replication").value
 
 
+def test_hostnames_and_preferred_endpoints_as_redis(cluster_nodes):
+    """cluster-announce-hostname travels in the ping extension both ways between Larder and
+    redis-server; CLUSTER NODES shows it, and CLUSTER SLOTS / SHARDS and redirects give each
+    node's address as cluster-preferred-endpoint-type says, as a redis-server node of the same
+    cluster gives them."""
+    nodes = cluster_nodes(["larder", "redis", "larder"])
+    create_cluster(nodes)
+    for i, n in enumerate(nodes):
+        assert Conn(n.port).call("CONFIG", "SET", "cluster-announce-hostname", f"{n.kind}-{i}.example") == Reply("+", b"OK")
+    for n in nodes:
+        for other in nodes:
+            i = nodes.index(other)
+            wait_until(lambda: node_line(n, other)[1].endswith(f",{other.kind}-{i}.example"), timeout=30,
+                       what=f"{n.kind} {n.port} knowing {other.kind} {other.port}'s hostname")
+    larder, oracle, third = nodes[0], nodes[1], nodes[2]
+    far = f"{{{tag_served_by(third)}}}"
+    by_id = lambda reply: sorted(repr(x) for x in reply.value)
+    for mode in ("hostname", "unknown-endpoint", "ip"):
+        for n in (larder, oracle):
+            assert Conn(n.port).call("CONFIG", "SET", "cluster-preferred-endpoint-type", mode) == Reply("+", b"OK")
+        mine, theirs = Conn(larder.port), Conn(oracle.port)
+        assert by_id(mine.call("CLUSTER", "SLOTS")) == by_id(theirs.call("CLUSTER", "SLOTS")), mode
+        assert mine.call("GET", far) == theirs.call("GET", far), mode
+        shards = lambda c: sorted(repr(sorted(repr(x) for x in s.value[3].value)) for s in c.call("CLUSTER", "SHARDS").value)
+        assert shards(mine) == shards(theirs), mode
+    assert mine.call("GET", far) == Reply("-", f"MOVED {mine.call('CLUSTER', 'KEYSLOT', far).value} 127.0.0.1:{third.port}".encode())
+    # Dropped: the others forget it at the next ping, as Redis's do.
+    assert Conn(larder.port).call("CONFIG", "SET", "cluster-announce-hostname", "") == Reply("+", b"OK")
+    wait_until(lambda: node_line(oracle, larder)[1] == f"127.0.0.1:{larder.port}@{larder.port + 10000}", timeout=30)
+
+
 def test_mixed_cluster_fails_over_both_ways(cluster_nodes):
     """Larder and redis-server primaries with replicas of the other kind: a redis-server replica
     takes over a Larder primary, and a Larder replica a redis-server primary, each with the

@@ -61,6 +61,12 @@ public final class Cluster: Sendable {
                 st.dirty = true
             }
             st.announcedIP = config.get("cluster-announce-ip")
+            st.preferredEndpoint = ClusterState.Endpoint(rawValue: config.get("cluster-preferred-endpoint-type")) ?? .ip
+            let hostname = config.get("cluster-announce-hostname")
+            if st.me.hostname != hostname {
+                st.nodes[st.myself]!.hostname = hostname
+                st.dirty = true
+            }
             let announcedPort = config.int("cluster-announce-port")
             let announcedBus = config.int("cluster-announce-bus-port")
             st.port = announcedPort > 0 ? announcedPort : port

@@ -560,17 +560,22 @@ extension ClusterCommands {
         }
     }
 
-    /// A node as CLUSTER SLOTS lists it: ip, port, id, and (7.0) a map of other endpoints.
-    static func writeSlotsNode(_ c: inout CommandContext, _ n: ClusterNode) {
+    /// A node as CLUSTER SLOTS lists it: the preferred endpoint (null for unknown-endpoint),
+    /// port, id, and (7.0) a map of the addresses that are not the preferred one.
+    static func writeSlotsNode(_ c: inout CommandContext, _ n: ClusterNode, _ preferred: ClusterState.Endpoint, _ endpoint: String) {
         c.out.array(4)
-        c.out.bulk(n.ip)
+        if preferred == .unknown { c.out.null() } else { c.out.bulk(endpoint) }
         c.out.integer(n.port)
         c.out.bulk(n.name)
-        c.out.map(0)
+        let ip = preferred != .ip, hostname = preferred != .hostname && !n.hostname.isEmpty
+        c.out.map((ip ? 1 : 0) + (hostname ? 1 : 0))
+        if ip { c.out.bulk("ip"); c.out.bulk(n.ip) }
+        if hostname { c.out.bulk("hostname"); c.out.bulk(n.hostname) }
     }
 
     /// CLUSTER SLOTS
     static func slots(_ c: inout CommandContext, _ k: Cluster) {
+        let (preferred, endpoints) = k.withState { st in (st.preferredEndpoint, st.nodes.mapValues { st.endpoint($0) }) }
         let entries = k.withState { st -> [(Int, Int, ClusterNode, [ClusterNode])] in
             var out: [(Int, Int, ClusterNode, [ClusterNode])] = []
             for (o, ranges) in st.summary.ranges {
@@ -585,13 +590,14 @@ extension ClusterCommands {
             c.out.array(3 + reps.count)
             c.out.integer(a)
             c.out.integer(b)
-            writeSlotsNode(&c, owner)
-            for r in reps { writeSlotsNode(&c, r) }
+            writeSlotsNode(&c, owner, preferred, endpoints[owner.name] ?? "")
+            for r in reps { writeSlotsNode(&c, r, preferred, endpoints[r.name] ?? "") }
         }
     }
 
     /// CLUSTER SHARDS
     static func shards(_ c: inout CommandContext, _ k: Cluster) {
+        let endpoints = k.withState { st in st.nodes.mapValues { st.endpoint($0) } }
         let list = k.withState { st -> [([(Int, Int)], [ClusterNode])] in
             st.nodes.values.filter { $0.isPrimary && !$0.flags.contains(.handshake) }.sorted { $0.name < $1.name }.map { p in
                 (st.ranges(of: p.name), [p] + st.nodes.values.filter { $0.primary == p.name }.sorted { $0.name < $1.name })
@@ -606,11 +612,12 @@ extension ClusterCommands {
             c.out.bulk("nodes")
             c.out.array(members.count)
             for n in members {
-                c.out.map(7)
+                c.out.map(n.hostname.isEmpty ? 7 : 8)
                 c.out.bulk("id"); c.out.bulk(n.name)
                 c.out.bulk("port"); c.out.integer(n.port)
                 c.out.bulk("ip"); c.out.bulk(n.ip)
-                c.out.bulk("endpoint"); c.out.bulk(n.ip)
+                c.out.bulk("endpoint"); c.out.bulk(endpoints[n.name] ?? n.ip)
+                if !n.hostname.isEmpty { c.out.bulk("hostname"); c.out.bulk(n.hostname) }
                 c.out.bulk("role"); c.out.bulk(n.isPrimary ? "master" : "replica")
                 c.out.bulk("replication-offset"); c.out.integer(Int(n.replOffset))
                 c.out.bulk("health"); c.out.bulk(n.flags.contains(.fail) ? "fail" : n.flags.contains(.pfail) ? "loading" : "online")

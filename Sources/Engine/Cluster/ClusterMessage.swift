@@ -10,8 +10,8 @@
 ///
 /// PING, PONG and MEET carry `count` gossip entries of 104 bytes (name [40], ping_sent u32,
 /// pong_received u32, ip [46], port, cport, flags, pport u16, unused u16) and then
-/// `extensions` extensions (u32 length, u16 type, u16 unused, data padded to 8), which Larder
-/// reads past and does not send. FAIL carries a node name, UPDATE a config epoch, a name and
+/// `extensions` extensions (u32 length, u16 type, u16 unused, data padded to 8). Redis 7.0 knows
+/// one, type 0: the sender's announced hostname, NUL-terminated; others are read past. FAIL carries a node name, UPDATE a config epoch, a name and
 /// a slot bitmap, PUBLISH two lengths and the channel and message.
 ///
 /// Decoding checks every length against `totlen` before it reads: a message cut short or
@@ -64,6 +64,8 @@ enum ClusterMessage {
         var flags = NodeFlags()
         var stateOK = false
         var mflags: UInt8 = 0
+        /// PING, PONG, MEET: the hostname extension ("" when the message has none).
+        var hostname = ""
     }
 
     struct Gossip: Sendable {
@@ -111,8 +113,18 @@ enum ClusterMessage {
         out[2252] = h.stateOK ? 0 : 1   // CLUSTER_OK is 0
         out[2253] = h.mflags
         var count: UInt16 = 0
+        var extensions: [UInt8] = []
         switch body {
         case .gossip(let entries):
+            if !h.hostname.isEmpty {
+                // u32 length, u16 type 0, u16 unused, then the name, NUL-terminated, padded to 8.
+                let name = Array(h.hostname.utf8)
+                let size = 8 + (name.count + 1 + 7) / 8 * 8
+                extensions = [UInt8](repeating: 0, count: size)
+                put32(&extensions, 0, UInt32(size))
+                extensions.replaceSubrange(8..<(8 + name.count), with: name)
+                put16(&out, 2214, 1)
+            }
             count = UInt16(entries.count)
             for g in entries {
                 var e = [UInt8](repeating: 0, count: gossipSize)
@@ -126,6 +138,7 @@ enum ClusterMessage {
                 put16(&e, 100, g.pport)
                 out += e
             }
+            out += extensions
         case .fail(let node):
             var e = [UInt8](repeating: 0, count: nameLength)
             putString(&e, 0, node, nameLength)
@@ -212,6 +225,7 @@ enum ClusterMessage {
                     guard length >= 8, at + length <= total else {
                         throw DecodeError.length(type: h.type, expected: at + max(length, 8), got: total)
                     }
+                    if get16(b, at + 4) == 0 { h.hostname = getString(b, at + 8, length - 8) }
                     at += length
                 }
             }

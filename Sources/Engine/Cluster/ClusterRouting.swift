@@ -63,7 +63,7 @@ extension Engine {
                 if let to = migratingTo, missing > 0 {
                     if missing < keys.count { return "TRYAGAIN Multiple keys request during rehashing of slot" }
                     guard let target = st.nodes[to] else { return nil }
-                    return "ASK \(slot) \(target.ip):\(target.port)"
+                    return "ASK \(slot) \(st.endpoint(target)):\(target.port)"
                 }
                 if importing && (asking || spec.name == "restore-asking") {
                     if keys.count > 1 && missing > 0 { return "TRYAGAIN Multiple keys request during rehashing of slot" }
@@ -73,7 +73,7 @@ extension Engine {
             if owner == st.myself { return nil }
             // READONLY: a replica of the slot's owner serves reads; and sharded pub/sub always.
             if (ctx.session.clusterReadOnly || shardPubSub) && !writes && st.me.primary == owner { return nil }
-            return "MOVED \(slot) \(node.ip):\(node.port)"
+            return "MOVED \(slot) \(st.endpoint(node)):\(node.port)"
         }
     }
 
@@ -167,7 +167,7 @@ extension Engine {
                 if owner == st.myself || st.importing[slot] != nil { return nil }
                 if w.clusterReadOnly && !w.spec.flags.contains(.write) && owner != nil && st.me.primary == owner { return nil }
                 guard let o = owner, let n = st.nodes[o] else { return "CLUSTERDOWN Hash slot not served" }
-                return "MOVED \(slot) \(n.ip):\(n.port)"
+                return "MOVED \(slot) \(st.endpoint(n)):\(n.port)"
             }
             if let message { _ = unblock(clientID: w.client.id, message: message) }
         }

@@ -10,6 +10,8 @@ struct ClusterNode: Sendable {
     var port = 0
     var cport = 0
     var pport = 0
+    /// cluster-announce-hostname, as the node sends it (ping extension): "" for none.
+    var hostname = ""
     /// The primary's name, for a replica.
     var primary: String?
     var configEpoch: UInt64 = 0
@@ -104,6 +106,10 @@ struct ClusterState: Sendable {
     var migrationBarrier = 1
     var allowReplicaMigration = true
     var announcedIP = ""
+    /// cluster-preferred-endpoint-type: what redirects and CLUSTER SLOTS give as a node's
+    /// address, as Redis's getPreferredEndpoint.
+    enum Endpoint: String { case ip, hostname, unknown = "unknown-endpoint" }
+    var preferredEndpoint = Endpoint.ip
     var port = 0
     var cport = 0
     var replOffset: UInt64 = 0
@@ -339,6 +345,8 @@ struct ClusterState: Sendable {
         h.flags = m.flags
         h.stateOK = ok
         if m.isPrimary && manualFailoverUntil != 0 { h.mflags |= ClusterMessage.flagPaused }
+        h.mflags |= ClusterMessage.flagExtData
+        h.hostname = m.hostname
         return h
     }
 
@@ -441,6 +449,11 @@ struct ClusterState: Sendable {
             let senderName = h.sender
             if nodes[senderName].map({ !$0.flags.contains(.handshake) }) ?? false {
                 updateRole(senderName, primary: h.primary)
+                // A ping without the hostname extension says the sender announces none (as Redis).
+                if nodes[senderName]!.hostname != h.hostname {
+                    nodes[senderName]!.hostname = h.hostname
+                    dirty = true
+                }
                 // nofailover is the sender's to say, as it is now (it decides replicas' ranks).
                 if nodes[senderName]!.flags.contains(.noFailover) != h.flags.contains(.noFailover) {
                     nodes[senderName]!.flags.formSymmetricDifference(.noFailover)
@@ -826,8 +839,18 @@ struct ClusterState: Sendable {
         return f.isEmpty ? "noflags" : f.joined(separator: ",")
     }
 
+    /// A node's address for clients (redirects, CLUSTER SLOTS / SHARDS' endpoint): its IP, its
+    /// hostname ("?" when it announces none), or "" (unknown-endpoint), as configured.
+    func endpoint(_ n: ClusterNode) -> String {
+        switch preferredEndpoint {
+        case .ip: return n.ip
+        case .hostname: return n.hostname.isEmpty ? "?" : n.hostname
+        case .unknown: return ""
+        }
+    }
+
     func line(_ n: ClusterNode) -> String {
-        var s = "\(n.name) \(n.ip):\(n.port)@\(n.cport) \(flagsText(n)) \(n.primary ?? "-") "
+        var s = "\(n.name) \(n.ip):\(n.port)@\(n.cport)\(n.hostname.isEmpty ? "" : "," + n.hostname) \(flagsText(n)) \(n.primary ?? "-") "
         s += "\(n.pingSent) \(n.pongReceived) \(n.configEpoch) "
         s += (n.name == myself || n.linked) ? "connected" : "disconnected"
         if n.isPrimary {
@@ -878,7 +901,9 @@ struct ClusterState: Sendable {
             guard f.count >= 8, validName(f[0]) else { throw .corrupt(String(raw)) }
             var n = ClusterNode(name: f[0], flags: [], createdAt: now)
             // ip:port@cport[,hostname]
-            let address = f[1].split(separator: ",", maxSplits: 1)[0]
+            let parts = f[1].split(separator: ",", maxSplits: 1, omittingEmptySubsequences: false)
+            let address = parts[0]
+            if parts.count > 1 { n.hostname = String(parts[1]) }
             guard let at = address.lastIndex(of: "@"), let colon = address[..<at].lastIndex(of: ":"),
                   let port = Int(address[address.index(after: colon)..<at]),
                   let cport = Int(address[address.index(after: at)...]) else { throw .corrupt(String(raw)) }

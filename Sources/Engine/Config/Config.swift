@@ -40,6 +40,8 @@ public enum ConfigApply: Sendable, Hashable, Comparable {
     case tls
     /// oom-score-adj*, proc-title-template: what the process shows the kernel and `ps`.
     case process
+    /// cluster-*: the cluster's state takes them at once (the bus's cron reads them again too).
+    case cluster
 }
 
 public struct ConfigParameter: Sendable {
@@ -180,21 +182,21 @@ public final class Config: Sendable {
         .init("bio_cpulist", .string, "", immutable: true, noEffect: true),
         .init("cluster-allow-pubsubshard-when-down", .bool, "yes"),
         .init("cluster-allow-reads-when-down", .bool, "no"),
-        .init("cluster-allow-replica-migration", .bool, "yes"),
-        .init("cluster-announce-bus-port", .int(min: 0, max: 65535), "0"),
-        .init("cluster-announce-hostname", .string, "", noEffect: true),
-        .init("cluster-announce-ip", .string, ""),
-        .init("cluster-announce-port", .int(min: 0, max: 65535), "0"),
+        .init("cluster-allow-replica-migration", .bool, "yes", apply: .cluster),
+        .init("cluster-announce-bus-port", .int(min: 0, max: 65535), "0", apply: .cluster),
+        .init("cluster-announce-hostname", .string, "", apply: .cluster),
+        .init("cluster-announce-ip", .string, "", apply: .cluster),
+        .init("cluster-announce-port", .int(min: 0, max: 65535), "0", apply: .cluster),
         .init("cluster-announce-tls-port", .int(min: 0, max: 65535), "0", noEffect: true),
         .init("cluster-config-file", .string, "nodes.conf", immutable: true),
         .init("cluster-link-sendbuf-limit", .unsignedMemory, "0", noEffect: true),
-        .init("cluster-migration-barrier", .int(min: 0, max: 2147483647), "1"),
-        .init("cluster-node-timeout", .int(min: 0, max: Int.max), "15000"),
+        .init("cluster-migration-barrier", .int(min: 0, max: 2147483647), "1", apply: .cluster),
+        .init("cluster-node-timeout", .int(min: 0, max: Int.max), "15000", apply: .cluster),
         .init("cluster-port", .int(min: 0, max: 65535), "0", immutable: true),
-        .init("cluster-preferred-endpoint-type", .choice(["ip", "hostname", "unknown-endpoint"]), "ip", noEffect: true),
-        .init("cluster-replica-no-failover", .bool, "no", aliases: ["cluster-slave-no-failover"]),
-        .init("cluster-replica-validity-factor", .int(min: 0, max: 2147483647), "10", aliases: ["cluster-slave-validity-factor"]),
-        .init("cluster-require-full-coverage", .bool, "yes"),
+        .init("cluster-preferred-endpoint-type", .choice(["ip", "hostname", "unknown-endpoint"]), "ip", apply: .cluster),
+        .init("cluster-replica-no-failover", .bool, "no", aliases: ["cluster-slave-no-failover"], apply: .cluster),
+        .init("cluster-replica-validity-factor", .int(min: 0, max: 2147483647), "10", aliases: ["cluster-slave-validity-factor"], apply: .cluster),
+        .init("cluster-require-full-coverage", .bool, "yes", apply: .cluster),
         .init("crash-log-enabled", .bool, "yes", noEffect: true),
         .init("crash-memcheck-enabled", .bool, "yes", noEffect: true),
         .init("disable-thp", .bool, "yes", immutable: true),

@@ -104,6 +104,7 @@ extension Engine {
         case .appendOnly: try aofConfigChanged()
         case .replication: applyReplicaMode()
         case .process: try applyProcessSettings()
+        case .cluster: cluster?.reloadSettings(config, port: tcpPort)
         case .tls:
             guard let hooks = tlsHooks.withLock({ $0 }) else { return }
             do { try hooks.reload() } catch {
