@@ -374,10 +374,15 @@ def all_there(entry, prefix, n=1000):
 
 
 def replica_of(nodes, primary):
-    table, ids = roles(nodes[0] if nodes[0] is not primary else nodes[1])
+    """A replica of `primary`, as another node sees it (waiting for the view to settle)."""
     my_id = Conn(primary.port).call("CLUSTER", "MYID").value.decode()
-    ports = [p for p, (flags, master, _) in table.items() if "slave" in flags and master == my_id]
-    return [n for n in nodes if n.port in ports][0]
+
+    def found():
+        table, _ = roles(nodes[0] if nodes[0] is not primary else nodes[1])
+        ports = [p for p, (flags, master, _) in table.items() if "slave" in flags and master == my_id]
+        return [n for n in nodes if n.port in ports]
+    wait_until(lambda: found(), timeout=30, what=f"a replica of {primary.kind} {primary.port} in the cluster's view")
+    return found()[0]
 
 
 def fail_over(nodes, victim):
