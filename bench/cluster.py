@@ -9,6 +9,9 @@ under the same squeeze, they are not what a cluster of machines would do.
 
     bench/cluster.py                       # 200k requests, 3 rounds
     bench/cluster.py --requests 50000 --rounds 1 --no-build
+
+Then CLUSTER COUNTKEYSINSLOT and GETKEYSINSLOT (10 keys) on one node of each, after DEBUG
+POPULATE put `--keys` keys on it: what a resharding tool asks for every slot it moves.
 """
 import argparse
 import os
@@ -76,12 +79,21 @@ def bench(port, test, requests, clients, pipeline):
     return float(found[-1])
 
 
+def bench_command(port, requests, *command):
+    out = subprocess.run(["redis-benchmark", "-p", str(port), "-n", str(requests), "-c", "10", "-q", *command],
+                         capture_output=True, text=True, timeout=600)
+    found = re.findall(r"([\d.]+) requests per second", out.stdout.replace("\r", "\n"))
+    assert found, out.stdout + out.stderr
+    return float(found[-1])
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", "-n", type=int, default=200000)
     parser.add_argument("--clients", "-c", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--no-build", action="store_true")
+    parser.add_argument("--keys", type=int, default=1000000, help="keys for the slot commands")
     args = parser.parse_args()
     if not args.no_build:
         build_release()
@@ -101,6 +113,21 @@ def main():
                              "redis_rps": round(redis_), "ratio": round(larder / redis_, 2)})
                 print(f"{test.upper():4} -P {pipeline:<3} larder {larder:>10.0f}  redis {redis_:>10.0f}  "
                       f"ratio {larder / redis_:.2f}", flush=True)
+        for name in ("larder", "redis"):
+            subprocess.run(["redis-cli", "-p", str(clusters[name][1][0]), "DEBUG", "POPULATE", str(args.keys)],
+                           capture_output=True, timeout=600)
+        for label, command in (("COUNTKEYSINSLOT", ["CLUSTER", "COUNTKEYSINSLOT", "1234"]),
+                               ("GETKEYSINSLOT", ["CLUSTER", "GETKEYSINSLOT", "1234", "10"])):
+            results = {"larder": [], "redis": []}
+            for r in range(args.rounds):
+                for name in (("larder", "redis") if r % 2 == 0 else ("redis", "larder")):
+                    results[name].append(bench_command(clusters[name][1][0], args.requests // 4, *command))
+            larder = sorted(results["larder"])[len(results["larder"]) // 2]
+            redis_ = sorted(results["redis"])[len(results["redis"]) // 2]
+            rows.append({"test": label, "pipeline": 1, "larder_rps": round(larder), "redis_rps": round(redis_),
+                         "ratio": round(larder / redis_, 2)})
+            print(f"{label} ({args.keys} keys) larder {larder:>10.0f}  redis {redis_:>10.0f}  "
+                  f"ratio {larder / redis_:.2f}", flush=True)
     finally:
         for procs, _ in clusters.values():
             for p in procs:
