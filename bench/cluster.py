@@ -10,7 +10,7 @@ under the same squeeze, they are not what a cluster of machines would do.
     bench/cluster.py                       # 200k requests, 3 rounds
     bench/cluster.py --requests 50000 --rounds 1 --no-build
 
-Then CLUSTER COUNTKEYSINSLOT and GETKEYSINSLOT (10 keys) on one node of each, after DEBUG
+Then CLUSTER COUNTKEYSINSLOT and GETKEYSINSLOT (10 keys), -c 50 -P 16, on one node of each, after DEBUG
 POPULATE put `--keys` keys on it: what a resharding tool asks for every slot it moves.
 """
 import argparse
@@ -80,7 +80,7 @@ def bench(port, test, requests, clients, pipeline):
 
 
 def bench_command(port, requests, *command):
-    out = subprocess.run(["redis-benchmark", "-p", str(port), "-n", str(requests), "-c", "10", "-q", *command],
+    out = subprocess.run(["redis-benchmark", "-p", str(port), "-n", str(requests), "-c", "50", "-P", "16", "-q", *command],
                          capture_output=True, text=True, timeout=600)
     found = re.findall(r"([\d.]+) requests per second", out.stdout.replace("\r", "\n"))
     assert found, out.stdout + out.stderr

@@ -72,8 +72,11 @@ public final class Database: Sendable {
     /// Up to `limit` keys of cluster slot `slot`.
     public func keys(inSlot slot: Int, limit: Int) -> [[UInt8]] {
         var found: [[UInt8]] = []
-        for s in shards where found.count < limit {
-            found += s.lock.withLock { s.keys(inSlot: slot, limit: limit - found.count) }
+        for s in shards {
+            guard found.count < limit else { break }
+            s.lock.lock()
+            s.appendKeys(inSlot: slot, limit: limit, to: &found)
+            s.lock.unlock()
         }
         return found
     }

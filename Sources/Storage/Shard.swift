@@ -395,9 +395,14 @@ public final class Shard: @unchecked Sendable {
     /// Keys of the shard in cluster slot `slot` (expired ones not yet removed included).
     public func countKeys(inSlot slot: Int) -> Int { slotKeys?.count(slot) ?? 0 }
 
-    /// Up to `limit` of them, most recently added first.
-    public func keys(inSlot slot: Int, limit: Int) -> [[UInt8]] {
-        (slotKeys?.tableSlots(slot, limit: limit) ?? []).map { table.key(at: $0) }
+    /// Up to `limit` of them (counting what `out` holds already), most recently added first.
+    public func appendKeys(inSlot slot: Int, limit: Int, to out: inout [[UInt8]]) {
+        guard slotKeys != nil else { return }
+        var t = slotKeys!.first(slot)
+        while t >= 0 && out.count < limit {
+            out.append(table.key(at: t))
+            t = slotKeys!.after(t)
+        }
     }
 }
 

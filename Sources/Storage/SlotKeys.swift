@@ -46,14 +46,8 @@ struct SlotKeys: Sendable {
 
     func count(_ c: Int) -> Int { Int(counts[c]) }
 
-    /// Up to `limit` table slots of cluster slot `c`, latest insertion first.
-    func tableSlots(_ c: Int, limit: Int) -> [Int] {
-        var out: [Int] = []
-        var t = heads[c]
-        while t >= 0 && out.count < limit {
-            out.append(Int(t))
-            t = next[Int(t)]
-        }
-        return out
-    }
+    /// The list of cluster slot `c`, latest insertion first: its first table slot, and the
+    /// one after each (-1 at the end).
+    func first(_ c: Int) -> Int { Int(heads[c]) }
+    func after(_ t: Int) -> Int { Int(next[t]) }
 }

@@ -18,7 +18,8 @@ import Testing
         for slot in 0..<KeySlot.count {
             let n = shard.countKeys(inSlot: slot)
             total += n
-            let listed = shard.keys(inSlot: slot, limit: Int.max)
+            var listed: [[UInt8]] = []
+            shard.appendKeys(inSlot: slot, limit: Int.max, to: &listed)
             #expect(listed.count == n, "\(note): slot \(slot) count")
             #expect(Set(listed) == (want[slot] ?? []), "\(note): slot \(slot) keys")
         }

@@ -138,7 +138,9 @@ extension Engine {
         for slot in slots {
             for shard in db.shards {
                 shard.lock.lock()
-                for key in shard.keys(inSlot: slot, limit: Int.max) {
+                var keys: [[UInt8]] = []
+                shard.appendKeys(inSlot: slot, limit: Int.max, to: &keys)
+                for key in keys {
                     guard let s = shard.table.find(key) else { continue }
                     shard.remove(slot: s)
                     _ = propagateAlone(db: 0, [Verb.del, key])

@@ -112,10 +112,10 @@ public final class CommandTable: Sendable {
 
     /// A sub-command of a container command (CONFIG GET), by its own name.
     public static func subcommand(of parent: CommandSpec, _ name: ArraySlice<UInt8>) -> CommandSpec? {
-        parent.subcommands.first { sub in
-            let short = sub.name.split(separator: "|").last.map(String.init) ?? sub.name
-            return equalsIgnoringCase(short, name)
+        for (i, short) in parent.subcommandNames.enumerated() where short.count == name.count {
+            if zip(short, name).allSatisfy({ $0 == asciiLower($1) }) { return parent.subcommands[i] }
         }
+        return nil
     }
 }
 
