@@ -121,7 +121,7 @@ def main():
             results = {"larder": [], "redis": []}
             for r in range(args.rounds):
                 for name in (("larder", "redis") if r % 2 == 0 else ("redis", "larder")):
-                    results[name].append(bench_command(clusters[name][1][0], args.requests // 4, *command))
+                    results[name].append(bench_command(clusters[name][1][0], args.requests * 5, *command))
             larder = sorted(results["larder"])[len(results["larder"]) // 2]
             redis_ = sorted(results["redis"])[len(results["redis"]) // 2]
             rows.append({"test": label, "pipeline": 1, "larder_rps": round(larder), "redis_rps": round(redis_),
