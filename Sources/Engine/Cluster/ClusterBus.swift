@@ -22,6 +22,18 @@ final class ClusterBus: @unchecked Sendable {
     private let outgoing = Mutex<[(bytes: [UInt8], shardOf: Int?)]>([])
     /// Effects of commands (CLUSTER FAILOVER's), done by the bus's thread like the bus's own.
     private let commandEffects = Mutex<[ClusterEffect]>([])
+    /// The links as CLUSTER LINKS shows them, refreshed by the bus's cron (its own are the
+    /// thread's alone); and the links dropped for passing cluster-link-sendbuf-limit.
+    struct LinkView: Sendable {
+        var outbound: Bool
+        var node: String
+        var createdAt: Int64
+        var pendingOutput: Bool
+        var allocated: Int
+        var used: Int
+    }
+    let linkViews = Mutex<[LinkView]>([])
+    let linksOverLimit = Atomic<Int>(0)
     private var wakeRead: Int32 = -1
     private var wakeWrite: Int32 = -1
 
@@ -373,6 +385,18 @@ final class ClusterBus: @unchecked Sendable {
         wake()
     }
 
+    /// cluster-link-sendbuf-limit: a link whose unsent messages pass it is dropped (a peer
+    /// that stopped reading must not hold this node's memory), as Redis frees it.
+    private func dropLinksOverLimit() {
+        let limit = engine.config.int("cluster-link-sendbuf-limit")
+        guard limit > 0 else { return }
+        for link in links where !link.closed && link.output.count > limit {
+            linksOverLimit.wrappingAdd(1, ordering: .relaxed)
+            engine.log("Freeing cluster link(\(link.outbound ? "to" : "from") node \(link.node ?? link.peerIP), used memory: \(link.output.count)) due to exceeding send buffer memory limit.")
+            drop(link, why: nil)
+        }
+    }
+
     private func flush(_ link: Link) {
         while !link.output.isEmpty {
             let n = link.output.withUnsafeBytes { Glibc.send(link.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
@@ -483,6 +507,13 @@ final class ClusterBus: @unchecked Sendable {
         }
         followPrimary()
         engine.redirectBlockedClients(cluster)
+        dropLinksOverLimit()
+        let known = cluster.withState { st in Set(st.nodes.keys.filter { $0 != st.myself }) }
+        let views = links.filter { !$0.closed && $0.connected && known.contains($0.node ?? "") }.map {
+            LinkView(outbound: $0.outbound, node: $0.node!, createdAt: $0.createdAt, pendingOutput: !$0.output.isEmpty,
+                     allocated: $0.output.capacity, used: $0.output.count)
+        }
+        linkViews.withLock { $0 = views }
         cluster.saveIfDirty { engine.log($0) }
     }
 

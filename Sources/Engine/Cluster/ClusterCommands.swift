@@ -358,7 +358,7 @@ extension ClusterCommands {
 
     /// CLUSTER INFO
     static func info(_ c: inout CommandContext, _ k: Cluster) {
-        let text = k.withState { st -> String in
+        let lines = k.withState { st -> [String] in
             var assigned = 0, pfail = 0, fail = 0
             for (o, count) in st.summary.counts {
                 assigned += count
@@ -377,24 +377,25 @@ extension ClusterCommands {
             lines.append("cluster_stats_messages_sent:\(st.sent.reduce(0, +))")
             for (i, n) in names.enumerated() where st.received[i] > 0 { lines.append("cluster_stats_messages_\(n)_received:\(st.received[i])") }
             lines.append("cluster_stats_messages_received:\(st.received.reduce(0, +))")
-            lines.append("total_cluster_links_buffer_limit_exceeded:0")
-            return lines.joined(separator: "\r\n") + "\r\n"
+            return lines
         }
+        let exceeded = k.bus.withLock { $0 }?.linksOverLimit.load(ordering: .relaxed) ?? 0
+        let text = (lines + ["total_cluster_links_buffer_limit_exceeded:\(exceeded)"]).joined(separator: "\r\n") + "\r\n"
         c.out.verbatim(text)
     }
 
     /// CLUSTER LINKS
     static func links(_ c: inout CommandContext, _ k: Cluster) {
-        let list = k.withState { st in st.nodes.values.filter { $0.linked && $0.name != st.myself }.map(\.name) }
+        let list = k.bus.withLock { $0 }?.linkViews.withLock { $0 } ?? []
         c.out.array(list.count)
-        for name in list {
+        for l in list {
             c.out.map(6)
-            c.out.bulk("direction"); c.out.bulk("to")
-            c.out.bulk("node"); c.out.bulk(name)
-            c.out.bulk("create-time"); c.out.integer(0)
-            c.out.bulk("events"); c.out.bulk("r")
-            c.out.bulk("send-buffer-allocated"); c.out.integer(0)
-            c.out.bulk("send-buffer-used"); c.out.integer(0)
+            c.out.bulk("direction"); c.out.bulk(l.outbound ? "to" : "from")
+            c.out.bulk("node"); c.out.bulk(l.node)
+            c.out.bulk("create-time"); c.out.integer(Int(l.createdAt))
+            c.out.bulk("events"); c.out.bulk(l.pendingOutput ? "rw" : "r")
+            c.out.bulk("send-buffer-allocated"); c.out.integer(l.allocated)
+            c.out.bulk("send-buffer-used"); c.out.integer(l.used)
         }
     }
 

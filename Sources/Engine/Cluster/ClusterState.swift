@@ -558,7 +558,6 @@ struct ClusterState: Sendable {
         return []
     }
 
-
     /// A primary asked to vote for a replica taking over its failed primary, as Redis's
     /// clusterSendFailoverAuthIfNeeded: once per epoch, only for a replica of a primary it sees
     /// FAIL (or a manual failover's forced request), not twice for one primary within two node

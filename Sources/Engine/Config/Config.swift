@@ -189,7 +189,7 @@ public final class Config: Sendable {
         .init("cluster-announce-port", .int(min: 0, max: 65535), "0", apply: .cluster),
         .init("cluster-announce-tls-port", .int(min: 0, max: 65535), "0", noEffect: true),
         .init("cluster-config-file", .string, "nodes.conf", immutable: true),
-        .init("cluster-link-sendbuf-limit", .unsignedMemory, "0", noEffect: true),
+        .init("cluster-link-sendbuf-limit", .unsignedMemory, "0"),
         .init("cluster-migration-barrier", .int(min: 0, max: 2147483647), "1", apply: .cluster),
         .init("cluster-node-timeout", .int(min: 0, max: Int.max), "15000", apply: .cluster),
         .init("cluster-port", .int(min: 0, max: 65535), "0", immutable: true),

@@ -183,7 +183,7 @@ struct InfoReport {
             ("mem_total_replication_buffers", String(backlog + replicaClients)),
             ("mem_clients_slaves", String(replicaClients)),
             ("mem_clients_normal", String(normalClients)),
-            ("mem_cluster_links", "0"),
+            ("mem_cluster_links", String(engine.cluster?.bus.withLock({ $0 })?.linkViews.withLock { $0.reduce(0) { $0 + $1.allocated } } ?? 0)),
             // Larder writes the AOF as commands run: no buffer waits for the next loop.
             ("mem_aof_buffer", "0"),
             ("mem_allocator", "libc"),
