@@ -637,10 +637,15 @@ def test_primary_losing_slots_to_a_newer_claim(cluster_nodes, kind):
     # blocked on the replica too).
     blocked = Conn(a.port, timeout=30)
     blocked.send_raw(encode("BLPOP", f"{{{tag}}}:list", 0))
+    # A subscriber to a shard channel of that slot is unsubscribed, and told so.
+    subscriber = Conn(a.port, timeout=30)
+    assert subscriber.call("SSUBSCRIBE", f"{{{tag}}}") == Reply("*", (Reply("$", b"ssubscribe"), Reply("$", f"{{{tag}}}".encode()), Reply(":", 1)))
     cb = Conn(b.port)
     assert cb.call("CLUSTER", "BUMPEPOCH").kind == "+"
     assert cb.call("CLUSTER", "SETSLOT", slot, "NODE", b_id) == Reply("+", b"OK")
     assert blocked.read() == Reply("-", f"MOVED {slot} 127.0.0.1:{b.port}".encode())
+    assert subscriber.read() == Reply("*", (Reply("$", b"sunsubscribe"), Reply("$", f"{{{tag}}}".encode()), Reply(":", 0)))
+    assert subscriber.call("ECHO", "out of subscribed mode") == Reply("$", b"out of subscribed mode")
     wait_until(lambda: ca.call("CLUSTER", "COUNTKEYSINSLOT", slot) == Reply(":", 0), timeout=30,
                what="the keys of the lost slot dropped")
     assert "master" in node_line(a, a)[2]

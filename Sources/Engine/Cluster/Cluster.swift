@@ -25,6 +25,7 @@ public final class Cluster: Sendable {
     func withState<T>(_ body: (inout ClusterState) throws -> T) rethrows -> T {
         try state.withLock { st in
             let result = try body(&st)
+            st.noteShardSlots()
             let now = (version: st.routingVersion, ok: st.ok, primary: st.me.isPrimary, myself: st.myself)
             if let w = st.routingWritten, w == now { return result }
             st.routingWritten = now

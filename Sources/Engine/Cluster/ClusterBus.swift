@@ -507,6 +507,11 @@ final class ClusterBus: @unchecked Sendable {
         }
         followPrimary()
         engine.redirectBlockedClients(cluster)
+        let lost = cluster.withState { st in
+            defer { st.lostShardSlots = [] }
+            return st.lostShardSlots
+        }
+        if !lost.isEmpty { _ = engine.pubsub.dropShardChannels(inSlots: lost) }
         dropLinksOverLimit()
         let known = cluster.withState { st in Set(st.nodes.keys.filter { $0 != st.myself }) }
         let views = links.filter { !$0.closed && $0.connected && known.contains($0.node ?? "") }.map {

@@ -82,6 +82,12 @@ struct ClusterState: Sendable {
     /// state or this node's role moved since it was last written.
     var routingVersion = 0
     var routingWritten: (version: Int, ok: Bool, primary: Bool, myself: String)?
+    /// Which slots this node's shard (itself, or its primary) serves, as last looked at; and
+    /// the slots it lost since the bus last took them: their shard channels' subscribers are
+    /// dropped, as Redis's removeChannelsInSlot.
+    var shardSlotsSeen: (version: Int, shard: String)?
+    var shardServes = [Bool](repeating: false, count: KeySlotCount)
+    var lostShardSlots: Set<Int> = []
     var currentEpoch: UInt64 = 0
     var lastVoteEpoch: UInt64 = 0
     var ok = false
@@ -239,6 +245,18 @@ struct ClusterState: Sendable {
         // of the cluster may have moved its slots on meanwhile.
         if healthy && !ok && me.isPrimary && now - startedAt < 2000 { return }
         ok = healthy
+    }
+
+    /// Notes the slots this node's shard lost since the last look (once per change).
+    mutating func noteShardSlots() {
+        let shard = me.primary ?? myself
+        if let seen = shardSlotsSeen, seen.version == routingVersion, seen.shard == shard { return }
+        shardSlotsSeen = (routingVersion, shard)
+        for s in 0..<Self.KeySlotCount {
+            let served = owners[s] == shard
+            if shardServes[s] && !served { lostShardSlots.insert(s) }
+            shardServes[s] = served
+        }
     }
 
     // MARK: nodes

@@ -84,12 +84,24 @@ enum PubSubCommands {
         c.out.integer(count)
     }
 
+    /// Takes the shard channels the server dropped off the connection's list (see
+    /// Subscriber.revoked).
+    static func forgetRevoked(_ c: inout CommandContext) {
+        guard let s = c.session.subscriber, s.revoked.load(ordering: .relaxed) else { return }
+        s.revoked.store(false, ordering: .relaxed)
+        for channel in s.revokedShardChannels.withLock({ r in defer { r.removeAll() }; return r }) {
+            c.session.shardChannels.remove(channel)
+        }
+        updateCounts(&c)
+    }
+
     static func count(_ c: CommandContext, _ kind: PubSub.Kind) -> Int {
         kind == .shard ? c.session.shardChannels.count : c.session.channels.count + c.session.patterns.count
     }
 
     /// SUBSCRIBE channel [channel ...] / PSUBSCRIBE pattern [pattern ...] / SSUBSCRIBE shardchannel [shardchannel ...]
     static func subscribe(_ c: inout CommandContext, _ kind: PubSub.Kind) {
+        forgetRevoked(&c)
         let s = subscriber(&c)
         for i in 1..<c.argc {
             let name = c.args.owned(i)
@@ -108,6 +120,7 @@ enum PubSubCommands {
 
     /// UNSUBSCRIBE [channel ...] / PUNSUBSCRIBE [pattern ...] / SUNSUBSCRIBE [shardchannel ...]
     static func unsubscribe(_ c: inout CommandContext, _ kind: PubSub.Kind) {
+        forgetRevoked(&c)
         let word = kind == .channel ? "unsubscribe" : kind == .pattern ? "punsubscribe" : "sunsubscribe"
         var names: [[UInt8]] = (1..<max(1, c.argc)).map { c.args.owned($0) }
         if c.argc == 1 {
@@ -141,6 +154,7 @@ enum PubSubCommands {
 
     /// Drops every subscription of a client (RESET, disconnect).
     static func unsubscribeAll(_ c: inout CommandContext) {
+        forgetRevoked(&c)
         for n in c.session.channels { c.engine.pubsub.remove(.channel, n, c.client.id) }
         for n in c.session.patterns { c.engine.pubsub.remove(.pattern, n, c.client.id) }
         for n in c.session.shardChannels { c.engine.pubsub.remove(.shard, n, c.client.id) }

@@ -85,6 +85,9 @@ extension Engine {
             return
         }
         if ctx.session.subscriptionCount > 0 && !ctx.out.resp3 && !spec.flags.contains(.whileSubscribed) {
+            PubSubCommands.forgetRevoked(&ctx)
+        }
+        if ctx.session.subscriptionCount > 0 && !ctx.out.resp3 && !spec.flags.contains(.whileSubscribed) {
             spec.rejectedCalls.wrappingAdd(1, ordering: .relaxed)
             ctx.error("ERR Can't execute '\(spec.name)': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
             return

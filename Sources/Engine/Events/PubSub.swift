@@ -8,6 +8,11 @@ public final class Subscriber: Sendable {
     public let id: Int
     let resp3 = Atomic<Bool>(false)
     let deliver: @Sendable (ByteBuffer) -> Void
+    /// Shard channels the server dropped (their slot left this node's shard), for the
+    /// connection to take off its own list at its next (un)subscription or command; set
+    /// `revoked` is the one load a subscribed connection pays for it.
+    let revoked = Atomic<Bool>(false)
+    let revokedShardChannels = Locked<[[UInt8]]>([])
 
     init(id: Int, deliver: @escaping @Sendable (ByteBuffer) -> Void) {
         self.id = id
@@ -115,6 +120,31 @@ public final class PubSub: Sendable {
     }
 
     private static let allocator = ByteBufferAllocator()
+
+    /// Drops every subscription to a shard channel of these cluster slots, each subscriber told
+    /// with an `sunsubscribe` message and its shard channels left, as Redis's
+    /// removeChannelsInSlot when a slot leaves the node's shard. Returns the channels dropped.
+    func dropShardChannels(inSlots slots: Set<Int>) -> Int {
+        state.withLock { st in
+            let gone = st.shardChannels.keys.filter { slots.contains(KeySlot.of($0[...])) }
+            for channel in gone {
+                guard let subscribers = st.shardChannels.removeValue(forKey: channel) else { continue }
+                for s in subscribers.values {
+                    let left = st.shardChannels.values.reduce(0) { $0 + ($1[s.id] != nil ? 1 : 0) }
+                    var w = RESPWriter(buffer: Self.allocator.buffer(capacity: 64 + channel.count))
+                    w.resp3 = s.resp3.load(ordering: .relaxed)
+                    w.push(3)
+                    w.bulk("sunsubscribe")
+                    w.bulk(channel)
+                    w.integer(left)
+                    s.revokedShardChannels.withLock { $0.append(channel) }
+                    s.revoked.store(true, ordering: .relaxed)
+                    s.deliver(w.buffer)
+                }
+            }
+            return gone.count
+        }
+    }
 
     func channels(matching pattern: [UInt8]?, shard: Bool) -> [[UInt8]] {
         state.withLock { st in
