@@ -85,12 +85,13 @@ extension Engine {
             return
         }
         if ctx.session.subscriptionCount > 0 && !ctx.out.resp3 && !spec.flags.contains(.whileSubscribed) {
+            // Shard channels the cluster dropped may have been its last subscriptions.
             PubSubCommands.forgetRevoked(&ctx)
-        }
-        if ctx.session.subscriptionCount > 0 && !ctx.out.resp3 && !spec.flags.contains(.whileSubscribed) {
-            spec.rejectedCalls.wrappingAdd(1, ordering: .relaxed)
-            ctx.error("ERR Can't execute '\(spec.name)': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
-            return
+            if ctx.session.subscriptionCount > 0 {
+                spec.rejectedCalls.wrappingAdd(1, ordering: .relaxed)
+                ctx.error("ERR Can't execute '\(spec.name)': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
+                return
+            }
         }
         // maxmemory: evict first; a command that may grow memory is refused if that failed.
         // A primary's stream is never refused.
