@@ -582,14 +582,16 @@ def test_replica_no_failover_and_validity_factor(cluster_nodes):
 def test_replica_migrates_to_an_orphaned_primary(cluster_nodes):
     """A primary whose only replica died gets one from the primary with the most (two, one of
     each kind): the replica with the smallest name moves after five seconds, as Redis's do, and
-    the primary it left keeps cluster-migration-barrier replicas."""
-    nodes = cluster_nodes(["larder", "redis", "larder", "larder", "redis", "larder"])
+    the primary it left keeps cluster-migration-barrier replicas. The third primary has a
+    replica too: a primary that never had one is no target for Larder, but a redis-server
+    replica was once seen moving to one (its view of which primaries had replicas is its own)."""
+    nodes = cluster_nodes(["larder", "redis", "larder", "larder", "redis", "larder", "larder"])
     rich, poor = nodes[0], nodes[2]
-    build_cluster(nodes, nodes[:3], [(nodes[3], rich), (nodes[4], rich), (nodes[5], poor)])
+    build_cluster(nodes, nodes[:3], [(nodes[3], rich), (nodes[4], rich), (nodes[5], poor), (nodes[6], nodes[1])])
     poor_id = Conn(poor.port).call("CLUSTER", "MYID").value.decode()
     nodes[5].proc.send_signal(signal.SIGKILL)
     nodes[5].proc.wait()
-    live = nodes[:5]
+    live = nodes[:5] + nodes[6:]
 
     def replicas_of(primary_id):
         table, _ = roles(nodes[1])
