@@ -45,7 +45,7 @@ def start_cluster(name):
             ports.append(p)
     for port in ports:
         work = tempfile.mkdtemp(prefix=f"bench-cluster-{name}-")
-        common = ["--port", str(port), "--cluster-enabled", "yes", "--save", "", "--dir", work]
+        common = ["--port", str(port), "--cluster-enabled", "yes", "--save", "", "--dir", work, "--enable-debug-command", "yes"]
         if name == "larder":
             argv = [os.path.join(ROOT, ".build", "release", "larder-server"), *common]
         else:
